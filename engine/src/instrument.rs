@@ -1,0 +1,150 @@
+//! Instruments and the universe: the configured canonical instruments (`BTC-USDT`), each given a
+//! small [`InstrumentId`] at start, and the venue symbol of each on each venue it trades on.
+//! Resolution from a venue symbol to an id is a short linear scan over bytes: no hashing, no
+//! allocation, which is what a feed thread needs per message.
+
+use crate::venue::{Venue, VENUE_COUNT};
+
+/// Index of a configured instrument; dense from 0 in configuration order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstrumentId(pub u16);
+
+impl InstrumentId {
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A canonical instrument, `BASE-QUOTE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instrument {
+    pub base: String,
+    pub quote: String,
+    /// `BASE-QUOTE`, kept so views never format on demand.
+    pub name: String,
+    /// The venue's own symbol on each venue where this instrument is subscribed.
+    pub symbols: [Option<String>; VENUE_COUNT],
+}
+
+/// The instruments of one running instance.
+#[derive(Clone, Debug, Default)]
+pub struct Universe {
+    instruments: Vec<Instrument>,
+}
+
+/// Why an instrument could not be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UniverseError {
+    #[error("instrument {0:?} is not of the form BASE-QUOTE (e.g. BTC-USDT)")]
+    BadName(String),
+    #[error("instrument {0:?} is configured twice")]
+    Duplicate(String),
+    #[error("more than {max} instruments configured", max = u16::MAX)]
+    TooMany,
+}
+
+impl Universe {
+    pub fn new() -> Universe {
+        Universe::default()
+    }
+
+    /// Adds `BASE-QUOTE` (upper-cased) and returns its id.
+    pub fn add(&mut self, canonical: &str) -> Result<InstrumentId, UniverseError> {
+        let upper = canonical.trim().to_ascii_uppercase();
+        let (base, quote) = upper
+            .split_once('-')
+            .filter(|(b, q)| {
+                !b.is_empty()
+                    && !q.is_empty()
+                    && b.bytes().chain(q.bytes()).all(|c| c.is_ascii_alphanumeric())
+            })
+            .ok_or_else(|| UniverseError::BadName(canonical.to_string()))?;
+        if self.find(&upper).is_some() {
+            return Err(UniverseError::Duplicate(upper));
+        }
+        let id = u16::try_from(self.instruments.len()).map_err(|_| UniverseError::TooMany)?;
+        self.instruments.push(Instrument {
+            base: base.to_string(),
+            quote: quote.to_string(),
+            name: upper.clone(),
+            symbols: Default::default(),
+        });
+        Ok(InstrumentId(id))
+    }
+
+    /// Records the venue's own symbol for an instrument (the venue then carries it).
+    pub fn set_symbol(&mut self, id: InstrumentId, venue: Venue, symbol: &str) {
+        self.instruments[id.index()].symbols[venue.index()] = Some(symbol.to_string());
+    }
+
+    pub fn len(&self) -> usize {
+        self.instruments.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instruments.is_empty()
+    }
+
+    pub fn get(&self, id: InstrumentId) -> &Instrument {
+        &self.instruments[id.index()]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (InstrumentId, &Instrument)> {
+        self.instruments
+            .iter()
+            .enumerate()
+            .map(|(i, ins)| (InstrumentId(i as u16), ins))
+    }
+
+    /// The id of a canonical name (`BTC-USDT`), case-sensitive on the upper-cased form.
+    pub fn find(&self, canonical: &str) -> Option<InstrumentId> {
+        self.instruments
+            .iter()
+            .position(|i| i.name == canonical)
+            .map(|i| InstrumentId(i as u16))
+    }
+
+    /// The venue symbol of an instrument, where that venue carries it.
+    pub fn symbol(&self, id: InstrumentId, venue: Venue) -> Option<&str> {
+        self.instruments[id.index()].symbols[venue.index()].as_deref()
+    }
+
+    /// Resolves a venue's symbol (exact bytes) to an instrument id, without allocating.
+    pub fn lookup(&self, venue: Venue, symbol: &[u8]) -> Option<InstrumentId> {
+        self.instruments
+            .iter()
+            .position(|i| i.symbols[venue.index()].as_deref().map(str::as_bytes) == Some(symbol))
+            .map(|i| InstrumentId(i as u16))
+    }
+
+    /// Venues on which at least one instrument is configured.
+    pub fn venues(&self) -> impl Iterator<Item = Venue> + '_ {
+        Venue::ALL
+            .into_iter()
+            .filter(|v| self.instruments.iter().any(|i| i.symbols[v.index()].is_some()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::{Exchange, Market};
+
+    #[test]
+    fn add_lookup_and_reject_bad_names() {
+        let mut u = Universe::new();
+        let btc = u.add("btc-usdt").unwrap();
+        let eth = u.add("ETH-USDT").unwrap();
+        assert_eq!((btc, eth), (InstrumentId(0), InstrumentId(1)));
+        assert_eq!(u.add("BTC-USDT"), Err(UniverseError::Duplicate("BTC-USDT".into())));
+        assert!(matches!(u.add("BTCUSDT"), Err(UniverseError::BadName(_))));
+        assert!(matches!(u.add("BTC-"), Err(UniverseError::BadName(_))));
+        let okx = Venue::new(Exchange::Okx, Market::Perp);
+        u.set_symbol(eth, okx, "ETH-USDT-SWAP");
+        assert_eq!(u.lookup(okx, b"ETH-USDT-SWAP"), Some(eth));
+        assert_eq!(u.lookup(okx, b"BTC-USDT-SWAP"), None);
+        assert_eq!(u.lookup(Venue::new(Exchange::Okx, Market::Spot), b"ETH-USDT-SWAP"), None);
+        assert_eq!(u.venues().collect::<Vec<_>>(), vec![okx]);
+        assert_eq!(u.get(eth).base, "ETH");
+    }
+}

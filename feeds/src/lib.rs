@@ -1,0 +1,6 @@
+//! Venue market data: everything venue-specific about turning websocket bytes into
+//! [`carry_engine::MarketEvent`]s. One module per venue, one for the shared transport.
+
+pub mod session;
+
+pub use session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession};

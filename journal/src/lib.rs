@@ -1,0 +1,1 @@
+//! carry's journal: an append-only, memory-mapped, crash-safe record log.

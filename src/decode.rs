@@ -1,0 +1,1 @@
+//! `carry decode`: raw venue messages in, normalized events out.

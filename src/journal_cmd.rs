@@ -1,0 +1,1 @@
+//! `carry journal verify|dump|stats`: inspect a journal directory.

@@ -1,0 +1,2 @@
+//! The `carry` binary.
+fn main() {}
