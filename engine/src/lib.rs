@@ -6,11 +6,14 @@
 pub mod clock;
 pub mod event;
 pub mod instrument;
+pub mod record;
+pub mod spec;
 pub mod target;
 pub mod venue;
 
 pub use clock::Now;
 pub use event::{Funding, MarketEvent, MarketEventKind, Quote};
 pub use instrument::{Instrument, InstrumentId, Universe};
+pub use spec::InstrumentSpec;
 pub use target::{LegTarget, PairId, PairTarget, TargetReason};
 pub use venue::{Exchange, Market, Venue};

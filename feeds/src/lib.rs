@@ -3,4 +3,6 @@
 
 pub mod session;
 
-pub use session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession};
+pub use session::{
+    DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
+};

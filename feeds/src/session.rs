@@ -110,4 +110,26 @@ pub trait VenueSession: Send {
 
     /// Forget per-connection state (e.g. Bybit snapshots) after a disconnect.
     fn reset(&mut self);
+
+    /// Takes what REST said about this connection's instruments: funding intervals (stamped on
+    /// later funding events whose messages do not carry one) and contract sizes (to convert
+    /// quoted sizes to base units).
+    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot);
+}
+
+/// What a venue's REST API says at start and after each reconnect: the current funding of each
+/// perpetual, the funding interval of each symbol and its trading rules.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VenueSnapshot {
+    pub venue: Option<Venue>,
+    pub instruments: Vec<InstrumentSnapshot>,
+}
+
+/// One instrument's part of a [`VenueSnapshot`]. `funding` is a ready-to-queue event (perps only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstrumentSnapshot {
+    pub instrument: carry_engine::InstrumentId,
+    pub funding: Option<MarketEvent>,
+    pub interval_ms: Option<u64>,
+    pub spec: Option<carry_engine::InstrumentSpec>,
 }

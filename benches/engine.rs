@@ -1,0 +1,2 @@
+//! Benchmark `engine`: being written.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmark `journal`: being written.
+fn main() {}

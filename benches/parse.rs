@@ -1,0 +1,2 @@
+//! Benchmark `parse`: being written.
+fn main() {}

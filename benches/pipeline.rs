@@ -1,0 +1,2 @@
+//! Benchmark `pipeline`: being written.
+fn main() {}
