@@ -73,7 +73,11 @@ mod tests {
     #[test]
     fn market_event_stays_small() {
         // It is copied through queues by value; a regression here costs every hop.
-        assert!(std::mem::size_of::<MarketEvent>() <= 160, "{}", std::mem::size_of::<MarketEvent>());
+        assert!(
+            std::mem::size_of::<MarketEvent>() <= 160,
+            "{}",
+            std::mem::size_of::<MarketEvent>()
+        );
     }
 
     #[test]

@@ -56,7 +56,9 @@ impl Universe {
             .filter(|(b, q)| {
                 !b.is_empty()
                     && !q.is_empty()
-                    && b.bytes().chain(q.bytes()).all(|c| c.is_ascii_alphanumeric())
+                    && b.bytes()
+                        .chain(q.bytes())
+                        .all(|c| c.is_ascii_alphanumeric())
             })
             .ok_or_else(|| UniverseError::BadName(canonical.to_string()))?;
         if self.find(&upper).is_some() {
@@ -119,9 +121,11 @@ impl Universe {
 
     /// Venues on which at least one instrument is configured.
     pub fn venues(&self) -> impl Iterator<Item = Venue> + '_ {
-        Venue::ALL
-            .into_iter()
-            .filter(|v| self.instruments.iter().any(|i| i.symbols[v.index()].is_some()))
+        Venue::ALL.into_iter().filter(|v| {
+            self.instruments
+                .iter()
+                .any(|i| i.symbols[v.index()].is_some())
+        })
     }
 }
 
@@ -136,14 +140,20 @@ mod tests {
         let btc = u.add("btc-usdt").unwrap();
         let eth = u.add("ETH-USDT").unwrap();
         assert_eq!((btc, eth), (InstrumentId(0), InstrumentId(1)));
-        assert_eq!(u.add("BTC-USDT"), Err(UniverseError::Duplicate("BTC-USDT".into())));
+        assert_eq!(
+            u.add("BTC-USDT"),
+            Err(UniverseError::Duplicate("BTC-USDT".into()))
+        );
         assert!(matches!(u.add("BTCUSDT"), Err(UniverseError::BadName(_))));
         assert!(matches!(u.add("BTC-"), Err(UniverseError::BadName(_))));
         let okx = Venue::new(Exchange::Okx, Market::Perp);
         u.set_symbol(eth, okx, "ETH-USDT-SWAP");
         assert_eq!(u.lookup(okx, b"ETH-USDT-SWAP"), Some(eth));
         assert_eq!(u.lookup(okx, b"BTC-USDT-SWAP"), None);
-        assert_eq!(u.lookup(Venue::new(Exchange::Okx, Market::Spot), b"ETH-USDT-SWAP"), None);
+        assert_eq!(
+            u.lookup(Venue::new(Exchange::Okx, Market::Spot), b"ETH-USDT-SWAP"),
+            None
+        );
         assert_eq!(u.venues().collect::<Vec<_>>(), vec![okx]);
         assert_eq!(u.get(eth).base, "ETH");
     }

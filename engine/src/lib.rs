@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod event;
 pub mod instrument;
+pub mod position;
 pub mod record;
 pub mod spec;
 pub mod target;
@@ -14,6 +15,7 @@ pub mod venue;
 pub use clock::Now;
 pub use event::{Funding, MarketEvent, MarketEventKind, Quote};
 pub use instrument::{Instrument, InstrumentId, Universe};
+pub use position::{Position, Positions};
 pub use spec::InstrumentSpec;
 pub use target::{LegTarget, PairId, PairTarget, TargetReason};
 pub use venue::{Exchange, Market, Venue};

@@ -81,7 +81,11 @@ impl Venue {
         while i < VENUE_COUNT {
             all[i] = Venue::new(
                 Exchange::ALL[i / 2],
-                if i % 2 == 0 { Market::Perp } else { Market::Spot },
+                if i % 2 == 0 {
+                    Market::Perp
+                } else {
+                    Market::Spot
+                },
             );
             i += 1;
         }
