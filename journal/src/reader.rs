@@ -1,0 +1,309 @@
+//! Readers: iterate records from any sequence number, borrowing payloads straight from the
+//! mapped segments, while a writer (in this or another process) keeps appending. A reader takes
+//! no lock, maps files read-only and never changes them.
+//!
+//! An iterator that has caught up returns `None`; calling `next` again later yields what was
+//! appended since, following the writer into new segments. A torn tail (what a crashed writer
+//! leaves) also ends iteration without an error: the next writer cuts it and appends there, and
+//! the same iterator then continues.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use memmap2::MmapRaw;
+
+use crate::error::JournalError;
+use crate::format::{Frame, Record, SegPtr, SEGMENT_HEADER_LEN};
+use crate::scan::{map_read_only, TornTail};
+use crate::segment::{decode_header, list_segments, read_header, HeaderRead, SegmentFile};
+
+#[derive(Debug)]
+struct ReaderSegment {
+    file: SegmentFile,
+    /// Mapped on first use; never unmapped while the reader lives.
+    map: Option<MmapRaw>,
+}
+
+/// A read-only view of a journal directory.
+///
+/// ```
+/// use carry_journal::{Journal, JournalOptions, JournalReader};
+///
+/// let dir = tempfile::tempdir()?;
+/// let (mut journal, _) = Journal::open(dir.path(), JournalOptions::default())?;
+/// let reader = JournalReader::open(dir.path())?;
+/// let mut records = reader.iter_from(1);
+/// assert!(records.next().is_none()); // caught up
+///
+/// journal.append(3, 10, b"later")?;
+/// let rec = records.next().unwrap()?; // the same iterator sees the new record
+/// assert_eq!((rec.seq, rec.kind, rec.payload), (1, 3, &b"later"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct JournalReader {
+    dir: PathBuf,
+    instance_id: u64,
+    /// Grows only (new segments are discovered as the writer creates them). Payload slices point
+    /// into the mappings, which do not move when the vector does.
+    segments: Mutex<Vec<ReaderSegment>>,
+}
+
+impl JournalReader {
+    /// Opens the journal in `dir` for reading. Fails if `dir` has no segments or its first
+    /// segment is not a readable segment of this format version.
+    pub fn open(dir: impl AsRef<Path>) -> Result<JournalReader, JournalError> {
+        let dir = dir.as_ref().to_path_buf();
+        let files = list_segments(&dir)?;
+        let first = files.first().ok_or_else(|| JournalError::NoSegments { dir: dir.clone() })?;
+        let instance_id = match read_header(&first.path, first.first_seq)? {
+            HeaderRead::Ok(h) => h.instance_id,
+            HeaderRead::Blank => return Err(JournalError::NoSegments { dir }),
+        };
+        let segments = files
+            .into_iter()
+            .map(|file| ReaderSegment { file, map: None })
+            .collect();
+        Ok(JournalReader {
+            dir,
+            instance_id,
+            segments: Mutex::new(segments),
+        })
+    }
+
+    /// The journal's instance id.
+    pub fn instance_id(&self) -> u64 {
+        self.instance_id
+    }
+
+    /// The journal directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Iterates records with sequence number `from` and later (from 1 if `from` is 0).
+    pub fn iter_from(&self, from: u64) -> Records<'_> {
+        let segments = self.segments();
+        // The last segment starting at or before `from`; skipping whole segments by name keeps a
+        // seek cheap however long the journal is.
+        let idx = segments
+            .iter()
+            .rposition(|s| s.file.first_seq <= from)
+            .unwrap_or(0);
+        Records {
+            reader: self,
+            seg: None,
+            idx,
+            off: SEGMENT_HEADER_LEN,
+            next_seq: 0,
+            from,
+            failed: false,
+            torn: None,
+        }
+    }
+
+    fn segments(&self) -> MutexGuard<'_, Vec<ReaderSegment>> {
+        // The vector only grows; one left mid-push by a panic is still consistent.
+        self.segments.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds segments created since the last look.
+    fn discover(&self, segments: &mut Vec<ReaderSegment>) -> Result<(), JournalError> {
+        let known = segments.last().map_or(0, |s| s.file.first_seq);
+        for file in list_segments(&self.dir)? {
+            if file.first_seq > known {
+                segments.push(ReaderSegment { file, map: None });
+            }
+        }
+        Ok(())
+    }
+
+    /// Segment `idx` (mapped, header checked) and its first sequence number; `None` if it does
+    /// not exist yet.
+    fn segment(&self, idx: usize) -> Result<Option<(SegPtr, u64)>, JournalError> {
+        let mut segments = self.segments();
+        if idx >= segments.len() {
+            self.discover(&mut segments)?;
+        }
+        let Some(entry) = segments.get_mut(idx) else {
+            return Ok(None);
+        };
+        if entry.map.is_none() {
+            let map = map_read_only(&entry.file.path)?;
+            let mut h = [0u8; SEGMENT_HEADER_LEN];
+            let available = map.len().min(SEGMENT_HEADER_LEN);
+            // SAFETY: the header is written before the segment gets its name and never changes.
+            h[..available].copy_from_slice(unsafe { std::slice::from_raw_parts(map.as_ptr(), available) });
+            match decode_header(&entry.file.path, &h, available, entry.file.first_seq)? {
+                HeaderRead::Ok(header) if header.instance_id != self.instance_id => {
+                    return Err(JournalError::corrupt(
+                        &entry.file.path,
+                        16,
+                        format!(
+                            "segment belongs to journal instance {:016x}, not {:016x}",
+                            header.instance_id, self.instance_id
+                        ),
+                    ))
+                }
+                HeaderRead::Ok(_) => entry.map = Some(map),
+                // Its header has not reached the disk: treat it as not there yet.
+                HeaderRead::Blank => return Ok(None),
+            }
+        }
+        let map = entry.map.as_ref().expect("mapped above");
+        // SAFETY: the mapping lives in `self.segments`, which only grows, until `self` drops;
+        // `Records` borrows `self`, so every pointer it holds outlives its use.
+        let seg = unsafe { SegPtr::new(map.as_ptr(), map.len()) };
+        Ok(Some((seg, entry.file.first_seq)))
+    }
+
+    /// Whether a segment after `idx` is already known (without looking at the directory).
+    fn knows_segment_after(&self, idx: usize) -> bool {
+        self.segments().len() > idx + 1
+    }
+
+    fn path_of(&self, idx: usize) -> PathBuf {
+        self.segments()
+            .get(idx)
+            .map_or_else(|| self.dir.clone(), |s| s.file.path.clone())
+    }
+}
+
+/// Iterator over records, from [`JournalReader::iter_from`]. Yields `Err` once, on corruption,
+/// then ends for good; `None` only means "nothing more for now".
+#[derive(Debug)]
+pub struct Records<'r> {
+    reader: &'r JournalReader,
+    seg: Option<SegPtr>,
+    idx: usize,
+    off: usize,
+    /// Sequence number expected at `off`.
+    next_seq: u64,
+    from: u64,
+    failed: bool,
+    torn: Option<TornTail>,
+}
+
+impl<'r> Records<'r> {
+    /// If iteration stopped at a torn tail (bytes a crashed writer left, not yet cut by a new
+    /// writer), where it is. Cleared once records appear there.
+    pub fn torn_tail(&self) -> Option<&TornTail> {
+        self.torn.as_ref()
+    }
+
+    fn fail(&mut self, e: JournalError) -> Option<Result<Record<'r>, JournalError>> {
+        self.failed = true;
+        Some(Err(e))
+    }
+
+    /// Moves to segment `idx + 1` if it exists; `Ok(false)` if not yet.
+    fn advance(&mut self) -> Result<bool, JournalError> {
+        let Some((seg, first_seq)) = self.reader.segment(self.idx + 1)? else {
+            return Ok(false);
+        };
+        if first_seq != self.next_seq {
+            return Err(JournalError::corrupt(
+                self.reader.path_of(self.idx + 1),
+                24,
+                format!(
+                    "segment starts at record {first_seq} but the previous segment ends before record {}",
+                    self.next_seq
+                ),
+            ));
+        }
+        self.idx += 1;
+        self.seg = Some(seg);
+        self.off = SEGMENT_HEADER_LEN;
+        Ok(true)
+    }
+}
+
+impl<'r> Iterator for Records<'r> {
+    type Item = Result<Record<'r>, JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let seg = match self.seg {
+                Some(seg) => seg,
+                None => match self.reader.segment(self.idx) {
+                    Ok(Some((seg, first_seq))) => {
+                        self.seg = Some(seg);
+                        self.off = SEGMENT_HEADER_LEN;
+                        self.next_seq = first_seq;
+                        seg
+                    }
+                    Ok(None) => return None,
+                    Err(e) => return self.fail(e),
+                },
+            };
+            // SAFETY: `seg` points into a mapping owned by `self.reader`, which outlives 'r.
+            let frame: Frame<'r> = unsafe { seg.frame(self.off) };
+            match frame {
+                Frame::Record { record, next } => {
+                    if record.seq != self.next_seq {
+                        let reason = format!(
+                            "record has sequence {} where {} was expected",
+                            record.seq, self.next_seq
+                        );
+                        return self.fail(JournalError::corrupt(self.reader.path_of(self.idx), self.off, reason));
+                    }
+                    self.off += next;
+                    self.next_seq += 1;
+                    self.torn = None;
+                    if record.seq >= self.from {
+                        return Some(Ok(record));
+                    }
+                }
+                Frame::Seal { next_seq } if next_seq != self.next_seq => {
+                    let reason = format!(
+                        "seal says the next segment starts at {next_seq}, but the next record is {}",
+                        self.next_seq
+                    );
+                    return self.fail(JournalError::corrupt(self.reader.path_of(self.idx), self.off, reason));
+                }
+                Frame::Seal { .. } | Frame::Full => match self.advance() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => return self.fail(e),
+                },
+                Frame::Empty => {
+                    // A later segment exists although this one has no seal: power loss dropped
+                    // the seal write. Continue if the sequence does.
+                    if !self.reader.knows_segment_after(self.idx) {
+                        return None;
+                    }
+                    match self.advance() {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        Err(e) => return self.fail(e),
+                    }
+                }
+                Frame::Bad(bad) => {
+                    let survey = seg.survey_tail(self.off);
+                    let later = match self.reader.segment(self.idx + 1) {
+                        Ok(later) => later.is_some(),
+                        Err(e) => return self.fail(e),
+                    };
+                    let path = self.reader.path_of(self.idx);
+                    if let Some(valid) = survey.valid_frame_at {
+                        let reason = format!("{bad}, and a valid record follows at byte {valid}");
+                        return self.fail(JournalError::corrupt(path, self.off, reason));
+                    }
+                    if later {
+                        let reason = format!("{bad}, in a segment that later segments follow");
+                        return self.fail(JournalError::corrupt(path, self.off, reason));
+                    }
+                    self.torn = Some(TornTail {
+                        segment: path,
+                        offset: self.off as u64,
+                        bytes: (survey.nonzero_end - self.off) as u64,
+                    });
+                    return None;
+                }
+            }
+        }
+    }
+}
