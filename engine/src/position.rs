@@ -131,7 +131,8 @@ mod tests {
     #[test]
     fn fills_table() {
         // (fills as (qty, price)), expected (qty, entry, realized)
-        let cases: &[(&[(&str, &str)], (&str, &str, &str))] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], (&'a str, &'a str, &'a str));
+        let cases: &[Case] = &[
             (&[("1", "100")], ("1", "100", "0")),
             (&[("1", "100"), ("1", "110")], ("2", "105", "0")),
             (&[("-2", "100"), ("-2", "90")], ("-4", "95", "0")),

@@ -1,0 +1,652 @@
+//! Configuration of the decision half of the engine: the `[[pairs]]`, `[strategy]`, `[risk]` and
+//! `[breakers]` tables of the top-level TOML, plus the per-venue [`VenueParams`] the binary hands
+//! over from its `[venues.<venue-id>]` sections. Everything is checked once, at start, by
+//! [`DeciderConfig::validate`] and the pair table; every error names the key it is about
+//! (`strategy.exit_apr: must be below entry_apr (0.1), got 0.2`).
+//!
+//! Money and rates are `rust_decimal::Decimal`. In TOML they may be written as strings
+//! (`"0.0004"`, exact, recommended), integers (`50000`) or floats (`0.0004`): a TOML float is
+//! read through its shortest round-trip text, so `0.0004` becomes exactly `0.0004`, but a float
+//! literal with more than 15 significant digits may not survive; use a string for those.
+//! Rates and fees are plain fractions (0.0005 = 5 bp), APRs are fractions per year (0.1 = 10 %).
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::venue::{Venue, VENUE_COUNT};
+
+/// A configuration error, always naming the key (dotted path, with `pairs[i]` indices).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: unknown venue {value:?} (expected one of binance-perp, binance-spot, bybit-perp, bybit-spot, okx-perp, okx-spot, bitget-perp, bitget-spot, gate-perp, gate-spot{auto})", auto = if *allows_auto { " or \"auto\"" } else { "" })]
+    UnknownVenue {
+        key: String,
+        value: String,
+        allows_auto: bool,
+    },
+    #[error("{key}: unknown instrument {value:?} (not in the configured universe)")]
+    UnknownInstrument { key: String, value: String },
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    /// The key the error is about, e.g. `pairs[1].long`.
+    pub fn key(&self) -> &str {
+        match self {
+            ConfigError::UnknownVenue { key, .. }
+            | ConfigError::UnknownInstrument { key, .. }
+            | ConfigError::Invalid { key, .. } => key,
+        }
+    }
+
+    pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One `[[pairs]]` entry: an instrument traded delta-neutral across two legs.
+///
+/// `long` and `short` are venue ids (`binance-spot`, `bybit-perp`, ...) or `"auto"`; an auto leg
+/// is chosen among `venues` when the pair is flat, as the best-paying combination, and never
+/// changes while a position is open. Size with `order_qty` (base units per entry) and/or
+/// `max_notional` (quote units); when both are set the smaller wins.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairConfig {
+    /// Label for metrics and views; defaults to `INSTRUMENT:LONG/SHORT`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Canonical instrument, `BASE-QUOTE`.
+    pub instrument: String,
+    pub long: String,
+    pub short: String,
+    /// Candidate venues for `auto` legs.
+    #[serde(default)]
+    pub venues: Vec<String>,
+    /// Base units per entry.
+    #[serde(default)]
+    pub order_qty: Option<Decimal>,
+    /// Quote units: the most this pair may hold on either leg.
+    #[serde(default)]
+    pub max_notional: Option<Decimal>,
+    /// Permit a short spot leg (a margin short, which pays borrow interest). Off by default:
+    /// without it a spot leg is only ever long.
+    #[serde(default)]
+    pub allow_margin_short_spot: bool,
+}
+
+/// Which fee the edge calculation charges per fill.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeeKind {
+    /// Entries and exits cross the book (the default, and what execution's IOC orders do).
+    #[default]
+    Taker,
+    Maker,
+}
+
+/// How much of the bid-ask spread one crossing costs, relative to mid.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Crossing {
+    /// Taking liquidity pays mid → touch, half the spread (the default).
+    #[default]
+    HalfSpread,
+    /// Charge the whole spread per crossing: conservative for books that move away between the
+    /// decision and the fill.
+    FullSpread,
+}
+
+/// `[strategy]`: when to enter and exit.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    /// Enter when the net APR (after round-trip costs) reaches this.
+    pub entry_apr: Decimal,
+    /// Exit when the held pair's gross APR falls below this (or below zero: a sign flip always
+    /// exits). Must be below `entry_apr`: the gap is the hysteresis band.
+    pub exit_apr: Decimal,
+    /// Use the venue's predicted rate for the next interval where it publishes one.
+    #[serde(default)]
+    pub use_predicted_rate: bool,
+    /// Holding time over which round-trip costs are annualized.
+    #[serde(default = "default_holding_hours")]
+    pub expected_holding_hours: Decimal,
+    /// Funding interval assumed until the venue states one or two settlements are observed.
+    #[serde(default = "default_fallback_interval_hours")]
+    pub fallback_interval_hours: u32,
+    #[serde(default)]
+    pub fee: FeeKind,
+    #[serde(default)]
+    pub crossing: Crossing,
+    /// Borrow cost of a margin-short spot leg, per year. Required when any pair allows one.
+    #[serde(default)]
+    pub spot_borrow_apr: Option<Decimal>,
+}
+
+fn default_holding_hours() -> Decimal {
+    Decimal::from(72)
+}
+fn default_fallback_interval_hours() -> u32 {
+    8
+}
+
+/// `[risk]`: exposure limits and the margin model.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Quote units, per pair, on either leg.
+    pub max_notional_per_pair: Decimal,
+    /// Quote units, summed over pairs (a pair counts its larger leg).
+    pub max_total_notional: Decimal,
+    /// Force-exit a pair when any perp leg's `|mark − liq| / mark` falls below this.
+    #[serde(default = "default_min_liquidation_distance")]
+    pub min_liquidation_distance: Decimal,
+    /// Force-exit a pair when any perp leg's maintenance margin / equity rises above this.
+    #[serde(default = "default_max_margin_ratio")]
+    pub max_margin_ratio: Decimal,
+    /// Used where a venue has no `maintenance_margin_rate`.
+    #[serde(default = "default_mmr")]
+    pub default_maintenance_margin_rate: Decimal,
+    /// Used where a venue has no `leverage`.
+    #[serde(default = "default_leverage")]
+    pub default_leverage: Decimal,
+}
+
+fn default_min_liquidation_distance() -> Decimal {
+    Decimal::new(15, 2)
+}
+fn default_max_margin_ratio() -> Decimal {
+    Decimal::new(5, 1)
+}
+fn default_mmr() -> Decimal {
+    Decimal::new(5, 3)
+}
+fn default_leverage() -> Decimal {
+    Decimal::TWO
+}
+
+/// `[breakers]`: when feeds count as stale and rejects as too many.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// A perp's funding is stale this long after its last update. OKX pushes funding only every
+    /// 30 to 90 s, hence the generous default.
+    #[serde(default = "default_funding_ttl_ms")]
+    pub funding_ttl_ms: u64,
+    /// A top of book is stale this long after its last update.
+    #[serde(default = "default_quote_ttl_ms")]
+    pub quote_ttl_ms: u64,
+    #[serde(default = "default_reject_window_ms")]
+    pub reject_window_ms: u64,
+    /// Entries on a venue pause when more rejects (or retries) than this arrive in one window.
+    #[serde(default = "default_max_rejects")]
+    pub max_rejects_per_window: u32,
+}
+
+fn default_funding_ttl_ms() -> u64 {
+    180_000
+}
+fn default_quote_ttl_ms() -> u64 {
+    10_000
+}
+fn default_reject_window_ms() -> u64 {
+    60_000
+}
+fn default_max_rejects() -> u32 {
+    5
+}
+
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig {
+            funding_ttl_ms: default_funding_ttl_ms(),
+            quote_ttl_ms: default_quote_ttl_ms(),
+            reject_window_ms: default_reject_window_ms(),
+            max_rejects_per_window: default_max_rejects(),
+        }
+    }
+}
+
+/// What the engine needs to know about one venue; the binary fills it from
+/// `[venues.<venue-id>]` (`taker_fee`, `maker_fee`, `maintenance_margin_rate`, `leverage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueParams {
+    /// Fraction of notional per taker fill (0.0005 = 5 bp).
+    pub taker_fee: Decimal,
+    /// Fraction of notional per maker fill; negative for a rebate.
+    pub maker_fee: Decimal,
+    /// Perps only; `[risk] default_maintenance_margin_rate` where absent.
+    #[serde(default)]
+    pub maintenance_margin_rate: Option<Decimal>,
+    /// Leverage perps run at on this venue; `[risk] default_leverage` where absent.
+    #[serde(default)]
+    pub leverage: Option<Decimal>,
+}
+
+impl Default for VenueParams {
+    /// A deliberately expensive placeholder (10 bp either way) for venues nobody configured, so a
+    /// forgotten fee overstates costs instead of inventing edge.
+    fn default() -> VenueParams {
+        VenueParams {
+            taker_fee: Decimal::new(1, 3),
+            maker_fee: Decimal::new(1, 3),
+            maintenance_margin_rate: None,
+            leverage: None,
+        }
+    }
+}
+
+/// Everything [`crate::decider::Decider::new`] needs besides the universe.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeciderConfig {
+    pub pairs: Vec<PairConfig>,
+    pub strategy: StrategyConfig,
+    pub risk: RiskConfig,
+    pub breakers: BreakerConfig,
+    /// Indexed by [`Venue::index`].
+    pub venues: [VenueParams; VENUE_COUNT],
+}
+
+impl VenueParams {
+    /// The fee the strategy charges per fill on this venue.
+    pub fn fee(&self, kind: FeeKind) -> Decimal {
+        match kind {
+            FeeKind::Taker => self.taker_fee,
+            FeeKind::Maker => self.maker_fee,
+        }
+    }
+}
+
+impl DeciderConfig {
+    /// Maintenance margin rate on `venue`, falling back to the risk default.
+    pub fn maintenance_margin_rate(&self, venue: Venue) -> Decimal {
+        self.venues[venue.index()]
+            .maintenance_margin_rate
+            .unwrap_or(self.risk.default_maintenance_margin_rate)
+    }
+
+    /// Leverage on `venue`, falling back to the risk default.
+    pub fn leverage(&self, venue: Venue) -> Decimal {
+        self.venues[venue.index()]
+            .leverage
+            .unwrap_or(self.risk.default_leverage)
+    }
+
+    /// Checks the strategy, risk and breaker tables and the margin model of every perp venue a
+    /// pair may use. Pair entries themselves are checked against the universe when the pair
+    /// table is built.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.strategy;
+        let year = Decimal::from(10);
+        if s.entry_apr <= Decimal::ZERO || s.entry_apr > year {
+            return Err(ConfigError::invalid(
+                "strategy.entry_apr",
+                format!(
+                    "must be above 0 and at most 10 (1000 % a year), got {}",
+                    s.entry_apr
+                ),
+            ));
+        }
+        if s.exit_apr >= s.entry_apr {
+            return Err(ConfigError::invalid(
+                "strategy.exit_apr",
+                format!(
+                    "must be below entry_apr ({}), got {}",
+                    s.entry_apr, s.exit_apr
+                ),
+            ));
+        }
+        if s.expected_holding_hours <= Decimal::ZERO {
+            return Err(ConfigError::invalid(
+                "strategy.expected_holding_hours",
+                format!("must be above 0, got {}", s.expected_holding_hours),
+            ));
+        }
+        if !(1..=24).contains(&s.fallback_interval_hours) {
+            return Err(ConfigError::invalid(
+                "strategy.fallback_interval_hours",
+                format!("must be 1..=24, got {}", s.fallback_interval_hours),
+            ));
+        }
+        if let Some(b) = s.spot_borrow_apr {
+            if b < Decimal::ZERO || b > year {
+                return Err(ConfigError::invalid(
+                    "strategy.spot_borrow_apr",
+                    format!("must be 0..=10, got {b}"),
+                ));
+            }
+        }
+        if s.spot_borrow_apr.is_none() {
+            if let Some(i) = self.pairs.iter().position(|p| p.allow_margin_short_spot) {
+                return Err(ConfigError::invalid(
+                    "strategy.spot_borrow_apr",
+                    format!("required because pairs[{i}].allow_margin_short_spot = true (a margin short pays borrow interest)"),
+                ));
+            }
+        }
+
+        let r = &self.risk;
+        for (key, v) in [
+            ("risk.max_notional_per_pair", r.max_notional_per_pair),
+            ("risk.max_total_notional", r.max_total_notional),
+        ] {
+            if v <= Decimal::ZERO {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be above 0 (quote units), got {v}"),
+                ));
+            }
+        }
+        if r.max_total_notional < r.max_notional_per_pair {
+            return Err(ConfigError::invalid(
+                "risk.max_total_notional",
+                format!(
+                    "must be at least max_notional_per_pair ({}), got {}",
+                    r.max_notional_per_pair, r.max_total_notional
+                ),
+            ));
+        }
+        let open_unit = |key: &str, v: Decimal| {
+            if v <= Decimal::ZERO || v >= Decimal::ONE {
+                Err(ConfigError::invalid(
+                    key,
+                    format!("must be strictly between 0 and 1, got {v}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        open_unit("risk.min_liquidation_distance", r.min_liquidation_distance)?;
+        open_unit(
+            "risk.default_maintenance_margin_rate",
+            r.default_maintenance_margin_rate,
+        )?;
+        if r.max_margin_ratio <= Decimal::ZERO || r.max_margin_ratio > Decimal::ONE {
+            return Err(ConfigError::invalid(
+                "risk.max_margin_ratio",
+                format!("must be above 0 and at most 1, got {}", r.max_margin_ratio),
+            ));
+        }
+        check_leverage("risk.default_leverage", r.default_leverage)?;
+
+        let b = &self.breakers;
+        for (key, v) in [
+            ("breakers.funding_ttl_ms", b.funding_ttl_ms),
+            ("breakers.quote_ttl_ms", b.quote_ttl_ms),
+            ("breakers.reject_window_ms", b.reject_window_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(key, "must be at least 1 ms"));
+            }
+        }
+        if b.max_rejects_per_window == 0 || b.max_rejects_per_window > 10_000 {
+            return Err(ConfigError::invalid(
+                "breakers.max_rejects_per_window",
+                format!("must be 1..=10000, got {}", b.max_rejects_per_window),
+            ));
+        }
+
+        for v in Venue::ALL {
+            let p = &self.venues[v.index()];
+            for (field, fee) in [("taker_fee", p.taker_fee), ("maker_fee", p.maker_fee)] {
+                if fee.abs() >= Decimal::new(1, 2) {
+                    return Err(ConfigError::invalid(
+                        format!("venues.{v}.{field}"),
+                        format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)"),
+                    ));
+                }
+            }
+            if let Some(l) = p.leverage {
+                check_leverage(&format!("venues.{v}.leverage"), l)?;
+            }
+            if let Some(m) = p.maintenance_margin_rate {
+                open_unit(&format!("venues.{v}.maintenance_margin_rate"), m)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that a perp position on `venue` opens safely inside the risk thresholds; called for
+    /// every perp venue a pair may use. `key` names the setting to blame.
+    pub(crate) fn validate_margin_model(&self, venue: Venue) -> Result<(), ConfigError> {
+        let lev = self.leverage(venue);
+        let mmr = self.maintenance_margin_rate(venue);
+        let mmr_key = if self.venues[venue.index()].maintenance_margin_rate.is_some() {
+            format!("venues.{venue}.maintenance_margin_rate")
+        } else {
+            "risk.default_maintenance_margin_rate".to_string()
+        };
+        let initial = Decimal::ONE / lev;
+        if mmr >= initial {
+            return Err(ConfigError::invalid(
+                mmr_key,
+                format!("{mmr} is not below 1/leverage ({}) on {venue}: positions would open at their liquidation price", initial.round_dp(6)),
+            ));
+        }
+        // A short is the tighter side: its distance at entry is (1/L − m) / (1 + m).
+        let entry_distance = crate::risk::entry_liquidation_distance(lev, mmr);
+        if self.risk.min_liquidation_distance >= entry_distance {
+            return Err(ConfigError::invalid(
+                "risk.min_liquidation_distance",
+                format!(
+                    "{} is not below the liquidation distance a new position has on {venue} ({} at leverage {lev}, maintenance margin {mmr}): every entry would be force-exited",
+                    self.risk.min_liquidation_distance,
+                    entry_distance.round_dp(4)
+                ),
+            ));
+        }
+        let entry_ratio = mmr * lev;
+        if self.risk.max_margin_ratio <= entry_ratio {
+            return Err(ConfigError::invalid(
+                "risk.max_margin_ratio",
+                format!(
+                    "{} is not above the margin ratio a new position has on {venue} ({entry_ratio}): every entry would be force-exited",
+                    self.risk.max_margin_ratio
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_leverage(key: &str, l: Decimal) -> Result<(), ConfigError> {
+    if l < Decimal::ONE || l > Decimal::from(125) {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be 1..=125, got {l}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    const TOML: &str = r#"
+[strategy]
+entry_apr = "0.15"
+exit_apr = 0.03
+use_predicted_rate = true
+
+[risk]
+max_notional_per_pair = 10000
+max_total_notional = "50000"
+
+[breakers]
+quote_ttl_ms = 5000
+
+[[pairs]]
+instrument = "BTC-USDT"
+long = "binance-spot"
+short = "binance-perp"
+order_qty = 0.0004
+
+[[pairs]]
+instrument = "ETH-USDT"
+long = "auto"
+short = "auto"
+venues = ["bybit-perp", "okx-perp"]
+max_notional = "2500.50"
+"#;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Top {
+        strategy: StrategyConfig,
+        risk: RiskConfig,
+        breakers: BreakerConfig,
+        pairs: Vec<PairConfig>,
+    }
+
+    pub(crate) fn sample() -> DeciderConfig {
+        let top: Top = toml::from_str(TOML).unwrap();
+        DeciderConfig {
+            pairs: top.pairs,
+            strategy: top.strategy,
+            risk: top.risk,
+            breakers: top.breakers,
+            venues: [VenueParams {
+                taker_fee: d("0.0005"),
+                maker_fee: d("0.0002"),
+                maintenance_margin_rate: None,
+                leverage: None,
+            }; VENUE_COUNT],
+        }
+    }
+
+    #[test]
+    fn toml_strings_integers_and_floats_become_exact_decimals() {
+        let c = sample();
+        assert_eq!(c.strategy.entry_apr, d("0.15"));
+        assert_eq!(c.strategy.exit_apr, d("0.03"), "TOML float");
+        assert_eq!(c.pairs[0].order_qty, Some(d("0.0004")), "TOML float");
+        assert_eq!(c.risk.max_notional_per_pair, d("10000"), "TOML integer");
+        assert_eq!(c.pairs[1].max_notional, Some(d("2500.50")));
+        assert_eq!(c.pairs[1].venues, vec!["bybit-perp", "okx-perp"]);
+        // Defaults a trader expects.
+        assert_eq!(c.strategy.fallback_interval_hours, 8);
+        assert_eq!(c.strategy.expected_holding_hours, d("72"));
+        assert_eq!(c.strategy.fee, FeeKind::Taker);
+        assert_eq!(c.strategy.crossing, Crossing::HalfSpread);
+        assert_eq!(c.risk.default_leverage, d("2"));
+        assert_eq!(c.breakers.quote_ttl_ms, 5000);
+        assert_eq!(c.breakers.funding_ttl_ms, 180_000);
+        assert!(!c.pairs[0].allow_margin_short_spot);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<StrategyConfig>("entry_apr = 1\nexit_apr = 0\nentry_bps = 3\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("entry_bps"), "{err}");
+        let err = toml::from_str::<PairConfig>(
+            "instrument = \"BTC-USDT\"\nlong = \"auto\"\nshort = \"auto\"\nqty = 1\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("qty"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        type Mutation = Box<dyn Fn(&mut DeciderConfig)>;
+        let cases: Vec<(Mutation, &str, &str)> = vec![
+            (
+                Box::new(|c| c.strategy.exit_apr = d("0.2")),
+                "strategy.exit_apr",
+                "must be below entry_apr (0.15)",
+            ),
+            (
+                Box::new(|c| c.strategy.expected_holding_hours = Decimal::ZERO),
+                "strategy.expected_holding_hours",
+                "above 0",
+            ),
+            (
+                Box::new(|c| c.strategy.fallback_interval_hours = 0),
+                "strategy.fallback_interval_hours",
+                "1..=24",
+            ),
+            (
+                Box::new(|c| c.pairs[1].allow_margin_short_spot = true),
+                "strategy.spot_borrow_apr",
+                "pairs[1].allow_margin_short_spot",
+            ),
+            (
+                Box::new(|c| c.risk.max_total_notional = d("100")),
+                "risk.max_total_notional",
+                "at least max_notional_per_pair",
+            ),
+            (
+                Box::new(|c| c.risk.max_notional_per_pair = d("-1")),
+                "risk.max_notional_per_pair",
+                "above 0",
+            ),
+            (
+                Box::new(|c| c.risk.min_liquidation_distance = d("1.5")),
+                "risk.min_liquidation_distance",
+                "between 0 and 1",
+            ),
+            (
+                Box::new(|c| c.risk.default_leverage = d("0.5")),
+                "risk.default_leverage",
+                "1..=125",
+            ),
+            (
+                Box::new(|c| c.breakers.quote_ttl_ms = 0),
+                "breakers.quote_ttl_ms",
+                "at least 1 ms",
+            ),
+            (
+                Box::new(|c| c.breakers.max_rejects_per_window = 0),
+                "breakers.max_rejects_per_window",
+                "1..=10000",
+            ),
+            (
+                Box::new(|c| c.venues[4].taker_fee = d("0.05")),
+                "venues.okx-perp.taker_fee",
+                "plausible",
+            ),
+        ];
+        for (mutate, key, reason) in cases {
+            let mut c = sample();
+            mutate(&mut c);
+            let err = c.validate().unwrap_err();
+            assert_eq!(err.key(), key, "{err}");
+            assert!(err.to_string().contains(reason), "{err}");
+            assert!(err.to_string().starts_with(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn margin_model_must_leave_room_before_the_thresholds() {
+        let bybit = "bybit-perp".parse::<Venue>().unwrap();
+        let mut c = sample();
+        c.validate_margin_model(bybit).unwrap();
+        // 10x with 0.5 % maintenance opens 9.45 % from liquidation: inside a 15 % threshold.
+        c.venues[bybit.index()].leverage = Some(d("10"));
+        let err = c.validate_margin_model(bybit).unwrap_err();
+        assert_eq!(err.key(), "risk.min_liquidation_distance", "{err}");
+        assert!(err.to_string().contains("0.0945"), "{err}");
+        // Maintenance margin at or above the initial margin: liquidated at once.
+        c.venues[bybit.index()].leverage = Some(d("4"));
+        c.venues[bybit.index()].maintenance_margin_rate = Some(d("0.25"));
+        let err = c.validate_margin_model(bybit).unwrap_err();
+        assert_eq!(err.key(), "venues.bybit-perp.maintenance_margin_rate");
+        // A margin-ratio ceiling below the ratio at entry (0.005 × 2 = 0.01).
+        let mut c = sample();
+        c.risk.max_margin_ratio = d("0.01");
+        let err = c.validate_margin_model(bybit).unwrap_err();
+        assert_eq!(err.key(), "risk.max_margin_ratio");
+    }
+}

@@ -1,0 +1,810 @@
+//! Execution scenarios through the real `Engine`: entries with partial fills, hedge retries and
+//! compensation, parallel exits, unknown outcomes, duplicate answers, restarts on a real journal,
+//! journal failure and replay. Targets come from a scripted decision half (a list of targets
+//! released at given times) so each scenario controls exactly when the engine is asked to
+//! enter or exit; everything else is the production code.
+
+use std::collections::{HashSet, VecDeque};
+
+use carry_engine::breaker::BreakerChange;
+use carry_engine::client_id::ClientOrderId;
+use carry_engine::command::OperatorCommand;
+use carry_engine::cycle::CycleState;
+use carry_engine::engine::{
+    Decide, Engine, EngineConfig, ExecConfig, Input, MemorySink, RecordSink, ResolveMode,
+};
+use carry_engine::order::{
+    ExecKind, ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, RejectReason, Side, Step,
+};
+use carry_engine::record::{kind, ExposureReason, Record};
+use carry_engine::replay::{replay_records, ReplayOutcome};
+use carry_engine::{
+    InstrumentId, InstrumentSpec, LegTarget, MarketEvent, MarketEventKind, Now, PairId, PairTarget,
+    Positions, Quote, TargetReason, Universe, Venue,
+};
+use carry_journal::{Journal, JournalOptions};
+use rust_decimal::Decimal;
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+const BTC: InstrumentId = InstrumentId(0);
+const PAIR: PairId = PairId(0);
+
+fn spot() -> Venue {
+    "binance-spot".parse().unwrap()
+}
+fn okx() -> Venue {
+    "okx-perp".parse().unwrap()
+}
+
+/// A decision half that releases scripted targets and remembers what execution told it.
+#[derive(Default)]
+struct Scripted {
+    pairs: Vec<PairId>,
+    quotes: Vec<Option<Quote>>,
+    targets: VecDeque<(u64, PairTarget)>,
+    rejects: Vec<Venue>,
+    retries: Vec<Venue>,
+    leftovers: Vec<PairId>,
+    journal_failures: u32,
+    commands: Vec<OperatorCommand>,
+    in_flight_seen: Vec<bool>,
+}
+
+impl Scripted {
+    fn new() -> Scripted {
+        Scripted {
+            pairs: vec![PAIR],
+            quotes: vec![None; 10],
+            ..Scripted::default()
+        }
+    }
+
+    fn with_target(mut self, at_ms: u64, t: PairTarget) -> Scripted {
+        self.targets.push_back((at_ms * 1_000_000, t));
+        self
+    }
+}
+
+impl Decide for Scripted {
+    fn pair_count(&self) -> usize {
+        self.pairs.len()
+    }
+    fn on_market(&mut self, ev: &MarketEvent, _now: Now) {
+        if let MarketEventKind::Quote(q) = ev.kind {
+            self.quotes[ev.venue.index()] = Some(q);
+        }
+    }
+    fn on_tick(&mut self, _now: Now) {}
+    fn on_command(&mut self, cmd: OperatorCommand, _now: Now) {
+        self.commands.push(cmd);
+    }
+    fn on_reject(&mut self, venue: Venue, _now: Now) {
+        self.rejects.push(venue);
+    }
+    fn on_retry(&mut self, venue: Venue, _now: Now) {
+        self.retries.push(venue);
+    }
+    fn on_leftover_exposure(&mut self, pair: PairId, _now: Now) {
+        self.leftovers.push(pair);
+    }
+    fn on_journal_failure(&mut self, _now: Now) {
+        self.journal_failures += 1;
+    }
+    fn evaluate(
+        &mut self,
+        pair: PairId,
+        _p: &Positions,
+        in_flight: bool,
+        now: Now,
+    ) -> Option<PairTarget> {
+        self.in_flight_seen.push(in_flight);
+        match self.targets.front() {
+            Some((at, t)) if t.pair == pair && now.mono_ns >= *at => {
+                let t = *t;
+                self.targets.pop_front();
+                Some(t)
+            }
+            _ => None,
+        }
+    }
+    fn pairs_for(&self, _venue: Venue, _instrument: InstrumentId) -> &[PairId] {
+        &self.pairs
+    }
+    fn pairs_on_venue(&self, _venue: Venue) -> &[PairId] {
+        &self.pairs
+    }
+    fn quote(&self, venue: Venue, _instrument: InstrumentId) -> Option<Quote> {
+        self.quotes[venue.index()]
+    }
+    fn drain_breaker_changes(&mut self, _sink: &mut dyn FnMut(BreakerChange)) {}
+}
+
+fn enter(qty: &str) -> PairTarget {
+    PairTarget {
+        pair: PAIR,
+        instrument: BTC,
+        long: LegTarget {
+            venue: spot(),
+            qty: d(qty),
+        },
+        short: LegTarget {
+            venue: okx(),
+            qty: -d(qty),
+        },
+        reason: TargetReason::Enter,
+    }
+}
+
+fn exit(reason: TargetReason) -> PairTarget {
+    PairTarget {
+        pair: PAIR,
+        instrument: BTC,
+        long: LegTarget {
+            venue: spot(),
+            qty: Decimal::ZERO,
+        },
+        short: LegTarget {
+            venue: okx(),
+            qty: Decimal::ZERO,
+        },
+        reason,
+    }
+}
+
+fn universe() -> Universe {
+    let mut u = Universe::new();
+    let btc = u.add("BTC-USDT").unwrap();
+    u.set_symbol(btc, spot(), "BTCUSDT");
+    u.set_symbol(btc, okx(), "BTC-USDT-SWAP");
+    u
+}
+
+fn specs() -> Vec<(Venue, InstrumentId, InstrumentSpec)> {
+    vec![
+        (
+            spot(),
+            BTC,
+            InstrumentSpec {
+                tick_size: d("0.01"),
+                lot_size: d("0.00001"),
+                min_qty: d("0.00001"),
+                min_notional: d("5"),
+                contract_size: None,
+            },
+        ),
+        (
+            okx(),
+            BTC,
+            // 0.01 BTC per contract, whole contracts: 0.01 BTC steps.
+            InstrumentSpec {
+                tick_size: d("0.1"),
+                lot_size: d("1"),
+                min_qty: d("1"),
+                min_notional: d("0"),
+                contract_size: Some(d("0.01")),
+            },
+        ),
+    ]
+}
+
+fn exec_config() -> ExecConfig {
+    ExecConfig {
+        max_hedge_attempts: 3,
+        max_unwind_attempts: 3,
+        max_exit_attempts: 3,
+        ack_timeout_ms: 1_000,
+        probe_interval_ms: 500,
+        order_timeout_ms: 10_000,
+        ..ExecConfig::default()
+    }
+}
+
+fn config(execution: ExecConfig) -> EngineConfig {
+    EngineConfig {
+        instance: "t1".into(),
+        execution,
+        config_text: "scripted".into(),
+    }
+}
+
+fn at(ms: u64) -> Now {
+    Now::new(ms * 1_000_000, 1_700_000_000_000 + ms as i64)
+}
+
+fn quote_event(venue: Venue, bid: &str, bid_qty: &str, ask: &str, ask_qty: &str, ms: u64) -> Input {
+    Input::Market(MarketEvent {
+        venue,
+        instrument: BTC,
+        ts_ms: at(ms).unix_ms,
+        recv_ns: at(ms).mono_ns,
+        kind: MarketEventKind::Quote(Quote {
+            bid: d(bid),
+            bid_qty: d(bid_qty),
+            ask: d(ask),
+            ask_qty: d(ask_qty),
+        }),
+    })
+}
+
+fn report(i: &OrderIntent, kind: ExecKind, status: OrderStatus, cum: &str, avg: &str) -> Input {
+    let mut r = ExecReport::new(i.client_order_id, i.venue, i.instrument, kind, status);
+    r.cum_qty_base = d(cum);
+    r.avg_price = d(avg);
+    if status == OrderStatus::Rejected {
+        r.reject = RejectReason::InsufficientBalance;
+    }
+    Input::Exec(r)
+}
+
+/// Drives an engine on a memory sink and keeps the time.
+struct Harness<S: RecordSink = MemorySink> {
+    engine: Engine<Scripted, S>,
+    ms: u64,
+    sent: Vec<OrderIntent>,
+}
+
+impl Harness<MemorySink> {
+    fn new(decider: Scripted, execution: ExecConfig) -> Harness {
+        Harness::on(decider, execution, MemorySink::new())
+    }
+
+    fn on(decider: Scripted, execution: ExecConfig, sink: MemorySink) -> Harness {
+        let mut engine = Engine::new(config(execution), &universe(), decider, sink).unwrap();
+        engine.start(&specs(), at(0)).unwrap();
+        let mut h = Harness {
+            engine,
+            ms: 0,
+            sent: Vec::new(),
+        };
+        h.quotes();
+        h
+    }
+}
+
+impl<S: RecordSink> Harness<S> {
+    /// The spot ask is thin (0.5) and the perp bid deep (10): the spot leg goes first.
+    fn quotes(&mut self) {
+        self.input(quote_event(spot(), "100.00", "3", "100.10", "0.5", self.ms));
+        self.input(quote_event(okx(), "100.20", "10", "100.30", "10", self.ms));
+    }
+
+    fn input(&mut self, input: Input) -> Vec<OrderIntent> {
+        let mut out = Vec::new();
+        self.engine.on_event(&input, at(self.ms), &mut out);
+        self.sent.extend_from_slice(&out);
+        out
+    }
+
+    fn tick(&mut self, advance_ms: u64) -> Vec<OrderIntent> {
+        self.ms += advance_ms;
+        self.input(Input::Tick)
+    }
+
+    fn answer(
+        &mut self,
+        i: &OrderIntent,
+        kind: ExecKind,
+        status: OrderStatus,
+        cum: &str,
+    ) -> Vec<OrderIntent> {
+        self.input(report(i, kind, status, cum, "100.1"))
+    }
+
+    fn state(&self) -> CycleState {
+        self.engine.state(PAIR)
+    }
+
+    /// Enters 1 BTC fully hedged; returns (entry, hedge).
+    fn open_position(&mut self) -> (OrderIntent, OrderIntent) {
+        let entry = one(self.tick(1));
+        let hedge = one(self.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "1"));
+        assert!(self
+            .answer(&hedge, ExecKind::Fill, OrderStatus::Filled, "1")
+            .is_empty());
+        assert_eq!(self.state(), CycleState::Open);
+        (entry, hedge)
+    }
+}
+
+fn one(mut v: Vec<OrderIntent>) -> OrderIntent {
+    assert_eq!(v.len(), 1, "expected exactly one intent, got {v:#?}");
+    v.remove(0)
+}
+
+#[test]
+fn partial_first_leg_gets_a_hedge_of_exactly_the_executed_quantity() {
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), exec_config());
+    let entry = one(h.tick(1));
+    assert_eq!(h.state(), CycleState::Entering);
+    // The less liquid leg (thin spot ask) goes first, as a limit IOC capped 5 bp over the ask.
+    assert_eq!(
+        (entry.step, entry.leg, entry.venue, entry.side),
+        (Step::Entry, Leg::Long, spot(), Side::Buy)
+    );
+    assert_eq!(
+        (entry.action, entry.tif),
+        (IntentAction::Place, carry_engine::order::TimeInForce::Ioc)
+    );
+    assert_eq!((entry.qty_base, entry.price), (d("1"), d("100.15")));
+
+    // 60 % executes, then the IOC remainder expires.
+    let hedge = one(h.answer(&entry, ExecKind::PartialFill, OrderStatus::Open, "0.6"));
+    assert!(h
+        .answer(&entry, ExecKind::Canceled, OrderStatus::Canceled, "0.6")
+        .is_empty());
+    assert_eq!(
+        (hedge.step, hedge.leg, hedge.venue, hedge.side),
+        (Step::Hedge, Leg::Short, okx(), Side::Sell)
+    );
+    assert_eq!(
+        (hedge.qty_base, hedge.qty_venue),
+        (d("0.6"), d("60")),
+        "0.6 BTC = 60 contracts of 0.01"
+    );
+    assert!(!hedge.reduce_only);
+
+    assert!(h
+        .answer(&hedge, ExecKind::Fill, OrderStatus::Filled, "0.6")
+        .is_empty());
+    assert_eq!(h.state(), CycleState::Open);
+    let pos = h.engine.positions();
+    assert_eq!(pos.get(spot(), BTC).qty, d("0.6"));
+    assert_eq!(pos.get(okx(), BTC).qty, d("-0.6"));
+    assert_eq!(
+        h.engine.cycle(PAIR).unwrap().position,
+        [d("0.6"), d("-0.6")]
+    );
+}
+
+#[test]
+fn rejected_hedge_is_retried_with_new_ids_then_the_first_leg_is_unwound_from_fills() {
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), exec_config());
+    let entry = one(h.tick(1));
+    let mut hedges = vec![one(h.answer(
+        &entry,
+        ExecKind::Fill,
+        OrderStatus::Filled,
+        "0.8",
+    ))];
+    for _ in 0..2 {
+        let last = *hedges.last().unwrap();
+        hedges.push(one(h.answer(
+            &last,
+            ExecKind::Rejected,
+            OrderStatus::Rejected,
+            "0",
+        )));
+    }
+    let ids: HashSet<_> = hedges.iter().map(|i| i.client_order_id).collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(
+        hedges.iter().map(|i| i.attempt).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert!(hedges
+        .iter()
+        .all(|i| i.qty_base == d("0.8") && i.step == Step::Hedge));
+
+    // The third reject exhausts the hedge: the 0.8 the first leg executed is sold back.
+    let unwind = one(h.answer(&hedges[2], ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    assert_eq!(h.state(), CycleState::Unwinding);
+    assert_eq!(
+        (unwind.step, unwind.leg, unwind.venue, unwind.side),
+        (Step::Unwind, Leg::Long, spot(), Side::Sell)
+    );
+    assert_eq!(unwind.qty_base, d("0.8"));
+    assert!(!ids.contains(&unwind.client_order_id));
+    assert!(h
+        .answer(&unwind, ExecKind::Fill, OrderStatus::Filled, "0.8")
+        .is_empty());
+    assert_eq!(h.state(), CycleState::Flat);
+    assert_eq!(h.engine.positions().get(spot(), BTC).qty, Decimal::ZERO);
+    let d = h.engine.decider();
+    assert_eq!(d.rejects, vec![okx(); 3]);
+    assert_eq!(
+        d.retries,
+        vec![okx(); 2],
+        "hedge retries count toward the reject-rate breaker"
+    );
+}
+
+#[test]
+fn partly_hedged_cycle_unwinds_only_what_the_hedge_did_not_match() {
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), exec_config());
+    let entry = one(h.tick(1));
+    let h0 = one(h.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "1"));
+    // The hedge IOC executes 0.4 and expires: the rest goes out with the next attempt.
+    let h1 = one(h.answer(&h0, ExecKind::Canceled, OrderStatus::Canceled, "0.4"));
+    assert_eq!((h1.attempt, h1.qty_base), (1, d("0.6")));
+    let h2 = one(h.answer(&h1, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    let unwind = one(h.answer(&h2, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    assert_eq!((unwind.step, unwind.qty_base), (Step::Unwind, d("0.6")));
+    assert!(h
+        .answer(&unwind, ExecKind::Fill, OrderStatus::Filled, "0.6")
+        .is_empty());
+    assert_eq!(h.state(), CycleState::Open);
+    assert_eq!(
+        h.engine.cycle(PAIR).unwrap().position,
+        [d("0.4"), d("-0.4")]
+    );
+}
+
+#[test]
+fn exit_closes_both_legs_in_parallel_and_a_rejected_leg_does_not_block_the_other() {
+    let decider = Scripted::new()
+        .with_target(1, enter("1"))
+        .with_target(10, exit(TargetReason::Exit));
+    let mut h = Harness::new(decider, exec_config());
+    h.open_position();
+    let exits = h.tick(10);
+    assert_eq!(
+        exits.len(),
+        2,
+        "both legs leave on the same input: {exits:#?}"
+    );
+    assert_eq!(h.state(), CycleState::Exiting);
+    let (long, short) = (exits[0], exits[1]);
+    assert_eq!(
+        (long.leg, long.side, long.qty_base, long.reduce_only),
+        (Leg::Long, Side::Sell, d("1"), false)
+    );
+    assert_eq!(
+        (short.leg, short.side, short.qty_venue, short.reduce_only),
+        (Leg::Short, Side::Buy, d("100"), true)
+    );
+    assert!(exits.iter().all(|i| i.step == Step::Exit));
+
+    let retry = one(h.answer(&long, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    assert_eq!((retry.leg, retry.attempt), (Leg::Long, 1));
+    assert!(h
+        .answer(&short, ExecKind::Fill, OrderStatus::Filled, "1")
+        .is_empty());
+    assert_eq!(h.state(), CycleState::Exiting);
+    assert!(h
+        .answer(&retry, ExecKind::Fill, OrderStatus::Filled, "1")
+        .is_empty());
+    assert_eq!(h.state(), CycleState::Flat);
+    assert!(h.engine.positions().open().next().is_none());
+    assert_eq!(h.engine.counters().cycles_completed, 1);
+}
+
+#[test]
+fn exit_out_of_attempts_reports_exposure_and_waits_for_a_forced_exit() {
+    let decider = Scripted::new()
+        .with_target(1, enter("1"))
+        .with_target(10, exit(TargetReason::Exit));
+    let mut h = Harness::new(decider, exec_config());
+    h.open_position();
+    let exits = h.tick(10);
+    h.answer(&exits[1], ExecKind::Fill, OrderStatus::Filled, "1");
+    let mut long = exits[0];
+    for _ in 0..2 {
+        long = one(h.answer(&long, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    }
+    assert!(h
+        .answer(&long, ExecKind::Rejected, OrderStatus::Rejected, "0")
+        .is_empty());
+    let exposures = h.engine.sink().decoded(kind::EXPOSURE);
+    assert_eq!(exposures.len(), 1);
+    let Record::Exposure { exposure, .. } = &exposures[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (exposure.reason, exposure.position),
+        (ExposureReason::ExitExhausted, [d("1"), d("0")])
+    );
+    assert_eq!(h.engine.decider().leftovers, vec![PAIR]);
+    assert!(h.engine.cycle(PAIR).unwrap().stalled);
+    assert!(
+        h.tick(5_000).is_empty(),
+        "a stalled exit sends nothing on its own"
+    );
+
+    // An operator flatten re-arms it with fresh attempts (new ids).
+    let again = one(h.input(Input::Command(OperatorCommand::Flatten)));
+    assert_eq!(
+        (again.leg, again.step, again.attempt),
+        (Leg::Long, Step::Exit, 3)
+    );
+    h.answer(&again, ExecKind::Fill, OrderStatus::Filled, "1");
+    assert_eq!(h.state(), CycleState::Flat);
+}
+
+#[test]
+fn trigger_while_a_cycle_is_in_flight_is_rejected_and_counted() {
+    let decider = Scripted::new()
+        .with_target(1, enter("1"))
+        .with_target(2, enter("1"));
+    let mut h = Harness::new(decider, exec_config());
+    let entry = one(h.tick(1));
+    assert!(h.tick(1).is_empty());
+    assert_eq!(h.engine.counters().rejected_in_flight, 1);
+    assert_eq!(h.engine.counters().cycles_started, 1);
+    assert!(h.engine.decider().in_flight_seen.contains(&true));
+    assert_eq!(entry.cycle, 1);
+}
+
+#[test]
+fn silence_is_queried_and_nothing_new_goes_out_until_it_is_resolved() {
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), exec_config());
+    let entry = one(h.tick(1));
+    let hedge = one(h.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "1"));
+    assert!(h.tick(999).is_empty(), "ack timeout not reached");
+    let q = one(h.tick(1));
+    assert_eq!(
+        (q.action, q.client_order_id),
+        (IntentAction::Query, hedge.client_order_id)
+    );
+    assert_eq!(h.engine.pending_resolutions().count(), 1);
+    assert!(
+        h.tick(100).is_empty(),
+        "no new hedge while the first one's fate is unknown"
+    );
+    // Two "not found" answers prove it never reached the venue: a new attempt goes out.
+    h.answer(&q, ExecKind::QueryAnswer, OrderStatus::NotFound, "0");
+    assert!(h.tick(100).is_empty());
+    let q2 = one(h.tick(400));
+    assert_eq!(q2.action, IntentAction::Query);
+    let retry = one(h.answer(&q2, ExecKind::QueryAnswer, OrderStatus::NotFound, "0"));
+    assert_eq!(
+        (retry.action, retry.step, retry.attempt, retry.qty_base),
+        (IntentAction::Place, Step::Hedge, 1, d("1"))
+    );
+}
+
+#[test]
+fn duplicate_answer_to_a_resend_resolves_to_the_existing_order() {
+    let cfg = ExecConfig {
+        resolve: ResolveMode::Resend,
+        ..exec_config()
+    };
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), cfg);
+    let entry = one(h.tick(1));
+    let resend = one(h.tick(1_000));
+    assert_eq!(
+        (resend.action, resend.client_order_id),
+        (IntentAction::Resend, entry.client_order_id)
+    );
+    assert_eq!(
+        (resend.qty_base, resend.price),
+        (entry.qty_base, entry.price)
+    );
+    // The venue already had it, filled 0.7: that is the order's state, not an error.
+    let mut dup = ExecReport::new(
+        entry.client_order_id,
+        entry.venue,
+        BTC,
+        ExecKind::Duplicate,
+        OrderStatus::Canceled,
+    );
+    dup.cum_qty_base = d("0.7");
+    dup.avg_price = d("100.1");
+    let hedge = one(h.input(Input::Exec(dup)));
+    assert_eq!((hedge.step, hedge.qty_base), (Step::Hedge, d("0.7")));
+    assert_eq!(h.engine.counters().duplicates, 1);
+    assert_eq!(h.engine.counters().rejects, 0);
+}
+
+#[test]
+fn journal_failure_returns_nothing_and_halts() {
+    // START + 2 specs + 2 quotes = 5 records; the tick (6) and the cycle change (7) fit, the
+    // entry intent (8) does not.
+    let mut h = Harness::on(
+        Scripted::new().with_target(1, enter("1")),
+        exec_config(),
+        MemorySink::failing_after(7),
+    );
+    assert!(
+        h.tick(1).is_empty(),
+        "an intent whose record failed is never handed out"
+    );
+    assert!(h.engine.is_halted());
+    assert_eq!(h.engine.decider().journal_failures, 1);
+    assert!(h.tick(1).is_empty());
+    assert_eq!(h.engine.counters().dropped_halted, 1);
+    assert_eq!(h.engine.sink().decoded(kind::INTENT).len(), 0);
+}
+
+fn open_on(
+    dir: &std::path::Path,
+    decider: Scripted,
+    execution: ExecConfig,
+    ms: u64,
+) -> Harness<Journal> {
+    let opts = JournalOptions::default().segment_size(1 << 20);
+    let (journal, _) = Journal::open(dir, opts).unwrap();
+    let engine = Engine::open(
+        config(execution),
+        &universe(),
+        decider,
+        &specs(),
+        journal,
+        at(ms),
+    )
+    .unwrap();
+    Harness {
+        engine,
+        ms,
+        sent: Vec::new(),
+    }
+}
+
+#[test]
+fn restart_resolves_unknown_orders_before_sending_anything_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let (entry, hedge);
+    {
+        let mut h = open_on(
+            dir.path(),
+            Scripted::new().with_target(1, enter("1")),
+            exec_config(),
+            0,
+        );
+        h.quotes();
+        entry = one(h.tick(1));
+        hedge = one(h.answer(&entry, ExecKind::PartialFill, OrderStatus::Open, "0.5"));
+        // The process dies here: the hedge is journaled, its fate unknown.
+    }
+    // The decider after restart would enter again right away: it must be refused.
+    let mut h = open_on(
+        dir.path(),
+        Scripted::new().with_target(0, enter("1")),
+        exec_config(),
+        50,
+    );
+    assert_eq!(h.engine.state(PAIR), CycleState::Entering);
+    let pending: Vec<ClientOrderId> = h
+        .engine
+        .pending_resolutions()
+        .map(|o| o.intent.client_order_id)
+        .collect();
+    assert_eq!(pending, vec![entry.client_order_id, hedge.client_order_id]);
+    assert!(h.engine.issued(&entry.client_order_id) && h.engine.issued(&hedge.client_order_id));
+    assert_eq!(h.engine.positions().get(spot(), BTC).qty, d("0.5"));
+    // Quotes were rebuilt from the journal too; the first input resolves both orders.
+    let probes = h.tick(1);
+    assert_eq!(probes.len(), 2);
+    assert!(probes.iter().all(|p| p.action == IntentAction::Query));
+    assert_eq!(h.engine.counters().rejected_in_flight, 1);
+    // The entry finished at 0.5, the hedge filled: the cycle is open with matching legs.
+    h.answer(&entry, ExecKind::QueryAnswer, OrderStatus::Canceled, "0.5");
+    assert!(h
+        .answer(&hedge, ExecKind::QueryAnswer, OrderStatus::Filled, "0.5")
+        .is_empty());
+    assert_eq!(h.engine.state(PAIR), CycleState::Open);
+    assert!(
+        h.sent.iter().all(|i| i.action != IntentAction::Place),
+        "nothing placed after the restart"
+    );
+    assert_eq!(
+        h.engine.counters().places,
+        2,
+        "the two places before the crash, recovered"
+    );
+    assert_eq!(h.engine.next_cycle(), 2);
+}
+
+#[test]
+fn reopening_the_same_journal_twice_sends_nothing_and_rebuilds_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let decider = Scripted::new().with_target(1, enter("1"));
+        let mut h = open_on(dir.path(), decider, exec_config(), 0);
+        h.quotes();
+        h.open_position();
+    }
+    let mut states = Vec::new();
+    for round in 0..2 {
+        let mut h = open_on(dir.path(), Scripted::new(), exec_config(), 100 + round);
+        assert!(h.tick(1).is_empty());
+        states.push((
+            h.engine.state(PAIR),
+            h.engine.cycle(PAIR).unwrap().position,
+            h.engine.issued_count(),
+            h.engine.next_cycle(),
+            h.engine.positions().get(okx(), BTC).qty,
+        ));
+    }
+    assert_eq!(states[0], states[1]);
+    assert_eq!(
+        states[0],
+        (CycleState::Open, [d("1"), d("-1")], 2, 2, d("-1"))
+    );
+}
+
+#[test]
+fn every_placed_id_is_unique_short_and_alphanumeric() {
+    let decider = Scripted::new()
+        .with_target(1, enter("1"))
+        .with_target(20, exit(TargetReason::Exit))
+        .with_target(40, enter("1"));
+    let mut h = Harness::new(decider, exec_config());
+    for _ in 0..2 {
+        let entry = one(h.tick(20));
+        let h0 = one(h.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "1"));
+        let h1 = one(h.answer(&h0, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+        h.answer(&h1, ExecKind::Fill, OrderStatus::Filled, "1");
+        if h.state() == CycleState::Open && h.engine.next_cycle() == 2 {
+            for x in h.tick(19) {
+                h.answer(&x, ExecKind::Fill, OrderStatus::Filled, "1");
+            }
+        }
+    }
+    let placed: Vec<&OrderIntent> = h
+        .sent
+        .iter()
+        .filter(|i| i.action == IntentAction::Place)
+        .collect();
+    assert!(placed.len() >= 8, "{placed:#?}");
+    let ids: HashSet<_> = placed.iter().map(|i| i.client_order_id).collect();
+    assert_eq!(ids.len(), placed.len());
+    for id in ids {
+        assert!(id.len() <= 28 && id.as_str().starts_with("t1"));
+        assert!(id.as_bytes().iter().all(u8::is_ascii_alphanumeric));
+    }
+    assert_eq!(h.engine.counters().reused_ids, 0);
+}
+
+#[test]
+fn replay_of_a_scripted_run_is_identical() {
+    let decider = || {
+        Scripted::new()
+            .with_target(1, enter("1"))
+            .with_target(10, exit(TargetReason::Exit))
+    };
+    let mut h = Harness::new(decider(), exec_config());
+    let entry = one(h.tick(1));
+    let h0 = one(h.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "0.7"));
+    h.answer(&h0, ExecKind::Fill, OrderStatus::Filled, "0.7");
+    for x in h.tick(10) {
+        h.answer(&x, ExecKind::Fill, OrderStatus::Filled, "0.7");
+    }
+    assert_eq!(h.state(), CycleState::Flat);
+    let records: Vec<(u64, u16, Vec<u8>)> = h
+        .engine
+        .sink()
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, (k, p))| (i as u64 + 1, *k, p.clone()))
+        .collect();
+    let outcome = replay_records(&records, |_| {
+        Ok((config(exec_config()), universe(), decider()))
+    })
+    .unwrap();
+    match outcome {
+        ReplayOutcome::Identical(stats) => assert_eq!(stats.identical, h.sent.len()),
+        ReplayOutcome::Diverged(d) => panic!("diverged: {d:?}"),
+    }
+
+    // A different decision half diverges, and replay says where.
+    let mut tampered = records.clone();
+    let pos = tampered
+        .iter()
+        .position(|(_, k, _)| *k == kind::INTENT)
+        .unwrap();
+    let Record::Intent { now, mut intent } =
+        Record::decode(kind::INTENT, &tampered[pos].2).unwrap()
+    else {
+        unreachable!()
+    };
+    intent.qty_base = d("0.9");
+    tampered[pos].2 = Record::Intent { now, intent }.to_bytes();
+    match replay_records(&tampered, |_| {
+        Ok((config(exec_config()), universe(), decider()))
+    })
+    .unwrap()
+    {
+        ReplayOutcome::Diverged(div) => {
+            assert_eq!(div.seq, tampered[pos].0);
+            assert!(
+                div.expected.contains("0.9") && div.got.contains("\"qty_base\":\"1\""),
+                "{div:?}"
+            );
+        }
+        ReplayOutcome::Identical(_) => panic!("a changed intent must diverge"),
+    }
+}
