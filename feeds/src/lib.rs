@@ -1,7 +1,23 @@
 //! Venue market data: everything venue-specific about turning websocket bytes into
 //! [`carry_engine::MarketEvent`]s. One module per venue, one for the shared transport.
 
+pub mod backoff;
+pub mod binance;
+pub mod bitget;
+pub mod bybit;
+pub mod clock;
+pub mod feed;
+pub mod gate;
+pub mod json;
+pub mod okx;
+pub mod queue;
+pub mod rest;
 pub mod session;
+pub mod stats;
+pub mod tls;
+pub mod transport;
+pub mod symbols;
+pub mod venues;
 
 pub use session::{
     DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,

@@ -115,6 +115,13 @@ pub trait VenueSession: Send {
     /// later funding events whose messages do not carry one) and contract sizes (to convert
     /// quoted sizes to base units).
     fn apply_snapshot(&mut self, snapshot: &VenueSnapshot);
+
+    /// Why the last frame was dropped, in words, for the connection's log: the venue's own
+    /// message for a refused subscription (`DropReason::SubscribeError`), the symbol for an
+    /// unknown one. `None` after a frame that was understood.
+    fn last_problem(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// What a venue's REST API says at start and after each reconnect: the current funding of each
