@@ -1,0 +1,327 @@
+//! `carry run`: loads the config and wires the threads.
+//!
+//! Start order: config (refused with exit 2 before anything starts) → core plan → universe and
+//! decider → REST snapshots (trading rules per venue) → journal (recovered) → engine (replays
+//! the journal) → paper venue and gateway thread → admin socket → feed threads → engine thread.
+//! Stop order (SIGINT/SIGTERM or a deadline): feeds stop producing → the engine thread drains
+//! every queue and flushes the journal → gateways stop → admin stops. Exit 0.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use carry_engine::{InstrumentId, InstrumentSpec, Now, Universe, Venue};
+use carry_feeds::clock::{mono_ns, recv_stamp, unix_ms};
+use carry_feeds::feed::{FeedGroup, FeedGroupConfig, FeedHandle, RestSnapshots, SnapshotSource};
+use carry_feeds::{queue, tls, venues};
+use carry_journal::{Durability, Journal, JournalOptions};
+
+use crate::admin::snapshot::Mode;
+use crate::admin::{command_channel, snapshot_channel, AdminOptions, AdminServer, AdminSources};
+use crate::config::{Config, DurabilityMode};
+use crate::cores::CorePlan;
+use crate::engine_thread::{EngineLoop, LoopOptions, LoopOutcome, TimedJournal};
+use crate::gateway::paper::{self, PaperVenue};
+use crate::gateway::quote_board::QuoteBoard;
+use crate::gateway::{self as gw, GatewayOptions, Gateways};
+use crate::latency::{LatencyCollector, LatencyConfig, LatencyReport, Stage};
+
+/// Exit status for a configuration refused at start.
+pub const EXIT_CONFIG: u8 = 2;
+
+/// How long `carry run` waits for each venue's first REST snapshot before starting without it
+/// (the feed threads keep retrying; pairs on a venue without trading rules do not trade).
+const REST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a caller may change about a run beyond the config file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub mode: Mode,
+    /// Stop after this long; `None`: until SIGINT/SIGTERM.
+    pub stop_after: Option<Duration>,
+    /// Called once a second on the main thread while running (the demo's status table).
+    pub every_second: Option<fn(&Path)>,
+}
+
+/// What a finished run reports.
+#[derive(Debug)]
+pub struct RunReport {
+    pub outcome: LoopOutcome,
+    pub latency: LatencyReport,
+    pub paper_fills: u64,
+}
+
+/// `carry run --config FILE`.
+pub fn run_from_file(path: &Path) -> anyhow::Result<ExitCode> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("carry: {}: cannot read: {e}", path.display());
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    let config = match Config::parse(&text, &path.display().to_string()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("carry: {e}");
+            return Ok(ExitCode::from(EXIT_CONFIG));
+        }
+    };
+    crate::signals::install().context("installing signal handlers")?;
+    let report = run(&config, &text, RunOptions { mode: Mode::Run, stop_after: None, every_second: None })?;
+    print_exit_line(&report);
+    Ok(if report.outcome.halted { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// One line on exit: what the run did.
+pub fn print_exit_line(report: &RunReport) {
+    let c = &report.outcome.counters;
+    eprintln!(
+        "carry: stopped: {} market events, {} intents, {} fills, {} cycles completed, journal at seq {}{}",
+        report.outcome.market_events,
+        c.intents,
+        c.fills,
+        c.cycles_completed,
+        report.outcome.journal_next_seq.saturating_sub(1),
+        if report.outcome.halted { " (HALTED: journal failure)" } else { "" }
+    );
+}
+
+/// Runs the wired system on `config` until a signal or `options.stop_after`. `config_text` is
+/// journaled in the START record so `carry replay` can rebuild the same engine.
+pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::Result<RunReport> {
+    let file_key = |(key, reason): (String, String)| anyhow::anyhow!("{key}: {reason}");
+    let cores = CorePlan::detect(&config.threads).map_err(file_key)?;
+    let (mut engine_cfg, universe, decider) = config.engine_parts().map_err(file_key)?;
+    engine_cfg.config_text = config_text.to_string();
+    let universe = Arc::new(universe);
+    let venues: Vec<Venue> = universe.venues().collect();
+
+    let tls = tls::client_config(config.feeds.extra_root_cert.as_deref())
+        .context("feeds.extra_root_cert")?;
+    let rest: Arc<dyn SnapshotSource> = Arc::new(RestSnapshots::with_timeout(REST_TIMEOUT));
+    let specs = initial_specs(config, &venues, &universe, &*rest);
+
+    let journal_dir = config.journal.dir.clone();
+    let (journal, recovery) = Journal::open(&journal_dir, journal_options(config))
+        .with_context(|| format!("journal {}", journal_dir.display()))?;
+    if recovery.torn_bytes() > 0 {
+        eprintln!(
+            "carry: journal {}: recovered {} records, cut a torn tail of {} bytes (what a crash leaves)",
+            journal_dir.display(),
+            recovery.records,
+            recovery.torn_bytes()
+        );
+    }
+    let engine = open_engine(engine_cfg, &universe, decider, &specs, journal)?;
+    let pending = engine.pending_resolutions().count();
+    if pending > 0 {
+        eprintln!("carry: {pending} orders of unknown outcome from the last run: resolving them before anything new is sent on their pairs");
+    }
+
+    // Paper venue: fills against the feeds' latest top of book, its own journal beside ours.
+    let board = Arc::new(QuoteBoard::new(universe.len()));
+    let paper_dir = paper::state_dir(&journal_dir);
+    let (paper_journal, _) = Journal::open(&paper_dir, journal_options(config))
+        .with_context(|| format!("paper venue journal {}", paper_dir.display()))?;
+    let mut paper = PaperVenue::open(config.paper.clone(), board.clone(), universe.len(), Some(paper_journal))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    for &(venue, instrument, spec) in &specs {
+        paper.set_spec(venue, instrument, spec);
+    }
+    for (venue, section) in config.venue_sections() {
+        if !section.taker_fee.is_zero() {
+            paper.set_fee(venue, section.taker_fee);
+        }
+    }
+    let (report_tx, report_rx) = gw::report_queue(8192);
+    let gateway = gw::spawn(
+        Box::new(paper),
+        report_tx,
+        GatewayOptions {
+            thread_name: "carry-paper".into(),
+            core: cores.gateway.map(|c| c.id),
+            ..GatewayOptions::default()
+        },
+    )
+    .context("starting the paper gateway thread")?;
+    let mut gateways = Gateways::new();
+    gateways.add(gateway, &Venue::ALL);
+
+    // Admin: latency collector, snapshots, commands.
+    let mut collector = LatencyCollector::new(LatencyConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let recorder = collector
+        .new_recorder("engine", &[Stage::Parse, Stage::Queue, Stage::Decide, Stage::Journal, Stage::WireToIntent, Stage::Send, Stage::Ack])
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (publisher, reader) = snapshot_channel(4);
+    let (command_tx, command_rx) = command_channel(64);
+    let admin = AdminServer::spawn_with(
+        &config.admin.socket,
+        AdminSources { snapshots: reader, latency: collector, commands: command_tx },
+        AdminOptions { http_metrics: config.admin.http_metrics, ..AdminOptions::default() },
+    )
+    .with_context(|| format!("admin.socket {}", config.admin.socket.display()))?;
+
+    // Feeds: one group (thread, queue) per venue.
+    let feed_stop = Arc::new(AtomicBool::new(false));
+    let mut feeds: Vec<FeedHandle> = Vec::new();
+    let mut consumers = Vec::new();
+    for (n, venue) in venues.iter().copied().enumerate() {
+        let section = &config.venues[venue.as_str()];
+        let sessions = venues::sessions(venue, &section.ws_url, universe.clone());
+        let mut group = FeedGroupConfig::new(venue.as_str(), sessions, universe.clone(), tls.clone(), rest.clone());
+        group.rest = vec![(venue, section.rest_url.clone())];
+        group.core = cores.feed(n);
+        group.busy_poll = config.threads.busy_poll && group.core.is_some();
+        let (producer, consumer) = queue::bounded(config.feeds.queue_capacity);
+        let handle = FeedGroup::spawn(group, producer, feed_stop.clone())
+            .with_context(|| format!("starting the {venue} feed"))?;
+        feeds.push(handle);
+        consumers.push(consumer);
+    }
+    let feed_stats = feeds.iter().map(FeedHandle::stats).collect();
+
+    let engine_stop = Arc::new(AtomicBool::new(false));
+    let engine_loop = EngineLoop {
+        engine,
+        universe: universe.clone(),
+        feeds: consumers,
+        feed_stats,
+        reports: report_rx,
+        commands: command_rx,
+        gateways,
+        board,
+        latency: recorder,
+        snapshots: publisher,
+        stop: engine_stop.clone(),
+        options: LoopOptions {
+            core: cores.engine,
+            busy_poll: config.threads.busy_poll,
+            tick_every: Duration::from_millis(100),
+            publish_every: Duration::from_millis(250),
+            mode: options.mode,
+            instance: config.instance.clone(),
+        },
+    };
+    let engine_thread = thread::Builder::new()
+        .name("carry-engine".into())
+        .spawn(move || engine_loop.run())
+        .context("starting the engine thread")?;
+
+    eprintln!(
+        "carry: running instance {} on {} venues, {} pairs; admin socket {}",
+        config.instance,
+        venues.len(),
+        config.pairs.len(),
+        config.admin.socket.display()
+    );
+    wait_for_stop(&options, &config.admin.socket, &engine_thread);
+
+    // Orderly stop: no new market data, then let the engine drain and flush.
+    feed_stop.store(true, Ordering::Release);
+    for f in &feeds {
+        f.wake();
+    }
+    for f in feeds {
+        let name = f.name().to_string();
+        if let Err(e) = f.join() {
+            eprintln!("carry: feed {name}: {e}");
+        }
+    }
+    engine_stop.store(true, Ordering::Release);
+    let outcome = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    let sources = admin.shutdown().context("stopping the admin socket")?;
+    let mut latency = sources.latency;
+    latency.collect(mono_ns());
+    Ok(RunReport { outcome, latency: latency.report(), paper_fills: outcome.counters.fills })
+}
+
+fn wait_for_stop(options: &RunOptions, socket: &Path, engine: &thread::JoinHandle<LoopOutcome>) {
+    let started = Instant::now();
+    let mut next_second = started + Duration::from_secs(1);
+    loop {
+        if crate::signals::stop_requested() || engine.is_finished() {
+            return;
+        }
+        if options.stop_after.is_some_and(|d| started.elapsed() >= d) {
+            return;
+        }
+        if Instant::now() >= next_second {
+            next_second += Duration::from_secs(1);
+            if let Some(f) = options.every_second {
+                f(socket);
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn journal_options(config: &Config) -> JournalOptions {
+    let durability = match config.journal.durability {
+        DurabilityMode::None => Durability::None,
+        DurabilityMode::Batch => Durability::Batch { interval: Duration::from_millis(config.journal.batch_interval_ms) },
+        DurabilityMode::Sync => Durability::Sync,
+    };
+    JournalOptions::default().segment_size(config.journal.segment_mib << 20).durability(durability)
+}
+
+/// Opens the engine on the timed journal: recover from every record, then START.
+fn open_engine(
+    cfg: carry_engine::engine::EngineConfig,
+    universe: &Universe,
+    decider: carry_engine::decider::Decider,
+    specs: &[(Venue, InstrumentId, InstrumentSpec)],
+    journal: Journal,
+) -> anyhow::Result<crate::engine_thread::LiveEngine> {
+    let reader = journal.reader().context("reading the journal back")?;
+    let mut engine = carry_engine::engine::Engine::new(cfg, universe, decider, TimedJournal::new(journal))?;
+    engine.recover(reader.iter_from(1).map(|r| r.map(|r| (r.seq, r.kind, r.payload)).map_err(Into::into)))?;
+    engine.start(specs, Now::new(mono_ns(), unix_ms()))?;
+    Ok(engine)
+}
+
+/// Fetches every venue's REST snapshot in parallel for its trading rules. A venue that does not
+/// answer is reported; its pairs wait (the engine blocks entries without a spec).
+fn initial_specs(
+    config: &Config,
+    venues: &[Venue],
+    universe: &Arc<Universe>,
+    rest: &dyn SnapshotSource,
+) -> Vec<(Venue, InstrumentId, InstrumentSpec)> {
+    let results: Vec<(Venue, Result<carry_feeds::VenueSnapshot, String>)> = thread::scope(|s| {
+        let handles: Vec<_> = venues
+            .iter()
+            .map(|&venue| {
+                let url = config.venues[venue.as_str()].rest_url.clone();
+                let universe = universe.clone();
+                (venue, s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(v, h)| (v, h.join().unwrap_or_else(|_| Err("REST fetch thread panicked".into()))))
+            .collect()
+    });
+    let mut specs = Vec::new();
+    for (venue, result) in results {
+        match result {
+            Ok(snapshot) => specs.extend(
+                snapshot
+                    .instruments
+                    .iter()
+                    .filter_map(|i| i.spec.map(|spec| (venue, i.instrument, spec))),
+            ),
+            Err(e) => eprintln!("carry: {venue}: no trading rules yet ({e}); its pairs will not enter until they arrive"),
+        }
+    }
+    specs
+}
+
+/// The journal directory `carry demo` uses when none is given: fresh per run.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), unix_ms()))
+}

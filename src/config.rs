@@ -1,0 +1,634 @@
+//! The TOML configuration of `carry run` and `carry demo`: parsed strictly (unknown keys are
+//! refused), validated before anything starts, and every error names the file, the key and the
+//! reason, e.g. `config/demo.toml: venues.okx-perp.ws_url: not a websocket URL (ws:// or wss://)`.
+//!
+//! Secrets never live in the file: a venue section names the environment variables that hold its
+//! API credentials, and [`Secret`] keeps their values out of `Debug`, logs and the journal.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use carry_engine::config::{
+    BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
+};
+use carry_engine::decider::Decider;
+use carry_engine::engine::{EngineConfig, ExecConfig};
+use carry_engine::venue::VENUE_COUNT;
+use carry_engine::{Universe, Venue};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use crate::gateway::paper::PaperConfig;
+
+/// A configuration error: which file, which key (dotted path, empty for syntax errors) and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {}{reason}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+    Invalid {
+        file: String,
+        key: String,
+        reason: String,
+    },
+}
+
+/// The whole configuration, as written in the file (after defaults).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Short alphanumeric name of this instance; part of every client order id.
+    pub instance: String,
+    pub journal: JournalSection,
+    #[serde(default)]
+    pub admin: AdminSection,
+    #[serde(default)]
+    pub threads: ThreadsSection,
+    #[serde(default)]
+    pub feeds: FeedsSection,
+    /// Per venue id (`binance-perp`, ...): endpoints, credentials' env var names, fees, margin.
+    pub venues: BTreeMap<String, VenueSection>,
+    /// `[[pairs]]`: what to trade.
+    #[serde(default)]
+    pub pairs: Vec<PairConfig>,
+    /// `[strategy]`: entry and exit thresholds.
+    pub strategy: StrategyConfig,
+    /// `[risk]`: exposure limits and the margin model.
+    pub risk: RiskConfig,
+    /// `[breakers]`: staleness and reject-rate limits.
+    #[serde(default)]
+    pub breakers: BreakerConfig,
+    /// `[execution]`: how targets become orders.
+    #[serde(default)]
+    pub execution: ExecConfig,
+    /// `[paper]`: the paper venue's latency, fills, rejects and fees.
+    #[serde(default)]
+    pub paper: PaperConfig,
+}
+
+/// `[journal]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    /// Directory of segment files; created if missing. Relative paths are relative to the
+    /// working directory.
+    pub dir: PathBuf,
+    /// `none`, `batch` or `sync`; see the README's durability section.
+    #[serde(default = "default_durability")]
+    pub durability: DurabilityMode,
+    /// With `batch`: msync at most this often, from a background thread.
+    #[serde(default = "default_batch_interval_ms")]
+    pub batch_interval_ms: u64,
+    /// Size of each pre-allocated segment file.
+    #[serde(default = "default_segment_mib")]
+    pub segment_mib: u64,
+}
+
+/// How hard the journal works to survive a crash; see the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityMode {
+    None,
+    Batch,
+    Sync,
+}
+
+fn default_durability() -> DurabilityMode {
+    DurabilityMode::Batch
+}
+fn default_batch_interval_ms() -> u64 {
+    10
+}
+fn default_segment_mib() -> u64 {
+    64
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Unix socket the admin thread serves (created with mode 0600).
+    #[serde(default = "default_admin_socket")]
+    pub socket: PathBuf,
+    /// Optional loopback address for a Prometheus `/metrics` listener; off when absent.
+    #[serde(default)]
+    pub http_metrics: Option<SocketAddr>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            socket: default_admin_socket(),
+            http_metrics: None,
+        }
+    }
+}
+
+fn default_admin_socket() -> PathBuf {
+    PathBuf::from("carry-admin.sock")
+}
+
+/// `[threads]`: core ids to pin threads to; unpinned where absent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadsSection {
+    #[serde(default)]
+    pub engine_core: Option<usize>,
+    #[serde(default)]
+    pub gateway_core: Option<usize>,
+    /// Cores for feed threads, used in turn by the feed groups (one group per venue).
+    #[serde(default)]
+    pub feed_cores: Vec<usize>,
+    /// Busy-poll when idle: the engine thread spins (and pinned feed threads poll with a zero
+    /// timeout) for the lowest latency at the cost of a full core each. Turn off on shared
+    /// machines; the engine then naps 200 µs after a run of empty polls.
+    #[serde(default = "default_true")]
+    pub busy_poll: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for ThreadsSection {
+    fn default() -> Self {
+        ThreadsSection { engine_core: None, gateway_core: None, feed_cores: Vec::new(), busy_poll: true }
+    }
+}
+
+/// `[feeds]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedsSection {
+    /// Capacity of each feed thread's queue to the engine (events).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    /// An extra trusted root certificate (PEM) for venues behind a private CA.
+    #[serde(default)]
+    pub extra_root_cert: Option<PathBuf>,
+}
+
+impl Default for FeedsSection {
+    fn default() -> Self {
+        FeedsSection {
+            queue_capacity: default_queue_capacity(),
+            extra_root_cert: None,
+        }
+    }
+}
+
+fn default_queue_capacity() -> usize {
+    8192
+}
+
+/// `[venues.<venue-id>]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenueSection {
+    /// Base websocket URL (the venue module appends its routes).
+    pub ws_url: String,
+    /// Base REST URL, for funding snapshots and instrument rules.
+    pub rest_url: String,
+    /// Name of the environment variable holding the API key (live trading).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    #[serde(default)]
+    pub api_secret_env: Option<String>,
+    /// OKX and Bitget also need a passphrase.
+    #[serde(default)]
+    pub api_passphrase_env: Option<String>,
+    /// Taker fee rate (0.0005 = 5 bp).
+    #[serde(default)]
+    pub taker_fee: Decimal,
+    #[serde(default)]
+    pub maker_fee: Decimal,
+    /// Maintenance margin rate of perps on this venue; the risk default applies where absent.
+    #[serde(default)]
+    pub maintenance_margin_rate: Option<Decimal>,
+    /// Leverage used for perps on this venue; the risk default applies where absent.
+    #[serde(default)]
+    pub leverage: Option<Decimal>,
+}
+
+/// A credential read from the environment. It has no `Display`, and its `Debug` is redacted, so
+/// it cannot end up in a log line, an error message or the journal by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that signs requests.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// API credentials of one venue, read from the variables its section names.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub key: Secret,
+    pub secret: Secret,
+    pub passphrase: Option<Secret>,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        Config::parse(&text, &file)
+    }
+
+    /// Parses and validates config text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let invalid = |key: String, reason: String| ConfigError::Invalid {
+            file: file.to_string(),
+            key,
+            reason,
+        };
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| invalid(String::new(), toml_reason(&e, text)))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            invalid(key, toml_reason(e.inner(), text))
+        })?;
+        config
+            .validate()
+            .map_err(|(key, reason)| invalid(key, reason))?;
+        Ok(config)
+    }
+
+    /// The venues section resolved to venue ids (validated already, so this cannot fail).
+    pub fn venue_sections(&self) -> impl Iterator<Item = (Venue, &VenueSection)> {
+        self.venues
+            .iter()
+            .filter_map(|(name, section)| name.parse::<Venue>().ok().map(|v| (v, section)))
+    }
+
+    /// Checks what serde cannot: value ranges, URLs, names. Returns (key, reason).
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.instance.is_empty()
+            || self.instance.len() > MAX_INSTANCE_LEN
+            || !self.instance.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err((
+                "instance".into(),
+                format!(
+                    "must be 1 to {MAX_INSTANCE_LEN} ASCII letters or digits (it is part of every client order id), got {:?}",
+                    self.instance
+                ),
+            ));
+        }
+        if self.journal.dir.as_os_str().is_empty() {
+            return Err(("journal.dir".into(), "must not be empty".into()));
+        }
+        if self.journal.segment_mib == 0 || self.journal.segment_mib > 4096 {
+            return Err((
+                "journal.segment_mib".into(),
+                format!("must be 1..=4096, got {}", self.journal.segment_mib),
+            ));
+        }
+        if self.journal.durability == DurabilityMode::Batch && self.journal.batch_interval_ms == 0
+        {
+            return Err((
+                "journal.batch_interval_ms".into(),
+                "must be at least 1 with durability = \"batch\"".into(),
+            ));
+        }
+        if let Some(addr) = self.admin.http_metrics {
+            if !addr.ip().is_loopback() {
+                return Err((
+                    "admin.http_metrics".into(),
+                    format!("{addr} is not a loopback address; metrics are served on loopback only"),
+                ));
+            }
+        }
+        if !(16..=1 << 20).contains(&self.feeds.queue_capacity) {
+            return Err((
+                "feeds.queue_capacity".into(),
+                format!("must be 16..=1048576, got {}", self.feeds.queue_capacity),
+            ));
+        }
+        if self.venues.is_empty() {
+            return Err(("venues".into(), "at least one venue must be configured".into()));
+        }
+        for (name, v) in &self.venues {
+            let key = |field: &str| format!("venues.{name}.{field}");
+            name.parse::<Venue>()
+                .map_err(|e| (format!("venues.{name}"), e.to_string()))?;
+            check_url(&v.ws_url, &["ws://", "wss://"], "websocket").map_err(|r| (key("ws_url"), r))?;
+            check_url(&v.rest_url, &["http://", "https://"], "HTTP").map_err(|r| (key("rest_url"), r))?;
+            for (field, env) in [
+                ("api_key_env", &v.api_key_env),
+                ("api_secret_env", &v.api_secret_env),
+                ("api_passphrase_env", &v.api_passphrase_env),
+            ] {
+                if let Some(env) = env {
+                    check_env_name(env).map_err(|r| (key(field), r))?;
+                }
+            }
+            for (field, fee) in [("taker_fee", v.taker_fee), ("maker_fee", v.maker_fee)] {
+                // Makers can earn rebates, so a small negative fee is legitimate.
+                if fee.abs() >= Decimal::new(1, 2) {
+                    return Err((key(field), format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)")));
+                }
+            }
+            if let Some(m) = v.maintenance_margin_rate {
+                if m <= Decimal::ZERO || m >= Decimal::ONE {
+                    return Err((key("maintenance_margin_rate"), format!("must be in (0, 1), got {m}")));
+                }
+            }
+            if let Some(l) = v.leverage {
+                if l < Decimal::ONE || l > Decimal::from(125) {
+                    return Err((key("leverage"), format!("must be 1..=125, got {l}")));
+                }
+            }
+        }
+        if self.pairs.is_empty() {
+            return Err(("pairs".into(), "at least one [[pairs]] entry is needed".into()));
+        }
+        self.execution.validate().map_err(split_engine_error)?;
+        self.paper.validate().map_err(|e| match e.split_once(": ") {
+            Some((k, r)) => (k.to_string(), r.to_string()),
+            None => ("paper".to_string(), e),
+        })?;
+        self.engine_parts().map(|_| ())
+    }
+
+    /// The universe, decider and engine configuration this config describes. A pure function of
+    /// the config text, which is what lets `carry replay` rebuild the same engine from the
+    /// journal's START record.
+    pub fn engine_parts(&self) -> Result<(EngineConfig, Universe, Decider), (String, String)> {
+        let universe = self.universe()?;
+        let decider = Decider::new(self.decider_config(), &universe).map_err(split_engine_error)?;
+        let engine = EngineConfig {
+            instance: self.instance.clone(),
+            execution: self.execution.clone(),
+            config_text: String::new(),
+        };
+        Ok((engine, universe, decider))
+    }
+
+    /// Instruments in `[[pairs]]` order, each with its symbol on every venue a pair may use.
+    pub fn universe(&self) -> Result<Universe, (String, String)> {
+        let mut universe = Universe::new();
+        for (i, pair) in self.pairs.iter().enumerate() {
+            let id = match universe.find(&pair.instrument.trim().to_ascii_uppercase()) {
+                Some(id) => id,
+                None => universe
+                    .add(&pair.instrument)
+                    .map_err(|e| (format!("pairs[{i}].instrument"), e.to_string()))?,
+            };
+            let named = [("long", &pair.long), ("short", &pair.short)];
+            let legs = named
+                .iter()
+                .filter(|(_, v)| v.as_str() != "auto")
+                .map(|(field, v)| (format!("pairs[{i}].{field}"), v.as_str()))
+                .chain(
+                    pair.venues
+                        .iter()
+                        .enumerate()
+                        .map(|(j, v)| (format!("pairs[{i}].venues[{j}]"), v.as_str())),
+                );
+            for (key, name) in legs {
+                let venue: Venue = name.parse().map_err(|e: carry_engine::venue::UnknownVenue| (key.clone(), e.to_string()))?;
+                if !self.venues.contains_key(venue.as_str()) {
+                    return Err((key, format!("venue {venue} has no [venues.{venue}] section")));
+                }
+                let ins = universe.get(id);
+                let symbol = carry_feeds::symbols::venue_symbol(venue, &ins.base, &ins.quote);
+                universe.set_symbol(id, venue, &symbol);
+            }
+        }
+        Ok(universe)
+    }
+
+    /// The decision half's configuration, with each venue's fees and margin from `[venues]`.
+    pub fn decider_config(&self) -> DeciderConfig {
+        let mut venues = [VenueParams::default(); VENUE_COUNT];
+        for (venue, section) in self.venue_sections() {
+            venues[venue.index()] = VenueParams {
+                taker_fee: section.taker_fee,
+                maker_fee: section.maker_fee,
+                maintenance_margin_rate: section.maintenance_margin_rate,
+                leverage: section.leverage,
+            };
+        }
+        DeciderConfig {
+            pairs: self.pairs.clone(),
+            strategy: self.strategy.clone(),
+            risk: self.risk.clone(),
+            breakers: self.breakers.clone(),
+            venues,
+        }
+    }
+}
+
+/// An engine config error as (key, reason): its message starts with the key.
+fn split_engine_error(e: carry_engine::config::ConfigError) -> (String, String) {
+    let key = e.key().to_string();
+    let text = e.to_string();
+    let reason = text.strip_prefix(&format!("{key}: ")).unwrap_or(&text).to_string();
+    (key, reason)
+}
+
+/// Longest instance name, so that every client order id fits 28 characters.
+pub const MAX_INSTANCE_LEN: usize = 8;
+
+impl VenueSection {
+    /// Reads the credentials this section names from the environment. `Ok(None)` when the
+    /// section names none (paper trading needs none).
+    pub fn credentials(&self, venue: Venue) -> Result<Option<Credentials>, String> {
+        let (Some(key_env), Some(secret_env)) = (&self.api_key_env, &self.api_secret_env) else {
+            return Ok(None);
+        };
+        let read = |env: &str| {
+            std::env::var(env)
+                .map(Secret)
+                .map_err(|_| format!("venues.{venue}: environment variable {env} is not set"))
+        };
+        Ok(Some(Credentials {
+            key: read(key_env)?,
+            secret: read(secret_env)?,
+            passphrase: self.api_passphrase_env.as_deref().map(read).transpose()?,
+        }))
+    }
+}
+
+fn check_url(url: &str, schemes: &[&str], what: &str) -> Result<(), String> {
+    let rest = schemes
+        .iter()
+        .find_map(|s| url.strip_prefix(s))
+        .ok_or_else(|| format!("not a {what} URL ({}): {url:?}", schemes.join(" or ")))?;
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("no host in {url:?}"));
+    }
+    Ok(())
+}
+
+fn check_env_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not an environment variable name (A-Z, 0-9, _); put the variable's name here, never the key itself"
+        ))
+    }
+}
+
+/// A toml error's message with its line number, without the multi-line snippet.
+fn toml_reason(e: &toml::de::Error, text: &str) -> String {
+    let message = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{message} (line {line})")
+        }
+        None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+instance = "t1"
+[journal]
+dir = "/tmp/j"
+[strategy]
+entry_apr = "0.2"
+exit_apr = "0.05"
+[risk]
+max_notional_per_pair = 10000
+max_total_notional = 50000
+[[pairs]]
+instrument = "BTC-USDT"
+long = "binance-spot"
+short = "binance-perp"
+order_qty = "0.01"
+[venues.binance-spot]
+ws_url = "wss://stream.binance.com:9443"
+rest_url = "https://api.binance.com"
+[venues.binance-perp]
+ws_url = "wss://fstream.binance.com"
+rest_url = "https://fapi.binance.com"
+taker_fee = "0.0005"
+"#;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "x.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let c = Config::parse(MINIMAL, "x.toml").unwrap();
+        assert_eq!(c.journal.durability, DurabilityMode::Batch);
+        assert_eq!(c.feeds.queue_capacity, 8192);
+        let (venue, section) = c.venue_sections().find(|(v, _)| v.is_perp()).unwrap();
+        assert_eq!(venue.as_str(), "binance-perp");
+        assert_eq!(section.taker_fee, Decimal::new(5, 4));
+        let universe = c.universe().unwrap();
+        let btc = universe.find("BTC-USDT").unwrap();
+        assert_eq!(universe.symbol(btc, venue), Some("BTCUSDT"));
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        let cases: &[(&str, &str)] = &[
+            (
+                &format!("bogus = 1\n{MINIMAL}"),
+                "x.toml: bogus: unknown field `bogus`",
+            ),
+            (
+                &MINIMAL.replace("exit_apr = \"0.05\"", "exit_apr = \"0.3\""),
+                "x.toml: strategy.exit_apr: must be below entry_apr",
+            ),
+            (
+                &MINIMAL.replace("long = \"binance-spot\"", "long = \"okx-spot\""),
+                "x.toml: pairs[0].long: venue okx-spot has no [venues.okx-spot] section",
+            ),
+            (
+                &MINIMAL.replace("long = \"binance-spot\"", "long = \"binanse-spot\""),
+                "x.toml: pairs[0].long: unknown venue \"binanse-spot\"",
+            ),
+            (
+                &MINIMAL.replace("[risk]", "[risk]\nmax_leverage = 3"),
+                "x.toml: risk.max_leverage: unknown field `max_leverage`",
+            ),
+            (
+                &MINIMAL.replace("wss://fstream.binance.com", "fstream.binance.com"),
+                "x.toml: venues.binance-perp.ws_url: not a websocket URL",
+            ),
+            (
+                &format!("{MINIMAL}[venues.binanse-perp]\nws_url = \"wss://a\"\nrest_url = \"https://a\"\n"),
+                "x.toml: venues.binanse-perp: unknown venue \"binanse-perp\"",
+            ),
+            (
+                &MINIMAL.replace("taker_fee = \"0.0005\"", "taker_fee = \"abc\""),
+                "x.toml: venues.binance-perp.taker_fee:",
+            ),
+            (
+                &MINIMAL.replace("instance = \"t1\"", "instance = \"has-dash\""),
+                "x.toml: instance: must be 1 to 8 ASCII letters or digits",
+            ),
+            (
+                &format!("{MINIMAL}api_key_env = \"abc123secretvalue\"\n"),
+                "x.toml: venues.binance-perp.api_key_env: \"abc123secretvalue\" is not an environment variable name",
+            ),
+            (
+                &MINIMAL.replace("[journal]", "[journal]\ndurability = \"fsync\""),
+                "x.toml: journal.durability: unknown variant `fsync`",
+            ),
+            ("instance = \n", "x.toml: "),
+        ];
+        for (text, want) in cases {
+            let got = err(text);
+            assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_line_number() {
+        let got = err("instance = \"a\"\n[journal\n");
+        assert!(got.contains("(line 2)"), "{got}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret("hunter2".into());
+        let creds = Credentials { key: s.clone(), secret: s, passphrase: None };
+        let shown = format!("{creds:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn credentials_come_from_the_named_variables() {
+        let mut c = Config::parse(MINIMAL, "x.toml").unwrap();
+        let section = c.venues.get_mut("binance-perp").unwrap();
+        assert!(section.credentials(Venue::ALL[0]).unwrap().is_none());
+        section.api_key_env = Some("CARRY_TEST_KEY_UNSET_1".into());
+        section.api_secret_env = Some("CARRY_TEST_SECRET_UNSET_1".into());
+        let e = section.credentials(Venue::ALL[0]).unwrap_err();
+        assert!(e.contains("CARRY_TEST_KEY_UNSET_1 is not set"), "{e}");
+    }
+}
