@@ -33,6 +33,9 @@ enum Command {
     Decode(carry::decode::DecodeArgs),
     /// Send one command to a running engine's admin socket and print the reply.
     Admin(carry::admin::AdminArgs),
+    /// Inspect a journal directory: verify, dump, stats (read-only, safe beside a running engine).
+    #[command(subcommand)]
+    Journal(carry::journal_cmd::JournalCommand),
     /// Re-run a fresh engine on a journal's recorded inputs and compare the intents it produces.
     Replay {
         /// The journal directory to replay.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => carry::demo::run(args),
         Command::Decode(args) => carry::decode::run(args),
         Command::Admin(args) => carry::admin::client::run(args),
+        Command::Journal(cmd) => carry::journal_cmd::run(cmd),
         Command::Replay { journal } => carry::replay_cmd::run(&journal),
     };
     match outcome {

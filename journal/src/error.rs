@@ -131,7 +131,11 @@ impl JournalError {
         }
     }
 
-    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: usize, reason: impl Into<String>) -> Self {
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        offset: usize,
+        reason: impl Into<String>,
+    ) -> Self {
         JournalError::Corrupt {
             path: path.into(),
             offset: offset as u64,

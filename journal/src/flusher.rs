@@ -33,6 +33,24 @@ pub(crate) struct WriteSegment {
 }
 
 impl WriteSegment {
+    pub fn new(
+        path: PathBuf,
+        file: File,
+        map: MmapRaw,
+        needs_fsync: bool,
+        published: usize,
+    ) -> Arc<WriteSegment> {
+        Arc::new(WriteSegment {
+            map,
+            path,
+            file,
+            published: AtomicUsize::new(published),
+            synced: AtomicUsize::new(0),
+            sealed: AtomicBool::new(false),
+            needs_fsync: AtomicBool::new(needs_fsync),
+        })
+    }
+
     /// Msyncs everything published and not yet synced.
     pub fn sync(&self, dir: &Path) -> Result<(), JournalError> {
         if self.needs_fsync.load(Ordering::Acquire) {
@@ -121,7 +139,11 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    pub fn start(dir: &Path, interval: Duration, first: Arc<WriteSegment>) -> Result<Flusher, JournalError> {
+    pub fn start(
+        dir: &Path,
+        interval: Duration,
+        first: Arc<WriteSegment>,
+    ) -> Result<Flusher, JournalError> {
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             segments: Mutex::new(vec![first]),
@@ -150,7 +172,11 @@ impl Flusher {
 impl Drop for Flusher {
     fn drop(&mut self) {
         {
-            let mut control = self.shared.control.lock().unwrap_or_else(|p| p.into_inner());
+            let mut control = self
+                .shared
+                .control
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             control.stop = true;
         }
         self.shared.wake.notify_all();

@@ -368,6 +368,21 @@ impl SegPtr {
     }
 }
 
+impl SegPtr {
+    /// After a survey found a valid frame past `off`: whether `off` now holds a record or a seal.
+    /// If so, a live writer published both while we looked, and the survey proves nothing.
+    pub fn published_meanwhile(&self, off: usize) -> bool {
+        // Pairs with the writer's Release store of the frame the survey saw: everything the
+        // writer published before it, including the frame at `off`, is visible now.
+        std::sync::atomic::fence(Ordering::Acquire);
+        // SAFETY: only the variant is looked at; no record escapes.
+        matches!(
+            unsafe { self.frame(off) },
+            Frame::Record { .. } | Frame::Seal { .. }
+        )
+    }
+}
+
 /// Result of [`SegPtr::survey_tail`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TailSurvey {
@@ -434,7 +449,13 @@ mod tests {
             // SAFETY: `bytes` is 8-aligned (backed by u64s) and outlives the decoded frame.
             let seg = unsafe { SegPtr::new(bytes.as_ptr(), bytes.len()) };
             match unsafe { seg.frame(at) } {
-                Frame::Record { record, next } => Ok((record.seq, record.kind, record.ts_ns, record.payload.to_vec(), next)),
+                Frame::Record { record, next } => Ok((
+                    record.seq,
+                    record.kind,
+                    record.ts_ns,
+                    record.payload.to_vec(),
+                    next,
+                )),
                 Frame::Bad(b) => Err(Some(b)),
                 _ => Err(None),
             }

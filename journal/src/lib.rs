@@ -22,6 +22,11 @@
 //! from any sequence number, borrowing payloads from the map, while the writer appends, in the
 //! same process or another; they take no lock and never modify files.
 //!
+//! A background thread (`journal-prep`, unless [`JournalOptions::prefault`] is off) keeps the
+//! pages ahead of the writer faulted in and one spare pre-allocated segment ready
+//! (`spare-N.seg.tmp`), so that neither page faults nor file creation land on the appending
+//! thread; with [`Durability::Batch`] a second thread (`journal-flush`) does the msyncs.
+//!
 //! Opening for writing scans the whole journal. Bytes after the last valid record that nothing
 //! valid follows (a record cut short, a bad checksum at the very end) are a *torn tail*, what a
 //! crash leaves: they are zeroed and reported in [`Recovery`]. A bad record that valid records
@@ -85,6 +90,7 @@ mod flusher;
 mod format;
 mod lock;
 mod options;
+mod prefault;
 mod reader;
 mod scan;
 mod segment;
@@ -94,7 +100,9 @@ mod writer;
 pub use error::JournalError;
 pub use format::{Record, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 pub use lock::LOCK_FILE;
-pub use options::{Durability, JournalOptions, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
+pub use options::{
+    Durability, JournalOptions, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
+};
 pub use reader::{JournalReader, Records};
 pub use scan::TornTail;
 pub use verify::{verify, KindStats, VerifyReport};

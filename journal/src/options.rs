@@ -47,14 +47,19 @@ pub struct JournalOptions {
     pub segment_size: u64,
     /// When records reach stable storage.
     pub durability: Durability,
+    /// Run the background thread that faults pages in ahead of the writer and keeps a spare
+    /// segment file ready, so appends and roll-overs do not pay for page faults and file
+    /// creation (see the crate documentation). On by default.
+    pub prefault: bool,
 }
 
 impl Default for JournalOptions {
-    /// 64 MiB segments, [`Durability::None`].
+    /// 64 MiB segments, [`Durability::None`], prefaulting on.
     fn default() -> Self {
         JournalOptions {
             segment_size: DEFAULT_SEGMENT_SIZE,
             durability: Durability::None,
+            prefault: true,
         }
     }
 }
@@ -69,6 +74,12 @@ impl JournalOptions {
     /// Sets [`durability`](Self::durability).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Sets [`prefault`](Self::prefault).
+    pub fn prefault(mut self, on: bool) -> Self {
+        self.prefault = on;
         self
     }
 
@@ -111,11 +122,20 @@ mod tests {
         let zero = ok.durability(Durability::Batch {
             interval: Duration::ZERO,
         });
-        assert!(zero.validate().unwrap_err().to_string().contains("interval"));
+        assert!(zero
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("interval"));
     }
 
     #[test]
     fn max_payload_leaves_room_for_both_headers() {
-        assert_eq!(JournalOptions::default().segment_size(4096).max_payload_len(), 4000);
+        assert_eq!(
+            JournalOptions::default()
+                .segment_size(4096)
+                .max_payload_len(),
+            4000
+        );
     }
 }

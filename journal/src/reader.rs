@@ -15,7 +15,9 @@ use memmap2::MmapRaw;
 use crate::error::JournalError;
 use crate::format::{Frame, Record, SegPtr, SEGMENT_HEADER_LEN};
 use crate::scan::{map_read_only, TornTail};
-use crate::segment::{decode_header, list_segments, read_header, HeaderRead, SegmentFile};
+use crate::segment::{
+    decode_header, list_segments, read_header, segment_file_name, HeaderRead, SegmentFile,
+};
 
 #[derive(Debug)]
 struct ReaderSegment {
@@ -44,8 +46,8 @@ struct ReaderSegment {
 pub struct JournalReader {
     dir: PathBuf,
     instance_id: u64,
-    /// Grows only (new segments are discovered as the writer creates them). Payload slices point
-    /// into the mappings, which do not move when the vector does.
+    /// Known segments, sorted by first sequence number. Entries are only ever added; payload
+    /// slices point into the mappings, which stay put when the vector moves its entries.
     segments: Mutex<Vec<ReaderSegment>>,
 }
 
@@ -55,7 +57,9 @@ impl JournalReader {
     pub fn open(dir: impl AsRef<Path>) -> Result<JournalReader, JournalError> {
         let dir = dir.as_ref().to_path_buf();
         let files = list_segments(&dir)?;
-        let first = files.first().ok_or_else(|| JournalError::NoSegments { dir: dir.clone() })?;
+        let first = files
+            .first()
+            .ok_or_else(|| JournalError::NoSegments { dir: dir.clone() })?;
         let instance_id = match read_header(&first.path, first.first_seq)? {
             HeaderRead::Ok(h) => h.instance_id,
             HeaderRead::Blank => return Err(JournalError::NoSegments { dir }),
@@ -84,18 +88,20 @@ impl JournalReader {
     /// Iterates records with sequence number `from` and later (from 1 if `from` is 0).
     pub fn iter_from(&self, from: u64) -> Records<'_> {
         let segments = self.segments();
-        // The last segment starting at or before `from`; skipping whole segments by name keeps a
-        // seek cheap however long the journal is.
-        let idx = segments
+        // Start in the last known segment that begins at or before `from`: skipping whole
+        // segments by name keeps a seek cheap however long the journal is.
+        let start = segments
             .iter()
-            .rposition(|s| s.file.first_seq <= from)
-            .unwrap_or(0);
+            .rev()
+            .find(|s| s.file.first_seq <= from)
+            .or(segments.first())
+            .map_or(1, |s| s.file.first_seq);
         Records {
             reader: self,
             seg: None,
-            idx,
+            seg_first: start,
             off: SEGMENT_HEADER_LEN,
-            next_seq: 0,
+            next_seq: start,
             from,
             failed: false,
             torn: None,
@@ -103,38 +109,36 @@ impl JournalReader {
     }
 
     fn segments(&self) -> MutexGuard<'_, Vec<ReaderSegment>> {
-        // The vector only grows; one left mid-push by a panic is still consistent.
+        // Entries are only added, whole; a panic elsewhere cannot leave one half made.
         self.segments.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds segments created since the last look.
-    fn discover(&self, segments: &mut Vec<ReaderSegment>) -> Result<(), JournalError> {
-        let known = segments.last().map_or(0, |s| s.file.first_seq);
-        for file in list_segments(&self.dir)? {
-            if file.first_seq > known {
-                segments.push(ReaderSegment { file, map: None });
-            }
-        }
-        Ok(())
-    }
-
-    /// Segment `idx` (mapped, header checked) and its first sequence number; `None` if it does
-    /// not exist yet.
-    fn segment(&self, idx: usize) -> Result<Option<(SegPtr, u64)>, JournalError> {
+    /// The segment whose first record is `first_seq`, mapped and with its header checked; `None`
+    /// if it does not exist (yet). Looked up by name, not by listing the directory: a listing
+    /// taken while the writer renames a segment into place may miss it.
+    fn segment(&self, first_seq: u64) -> Result<Option<SegPtr>, JournalError> {
         let mut segments = self.segments();
-        if idx >= segments.len() {
-            self.discover(&mut segments)?;
-        }
-        let Some(entry) = segments.get_mut(idx) else {
-            return Ok(None);
+        let idx = match segments.binary_search_by_key(&first_seq, |s| s.file.first_seq) {
+            Ok(idx) => idx,
+            Err(idx) => {
+                let path = self.dir.join(segment_file_name(first_seq));
+                if !path.exists() {
+                    return Ok(None);
+                }
+                let file = SegmentFile { first_seq, path };
+                segments.insert(idx, ReaderSegment { file, map: None });
+                idx
+            }
         };
+        let entry = &mut segments[idx];
         if entry.map.is_none() {
             let map = map_read_only(&entry.file.path)?;
             let mut h = [0u8; SEGMENT_HEADER_LEN];
             let available = map.len().min(SEGMENT_HEADER_LEN);
             // SAFETY: the header is written before the segment gets its name and never changes.
-            h[..available].copy_from_slice(unsafe { std::slice::from_raw_parts(map.as_ptr(), available) });
-            match decode_header(&entry.file.path, &h, available, entry.file.first_seq)? {
+            h[..available]
+                .copy_from_slice(unsafe { std::slice::from_raw_parts(map.as_ptr(), available) });
+            match decode_header(&entry.file.path, &h, available, first_seq)? {
                 HeaderRead::Ok(header) if header.instance_id != self.instance_id => {
                     return Err(JournalError::corrupt(
                         &entry.file.path,
@@ -151,21 +155,28 @@ impl JournalReader {
             }
         }
         let map = entry.map.as_ref().expect("mapped above");
-        // SAFETY: the mapping lives in `self.segments`, which only grows, until `self` drops;
-        // `Records` borrows `self`, so every pointer it holds outlives its use.
-        let seg = unsafe { SegPtr::new(map.as_ptr(), map.len()) };
-        Ok(Some((seg, entry.file.first_seq)))
+        // SAFETY: the mapping lives in `self.segments`, which never drops an entry, until `self`
+        // drops; `Records` borrows `self`, so every pointer it holds outlives its use.
+        Ok(Some(unsafe { SegPtr::new(map.as_ptr(), map.len()) }))
     }
 
-    /// Whether a segment after `idx` is already known (without looking at the directory).
-    fn knows_segment_after(&self, idx: usize) -> bool {
-        self.segments().len() > idx + 1
-    }
-
-    fn path_of(&self, idx: usize) -> PathBuf {
+    /// Whether a segment after the one starting at `first_seq` is already known (no system
+    /// call: this is asked on every poll of a caught-up iterator).
+    fn knows_segment_after(&self, first_seq: u64) -> bool {
         self.segments()
-            .get(idx)
-            .map_or_else(|| self.dir.clone(), |s| s.file.path.clone())
+            .last()
+            .is_some_and(|s| s.file.first_seq > first_seq)
+    }
+
+    /// Whether the directory now holds a segment after the one starting at `first_seq`.
+    fn segment_after_exists(&self, first_seq: u64) -> Result<bool, JournalError> {
+        Ok(list_segments(&self.dir)?
+            .iter()
+            .any(|s| s.first_seq > first_seq))
+    }
+
+    fn path_of(&self, first_seq: u64) -> PathBuf {
+        self.dir.join(segment_file_name(first_seq))
     }
 }
 
@@ -174,8 +185,9 @@ impl JournalReader {
 #[derive(Debug)]
 pub struct Records<'r> {
     reader: &'r JournalReader,
+    /// The mapped segment starting at `seg_first`, once it exists.
     seg: Option<SegPtr>,
-    idx: usize,
+    seg_first: u64,
     off: usize,
     /// Sequence number expected at `off`.
     next_seq: u64,
@@ -196,23 +208,13 @@ impl<'r> Records<'r> {
         Some(Err(e))
     }
 
-    /// Moves to segment `idx + 1` if it exists; `Ok(false)` if not yet.
+    /// Moves to the segment that starts with `next_seq`, if it exists yet.
     fn advance(&mut self) -> Result<bool, JournalError> {
-        let Some((seg, first_seq)) = self.reader.segment(self.idx + 1)? else {
+        let Some(seg) = self.reader.segment(self.next_seq)? else {
             return Ok(false);
         };
-        if first_seq != self.next_seq {
-            return Err(JournalError::corrupt(
-                self.reader.path_of(self.idx + 1),
-                24,
-                format!(
-                    "segment starts at record {first_seq} but the previous segment ends before record {}",
-                    self.next_seq
-                ),
-            ));
-        }
-        self.idx += 1;
         self.seg = Some(seg);
+        self.seg_first = self.next_seq;
         self.off = SEGMENT_HEADER_LEN;
         Ok(true)
     }
@@ -228,11 +230,9 @@ impl<'r> Iterator for Records<'r> {
         loop {
             let seg = match self.seg {
                 Some(seg) => seg,
-                None => match self.reader.segment(self.idx) {
-                    Ok(Some((seg, first_seq))) => {
+                None => match self.reader.segment(self.seg_first) {
+                    Ok(Some(seg)) => {
                         self.seg = Some(seg);
-                        self.off = SEGMENT_HEADER_LEN;
-                        self.next_seq = first_seq;
                         seg
                     }
                     Ok(None) => return None,
@@ -248,7 +248,8 @@ impl<'r> Iterator for Records<'r> {
                             "record has sequence {} where {} was expected",
                             record.seq, self.next_seq
                         );
-                        return self.fail(JournalError::corrupt(self.reader.path_of(self.idx), self.off, reason));
+                        let path = self.reader.path_of(self.seg_first);
+                        return self.fail(JournalError::corrupt(path, self.off, reason));
                     }
                     self.off += next;
                     self.next_seq += 1;
@@ -262,7 +263,8 @@ impl<'r> Iterator for Records<'r> {
                         "seal says the next segment starts at {next_seq}, but the next record is {}",
                         self.next_seq
                     );
-                    return self.fail(JournalError::corrupt(self.reader.path_of(self.idx), self.off, reason));
+                    let path = self.reader.path_of(self.seg_first);
+                    return self.fail(JournalError::corrupt(path, self.off, reason));
                 }
                 Frame::Seal { .. } | Frame::Full => match self.advance() {
                     Ok(true) => {}
@@ -270,9 +272,10 @@ impl<'r> Iterator for Records<'r> {
                     Err(e) => return self.fail(e),
                 },
                 Frame::Empty => {
-                    // A later segment exists although this one has no seal: power loss dropped
-                    // the seal write. Continue if the sequence does.
-                    if !self.reader.knows_segment_after(self.idx) {
+                    // Usually: caught up. But if a later segment is known, the writer moved on
+                    // and power loss dropped this segment's seal: continue if the next segment
+                    // is where the sequence says.
+                    if !self.reader.knows_segment_after(self.seg_first) {
                         return None;
                     }
                     match self.advance() {
@@ -283,18 +286,23 @@ impl<'r> Iterator for Records<'r> {
                 }
                 Frame::Bad(bad) => {
                     let survey = seg.survey_tail(self.off);
-                    let later = match self.reader.segment(self.idx + 1) {
-                        Ok(later) => later.is_some(),
-                        Err(e) => return self.fail(e),
-                    };
-                    let path = self.reader.path_of(self.idx);
+                    let path = self.reader.path_of(self.seg_first);
                     if let Some(valid) = survey.valid_frame_at {
+                        if seg.published_meanwhile(self.off) {
+                            // A new writer cut the torn tail and appended meanwhile.
+                            continue;
+                        }
                         let reason = format!("{bad}, and a valid record follows at byte {valid}");
                         return self.fail(JournalError::corrupt(path, self.off, reason));
                     }
-                    if later {
-                        let reason = format!("{bad}, in a segment that later segments follow");
-                        return self.fail(JournalError::corrupt(path, self.off, reason));
+                    match self.reader.segment_after_exists(self.seg_first) {
+                        Ok(false) => {}
+                        Ok(true) if seg.published_meanwhile(self.off) => continue,
+                        Ok(true) => {
+                            let reason = format!("{bad}, in a segment that later segments follow");
+                            return self.fail(JournalError::corrupt(path, self.off, reason));
+                        }
+                        Err(e) => return self.fail(e),
                     }
                     self.torn = Some(TornTail {
                         segment: path,

@@ -3,7 +3,9 @@
 //! by `verify`, so both apply exactly the same rules:
 //!
 //! - A segment header must be intact, of this format version, of the same journal instance, and
-//!   start where the previous segment ended. The first segment starts at sequence 1.
+//!   start where the previous segment ended (segments are followed by name, never by trusting a
+//!   directory listing, which can miss entries renamed in meanwhile). The first segment starts at
+//!   sequence 1.
 //! - Records must pass their checks and carry consecutive sequence numbers.
 //! - In the last segment, a bad frame or leftover bytes after the last record, with nothing valid
 //!   after them, are a torn tail: what a crash leaves. Anything valid after them is corruption.
@@ -18,7 +20,7 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::JournalError;
 use crate::format::{Frame, Record, SegPtr, SEGMENT_HEADER_LEN};
-use crate::segment::{list_segments, read_header, HeaderRead, SegmentFile};
+use crate::segment::{list_segments, read_header, segment_file_name, HeaderRead, SegmentFile};
 
 /// Bytes at the end of a journal that a crash left and recovery cuts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,10 +40,12 @@ pub(crate) enum SegmentEnd {
     Sealed,
     /// No room for another frame header.
     Full,
-    /// Length word 0 after the last record: open for appends (or, in a non-last segment, a
-    /// lost seal).
+    /// Length word 0 after the last record, and no later segment: open for appends.
     Open,
-    /// A bad frame after the last record (last segment only).
+    /// Length word 0 after the last record although later segments exist: power loss dropped
+    /// the seal.
+    LostSeal,
+    /// A bad frame after the last record, and no later segment: a torn tail.
     Torn,
 }
 
@@ -52,16 +56,18 @@ pub(crate) struct SegmentScan {
     /// Offset just after the last record: where the next frame goes.
     pub end: usize,
     pub end_kind: SegmentEnd,
-    /// `(offset, bytes)` of leftovers after `end` (last segment only).
+    /// `(offset, bytes)` of leftovers after `end` when this is the last segment.
     pub tail: Option<(usize, usize)>,
 }
 
-/// Scans one mapped segment whose first record must be `first_seq`.
+/// Scans one mapped segment whose first record must be `first_seq`. `later` says whether any
+/// segment after this one exists; it is asked only where the answer matters (at the end of the
+/// data), so a writer appending meanwhile is seen as it is at that moment.
 pub(crate) fn scan_segment(
     seg: SegPtr,
     path: &Path,
     first_seq: u64,
-    is_last: bool,
+    later: &mut dyn FnMut() -> Result<bool, JournalError>,
     on_record: &mut dyn FnMut(&Record<'_>),
 ) -> Result<SegmentScan, JournalError> {
     let mut off = SEGMENT_HEADER_LEN;
@@ -84,7 +90,10 @@ pub(crate) fn scan_segment(
                     return Err(JournalError::corrupt(
                         path,
                         off,
-                        format!("record has sequence {} where {next_seq} was expected", record.seq),
+                        format!(
+                            "record has sequence {} where {next_seq} was expected",
+                            record.seq
+                        ),
                     ));
                 }
                 on_record(&record);
@@ -107,10 +116,13 @@ pub(crate) fn scan_segment(
                 return done(off, SegmentEnd::Sealed, next_seq, records, None);
             }
             Frame::Empty => {
-                // In the last segment this is the end of data; in another one, a lost seal.
-                // Either way nothing valid may follow.
+                // The end of the data. Nothing valid may follow it; a live writer may have
+                // published more meanwhile, which `published_meanwhile` tells apart.
                 let survey = seg.survey_tail(off);
                 if let Some(valid) = survey.valid_frame_at {
+                    if seg.published_meanwhile(off) {
+                        continue;
+                    }
                     return Err(JournalError::corrupt(
                         path,
                         off,
@@ -120,23 +132,35 @@ pub(crate) fn scan_segment(
                         ),
                     ));
                 }
-                let tail = (is_last && survey.nonzero_end > off).then(|| (off, survey.nonzero_end - off));
+                if later()? {
+                    if seg.published_meanwhile(off) {
+                        continue;
+                    }
+                    return done(off, SegmentEnd::LostSeal, next_seq, records, None);
+                }
+                let tail = (survey.nonzero_end > off).then(|| (off, survey.nonzero_end - off));
                 return done(off, SegmentEnd::Open, next_seq, records, tail);
             }
             Frame::Bad(bad) => {
-                if !is_last {
-                    return Err(JournalError::corrupt(
-                        path,
-                        off,
-                        format!("{bad}, in a segment that later segments follow"),
-                    ));
-                }
                 let survey = seg.survey_tail(off);
                 if let Some(valid) = survey.valid_frame_at {
+                    if seg.published_meanwhile(off) {
+                        continue;
+                    }
                     return Err(JournalError::corrupt(
                         path,
                         off,
                         format!("{bad}, and a valid record follows at byte {valid}"),
+                    ));
+                }
+                if later()? {
+                    if seg.published_meanwhile(off) {
+                        continue;
+                    }
+                    return Err(JournalError::corrupt(
+                        path,
+                        off,
+                        format!("{bad}, in a segment that later segments follow"),
                     ));
                 }
                 // The length word at `off` is non-zero, so the survey ends past `off`.
@@ -190,34 +214,55 @@ pub(crate) fn map_read_only(path: &Path) -> Result<MmapRaw, JournalError> {
         .map_err(|e| JournalError::io(path, "map segment", e))
 }
 
+/// Whether `dir` holds a segment starting after `first_seq` (a fresh listing).
+fn later_segment(dir: &Path, first_seq: u64) -> Result<Option<SegmentFile>, JournalError> {
+    Ok(list_segments(dir)?
+        .into_iter()
+        .find(|s| s.first_seq > first_seq))
+}
+
 /// Scans every segment of `dir` read-only, applying the rules in the module documentation.
+///
+/// Segments are followed by name: after a segment ends, the next one must be named after the
+/// next sequence number. A directory listing is used only to find the first segment and to ask
+/// whether anything follows, because a listing taken while a writer renames segments into place
+/// may miss entries.
 pub(crate) fn scan_journal(
     dir: &Path,
     on_record: &mut dyn FnMut(&Record<'_>),
 ) -> Result<JournalScan, JournalError> {
-    let mut files = list_segments(dir)?;
     let mut out = JournalScan {
         next_seq: 1,
         ..JournalScan::default()
     };
-    let mut headers = Vec::with_capacity(files.len());
-    for (i, file) in files.iter().enumerate() {
-        match read_header(&file.path, file.first_seq)? {
-            HeaderRead::Ok(h) => headers.push(h),
-            HeaderRead::Blank if i + 1 == files.len() => out.blank_last = Some(file.path.clone()),
+    let Some(first) = list_segments(dir)?.into_iter().next() else {
+        return Ok(out);
+    };
+    if first.first_seq != 1 {
+        return Err(JournalError::corrupt(
+            &first.path,
+            24,
+            format!(
+                "the first segment starts at record {}, not 1: earlier segments are missing",
+                first.first_seq
+            ),
+        ));
+    }
+    let mut file = first;
+    loop {
+        let header = match read_header(&file.path, file.first_seq)? {
+            HeaderRead::Ok(h) => h,
             HeaderRead::Blank => {
-                return Err(JournalError::NotASegment {
-                    path: file.path.clone(),
-                    reason: "blank header, yet later segments exist".into(),
-                })
+                if later_segment(dir, file.first_seq)?.is_some() {
+                    return Err(JournalError::NotASegment {
+                        path: file.path.clone(),
+                        reason: "blank header, yet later segments exist".into(),
+                    });
+                }
+                out.blank_last = Some(file.path);
+                return Ok(out);
             }
-        }
-    }
-    if out.blank_last.is_some() {
-        files.pop();
-    }
-    let count = files.len();
-    for (i, (file, header)) in files.into_iter().zip(headers).enumerate() {
+        };
         let instance_id = *out.instance_id.get_or_insert(header.instance_id);
         if header.instance_id != instance_id {
             return Err(JournalError::corrupt(
@@ -229,28 +274,53 @@ pub(crate) fn scan_journal(
                 ),
             ));
         }
-        if header.first_seq != out.next_seq {
-            let reason = if i == 0 {
-                format!("the first segment starts at record {}, not 1: earlier segments are missing", header.first_seq)
-            } else {
-                format!(
-                    "segment starts at record {} but the previous segment ends before record {}",
-                    header.first_seq, out.next_seq
-                )
-            };
-            return Err(JournalError::corrupt(&file.path, 24, reason));
-        }
         let map = map_read_only(&file.path)?;
         // SAFETY: `map` is a live mapping of `map.len()` bytes and outlives `seg`'s use below.
         let seg = unsafe { SegPtr::new(map.as_ptr(), map.len()) };
-        let scan = scan_segment(seg, &file.path, header.first_seq, i + 1 == count, on_record)?;
+        let mut later = || Ok(later_segment(dir, file.first_seq)?.is_some());
+        let scan = scan_segment(seg, &file.path, file.first_seq, &mut later, on_record)?;
         out.records += scan.records;
         out.next_seq = scan.next_seq;
+        let end_kind = scan.end_kind;
+        let this_first = file.first_seq;
         out.segments.push(ScannedSegment {
             size: map.len() as u64,
             file,
             scan,
         });
+        if matches!(end_kind, SegmentEnd::Open | SegmentEnd::Torn) {
+            return Ok(out);
+        }
+        let path = dir.join(segment_file_name(out.next_seq));
+        if path.exists() {
+            file = SegmentFile {
+                first_seq: out.next_seq,
+                path,
+            };
+            continue;
+        }
+        // Sealed (or full) and nothing under the next name: the journal ends here, unless a
+        // segment further on exists, which means records are missing.
+        if let Some(stray) = later_segment(dir, this_first)? {
+            // A live writer creates segments in order: if a later one exists now, the next one
+            // exists too, unless records are missing.
+            let path = dir.join(segment_file_name(out.next_seq));
+            if path.exists() {
+                file = SegmentFile {
+                    first_seq: out.next_seq,
+                    path,
+                };
+                continue;
+            }
+            return Err(JournalError::corrupt(
+                &stray.path,
+                24,
+                format!(
+                    "segment starts at record {} but the previous segment ends before record {}",
+                    stray.first_seq, out.next_seq
+                ),
+            ));
+        }
+        return Ok(out);
     }
-    Ok(out)
 }

@@ -37,7 +37,8 @@ pub(crate) struct SegmentFile {
 
 /// Segment files of `dir`, in sequence order.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalError> {
-    let entries = fs::read_dir(dir).map_err(|e| JournalError::io(dir, "list journal directory", e))?;
+    let entries =
+        fs::read_dir(dir).map_err(|e| JournalError::io(dir, "list journal directory", e))?;
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| JournalError::io(dir, "list journal directory", e))?;
@@ -55,12 +56,18 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalError
 
 /// Removes segments whose creation never finished (their name ends in `.seg.tmp`).
 pub(crate) fn remove_temp_segments(dir: &Path) -> Result<(), JournalError> {
-    let entries = fs::read_dir(dir).map_err(|e| JournalError::io(dir, "list journal directory", e))?;
+    let entries =
+        fs::read_dir(dir).map_err(|e| JournalError::io(dir, "list journal directory", e))?;
     for entry in entries {
         let entry = entry.map_err(|e| JournalError::io(dir, "list journal directory", e))?;
-        if entry.file_name().to_str().is_some_and(|n| n.ends_with(TEMP_EXT)) {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(TEMP_EXT))
+        {
             let path = entry.path();
-            fs::remove_file(&path).map_err(|e| JournalError::io(&path, "remove unfinished segment", e))?;
+            fs::remove_file(&path)
+                .map_err(|e| JournalError::io(&path, "remove unfinished segment", e))?;
         }
     }
     Ok(())
@@ -74,7 +81,10 @@ pub(crate) enum HeaderRead {
 }
 
 /// Reads and checks the header of `path`, expecting the first sequence its name promises.
-pub(crate) fn read_header(path: &Path, expected_first_seq: u64) -> Result<HeaderRead, JournalError> {
+pub(crate) fn read_header(
+    path: &Path,
+    expected_first_seq: u64,
+) -> Result<HeaderRead, JournalError> {
     let mut file = File::open(path).map_err(|e| JournalError::io(path, "open segment", e))?;
     let mut h = [0u8; SEGMENT_HEADER_LEN];
     let mut got = 0;
@@ -103,7 +113,9 @@ pub(crate) fn decode_header(
         return if h[..available].iter().all(|&b| b == 0) {
             Ok(HeaderRead::Blank)
         } else {
-            Err(not_segment(format!("file is {available} bytes, shorter than a segment header")))
+            Err(not_segment(format!(
+                "file is {available} bytes, shorter than a segment header"
+            )))
         };
     }
     let header = match SegmentHeader::decode(h) {
@@ -119,7 +131,9 @@ pub(crate) fn decode_header(
         }
         Err(HeaderError::BadCrc) => return Err(not_segment("header CRC32C mismatch".into())),
         Err(HeaderError::BadLength(n)) => {
-            return Err(not_segment(format!("header length {n}, expected {SEGMENT_HEADER_LEN}")))
+            return Err(not_segment(format!(
+                "header length {n}, expected {SEGMENT_HEADER_LEN}"
+            )))
         }
     };
     if header.first_seq != expected_first_seq {
@@ -144,7 +158,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), JournalError> {
 
 /// Reserves `size` bytes of zeros for `file`, so that writing through the map can never hit a
 /// full disk (which would be SIGBUS, not an error).
-fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), JournalError> {
+pub(crate) fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), JournalError> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
@@ -180,6 +194,14 @@ pub(crate) fn create_segment(
 ) -> Result<(PathBuf, File), JournalError> {
     let name = segment_file_name(first_seq);
     let path = dir.join(&name);
+    if path.exists() {
+        // The rename below would replace it.
+        return Err(JournalError::corrupt(
+            &path,
+            0,
+            "a segment for the next record already exists, but the journal did not contain it",
+        ));
+    }
     let tmp = dir.join(format!("{name}.tmp"));
     let mut file = OpenOptions::new()
         .read(true)
@@ -200,7 +222,8 @@ pub(crate) fn create_segment(
             file.sync_all()
                 .map_err(|e| JournalError::io(&tmp, "fsync new segment", e))?;
         }
-        fs::rename(&tmp, &path).map_err(|e| JournalError::io(&path, "rename new segment into place", e))?;
+        fs::rename(&tmp, &path)
+            .map_err(|e| JournalError::io(&path, "rename new segment into place", e))?;
         if durable {
             sync_dir(dir)?;
         }

@@ -3,19 +3,21 @@
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use memmap2::MmapOptions;
 
 use crate::error::JournalError;
 use crate::flusher::{Flusher, WriteSegment};
+use crate::format::SegmentHeader;
 use crate::format::{align8, frame_prefix, RECORD_HEADER_LEN, SEAL, SEGMENT_HEADER_LEN};
 use crate::lock::DirLock;
 use crate::options::{Durability, JournalOptions};
+use crate::prefault::{populate_ahead, Prefaulter, Spare};
 use crate::reader::JournalReader;
 use crate::scan::{scan_journal, SegmentEnd, TornTail};
-use crate::segment::{create_segment, random_instance_id, sync_dir};
+use crate::segment::{create_segment, random_instance_id, segment_file_name, sync_dir};
 
 /// What [`Journal::open`] found and repaired.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +83,7 @@ pub struct Journal {
     sealed: bool,
     max_payload: usize,
     flusher: Option<Flusher>,
+    prefaulter: Option<Prefaulter>,
     /// `Durability::None`: segments rolled away from since the last `flush`, to fsync there.
     unflushed: Vec<PathBuf>,
     _lock: DirLock,
@@ -118,7 +121,11 @@ impl Drop for ZeroOnUnwind {
     }
 }
 
-fn map_write_segment(path: PathBuf, needs_fsync: bool, published: usize) -> Result<Arc<WriteSegment>, JournalError> {
+fn map_write_segment(
+    path: PathBuf,
+    needs_fsync: bool,
+    published: usize,
+) -> Result<Arc<WriteSegment>, JournalError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -127,15 +134,7 @@ fn map_write_segment(path: PathBuf, needs_fsync: bool, published: usize) -> Resu
     let map = MmapOptions::new()
         .map_raw(&file)
         .map_err(|e| JournalError::io(&path, "map segment for writing", e))?;
-    Ok(Arc::new(WriteSegment {
-        map,
-        path,
-        file,
-        published: AtomicUsize::new(published),
-        synced: AtomicUsize::new(0),
-        sealed: AtomicBool::new(false),
-        needs_fsync: AtomicBool::new(needs_fsync),
-    }))
+    Ok(WriteSegment::new(path, file, map, needs_fsync, published))
 }
 
 /// Writes a seal frame at `off` of a mapped segment: "the next record is `next_seq`, in the next
@@ -157,12 +156,16 @@ impl Journal {
     /// needed, after locking it against other writers and recovering from any crash: a torn tail
     /// is cut (reported in [`Recovery`]), corruption fails the open with the segment file and
     /// byte offset, a segment of another format version is refused.
-    pub fn open(dir: impl AsRef<Path>, options: JournalOptions) -> Result<(Journal, Recovery), JournalError> {
+    pub fn open(
+        dir: impl AsRef<Path>,
+        options: JournalOptions,
+    ) -> Result<(Journal, Recovery), JournalError> {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let durable = options.durability != Durability::None;
         if !dir.is_dir() {
-            fs::create_dir_all(&dir).map_err(|e| JournalError::io(&dir, "create journal directory", e))?;
+            fs::create_dir_all(&dir)
+                .map_err(|e| JournalError::io(&dir, "create journal directory", e))?;
             if durable {
                 if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
                     sync_dir(parent)?;
@@ -183,7 +186,8 @@ impl Journal {
             repaired_seals: 0,
         };
         if let Some(blank) = &scan.blank_last {
-            fs::remove_file(blank).map_err(|e| JournalError::io(blank, "remove blank segment", e))?;
+            fs::remove_file(blank)
+                .map_err(|e| JournalError::io(blank, "remove blank segment", e))?;
             if durable {
                 sync_dir(&dir)?;
             }
@@ -192,9 +196,9 @@ impl Journal {
         // A non-last segment without its seal: rewrite the seal so live readers move on.
         let older = scan.segments.len().saturating_sub(1);
         for s in scan.segments.iter().take(older) {
-            if s.scan.end_kind == SegmentEnd::Open {
+            if s.scan.end_kind == SegmentEnd::LostSeal {
                 let seg = map_write_segment(s.file.path.clone(), false, s.scan.end)?;
-                // SAFETY: `Open` means a zero length word at `end` with a frame header's room.
+                // SAFETY: `LostSeal` means a zero length word at `end` with a frame header's room.
                 unsafe { write_seal(seg.map.as_mut_ptr(), s.scan.end, s.scan.next_seq) };
                 if durable {
                     seg.map
@@ -208,7 +212,8 @@ impl Journal {
         let (instance_id, seg, off, sealed) = match scan.segments.last() {
             None => {
                 let instance_id = random_instance_id(&dir)?;
-                let (path, _) = create_segment(&dir, instance_id, 1, options.segment_size, durable)?;
+                let (path, _) =
+                    create_segment(&dir, instance_id, 1, options.segment_size, durable)?;
                 recovery.segments = 1;
                 let seg = map_write_segment(path, false, SEGMENT_HEADER_LEN)?;
                 (instance_id, seg, SEGMENT_HEADER_LEN, false)
@@ -221,9 +226,9 @@ impl Journal {
                     // after the last valid record; we hold the lock, so no one else writes here.
                     unsafe { std::ptr::write_bytes(seg.map.as_mut_ptr().add(at), 0, bytes) };
                     if durable {
-                        seg.map
-                            .flush_range(at, bytes)
-                            .map_err(|e| JournalError::io(&last.file.path, "msync cut torn tail", e))?;
+                        seg.map.flush_range(at, bytes).map_err(|e| {
+                            JournalError::io(&last.file.path, "msync cut torn tail", e)
+                        })?;
                     }
                 }
                 let sealed = matches!(last.scan.end_kind, SegmentEnd::Sealed | SegmentEnd::Full);
@@ -232,8 +237,23 @@ impl Journal {
         };
 
         let flusher = match options.durability {
-            Durability::Batch { interval } => Some(Flusher::start(&dir, interval, Arc::clone(&seg))?),
+            Durability::Batch { interval } => {
+                Some(Flusher::start(&dir, interval, Arc::clone(&seg))?)
+            }
             _ => None,
+        };
+        if options.prefault {
+            // Ready before the first append, not soon after.
+            populate_ahead(&seg.map, off);
+        }
+        let prefaulter = match options.prefault {
+            true => Some(Prefaulter::start(
+                &dir,
+                options.segment_size,
+                options.durability == Durability::Sync,
+                Arc::clone(&seg),
+            )?),
+            false => None,
         };
         let mut journal = Journal {
             dir,
@@ -247,6 +267,7 @@ impl Journal {
             next_seq: scan.next_seq,
             sealed: false,
             flusher,
+            prefaulter,
             unflushed: Vec::new(),
             _lock: lock,
         };
@@ -264,7 +285,9 @@ impl Journal {
     /// segment is full and a new one is created) and, unless the durability is
     /// [`Durability::Sync`], makes no system call.
     pub fn append(&mut self, kind: u16, ts_ns: u64, payload: &[u8]) -> Result<u64, JournalError> {
-        self.append_with(kind, ts_ns, payload.len(), |buf| buf.copy_from_slice(payload))
+        self.append_with(kind, ts_ns, payload.len(), |buf| {
+            buf.copy_from_slice(payload)
+        })
     }
 
     /// Appends a record of `len` payload bytes that `encode` writes straight into the mapped
@@ -303,9 +326,8 @@ impl Journal {
         // frame), so the payload area is inside the mapping; it is past the published data, so
         // no reader forms a reference to it, and it is zero (the file is pre-zeroed, recovery
         // zeroes torn tails, a panicking encoder's bytes are zeroed by the guard).
-        let payload = unsafe {
-            std::slice::from_raw_parts_mut(self.base.add(off + RECORD_HEADER_LEN), len)
-        };
+        let payload =
+            unsafe { std::slice::from_raw_parts_mut(self.base.add(off + RECORD_HEADER_LEN), len) };
         let guard = ZeroOnUnwind {
             ptr: payload.as_mut_ptr(),
             len,
@@ -321,7 +343,8 @@ impl Journal {
             let at = self.base.add(off);
             std::ptr::copy_nonoverlapping(prefix[4..].as_ptr(), at.add(4), 24);
             std::ptr::copy_nonoverlapping(crc.to_le_bytes().as_ptr(), at.add(28), 4);
-            AtomicU32::from_ptr(at as *mut u32).store((frame_len as u32).to_le(), Ordering::Release);
+            AtomicU32::from_ptr(at as *mut u32)
+                .store((frame_len as u32).to_le(), Ordering::Release);
         }
         self.off = off + padded;
         self.next_seq = seq + 1;
@@ -361,15 +384,26 @@ impl Journal {
             self.sealed = true;
             self.seg.sealed.store(true, Ordering::Release);
         }
-        let (path, _) = create_segment(
-            &self.dir,
-            self.instance_id,
-            self.next_seq,
-            self.options.segment_size,
-            sync,
-        )?;
         let batch = matches!(self.options.durability, Durability::Batch { .. });
-        let seg = map_write_segment(path, batch, SEGMENT_HEADER_LEN)?;
+        let seg = match self.prefaulter.as_ref().and_then(Prefaulter::take_spare) {
+            Some(spare) => self.install_spare(spare, sync, batch)?,
+            None => {
+                let (path, file) = create_segment(
+                    &self.dir,
+                    self.instance_id,
+                    self.next_seq,
+                    self.options.segment_size,
+                    sync,
+                )?;
+                let map = MmapOptions::new()
+                    .map_raw(&file)
+                    .map_err(|e| JournalError::io(&path, "map segment for writing", e))?;
+                WriteSegment::new(path, file, map, batch, SEGMENT_HEADER_LEN)
+            }
+        };
+        if let Some(prefaulter) = &self.prefaulter {
+            prefaulter.set_current(Arc::clone(&seg));
+        }
         match &self.flusher {
             Some(flusher) => flusher.add(Arc::clone(&seg)),
             None if !sync => self.unflushed.push(self.seg.path.clone()),
@@ -381,6 +415,51 @@ impl Journal {
         self.off = SEGMENT_HEADER_LEN;
         self.sealed = false;
         Ok(())
+    }
+
+    /// Turns the spare segment file into the segment that starts with `next_seq`: header, then
+    /// the rename that makes it visible to readers.
+    fn install_spare(
+        &self,
+        spare: Spare,
+        sync: bool,
+        batch: bool,
+    ) -> Result<Arc<WriteSegment>, JournalError> {
+        let path = self.dir.join(segment_file_name(self.next_seq));
+        if path.exists() {
+            return Err(JournalError::corrupt(
+                &path,
+                0,
+                "a segment for the next record already exists, but the journal did not contain it",
+            ));
+        }
+        let header = SegmentHeader {
+            instance_id: self.instance_id,
+            first_seq: self.next_seq,
+        }
+        .encode();
+        // SAFETY: the spare's mapping is at least a segment long and nobody else can see it yet.
+        unsafe {
+            std::ptr::copy_nonoverlapping(header.as_ptr(), spare.map.as_mut_ptr(), header.len())
+        };
+        if sync {
+            spare
+                .map
+                .flush_range(0, header.len())
+                .map_err(|e| JournalError::io(&spare.path, "msync segment header", e))?;
+        }
+        fs::rename(&spare.path, &path)
+            .map_err(|e| JournalError::io(&path, "rename spare segment into place", e))?;
+        if sync {
+            sync_dir(&self.dir)?;
+        }
+        Ok(WriteSegment::new(
+            path,
+            spare.file,
+            spare.map,
+            batch,
+            SEGMENT_HEADER_LEN,
+        ))
     }
 
     /// Makes everything appended so far durable (msync of the written data, fsync of segments
@@ -437,7 +516,9 @@ impl Journal {
 
 impl Drop for Journal {
     fn drop(&mut self) {
-        // Stop the flusher (it flushes once more) before the lock is released with the fields.
+        // Stop the flusher (it flushes once more) and the preparation thread (it removes the
+        // spare) before the lock is released with the fields.
         self.flusher.take();
+        self.prefaulter.take();
     }
 }

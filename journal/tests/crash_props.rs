@@ -21,14 +21,21 @@ fn opts() -> JournalOptions {
 
 /// Payload of record `seq` with length `len`, every byte tied to `seq`.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
-    (0..len).map(|i| (seq as u8) ^ (i as u8).wrapping_mul(7) ^ 0xA5).collect()
+    (0..len)
+        .map(|i| (seq as u8) ^ (i as u8).wrapping_mul(7) ^ 0xA5)
+        .collect()
 }
 
 fn write_journal(dir: &std::path::Path, lens: &[usize]) {
     let (mut journal, _) = Journal::open(dir, opts()).unwrap();
     for (i, &len) in lens.iter().enumerate() {
         let seq = i as u64 + 1;
-        assert_eq!(journal.append(kind_for(seq), seq, &payload(seq, len)).unwrap(), seq);
+        assert_eq!(
+            journal
+                .append(kind_for(seq), seq, &payload(seq, len))
+                .unwrap(),
+            seq
+        );
     }
 }
 
@@ -43,7 +50,10 @@ enum Damage {
 fn damage() -> impl Strategy<Value = Damage> {
     prop_oneof![
         Just(Damage::Truncate),
-        (1usize..400, any::<u64>()).prop_map(|(len, seed)| Damage::Scribble { len, seed: seed | 1 }),
+        (1usize..400, any::<u64>()).prop_map(|(len, seed)| Damage::Scribble {
+            len,
+            seed: seed | 1
+        }),
     ]
 }
 

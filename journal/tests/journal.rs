@@ -40,7 +40,11 @@ fn roll_over_keeps_sequence_gapless_across_segments_and_restarts() {
     drop(journal);
 
     let files = segment_files(dir.path());
-    assert!(files.len() >= 10, "300 records of up to 332 bytes need many 4 KiB segments, got {}", files.len());
+    assert!(
+        files.len() >= 10,
+        "300 records of up to 332 bytes need many 4 KiB segments, got {}",
+        files.len()
+    );
     // Every file is pre-allocated to the segment size, and named by its first sequence number.
     for f in &files {
         assert_eq!(fs::metadata(f).unwrap().len(), SEG);
@@ -49,14 +53,20 @@ fn roll_over_keeps_sequence_gapless_across_segments_and_restarts() {
     assert_records(dir.path(), 300, MAX);
 
     let (mut journal, rec) = Journal::open(dir.path(), small()).unwrap();
-    assert_eq!((rec.created, rec.records, rec.next_seq, rec.torn_bytes()), (false, 300, 301, 0));
+    assert_eq!(
+        (rec.created, rec.records, rec.next_seq, rec.torn_bytes()),
+        (false, 300, 301, 0)
+    );
     assert_eq!(journal.instance_id(), id, "instance id survives a restart");
     append_numbered(&mut journal, 100);
     drop(journal);
     assert_records(dir.path(), 400, MAX);
 
     let report = verify(dir.path()).unwrap();
-    assert_eq!((report.records, report.first_seq, report.last_seq), (400, Some(1), Some(400)));
+    assert_eq!(
+        (report.records, report.first_seq, report.last_seq),
+        (400, Some(1), Some(400))
+    );
     assert_eq!(report.segments, segment_files(dir.path()).len());
     assert_eq!(report.instance_id, id);
     assert_eq!(report.kinds.values().map(|k| k.records).sum::<u64>(), 400);
@@ -71,14 +81,25 @@ fn a_record_that_fills_a_whole_segment_fits_and_a_larger_one_is_an_error() {
     journal.append(1, 0, b"small").unwrap();
     assert_eq!(journal.append(2, 0, &vec![0xAB; max]).unwrap(), 2);
     let err = journal.append(3, 0, &vec![0; max + 1]).unwrap_err();
-    assert!(matches!(err, JournalError::RecordTooLarge { len, max: m, .. } if len == max + 1 && m == max));
-    assert!(err.to_string().contains(&format!("at most {max} bytes")), "{err}");
-    assert!(matches!(journal.append(0, 0, b"x"), Err(JournalError::ReservedKind)));
+    assert!(
+        matches!(err, JournalError::RecordTooLarge { len, max: m, .. } if len == max + 1 && m == max)
+    );
+    assert!(
+        err.to_string().contains(&format!("at most {max} bytes")),
+        "{err}"
+    );
+    assert!(matches!(
+        journal.append(0, 0, b"x"),
+        Err(JournalError::ReservedKind)
+    ));
     // The refused appends consumed nothing.
     assert_eq!(journal.append(4, 0, b"after").unwrap(), 3);
     drop(journal);
     let all = read_all(dir.path());
-    assert_eq!(all.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), vec![(1, 1), (2, 2), (3, 4)]);
+    assert_eq!(
+        all.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 4)]
+    );
     assert_eq!(all[1].3, vec![0xAB; max]);
     // The full-segment record sits alone in its own segment.
     assert_eq!(segment_files(dir.path()).len(), 3);
@@ -99,23 +120,36 @@ fn reader_thread_sees_every_record_in_order_while_the_writer_appends() {
             match records.next() {
                 Some(Ok(r)) => {
                     assert_eq!(r.seq, expected, "reader saw records out of order");
-                    assert_eq!(r.payload, &payload_for(expected, MAX)[..], "payload of {expected}");
+                    assert_eq!(
+                        r.payload,
+                        &payload_for(expected, MAX)[..],
+                        "payload of {expected}"
+                    );
                     assert_eq!((r.kind, r.ts_ns), (kind_for(expected), expected * 1000));
                     expected += 1;
                 }
                 Some(Err(e)) => panic!("reader error at {expected}: {e}"),
                 None => {
-                    assert!(Instant::now() < deadline, "reader stuck before record {expected}");
+                    assert!(
+                        Instant::now() < deadline,
+                        "reader stuck before record {expected}"
+                    );
                     std::thread::yield_now();
                 }
             }
         }
-        assert!(records.next().is_none(), "no record beyond what the writer appended");
+        assert!(
+            records.next().is_none(),
+            "no record beyond what the writer appended"
+        );
         expected - 1
     });
     append_numbered(&mut journal, N);
     assert_eq!(reader.join().unwrap(), N);
-    assert!(segment_files(dir.path()).len() > 100, "the reader crossed many segments");
+    assert!(
+        segment_files(dir.path()).len() > 100,
+        "the reader crossed many segments"
+    );
 }
 
 #[test]
@@ -144,7 +178,10 @@ fn a_second_writer_is_refused_until_the_first_is_dropped() {
     assert!(matches!(err, JournalError::Locked { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains("already open for writing"), "{msg}");
-    assert!(msg.contains(&format!("pid {}", std::process::id())), "{msg}");
+    assert!(
+        msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
     assert!(msg.contains(&dir.path().display().to_string()), "{msg}");
     // Readers are not writers: they may open beside it.
     JournalReader::open(dir.path()).unwrap();
@@ -163,12 +200,31 @@ fn a_journal_of_another_format_version_is_refused_naming_the_version() {
     patch(seg, 8, &7u32.to_le_bytes());
 
     let err = Journal::open(dir.path(), small()).unwrap_err();
-    assert!(matches!(err, JournalError::VersionMismatch { found: 7, supported: 1, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            JournalError::VersionMismatch {
+                found: 7,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("format version 7") && msg.contains("version 1"), "{msg}");
+    assert!(
+        msg.contains("format version 7") && msg.contains("version 1"),
+        "{msg}"
+    );
     assert!(msg.contains("00000000000000000001.seg"), "{msg}");
-    assert!(matches!(JournalReader::open(dir.path()), Err(JournalError::VersionMismatch { found: 7, .. })));
-    assert!(matches!(verify(dir.path()), Err(JournalError::VersionMismatch { found: 7, .. })));
+    assert!(matches!(
+        JournalReader::open(dir.path()),
+        Err(JournalError::VersionMismatch { found: 7, .. })
+    ));
+    assert!(matches!(
+        verify(dir.path()),
+        Err(JournalError::VersionMismatch { found: 7, .. })
+    ));
 }
 
 /// Offset just past the last record of the only segment, for hand-made crash damage.
@@ -189,7 +245,7 @@ fn a_torn_tail_is_cut_reported_and_written_over() {
         drop(journal);
         let seg = segment_files(dir.path())[0].clone();
         let end = end_of_data(10);
-        let mut frame = vec![0u8; 80];
+        let mut frame = [0u8; 80];
         frame[0..4].copy_from_slice(&80u32.to_le_bytes());
         frame[4..6].copy_from_slice(&1u16.to_le_bytes());
         frame[8..16].copy_from_slice(&11u64.to_le_bytes());
@@ -211,39 +267,70 @@ fn a_torn_tail_is_cut_reported_and_written_over() {
         // A reader stops at the torn tail without error and says where it is.
         let reader = JournalReader::open(dir.path()).unwrap();
         let mut records = reader.iter_from(1);
-        assert_eq!(records.by_ref().map(|r| r.unwrap().seq).count(), 10, "{damage}");
+        assert_eq!(
+            records.by_ref().map(|r| r.unwrap().seq).collect::<Vec<_>>(),
+            (1..=10).collect::<Vec<_>>(),
+            "{damage}"
+        );
         if damage != "unpublished bytes" {
             let t = records.torn_tail().expect("torn tail seen by reader");
-            assert_eq!((t.offset, t.bytes), (end as u64, expected_bytes), "{damage}");
+            assert_eq!(
+                (t.offset, t.bytes),
+                (end as u64, expected_bytes),
+                "{damage}"
+            );
         }
         // verify reports it and changes nothing.
         let report = verify(dir.path()).unwrap();
         assert_eq!(report.records, 10);
         let t = report.torn_tail.expect("torn tail in verify report");
-        assert_eq!((t.segment.clone(), t.offset, t.bytes), (seg.clone(), end as u64, expected_bytes), "{damage}");
+        assert_eq!(
+            (t.segment.clone(), t.offset, t.bytes),
+            (seg.clone(), end as u64, expected_bytes),
+            "{damage}"
+        );
         assert_eq!(verify(dir.path()).unwrap().torn_tail, Some(t));
 
         let (mut journal, rec) = Journal::open(dir.path(), JournalOptions::default()).unwrap();
-        assert_eq!((rec.records, rec.next_seq, rec.torn_bytes()), (10, 11, expected_bytes), "{damage}");
+        assert_eq!(
+            (rec.records, rec.next_seq, rec.torn_bytes()),
+            (10, 11, expected_bytes),
+            "{damage}"
+        );
         assert_eq!(rec.torn_tail.as_ref().unwrap().offset, end as u64);
         append_numbered(&mut journal, 5);
         // The same reader continues over the cut tail into the new records.
-        assert_eq!(records.map(|r| r.unwrap().seq).collect::<Vec<_>>(), vec![11, 12, 13, 14, 15]);
+        assert_eq!(
+            records.map(|r| r.unwrap().seq).collect::<Vec<_>>(),
+            vec![11, 12, 13, 14, 15]
+        );
         drop(journal);
         assert_records(dir.path(), 15, MAX);
-        assert!(verify(dir.path()).unwrap().torn_tail.is_none(), "{damage}: tail was zeroed");
+        assert!(
+            verify(dir.path()).unwrap().torn_tail.is_none(),
+            "{damage}: tail was zeroed"
+        );
     }
 }
 
 fn expect_corrupt(dir: &Path, path: &Path, offset: u64) {
     match Journal::open(dir, small()) {
-        Err(JournalError::Corrupt { path: p, offset: o, reason }) => {
+        Err(JournalError::Corrupt {
+            path: p,
+            offset: o,
+            reason,
+        }) => {
             assert_eq!((p.as_path(), o), (path, offset), "{reason}");
         }
-        other => panic!("expected corruption at {} byte {offset}, got {other:?}", path.display()),
+        other => panic!(
+            "expected corruption at {} byte {offset}, got {other:?}",
+            path.display()
+        ),
     }
     match verify(dir) {
-        Err(JournalError::Corrupt { path: p, offset: o, .. }) => assert_eq!((p.as_path(), o), (path, offset)),
+        Err(JournalError::Corrupt {
+            path: p, offset: o, ..
+        }) => assert_eq!((p.as_path(), o), (path, offset)),
         other => panic!("verify: expected corruption, got {other:?}"),
     }
 }
@@ -264,13 +351,18 @@ fn a_bad_record_with_valid_records_after_it_is_corruption_not_a_torn_tail() {
     patch(&files[s3], off3 + 12, &[original ^ 0xEE]);
     expect_corrupt(dir.path(), &files[s3], off3 as u64);
     let err = Journal::open(dir.path(), small()).unwrap_err().to_string();
-    assert!(err.contains("00000000000000000001.seg") && err.contains(&format!("byte {off3}")), "{err}");
+    assert!(
+        err.contains("00000000000000000001.seg") && err.contains(&format!("byte {off3}")),
+        "{err}"
+    );
     // A reader yields what precedes the damage, then the error, then nothing.
     let reader = JournalReader::open(dir.path()).unwrap();
     let results: Vec<_> = reader.iter_from(1).collect();
     assert_eq!(results.len(), 3);
     assert!(results[..2].iter().all(|r| r.is_ok()));
-    assert!(matches!(&results[2], Err(JournalError::Corrupt { offset, .. }) if *offset == off3 as u64));
+    assert!(
+        matches!(&results[2], Err(JournalError::Corrupt { offset, .. }) if *offset == off3 as u64)
+    );
     patch(&files[s3], off3 + 12, &[original]);
     Journal::open(dir.path(), small()).expect("repaired byte makes it whole again");
 
@@ -294,7 +386,10 @@ fn segments_from_another_journal_are_refused() {
     let second = segment_files(a.path())[1].clone();
     fs::copy(&segment_files(b.path())[1], &second).unwrap();
     let err = Journal::open(a.path(), small()).unwrap_err();
-    assert!(matches!(&err, JournalError::Corrupt { path, offset: 16, .. } if *path == second), "{err:?}");
+    assert!(
+        matches!(&err, JournalError::Corrupt { path, offset: 16, .. } if *path == second),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("instance"), "{err}");
 }
 
@@ -311,7 +406,7 @@ fn a_missing_seal_is_restored_and_a_blank_trailing_segment_removed() {
     // dropped it in the first such segment.
     let (sealed, seal_at) = (0..files.len() - 1)
         .map(|s| {
-            let last = l.iter().filter(|r| r.0 == s).last().unwrap();
+            let last = l.iter().rfind(|r| r.0 == s).unwrap();
             (s, last.1 + ((last.2 + 7) & !7))
         })
         .find(|&(_, at)| at + RECORD_HEADER_LEN <= SEG as usize)
@@ -323,13 +418,20 @@ fn a_missing_seal_is_restored_and_a_blank_trailing_segment_removed() {
 
     assert_records(dir.path(), 80, MAX); // readers already cope
     let report = verify(dir.path()).unwrap();
-    assert_eq!((report.records, report.blank_segment.as_deref()), (80, Some(blank.as_path())));
+    assert_eq!(
+        (report.records, report.blank_segment.as_deref()),
+        (80, Some(blank.as_path()))
+    );
 
     let (mut journal, rec) = Journal::open(dir.path(), small()).unwrap();
     assert_eq!((rec.records, rec.repaired_seals), (80, 1));
     assert_eq!(rec.removed_blank_segment.as_deref(), Some(blank.as_path()));
     let seal = fs::read(&files[sealed]).unwrap();
-    assert_eq!(&seal[seal_at..seal_at + 4], &u32::MAX.to_le_bytes(), "seal rewritten");
+    assert_eq!(
+        &seal[seal_at..seal_at + 4],
+        &u32::MAX.to_le_bytes(),
+        "seal rewritten"
+    );
     append_numbered(&mut journal, 5);
     drop(journal);
     assert_records(dir.path(), 85, MAX);
@@ -403,7 +505,10 @@ fn a_reader_needs_segments_and_names_the_directory() {
     let dir = tempfile::tempdir().unwrap();
     let err = JournalReader::open(dir.path()).unwrap_err();
     assert!(matches!(err, JournalError::NoSegments { .. }));
-    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&dir.path().display().to_string()),
+        "{err}"
+    );
     let missing = dir.path().join("nope");
     let err = JournalReader::open(&missing).unwrap_err().to_string();
     assert!(err.contains("nope"), "{err}");
@@ -416,4 +521,84 @@ fn invalid_options_are_refused_before_touching_the_disk() {
     let err = Journal::open(&target, JournalOptions::default().segment_size(1000)).unwrap_err();
     assert!(matches!(err, JournalError::InvalidOptions(_)));
     assert!(!target.exists());
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+#[test]
+fn roll_over_uses_the_prepared_spare_and_leaves_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(dir.path(), small()).unwrap();
+    // The preparation thread makes a spare segment soon after open; wait for it to appear.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while temp_files(dir.path()).is_empty() {
+        assert!(Instant::now() < deadline, "no spare segment was prepared");
+        std::thread::yield_now();
+    }
+    let spare = temp_files(dir.path()).remove(0);
+    assert!(spare.starts_with("spare-"), "{spare}");
+    let spare_ino =
+        std::os::unix::fs::MetadataExt::ino(&fs::metadata(dir.path().join(&spare)).unwrap());
+    while segment_files(dir.path()).len() < 2 {
+        append_numbered(&mut journal, 1);
+    }
+    // The second segment is the spare, renamed (same inode), not a freshly created file.
+    let second = &segment_files(dir.path())[1];
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&fs::metadata(second).unwrap()),
+        spare_ino
+    );
+    assert_eq!(fs::metadata(second).unwrap().len(), SEG);
+    append_numbered(&mut journal, 200);
+    drop(journal);
+    assert!(
+        temp_files(dir.path()).is_empty(),
+        "{:?}",
+        temp_files(dir.path())
+    );
+    let n = read_all(dir.path()).len() as u64;
+    assert_records(dir.path(), n, MAX);
+}
+
+#[test]
+fn without_prefaulting_roll_over_creates_segments_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = small().prefault(false);
+    let (mut journal, _) = Journal::open(dir.path(), opts).unwrap();
+    append_numbered(&mut journal, 300);
+    assert!(temp_files(dir.path()).is_empty());
+    drop(journal);
+    assert!(segment_files(dir.path()).len() >= 10);
+    assert_records(dir.path(), 300, MAX);
+}
+
+#[test]
+fn verify_beside_a_live_writer_never_reports_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut journal, _) = Journal::open(dir.path(), small()).unwrap();
+    append_numbered(&mut journal, 1);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            append_numbered(&mut journal, 20_000);
+            done.store(true, std::sync::atomic::Ordering::Release);
+        })
+    };
+    let mut last = 0;
+    let mut runs = 0;
+    while !done.load(std::sync::atomic::Ordering::Acquire) || runs == 0 {
+        let report = verify(dir.path()).unwrap_or_else(|e| panic!("verify beside a writer: {e}"));
+        assert!(report.records >= last, "records went backwards");
+        last = report.records;
+        runs += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(verify(dir.path()).unwrap().records, 20_001);
 }

@@ -50,7 +50,25 @@ fn child_hold_lock(dir: &Path) -> ! {
     }
 }
 
-fn spawn_child(test_name: &str, mode: &str, dir: &Path) -> (Child, BufReader<ChildStdout>) {
+/// A child process that is killed and reaped when dropped, so a failing assertion in the test
+/// does not leave it running.
+struct ChildGuard(Child);
+
+impl ChildGuard {
+    fn kill_and_reap(&mut self) {
+        self.0.kill().expect("SIGKILL child");
+        self.0.wait().expect("reap child");
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_child(test_name: &str, mode: &str, dir: &Path) -> (ChildGuard, BufReader<ChildStdout>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, mode)
@@ -60,7 +78,7 @@ fn spawn_child(test_name: &str, mode: &str, dir: &Path) -> (Child, BufReader<Chi
         .spawn()
         .expect("spawn child");
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    (child, stdout)
+    (ChildGuard(child), stdout)
 }
 
 /// Reads the child's lines until one satisfies `f`; fails if the child exits first.
@@ -76,8 +94,11 @@ fn read_until(out: &mut BufReader<ChildStdout>, mut f: impl FnMut(&str) -> bool)
     }
 }
 
+/// The sequence number in an "appended N" report. libtest may print the test's name on the
+/// same line first, so the report is looked for anywhere in the line.
 fn reported_seq(line: &str) -> Option<u64> {
-    line.strip_prefix("appended ")?.parse().ok()
+    let at = line.find("appended ")?;
+    line[at + "appended ".len()..].parse().ok()
 }
 
 #[test]
@@ -102,7 +123,12 @@ fn kill_9_at_random_moments_never_loses_or_tears_a_record() {
             let r = r.expect("live reader: record");
             live_seen += 1;
             assert_eq!(r.seq, live_seen, "live reader: gap");
-            assert_eq!(r.payload, &payload_for(r.seq, MAX)[..], "live reader: payload of {}", r.seq);
+            assert_eq!(
+                r.payload,
+                &payload_for(r.seq, MAX)[..],
+                "live reader: payload of {}",
+                r.seq
+            );
         }
         live_seen
     };
@@ -110,7 +136,11 @@ fn kill_9_at_random_moments_never_loses_or_tears_a_record() {
     const KILLS: usize = 25;
     let mut torn_seen = 0;
     for round in 0..KILLS {
-        let (mut child, mut out) = spawn_child("kill_9_at_random_moments_never_loses_or_tears_a_record", "append", dir.path());
+        let (mut child, mut out) = spawn_child(
+            "kill_9_at_random_moments_never_loses_or_tears_a_record",
+            "append",
+            dir.path(),
+        );
         // Wait for real progress, let it run a random while longer, then kill it mid-stride.
         let mut reports = 1 + rng.below(2_000);
         read_until(&mut out, |l| {
@@ -122,8 +152,7 @@ fn kill_9_at_random_moments_never_loses_or_tears_a_record() {
         // The child keeps appending while this process reads along.
         check_live(&mut live);
         std::thread::sleep(Duration::from_micros(rng.below(5_000)));
-        child.kill().expect("SIGKILL child");
-        child.wait().expect("reap child");
+        child.kill_and_reap();
         let mut last_reported = 0;
         let mut line = String::new();
         while out.read_line(&mut line).unwrap_or(0) > 0 {
@@ -145,7 +174,11 @@ fn kill_9_at_random_moments_never_loses_or_tears_a_record() {
         }
         drop(journal);
         assert_records(dir.path(), n, MAX);
-        assert_eq!(check_live(&mut live), n, "round {round}: live reader saw every record");
+        assert_eq!(
+            check_live(&mut live),
+            n,
+            "round {round}: live reader saw every record"
+        );
     }
     println!("{KILLS} kills, {live_seen} records, {torn_seen} torn tails cut");
     assert!(live_seen > KILLS as u64);
@@ -161,13 +194,21 @@ fn a_writer_in_another_process_holds_the_lock_until_it_dies() {
         }
     }
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, mut out) = spawn_child("a_writer_in_another_process_holds_the_lock_until_it_dies", "hold", dir.path());
-    read_until(&mut out, |l| l == "locked");
+    let (mut child, mut out) = spawn_child(
+        "a_writer_in_another_process_holds_the_lock_until_it_dies",
+        "hold",
+        dir.path(),
+    );
+    read_until(&mut out, |l| l.ends_with("locked"));
     let err = Journal::open(dir.path(), opts()).unwrap_err();
     assert!(matches!(err, JournalError::Locked { .. }), "{err:?}");
-    assert!(err.to_string().contains(&format!("held by pid {}", child.id())), "{err}");
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (mut journal, _) = Journal::open(dir.path(), opts()).expect("lock released by the dead process");
+    assert!(
+        err.to_string()
+            .contains(&format!("held by pid {}", child.0.id())),
+        "{err}"
+    );
+    child.kill_and_reap();
+    let (mut journal, _) =
+        Journal::open(dir.path(), opts()).expect("lock released by the dead process");
     assert_eq!(journal.append(1, 0, b"mine now").unwrap(), 1);
 }

@@ -13,7 +13,12 @@ use carry_journal::{JournalReader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 pub fn payload_for(seq: u64, max: usize) -> Vec<u8> {
     let len = (seq.wrapping_mul(2_654_435_761) % (max as u64 + 1)) as usize;
     (0..len)
-        .map(|i| (seq as u8).wrapping_mul(31).wrapping_add(i as u8).wrapping_add((seq >> 8) as u8))
+        .map(|i| {
+            (seq as u8)
+                .wrapping_mul(31)
+                .wrapping_add(i as u8)
+                .wrapping_add((seq >> 8) as u8)
+        })
         .collect()
 }
 
