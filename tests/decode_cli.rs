@@ -1,6 +1,7 @@
 //! `carry decode`: raw venue messages in, one JSON object per event out, failures on stderr with
-//! their line or file, exit status 1 when any message failed. Driven through the library
-//! (`carry::decode`) with arguments parsed by clap exactly as the command line parses them.
+//! their line or file, exit status 1 when any message failed. Most cases go through the library
+//! (`carry::decode`, arguments parsed by clap as the command line parses them, outputs captured
+//! in memory); the `binary` module drives the `carry` executable itself.
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -230,4 +231,72 @@ fn arguments_are_checked() {
     let (ok, _, err) = run(&["--venue", "binance-spot", "--contract-size", "0.1"], "");
     assert!(ok);
     assert!(err.contains("--contract-size ignored"), "{err}");
+}
+
+/// The `carry` binary itself: arguments, stdin, exit status.
+mod binary {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use super::{fixture_line, fixture_path};
+
+    fn carry(args: &[&str], stdin: &str) -> (i32, String, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_carry"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn carry");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("carry exits");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    }
+
+    #[test]
+    fn decodes_files_and_exits_zero() {
+        let file = fixture_path("binance_usdm_markPrice_1.json");
+        let (code, out, err) = carry(
+            &["decode", "--venue", "binance-perp", file.to_str().unwrap()],
+            "",
+        );
+        assert_eq!((code, err.as_str()), (0, ""));
+        assert_eq!(
+            out,
+            "{\"venue\":\"binance-perp\",\"symbol\":\"BTCUSDT\",\"instrument\":\"BTC-USDT\",\"kind\":\"funding\",\"rate\":\"0.00038167\",\"predicted_rate\":null,\"next_funding_time\":1562306400000,\"interval_ms\":null,\"mark_price\":\"11794.15000000\",\"index_price\":\"11784.62659091\",\"timestamp\":1562305380000}\n"
+        );
+    }
+
+    #[test]
+    fn a_bad_line_is_reported_and_the_exit_status_is_one() {
+        let input = format!(
+            "{}\n{{\"topic\":\"tickers.BTCUSDT\"\n{}\n",
+            fixture_line("bybit_linear_tickers_snapshot_1.json"),
+            fixture_line("bybit_linear_tickers_delta_1.json")
+        );
+        let (code, out, err) = carry(&["decode", "--venue", "bybit-perp"], &input);
+        assert_eq!(code, 1);
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(err.starts_with("line 2: "), "{err}");
+    }
+
+    #[test]
+    fn help_says_what_contract_sized_venues_print() {
+        let (code, out, _) = carry(&["decode", "--help"], "");
+        assert_eq!(code, 0);
+        assert!(out.contains("--contract-size"), "{out}");
+        assert!(out.contains("contracts"), "{out}");
+        let (code, _, err) = carry(&["decode", "--venue", "nowhere"], "");
+        assert_eq!(code, 2, "clap's usage error");
+        assert!(err.contains("unknown venue"), "{err}");
+    }
 }

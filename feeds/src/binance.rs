@@ -53,40 +53,36 @@ pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Faul
     if !root.is_object() {
         return Err(Fault::malformed("not a JSON object"));
     }
-    let (mut data, mut id, mut error, mut code, mut msg) = (None, false, None, None, None);
-    for (key, value) in root.fields() {
-        match key {
-            "data" => data = Some(value),
-            "id" => id = true,
-            "error" => error = Some(value),
-            "code" => code = Some(value),
-            "msg" => msg = value.as_str(),
-            _ => {}
-        }
-    }
-    if let Some(data) = data {
+    // One pass over the root reads both the envelope (combined-stream `data`, replies to
+    // requests) and a raw-mode event's own fields.
+    let f = read_fields(root);
+    if let Some(data) = f.data {
         if data.is_array() {
             return for_each_item(data, cx, |item, cx| event(item, cx).map(|_| ()));
         }
         return event(data, cx);
     }
-    if let Some(error) = error.filter(|e| !e.is_null()) {
+    if let Some(error) = f.error.filter(|e| !e.is_null()) {
         let msg = error.get("msg").and_then(|m| m.as_str());
         return Err(cx.subscribe_error(error.get("code"), msg));
     }
-    if code.is_some() && msg.is_some() {
-        return Err(cx.subscribe_error(code, msg));
+    if f.code.is_some() && f.msg.is_some() {
+        return Err(cx.subscribe_error(f.code, f.msg));
     }
-    if id {
+    if f.id {
         // `{"result":null,"id":1}` answers SUBSCRIBE; other requests with an id answer with data
         // in `result` and need nothing either.
         return Ok(Inbound::SubscribeAck);
     }
-    event(root, cx)
+    dispatch(&f, cx)
 }
 
 /// One stream event: markPriceUpdate, bookTicker (the spot one has no `e`), serverShutdown.
 fn event(obj: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
+    dispatch(&read_fields(obj), cx)
+}
+
+fn read_fields<'t, 'i>(obj: Json<'t, 'i>) -> Fields<'t, 'i> {
     let mut f = Fields::default();
     for (key, value) in obj.fields() {
         match key {
@@ -102,13 +98,21 @@ fn event(obj: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
             "a" => f.a = Some(value),
             "A" => f.aq = Some(value),
             "msg" => f.msg = value.as_str(),
+            "data" => f.data = Some(value),
+            "id" => f.id = true,
+            "error" => f.error = Some(value),
+            "code" => f.code = Some(value),
             _ => {}
         }
     }
+    f
+}
+
+fn dispatch(f: &Fields<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
     match f.e {
-        Some("markPriceUpdate") => mark_price(&f, cx),
-        Some("bookTicker") => book_ticker(&f, cx),
-        None if f.b.is_some() && f.a.is_some() => book_ticker(&f, cx),
+        Some("markPriceUpdate") => mark_price(f, cx),
+        Some("bookTicker") => book_ticker(f, cx),
+        None if f.b.is_some() && f.a.is_some() => book_ticker(f, cx),
         Some("serverShutdown") => Ok(cx.notice(f.msg.or(Some("serverShutdown")))),
         Some(_) => Err(Fault::new(DropReason::UnknownChannel, "e (event type)")),
         None => Err(Fault::malformed("no event type `e`")),
@@ -129,6 +133,10 @@ struct Fields<'t, 'i> {
     a: Option<Json<'t, 'i>>,
     aq: Option<Json<'t, 'i>>,
     msg: Option<&'i str>,
+    data: Option<Json<'t, 'i>>,
+    id: bool,
+    error: Option<Json<'t, 'i>>,
+    code: Option<Json<'t, 'i>>,
 }
 
 fn mark_price(f: &Fields<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {

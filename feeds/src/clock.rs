@@ -102,8 +102,9 @@ mod tests {
             .as_millis() as i64;
         assert!((unix_ms() - std_ms).abs() < 5_000);
 
-        let start = std::time::Instant::now();
+        // `a` before `start`: both read CLOCK_MONOTONIC, so b - a >= b - start >= 2 ms exactly.
         let a = mono_ns();
+        let start = std::time::Instant::now();
         let mut spins = 0u64;
         while start.elapsed() < std::time::Duration::from_millis(2) {
             spins += 1;

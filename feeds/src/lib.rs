@@ -14,9 +14,9 @@ pub mod queue;
 pub mod rest;
 pub mod session;
 pub mod stats;
+pub mod symbols;
 pub mod tls;
 pub mod transport;
-pub mod symbols;
 pub mod venues;
 
 pub use session::{

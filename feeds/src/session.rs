@@ -83,7 +83,7 @@ pub struct Heartbeat {
 /// One websocket connection's venue logic: subscribe, heartbeat, parse.
 ///
 /// `on_text` runs on the feed thread for every text frame. After warm-up it must not allocate:
-/// parse in place (simd-json over the mutable frame bytes, reusing the session's buffers).
+/// parse in place over the mutable frame bytes, reusing the session's buffers.
 pub trait VenueSession: Send {
     fn venue(&self) -> Venue;
 

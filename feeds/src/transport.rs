@@ -6,7 +6,7 @@
 //! Frames are read by this module, not by tungstenite's `WebSocket`, which allocates a message per
 //! frame: bytes are read into one reused buffer, complete frames are parsed in place and a
 //! single-frame text message is handed to [`VenueSession::on_text`] as a mutable slice of that
-//! buffer, so simd-json can parse it where it lies. Fragmented messages are reassembled into a
+//! buffer, so the venue parser can read it where it lies. Fragmented messages are reassembled into a
 //! second reused buffer; frames split across reads simply wait for the rest. After warm-up the read
 //! path (socket read → frame → session → sink) allocates nothing on `ws://`. On `wss://`,
 //! rustls 0.23 copies each decrypted TLS record into a fresh `Vec` inside its own buffer

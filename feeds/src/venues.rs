@@ -186,7 +186,7 @@ pub(crate) enum VenueState {
     Gate,
 }
 
-/// Turns one venue's text frames into normalized events. Reuses its simd-json buffers and keeps
+/// Turns one venue's text frames into normalized events. Reuses its token buffer and keeps
 /// per-instrument state in vectors indexed by [`InstrumentId`], so after warm-up a frame costs no
 /// allocation. Symbols resolve through [`Universe::lookup`].
 pub struct Parser {

@@ -10,7 +10,7 @@ use carry_engine::{Funding, InstrumentSpec, MarketEvent, MarketEventKind};
 use carry_feeds::venues::Parser;
 use carry_feeds::{DropReason, Inbound, InstrumentSnapshot, VenueSnapshot};
 use rust_decimal::Decimal;
-use venues_support::{feed, fixture, parser, universe, venue};
+use venues_support::{compact, feed, fixture, parser, universe, venue};
 
 /// (fixture, venue, symbols, expected outcome, expected events). Times are the payloads' own
 /// (Bybit envelope `ts`, OKX/Bitget `data[].ts`, Gate `time_ms` / `result.t`, Binance `E`), or
@@ -132,11 +132,14 @@ const TABLE: &[(&str, &str, &[&str], Inbound, &[&str])] = &[
 #[test]
 fn every_fixture_decodes_to_the_hand_checked_values() {
     for (file, venue_name, symbols, outcome, events) in TABLE {
-        let mut p = parser(venue_name, symbols);
-        let (out, got) = feed(&mut p, &fixture(file));
-        assert_eq!(out, Ok(*outcome), "{file}: {:?}", p.last_problem());
-        assert_eq!(got, *events, "{file}");
-        assert_eq!(p.last_problem(), None, "{file}");
+        // As published (pretty-printed) and as a venue sends it (compact): same result.
+        for frame in [fixture(file), compact(&fixture(file))] {
+            let mut p = parser(venue_name, symbols);
+            let (out, got) = feed(&mut p, &frame);
+            assert_eq!(out, Ok(*outcome), "{file}: {:?}", p.last_problem());
+            assert_eq!(got, *events, "{file}");
+            assert_eq!(p.last_problem(), None, "{file}");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use carry_engine::Venue;
 use carry_feeds::venues::Parser;
 use carry_feeds::Inbound;
 use proptest::prelude::*;
-use venues_support::{fixture, universe, venue, MARKET_DATA, RECV};
+use venues_support::{compact, fixture, universe, venue, MARKET_DATA, RECV};
 
 /// Control payloads join the market data: their shapes are mutated too.
 const CONTROL: &[(&str, &str)] = &[
@@ -26,11 +26,14 @@ const CONTROL: &[(&str, &str)] = &[
     ("gate_futures_pong_1.json", "gate-perp"),
 ];
 
+/// Every payload twice: as published (pretty-printed) and compact as on the wire, since the
+/// tokenizer reads the two on different paths.
 fn corpus() -> Vec<(Venue, Vec<u8>)> {
     MARKET_DATA
         .iter()
         .map(|(f, v, _)| (venue(v), fixture(f)))
         .chain(CONTROL.iter().map(|(f, v)| (venue(v), fixture(f))))
+        .flat_map(|(v, text)| [(v, compact(&text)), (v, text)])
         .collect()
 }
 

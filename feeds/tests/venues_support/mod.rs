@@ -129,3 +129,24 @@ pub fn render(u: &Universe, e: &MarketEvent) -> String {
         MarketEventKind::FeedReset => format!("{symbol} reset"),
     }
 }
+
+/// `json` without the whitespace outside strings: the docs' examples are pretty-printed, venue
+/// frames are compact, and the tokenizer takes a different path for each.
+pub fn compact(json: &[u8]) -> Vec<u8> {
+    let (mut out, mut in_string, mut escaped) = (Vec::with_capacity(json.len()), false, false);
+    for &c in json {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_string = c == b'"';
+            out.push(c);
+        }
+    }
+    out
+}
