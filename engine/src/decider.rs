@@ -185,7 +185,7 @@ impl Decider {
         match (applied, &ev.kind) {
             (Applied::Quote, MarketEventKind::Quote(q)) => {
                 if let Some(leg) = self.legs.get_mut(slot) {
-                    leg.on_quote(q, self.params.crossing);
+                    leg.on_quote(q, &self.params);
                 }
             }
             (Applied::Funding, _) => {
@@ -193,7 +193,7 @@ impl Decider {
                     self.legs.get_mut(slot),
                     self.monitor.funding(ev.venue, ev.instrument),
                 ) {
-                    leg.on_funding(f, self.params.use_predicted_rate);
+                    leg.on_funding(f, &self.params);
                 }
             }
             _ => {}
@@ -459,44 +459,66 @@ impl Decider {
         }
         let p = self.pairs.get(pair)?;
         let instrument = p.instrument;
-        let count = p.orientations.len();
-        let mut best: Option<(EdgeInputs, Decimal)> = None;
-        let mut any_fresh = false;
-        let mut venue_paused = false;
-        for i in 0..count {
-            let o = self.pairs.get(pair)?.orientations[i];
-            match self.inputs(instrument, o, now) {
-                Err(_) => {
-                    self.note_leg_problems(instrument, o, now);
-                }
-                Ok(e) => {
-                    any_fresh = true;
-                    if self.breakers.venue_blocked(o.long, now)
-                        || self.breakers.venue_blocked(o.short, now)
-                    {
-                        venue_paused = true;
-                        continue;
-                    }
-                    let margin = e.entry_margin(&self.params);
-                    if best.is_none_or(|(_, m)| margin > m) {
-                        best = Some((e, margin));
-                    }
-                }
+        // Each venue of the pair is checked once (an auto pair has many orientations over few
+        // venues): fresh, and not paused by its reject rate.
+        const UNUSABLE: u8 = 0;
+        const USABLE: u8 = 1;
+        const PAUSED: u8 = 2;
+        let mut status = [UNUSABLE; VENUE_COUNT];
+        for &v in &p.venues {
+            let problem = self.monitor.leg_problem(v, instrument, now);
+            self.breakers
+                .set_stream(v, instrument, breaker_for(problem), now);
+            if problem.is_none() {
+                status[v.index()] = if self.breakers.venue_blocked(v, now) {
+                    PAUSED
+                } else {
+                    USABLE
+                };
             }
         }
-        self.state[pair.index()].edge = best.map(|(e, _)| e);
-        let Some((e, margin)) = best else {
-            let reason = if any_fresh && venue_paused {
+        let base = instrument.index() * VENUE_COUNT;
+        let mut best: Option<(Orientation, Decimal)> = None;
+        let mut venue_paused = false;
+        for &o in &p.orientations {
+            match (status[o.long.index()], status[o.short.index()]) {
+                (USABLE, USABLE) => {}
+                (UNUSABLE, _) | (_, UNUSABLE) => continue,
+                _ => {
+                    venue_paused = true;
+                    continue;
+                }
+            }
+            let (Some(l), Some(s)) = (
+                self.legs.get(base + o.long.index()),
+                self.legs.get(base + o.short.index()),
+            ) else {
+                continue;
+            };
+            let margin = strategy::entry_margin(o, l, s, &self.params);
+            if best.is_none_or(|(_, m)| margin > m) {
+                best = Some((o, margin));
+            }
+        }
+        let Some((o, margin)) = best else {
+            self.state[pair.index()].edge = None;
+            let reason = if venue_paused {
                 SkipReason::EntriesPaused
             } else {
                 SkipReason::NoSpread
             };
             return self.skip(pair, reason);
         };
+        let (Some(l), Some(s)) = (
+            self.legs.get(base + o.long.index()),
+            self.legs.get(base + o.short.index()),
+        ) else {
+            return None;
+        };
+        self.state[pair.index()].edge = Some(EdgeInputs::combine(o, l, s));
         if margin < Decimal::ZERO {
             return self.skip(pair, SkipReason::BelowEntry);
         }
-        let o = e.orientation;
         let (Some(lq), Some(sq)) = (
             self.quote(o.long, instrument),
             self.quote(o.short, instrument),

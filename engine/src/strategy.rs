@@ -9,6 +9,11 @@
 //!   spread flipped sign: the pair now pays). Entry costs are sunk once in, and the exit cost is
 //!   paid whether the pair leaves now or later, so holding is worth its gross carry.
 //!
+//! The entry decision is made exactly, without division: [`EdgeInputs::entry_margin`] is
+//! `(net APR − entry_apr) × holding_hours × price`, whose sign is the decision; an `auto` pair
+//! picks the orientation with the largest margin (the net-APR ranking, up to the basis between
+//! its long legs' prices). Each stream's terms are cached in a [`LegCache`] when it updates.
+//!
 //! Sizes are base units; limits are quote units. An entry's size is the smallest of the pair's
 //! `order_qty`, its notional limit and the total headroom (each divided by the dearer leg's
 //! touch price), and the size shown at the touch on each leg, so the crossing cost the edge
@@ -43,6 +48,10 @@ pub struct StrategyParams {
     pub holding_hours: Decimal,
     /// `entry_apr × holding_hours`, for the division-free entry decision.
     pub entry_apr_hours: Decimal,
+    /// `spot_borrow_apr × holding_hours`.
+    pub borrow_hours: Decimal,
+    /// `(fee(long) + fee(short)) × 2 × 8760` per (long venue, short venue).
+    pub fee_hours: [[Decimal; VENUE_COUNT]; VENUE_COUNT],
     /// Borrow APR charged when the short leg is spot.
     pub spot_borrow_apr: Decimal,
 }
@@ -54,6 +63,13 @@ impl StrategyParams {
         for v in Venue::ALL {
             fees[v.index()] = cfg.venues[v.index()].fee(s.fee);
         }
+        let mut fee_hours = [[Decimal::ZERO; VENUE_COUNT]; VENUE_COUNT];
+        for l in 0..VENUE_COUNT {
+            for t in 0..VENUE_COUNT {
+                fee_hours[l][t] = (fees[l] + fees[t]) * FEE_HOURS;
+            }
+        }
+        let borrow = s.spot_borrow_apr.unwrap_or(Decimal::ZERO);
         StrategyParams {
             entry_apr: s.entry_apr,
             exit_apr: s.exit_apr,
@@ -63,8 +79,15 @@ impl StrategyParams {
             cost_per_year: Decimal::from(money::HOURS_PER_YEAR) / s.expected_holding_hours,
             holding_hours: s.expected_holding_hours,
             entry_apr_hours: s.entry_apr * s.expected_holding_hours,
-            spot_borrow_apr: s.spot_borrow_apr.unwrap_or(Decimal::ZERO),
+            borrow_hours: borrow * s.expected_holding_hours,
+            fee_hours,
+            spot_borrow_apr: borrow,
         }
+    }
+
+    /// Fee term of an orientation in [`entry_margin`].
+    pub fn fee_hours(&self, o: Orientation) -> Decimal {
+        self.fee_hours[o.long.index()][o.short.index()]
     }
 }
 
@@ -99,13 +122,18 @@ pub struct LegCache {
     /// the other leg's mid (or mark).
     pub reference: Decimal,
     mark: Option<Decimal>,
+    /// `apr × holding_hours` and `width × 2 × 8760`: the leg's terms of
+    /// [`EdgeInputs::entry_margin`], so a decision multiplies only what spans both legs.
+    pub apr_hours: Decimal,
+    pub width_hours: Decimal,
 }
 
 impl LegCache {
     /// Takes in a new top of book (already validated by the monitor).
-    pub fn on_quote(&mut self, q: &Quote, crossing: Crossing) {
-        if let Some(w) = money::crossing_width(q, crossing) {
+    pub fn on_quote(&mut self, q: &Quote, params: &StrategyParams) {
+        if let Some(w) = money::crossing_width(q, params.crossing) {
             self.width = w;
+            self.width_hours = w * FEE_HOURS;
             self.mid = money::mid(q);
             if self.mark.is_none() {
                 self.reference = self.mid;
@@ -114,13 +142,14 @@ impl LegCache {
     }
 
     /// Takes in a new funding state.
-    pub fn on_funding(&mut self, f: &FundingState, use_predicted: bool) {
-        self.rate = if use_predicted {
+    pub fn on_funding(&mut self, f: &FundingState, params: &StrategyParams) {
+        self.rate = if params.use_predicted_rate {
             f.funding.predicted_rate.unwrap_or(f.funding.rate)
         } else {
             f.funding.rate
         };
         self.apr = self.rate * f.periods_per_year;
+        self.apr_hours = self.apr * params.holding_hours;
         self.mark = f.funding.mark_price.filter(|m| *m > Decimal::ZERO);
         self.reference = self.mark.unwrap_or(self.mid);
     }
@@ -134,16 +163,17 @@ impl LegCache {
     ) -> LegCache {
         let mut c = LegCache::default();
         if let Some(q) = monitor.quote(venue, instrument) {
-            c.on_quote(&q.quote, params.crossing);
+            c.on_quote(&q.quote, params);
         }
         if let Some(f) = monitor.funding(venue, instrument) {
-            c.on_funding(f, params.use_predicted_rate);
+            c.on_funding(f, params);
         }
         c
     }
 }
 
-/// `2 × 8760`: fees are paid twice per leg (in and out), annualized over the holding time.
+/// `2 × 8760`: fees and crossings are paid twice per leg (in and out), annualized over the
+/// holding time.
 const FEE_HOURS: Decimal = Decimal::from_parts(17_520, 0, 0, false, 0);
 const HOURS_PER_YEAR: Decimal = Decimal::from_parts(money::HOURS_PER_YEAR, 0, 0, false, 0);
 
@@ -219,6 +249,25 @@ impl EdgeInputs {
             net_apr: self.gross_apr - cost_apr,
         }
     }
+}
+
+/// [`EdgeInputs::entry_margin`] from the legs' cached hour-scaled terms: the same number with
+/// two multiplications (`× reference` and the basis) instead of five.
+pub fn entry_margin(
+    o: Orientation,
+    long: &LegCache,
+    short: &LegCache,
+    p: &StrategyParams,
+) -> Decimal {
+    let mut x = short.apr_hours - long.apr_hours - p.entry_apr_hours - p.fee_hours(o);
+    if !o.short.is_perp() {
+        x -= p.borrow_hours;
+    }
+    let mut margin = x * long.mid - long.width_hours - short.width_hours;
+    if long.reference > short.reference {
+        margin -= (long.reference - short.reference) * HOURS_PER_YEAR;
+    }
+    margin
 }
 
 /// The edge inputs of holding `o` now, or why there are none: a leg missing, reset or stale
@@ -467,6 +516,16 @@ mod tests {
             cost_per_year: d("8760") / d("72"),
             holding_hours: d("72"),
             entry_apr_hours: d("7.2"),
+            borrow_hours: Decimal::ZERO,
+            fee_hours: {
+                let mut t = [[Decimal::ZERO; VENUE_COUNT]; VENUE_COUNT];
+                for l in 0..VENUE_COUNT {
+                    for s in 0..VENUE_COUNT {
+                        t[l][s] = (fees[l] + fees[s]) * d("17520");
+                    }
+                }
+                t
+            },
             spot_borrow_apr: Decimal::ZERO,
         }
     }
@@ -722,9 +781,11 @@ mod tests {
     fn entry_margin_agrees_with_net_apr() {
         let mut p = params();
         p.spot_borrow_apr = d("0.07");
+        p.borrow_hours = d("0.07") * p.holding_hours;
         let spot = LegCache {
             mid: d("100"),
             width: d("0.01"),
+            width_hours: d("0.01") * d("17520"),
             reference: d("100"),
             ..LegCache::default()
         };
@@ -732,13 +793,16 @@ mod tests {
         for rate in -120i64..=120 {
             for width in ["0", "0.005", "0.05", "0.4"] {
                 for mark in ["99.5", "100", "100.3"] {
+                    let apr = Decimal::new(rate, 5) * d("1095");
                     let perp = LegCache {
                         rate: Decimal::new(rate, 5),
-                        apr: Decimal::new(rate, 5) * d("1095"),
+                        apr,
                         mid: d("100.01"),
                         width: d(width),
                         reference: d(mark),
                         mark: Some(d(mark)),
+                        apr_hours: apr * p.holding_hours,
+                        width_hours: d(width) * d("17520"),
                     };
                     for o in [
                         Orientation {
@@ -756,7 +820,9 @@ mod tests {
                             (&spot, &perp)
                         };
                         let inputs = EdgeInputs::combine(o, l, s);
-                        let by_margin = inputs.entry_margin(&p) >= Decimal::ZERO;
+                        let margin = inputs.entry_margin(&p);
+                        assert_eq!(entry_margin(o, l, s, &p), margin, "cached terms");
+                        let by_margin = margin >= Decimal::ZERO;
                         let by_apr = should_enter(&inputs.edge(&p), &p);
                         assert_eq!(
                             by_margin, by_apr,
