@@ -12,6 +12,8 @@
 //! - In any other segment, a bad frame is corruption. A missing seal is tolerated when the next
 //!   segment continues the sequence (power loss can drop the seal write but not the data).
 //! - A last segment whose header is blank is a segment whose creation never reached the disk.
+//! - The bytes after a full segment's last frame (fewer than a frame header) and the padding
+//!   after each frame are never written or read: whatever they hold is ignored.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

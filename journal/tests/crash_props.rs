@@ -107,7 +107,10 @@ proptest! {
         let sealed = SEG - tail_start >= 32
             && original[tail_start..tail_start + 4] == [0xFF; 4]
             && data[tail_start..tail_start + 32] == original[tail_start..tail_start + 32];
-        let expected_torn = if sealed { 0 } else { (nonzero_end - tail_start) as u64 };
+        // Fewer bytes than a frame header after the survivors: the segment was full. Nothing is
+        // ever written or read there, so damage there is no tail (the writer rolls over).
+        let dead_zone = SEG - tail_start < 32;
+        let expected_torn = if sealed || dead_zone { 0 } else { (nonzero_end - tail_start) as u64 };
 
         let report = verify(dir.path()).unwrap();
         prop_assert_eq!(report.records, survivors as u64);
