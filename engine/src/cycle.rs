@@ -265,9 +265,11 @@ impl WorkingOrder {
         matches!(self.status, WorkStatus::Done(_))
     }
 
-    /// Ended with less than asked: counts against the step's attempt budget.
-    pub fn ended_short(&self) -> bool {
-        matches!(self.status, WorkStatus::Done(_)) && self.cum_qty_base < self.intent.qty_base
+    /// Ended without executing anything (rejected, expired, never placed): counts against the
+    /// step's attempt budget. An order that executed part of its quantity made progress, and
+    /// progress is bounded by the quantity itself, so it does not count.
+    pub fn ended_empty(&self) -> bool {
+        matches!(self.status, WorkStatus::Done(_)) && self.cum_qty_base.is_zero()
     }
 }
 
@@ -290,8 +292,10 @@ pub struct Cycle {
     pub position: [Decimal; 2],
     /// Next attempt number per leg and step: the next client order id of that (leg, step).
     pub next_attempt: [[u16; 4]; 2],
-    /// Orders per leg and step that ended short of their quantity.
+    /// Orders per leg and step that ended without executing anything.
     pub failures: [[u16; 4]; 2],
+    /// When the last of those ended (monotonic ns): the next attempt waits out a backoff.
+    pub last_empty_ns: [[u64; 4]; 2],
     /// Attempts exhausted with exposure left: no more automatic orders until a flatten or
     /// forced exit re-arms the cycle.
     pub stalled: bool,
@@ -342,6 +346,19 @@ impl Cycle {
         self.failures[leg.index()][step.index()]
     }
 
+    /// When the next attempt of (leg, step) may go out: after an empty attempt, `base` doubled
+    /// for each further empty one, at most `cap`.
+    pub fn retry_at_ns(&self, leg: Leg, step: Step, base_ns: u64, cap_ns: u64) -> u64 {
+        let failures = self.failures(leg, step);
+        if failures == 0 || base_ns == 0 {
+            return 0;
+        }
+        let backoff = base_ns
+            .saturating_mul(1u64 << (failures - 1).min(20))
+            .min(cap_ns.max(base_ns));
+        self.last_empty_ns[leg.index()][step.index()].saturating_add(backoff)
+    }
+
     pub fn next_attempt(&self, leg: Leg, step: Step) -> u16 {
         self.next_attempt[leg.index()][step.index()]
     }
@@ -361,10 +378,13 @@ pub struct FillDelta {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ReportEffect {
     pub fill: Option<FillDelta>,
-    /// The report matched an order of a live cycle.
+    /// The report matched an order of a live cycle, or one written off by an ended cycle.
     pub matched: bool,
     /// The order reached a final state with this report.
     pub finished: bool,
+    /// The fill belongs to an order an ended cycle had written off as never placed: exposure no
+    /// cycle tracks. (pair, cycle, leg)
+    pub late: Option<(PairId, u32, Leg)>,
 }
 
 /// Every pair's cycle, plus the cycle counter that keeps client order ids unique.
@@ -372,6 +392,9 @@ pub struct ReportEffect {
 pub struct PairBook {
     cycles: Vec<Option<Cycle>>,
     next_cycle: u32,
+    /// Orders that ended cycles wrote off as never placed (two "not found" answers), kept so a
+    /// fill that shows up for one later is still counted. Empty in normal operation.
+    written_off: Vec<WorkingOrder>,
 }
 
 impl PairBook {
@@ -379,6 +402,7 @@ impl PairBook {
         PairBook {
             cycles: vec![None; pairs],
             next_cycle: 1,
+            written_off: Vec::new(),
         }
     }
 
@@ -430,6 +454,7 @@ impl PairBook {
                 position: [Decimal::ZERO; 2],
                 next_attempt: [[0; 4]; 2],
                 failures: [[0; 4]; 2],
+                last_empty_ns: [[0; 4]; 2],
                 stalled: false,
                 exit_requested: None,
                 orders,
@@ -444,6 +469,7 @@ impl PairBook {
             CycleReason::Rearmed => {
                 cycle.stalled = false;
                 cycle.failures = [[0; 4]; 2];
+                cycle.exit_requested = None;
             }
             CycleReason::Exit(_) => {
                 cycle.exit_requested = None;
@@ -457,6 +483,12 @@ impl PairBook {
         }
         cycle.state = change.to;
         if change.to == CycleState::Flat {
+            self.written_off.extend(
+                cycle
+                    .orders
+                    .iter()
+                    .filter(|o| o.status == WorkStatus::Done(OrderStatus::NotFound)),
+            );
             // Keep the allocation for the next cycle of this pair.
             cycle.orders.clear();
         }
@@ -529,12 +561,18 @@ impl PairBook {
         }
     }
 
-    /// Applies an execution report to the order it names. Fill quantities are cumulative, so
-    /// only the increase over what was known moves positions.
-    pub fn apply_report(&mut self, report: &ExecReport) -> ReportEffect {
+    /// [`PairBook::apply_report_at`] at time zero, for tests that do not care about backoff.
+    #[cfg(test)]
+    pub(crate) fn apply_report(&mut self, report: &ExecReport) -> ReportEffect {
+        self.apply_report_at(report, Now::default())
+    }
+
+    /// Applies an execution report, received at `now`, to the order it names. Fill quantities
+    /// are cumulative, so only the increase over what was known moves positions.
+    pub fn apply_report_at(&mut self, report: &ExecReport, now: Now) -> ReportEffect {
         let mut effect = ReportEffect::default();
         let Some((cycle, idx)) = self.find_order(&report.client_order_id) else {
-            return effect;
+            return self.apply_late_report(report);
         };
         effect.matched = true;
         let order = &mut cycle.orders[idx];
@@ -581,10 +619,42 @@ impl PairBook {
         }
         if !was_done && order.is_done() {
             effect.finished = true;
-            if order.ended_short() {
-                let (leg, step) = (order.intent.leg, order.intent.step);
-                cycle.failures[leg.index()][step.index()] += 1;
+            if order.ended_empty() {
+                let (leg, step) = (order.intent.leg.index(), order.intent.step.index());
+                cycle.failures[leg][step] += 1;
+                cycle.last_empty_ns[leg][step] = now.mono_ns;
             }
+        }
+        effect
+    }
+
+    fn apply_late_report(&mut self, report: &ExecReport) -> ReportEffect {
+        let mut effect = ReportEffect::default();
+        let Some(order) = self
+            .written_off
+            .iter_mut()
+            .find(|o| o.intent.client_order_id == report.client_order_id)
+        else {
+            return effect;
+        };
+        effect.matched = true;
+        if report.cum_qty_base > order.cum_qty_base {
+            let delta = report.cum_qty_base - order.cum_qty_base;
+            let price = increment_price(
+                order.cum_qty_base,
+                order.avg_price,
+                report.cum_qty_base,
+                report.avg_price,
+            );
+            order.cum_qty_base = report.cum_qty_base;
+            order.avg_price = report.avg_price;
+            effect.fill = Some(FillDelta {
+                venue: order.intent.venue,
+                instrument: order.intent.instrument,
+                qty: delta * order.intent.side.sign(),
+                price,
+            });
+            effect.late = Some((order.intent.pair, order.intent.cycle, order.intent.leg));
         }
         effect
     }
@@ -741,8 +811,18 @@ mod tests {
         assert!(e.finished);
         let c = book.cycle(PairId(0)).unwrap();
         assert_eq!(c.position[0], d("0.6"));
-        assert_eq!(c.failures(Leg::Long, Step::Entry), 1);
+        assert_eq!(c.failures(Leg::Long, Step::Entry), 0, "it made progress");
         assert!(!c.busy());
+        let empty = place(&mut book, 7, Step::Entry, Leg::Long, 1, "1");
+        book.apply_report(&report(
+            empty,
+            ExecKind::Canceled,
+            OrderStatus::Canceled,
+            "0",
+            "0",
+        ));
+        let c = book.cycle(PairId(0)).unwrap();
+        assert_eq!(c.failures(Leg::Long, Step::Entry), 1, "it executed nothing");
     }
 
     #[test]
@@ -800,6 +880,50 @@ mod tests {
                 .next_attempt(Leg::Short, Step::Hedge),
             2
         );
+    }
+
+    #[test]
+    fn a_fill_for_an_order_written_off_after_its_cycle_ended_is_still_counted() {
+        let mut book = PairBook::new(1);
+        start(&mut book, 2);
+        let cid = place(&mut book, 2, Step::Hedge, Leg::Short, 0, "1");
+        for _ in 0..NOT_FOUND_CONFIRMATIONS {
+            book.apply_report(&report(
+                cid,
+                ExecKind::QueryAnswer,
+                OrderStatus::NotFound,
+                "0",
+                "0",
+            ));
+        }
+        book.apply_cycle(&CycleChange {
+            pair: PairId(0),
+            instrument: InstrumentId(0),
+            cycle: 2,
+            from: CycleState::Entering,
+            to: CycleState::Flat,
+            reason: CycleReason::EntryMissed,
+            first: Leg::Long,
+            qty_base: d("1"),
+            venues: [LONG, SHORT],
+        });
+        let e = book.apply_report(&report(
+            cid,
+            ExecKind::QueryAnswer,
+            OrderStatus::Filled,
+            "0.3",
+            "99",
+        ));
+        assert_eq!(e.late, Some((PairId(0), 2, Leg::Short)));
+        assert_eq!(e.fill.map(|f| f.qty), Some(d("-0.3")));
+        let again = book.apply_report(&report(
+            cid,
+            ExecKind::QueryAnswer,
+            OrderStatus::Filled,
+            "0.3",
+            "99",
+        ));
+        assert_eq!((again.fill, again.late), (None, None), "counted once");
     }
 
     #[test]

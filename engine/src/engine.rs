@@ -31,7 +31,9 @@ use crate::client_id::{ClientIdError, ClientOrderId, InstanceId};
 use crate::clock::Now;
 use crate::command::OperatorCommand;
 use crate::config::ConfigError;
-use crate::cycle::{Cycle, CycleChange, CycleReason, CycleState, PairBook, WorkingOrder};
+use crate::cycle::{
+    Cycle, CycleChange, CycleReason, CycleState, FillDelta, PairBook, WorkingOrder,
+};
 use crate::decider::Decider;
 use crate::event::{MarketEvent, MarketEventKind, Quote};
 use crate::instrument::{InstrumentId, Universe};
@@ -42,7 +44,7 @@ use crate::reconciler::{
     ReconcileParams,
 };
 use crate::record::{
-    kind, ExposureReason, ExposureRecord, Record, RecordError, StartRecord, FORMAT_VERSION,
+    ExposureReason, ExposureRecord, Record, RecordError, StartRecord, FORMAT_VERSION,
 };
 use crate::rounding::{protective_price, size_order};
 use crate::spec::InstrumentSpec;
@@ -94,6 +96,11 @@ pub struct ExecConfig {
     pub probe_interval_ms: u64,
     /// An acknowledged order still working after this long is cancelled.
     pub order_timeout_ms: u64,
+    /// Wait before the next attempt after one that executed nothing, doubled for each further
+    /// one (rejects in a row, a venue not ready after a restart); 0 retries at once.
+    pub retry_backoff_ms: u64,
+    /// Longest such wait.
+    pub max_retry_backoff_ms: u64,
     pub resolve: ResolveMode,
 }
 
@@ -110,6 +117,8 @@ impl Default for ExecConfig {
             ack_timeout_ms: 2_000,
             probe_interval_ms: 1_000,
             order_timeout_ms: 5_000,
+            retry_backoff_ms: 250,
+            max_retry_backoff_ms: 5_000,
             resolve: ResolveMode::Query,
         }
     }
@@ -155,6 +164,15 @@ impl ExecConfig {
                 });
             }
         }
+        if self.retry_backoff_ms > 60_000 || self.max_retry_backoff_ms > 600_000 {
+            return Err(ConfigError::Invalid {
+                key: "execution.retry_backoff_ms".into(),
+                reason: format!(
+                    "retry_backoff_ms must be at most 60000 and max_retry_backoff_ms at most 600000, got {} and {}",
+                    self.retry_backoff_ms, self.max_retry_backoff_ms
+                ),
+            });
+        }
         Ok(())
     }
 
@@ -168,6 +186,8 @@ impl ExecConfig {
             ack_timeout_ns: self.ack_timeout_ms.saturating_mul(1_000_000),
             probe_interval_ns: self.probe_interval_ms.saturating_mul(1_000_000),
             order_timeout_ns: self.order_timeout_ms.saturating_mul(1_000_000),
+            retry_backoff_ns: self.retry_backoff_ms.saturating_mul(1_000_000),
+            max_retry_backoff_ns: self.max_retry_backoff_ms.saturating_mul(1_000_000),
             resolve_by_resend: self.resolve == ResolveMode::Resend,
         }
     }
@@ -441,6 +461,8 @@ pub struct ExecCounters {
     pub unmatched_reports: u64,
     /// Of those, reports carrying an executed quantity (exposure nobody tracks: alarm).
     pub unmatched_fills: u64,
+    /// Fills for orders an ended cycle had written off as never placed (reported as exposure).
+    pub late_fills: u64,
     /// A client order id placed a second time: must stay 0.
     pub reused_ids: u64,
     pub journal_failures: u64,
@@ -480,6 +502,8 @@ pub struct Engine<D: Decide = Decider, S: RecordSink = carry_journal::Journal> {
     issued: HashSet<ClientOrderId>,
     counters: ExecCounters,
     halted: bool,
+    /// A late fill found while applying the current input: reported as exposure by its decision.
+    late_fill: Option<(PairId, u32, crate::order::Leg, FillDelta)>,
     pairs_scratch: Vec<PairId>,
     breaker_scratch: Vec<BreakerChange>,
 }
@@ -551,6 +575,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             issued: HashSet::new(),
             counters: ExecCounters::default(),
             halted: false,
+            late_fill: None,
             pairs_scratch: Vec::with_capacity(pairs.max(1)),
             breaker_scratch: Vec::with_capacity(64),
         })
@@ -591,6 +616,8 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             self.counters.recovered_records += 1;
         }
         self.decider.drain_breaker_changes(&mut |_| {});
+        // Decisions were taken (and journaled) the first time round.
+        self.late_fill = None;
         Ok(())
     }
 
@@ -708,6 +735,21 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                 if let Some(pair) = pair {
                     self.drive(pair, now, out)?;
                 }
+                if let Some((pair, cycle, leg, fill)) = self.late_fill.take() {
+                    let mut position = [Decimal::ZERO; 2];
+                    position[leg.index()] = fill.qty;
+                    let mut venues = self.book.cycle(pair).map_or([fill.venue; 2], |c| c.venues);
+                    venues[leg.index()] = fill.venue;
+                    let exposure = ExposureRecord {
+                        pair,
+                        instrument: fill.instrument,
+                        cycle,
+                        venues,
+                        position,
+                        reason: ExposureReason::LateFill,
+                    };
+                    self.record(Record::Exposure { now, exposure })?;
+                }
             }
             Input::Command(cmd) => {
                 for i in 0..self.book.len() {
@@ -792,7 +834,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             }
             Record::Exec { now, report } => {
                 self.counters.exec_reports += 1;
-                let effect = self.book.apply_report(report);
+                let effect = self.book.apply_report_at(report, *now);
                 if let Some(fill) = effect.fill {
                     self.positions
                         .apply_fill(fill.venue, fill.instrument, fill.qty, fill.price);
@@ -803,6 +845,10 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                     if report.cum_qty_base > Decimal::ZERO {
                         self.counters.unmatched_fills += 1;
                     }
+                }
+                if let (Some((pair, cycle, leg)), Some(fill)) = (effect.late, effect.fill) {
+                    self.counters.late_fills += 1;
+                    self.late_fill = Some((pair, cycle, leg, fill));
                 }
                 match report.kind {
                     ExecKind::Rejected => {
@@ -912,6 +958,10 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                 (c.state, CycleReason::Rearmed)
             }
             CycleState::Entering | CycleState::Unwinding if c.exit_requested.is_none() => {
+                (c.state, CycleReason::ExitDeferred(reason))
+            }
+            // Remembered so that an exit running out of attempts is re-armed, not abandoned.
+            CycleState::Exiting if forced && c.exit_requested.is_none() => {
                 (c.state, CycleReason::ExitDeferred(reason))
             }
             _ => return Ok(()),
@@ -1167,7 +1217,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
         &mut self.sink
     }
 
-    /// Flushes and returns the record sink (for a clean shutdown: `journal.flush()`).
+    /// Gives the record sink back, e.g. to `flush()` the journal at a clean shutdown.
     pub fn into_sink(self) -> S {
         self.sink
     }
@@ -1187,13 +1237,77 @@ fn change_of(pair: PairId, c: &Cycle, to: CycleState, reason: CycleReason) -> Cy
     }
 }
 
-/// Journal kinds that are inputs (what replay feeds back).
-pub const INPUT_KINDS: [u16; 4] = [kind::MARKET, kind::EXEC, kind::COMMAND, kind::TICK];
-
 impl<S: RecordSink> Engine<Decider, S> {
     /// Recomputes the decider's gauges against the confirmed positions (see
     /// [`Decider::refresh_metrics`]); for snapshot publication, not per event.
     pub fn refresh_metrics(&mut self, now: Now) {
         self.decider.refresh_metrics(&self.positions, now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_table_parses_with_defaults_and_names_bad_keys() {
+        let cfg: ExecConfig = toml::from_str(
+            r#"
+first_leg = "short"
+entry_slippage_bps = "7.5"
+hedge_slippage_bps = 30
+max_exit_attempts = 9
+resolve = "resend"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.first_leg, FirstLeg::Short);
+        assert_eq!(cfg.entry_slippage_bps, Decimal::new(75, 1));
+        assert_eq!(cfg.hedge_slippage_bps, Decimal::from(30));
+        assert_eq!((cfg.max_exit_attempts, cfg.max_hedge_attempts), (9, 5));
+        assert_eq!(cfg.resolve, ResolveMode::Resend);
+        assert!(cfg.validate().is_ok());
+        assert_eq!(
+            ExecConfig::default(),
+            toml::from_str::<ExecConfig>("").unwrap()
+        );
+
+        assert!(toml::from_str::<ExecConfig>("max_hedge_atempts = 3").is_err());
+        let bad = ExecConfig {
+            max_hedge_attempts: 0,
+            ..ExecConfig::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.starts_with("execution.max_hedge_attempts: "), "{e}");
+        let bad = ExecConfig {
+            exit_slippage_bps: Decimal::from(-1),
+            ..ExecConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("execution.exit_slippage_bps"));
+    }
+
+    #[test]
+    fn spec_table_indexes_by_venue_and_instrument() {
+        let mut t = SpecTable::new(1);
+        let spec = InstrumentSpec {
+            tick_size: Decimal::ONE,
+            lot_size: Decimal::ONE,
+            min_qty: Decimal::ONE,
+            min_notional: Decimal::ZERO,
+            contract_size: None,
+        };
+        let v = Venue::ALL[3];
+        t.set(v, InstrumentId(2), spec);
+        assert_eq!(t.get(v, InstrumentId(2)), Some(spec));
+        assert_eq!(t.get(Venue::ALL[2], InstrumentId(2)), None);
+        assert_eq!(t.get(v, InstrumentId(7)), None);
+        assert_eq!(
+            t.iter().collect::<Vec<_>>(),
+            vec![(v, InstrumentId(2), spec)]
+        );
     }
 }

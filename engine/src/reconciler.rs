@@ -20,7 +20,7 @@ use crate::order::{IntentAction, Leg, OrderIntent, Side, Step, TimeInForce};
 use crate::record::ExposureReason;
 use crate::rounding::{base_step, protective_price, round_to_step, size_order, touch_size};
 use crate::spec::InstrumentSpec;
-use crate::target::PairId;
+use crate::target::{PairId, TargetReason};
 use crate::venue::Venue;
 
 /// The knobs the reconciler needs, in engine units (ns, bps).
@@ -34,6 +34,9 @@ pub struct ReconcileParams {
     pub ack_timeout_ns: u64,
     pub probe_interval_ns: u64,
     pub order_timeout_ns: u64,
+    /// Wait after an attempt that executed nothing, doubled per further one, at most the max.
+    pub retry_backoff_ns: u64,
+    pub max_retry_backoff_ns: u64,
     /// Resolve unknown orders by resending with the same id instead of querying.
     pub resolve_by_resend: bool,
 }
@@ -174,6 +177,9 @@ impl<M: Market> PairContext<'_, M> {
         let hedge_left = c.failures(hedge, Step::Hedge) < self.params.max_hedge_attempts;
         let settled = !c.leg_busy(first) && !c.leg_busy(hedge);
         if gap > Decimal::ZERO && hedge_left {
+            if self.backing_off(hedge, Step::Hedge) {
+                return None;
+            }
             match self.order(
                 hedge,
                 Step::Hedge,
@@ -230,6 +236,9 @@ impl<M: Market> PairContext<'_, M> {
                     reason: ExposureReason::UnwindExhausted,
                     then: None,
                 });
+            }
+            if self.backing_off(big, Step::Unwind) {
+                return None;
             }
             // Reduce the larger leg: sell a long, buy back a short.
             let side = Side::for_delta(-c.position[big.index()]);
@@ -316,6 +325,7 @@ impl<M: Market> PairContext<'_, M> {
         let c = self.cycle;
         let mut exhausted = false;
         let mut dust = false;
+        let mut waiting = false;
         for leg in Leg::BOTH {
             // Closing orders in flight carry the opposite sign of the position.
             let remaining = -(c.position[leg.index()] + c.in_flight(leg));
@@ -324,6 +334,10 @@ impl<M: Market> PairContext<'_, M> {
             }
             if c.failures(leg, Step::Exit) >= self.params.max_exit_attempts {
                 exhausted = true;
+                continue;
+            }
+            if self.backing_off(leg, Step::Exit) {
+                waiting = true;
                 continue;
             }
             let side = Side::for_delta(remaining);
@@ -341,7 +355,7 @@ impl<M: Market> PairContext<'_, M> {
                 Err(_) => continue,
             }
         }
-        if c.busy() {
+        if c.busy() || waiting {
             return None;
         }
         if c.position[0].is_zero() && c.position[1].is_zero() {
@@ -351,6 +365,16 @@ impl<M: Market> PairContext<'_, M> {
             });
         }
         if exhausted {
+            // A forced exit asked for while this one ran gets one fresh budget before giving up.
+            if matches!(
+                c.exit_requested,
+                Some(TargetReason::ForceExit | TargetReason::Flatten)
+            ) {
+                return Some(Action::Transition {
+                    to: CycleState::Exiting,
+                    reason: CycleReason::Rearmed,
+                });
+            }
             return Some(Action::Exposure {
                 reason: ExposureReason::ExitExhausted,
                 then: None,
@@ -374,6 +398,15 @@ impl<M: Market> PairContext<'_, M> {
             }
         }
         None
+    }
+
+    /// The next attempt of (leg, step) is held back by the retry backoff.
+    fn backing_off(&self, leg: Leg, step: Step) -> bool {
+        let p = self.params;
+        self.now.mono_ns
+            < self
+                .cycle
+                .retry_at_ns(leg, step, p.retry_backoff_ns, p.max_retry_backoff_ns)
     }
 
     fn spec(&self, leg: Leg) -> Option<InstrumentSpec> {
@@ -472,7 +505,6 @@ mod tests {
     use super::*;
     use crate::cycle::{CycleChange, PairBook};
     use crate::order::{ExecKind, ExecReport, OrderStatus};
-    use crate::target::TargetReason;
     use crate::venue::{Exchange, Market as Mkt};
 
     fn d(s: &str) -> Decimal {
@@ -524,6 +556,8 @@ mod tests {
             ack_timeout_ns: 1_000,
             probe_interval_ns: 1_000,
             order_timeout_ns: 5_000,
+            retry_backoff_ns: 0,
+            max_retry_backoff_ns: 0,
             resolve_by_resend: false,
         }
     }

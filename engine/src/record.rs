@@ -483,10 +483,11 @@ impl Record {
                 let format = d.u16("format")?;
                 let len = d.u8("instance_len")? as usize;
                 let raw = d.take(16, "instance")?;
-                let instance = std::str::from_utf8(&raw[..len.min(16)])
-                    .ok()
+                let instance = raw
+                    .get(..len)
+                    .and_then(|b| std::str::from_utf8(b).ok())
                     .and_then(|s| InstanceId::new(s).ok())
-                    .ok_or_else(|| d.invalid("instance", format!("{:?}", &raw[..len.min(16)])))?;
+                    .ok_or_else(|| d.invalid("instance", format!("{len} bytes {raw:?}")))?;
                 let text_len = d.u32("config_len")? as usize;
                 let text = d.take(text_len, "config_text")?;
                 let config_text = String::from_utf8(text.to_vec())

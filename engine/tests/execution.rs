@@ -198,6 +198,8 @@ fn exec_config() -> ExecConfig {
         ack_timeout_ms: 1_000,
         probe_interval_ms: 500,
         order_timeout_ms: 10_000,
+        // Immediate retries keep the scenarios short; `empty_attempts_back_off` covers backoff.
+        retry_backoff_ms: 0,
         ..ExecConfig::default()
     }
 }
@@ -416,11 +418,14 @@ fn partly_hedged_cycle_unwinds_only_what_the_hedge_did_not_match() {
     let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), exec_config());
     let entry = one(h.tick(1));
     let h0 = one(h.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "1"));
-    // The hedge IOC executes 0.4 and expires: the rest goes out with the next attempt.
+    // The hedge IOC executes 0.4 and expires: the rest goes out with the next attempt. That
+    // one made progress, so it does not use up the budget; three empty attempts do.
     let h1 = one(h.answer(&h0, ExecKind::Canceled, OrderStatus::Canceled, "0.4"));
     assert_eq!((h1.attempt, h1.qty_base), (1, d("0.6")));
     let h2 = one(h.answer(&h1, ExecKind::Rejected, OrderStatus::Rejected, "0"));
-    let unwind = one(h.answer(&h2, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    let h3 = one(h.answer(&h2, ExecKind::Canceled, OrderStatus::Canceled, "0"));
+    assert_eq!((h3.step, h3.attempt), (Step::Hedge, 3));
+    let unwind = one(h.answer(&h3, ExecKind::Rejected, OrderStatus::Rejected, "0"));
     assert_eq!((unwind.step, unwind.qty_base), (Step::Unwind, d("0.6")));
     assert!(h
         .answer(&unwind, ExecKind::Fill, OrderStatus::Filled, "0.6")
@@ -807,4 +812,267 @@ fn replay_of_a_scripted_run_is_identical() {
         }
         ReplayOutcome::Identical(_) => panic!("a changed intent must diverge"),
     }
+}
+
+mod allocations {
+    //! Counts heap allocations made by the current thread while counting is switched on.
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+        static COUNT: Cell<u64> = const { Cell::new(0) };
+    }
+
+    pub struct Counting;
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // try_with: the thread-locals may already be gone while a thread shuts down.
+            let _ = ON.try_with(|on| {
+                if on.get() {
+                    let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+                }
+            });
+            // SAFETY: forwarding the caller's layout unchanged to the system allocator.
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: `ptr` came from `System.alloc` with this layout (see `alloc`).
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+
+    /// Allocations made by this thread while running `f`.
+    pub fn during(f: impl FnOnce()) -> u64 {
+        COUNT.with(|c| c.set(0));
+        ON.with(|on| on.set(true));
+        f();
+        ON.with(|on| on.set(false));
+        COUNT.with(|c| c.get())
+    }
+}
+
+#[global_allocator]
+static ALLOC: allocations::Counting = allocations::Counting;
+
+#[test]
+fn market_events_do_not_allocate_after_warm_up() {
+    use carry_engine::config::{BreakerConfig, PairConfig, RiskConfig, StrategyConfig};
+    use carry_engine::{Decider, DeciderConfig, Funding, VenueParams};
+
+    #[derive(serde::Deserialize)]
+    struct Tables {
+        strategy: StrategyConfig,
+        risk: RiskConfig,
+        breakers: BreakerConfig,
+        pairs: Vec<PairConfig>,
+    }
+    let t: Tables = toml::from_str(
+        r#"
+[strategy]
+entry_apr = "0.10"
+exit_apr = "0.02"
+[risk]
+max_notional_per_pair = 10000
+max_total_notional = 15000
+[breakers]
+[[pairs]]
+instrument = "BTC-USDT"
+long = "binance-spot"
+short = "okx-perp"
+order_qty = "0.5"
+"#,
+    )
+    .unwrap();
+    let cfg = DeciderConfig {
+        pairs: t.pairs,
+        strategy: t.strategy,
+        risk: t.risk,
+        breakers: t.breakers,
+        venues: [VenueParams {
+            taker_fee: d("0.0005"),
+            maker_fee: d("0.0002"),
+            maintenance_margin_rate: None,
+            leverage: None,
+        }; 10],
+    };
+    let decider = Decider::new(cfg, &universe()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) =
+        Journal::open(dir.path(), JournalOptions::default().segment_size(64 << 20)).unwrap();
+    let mut engine = Engine::open(
+        config(exec_config()),
+        &universe(),
+        decider,
+        &specs(),
+        journal,
+        at(0),
+    )
+    .unwrap();
+    let mut out = Vec::with_capacity(16);
+    let mut ms = 0;
+    let feed = |engine: &mut Engine<Decider, Journal>,
+                out: &mut Vec<OrderIntent>,
+                ms: &mut u64,
+                rate: &str| {
+        for i in 0..200u64 {
+            *ms += 1;
+            let bid = Decimal::new(10_000 + (i % 7) as i64, 2);
+            let quote = |venue| {
+                Input::Market(MarketEvent {
+                    venue,
+                    instrument: BTC,
+                    ts_ms: at(*ms).unix_ms,
+                    recv_ns: at(*ms).mono_ns,
+                    kind: MarketEventKind::Quote(Quote {
+                        bid,
+                        bid_qty: d("3"),
+                        ask: bid + d("0.01"),
+                        ask_qty: d("3"),
+                    }),
+                })
+            };
+            engine.on_event(&quote(spot()), at(*ms), out);
+            engine.on_event(&quote(okx()), at(*ms), out);
+            let funding = Input::Market(MarketEvent {
+                venue: okx(),
+                instrument: BTC,
+                ts_ms: at(*ms).unix_ms,
+                recv_ns: at(*ms).mono_ns,
+                kind: MarketEventKind::Funding(Funding {
+                    rate: d(rate),
+                    predicted_rate: None,
+                    next_funding_time_ms: 1_700_006_400_000,
+                    interval_ms: Some(28_800_000),
+                    mark_price: Some(bid),
+                    index_price: None,
+                }),
+            });
+            engine.on_event(&funding, at(*ms), out);
+            if i % 10 == 0 {
+                engine.on_event(&Input::Tick, at(*ms), out);
+            }
+        }
+    };
+    assert_eq!(
+        allocations::during(|| drop(std::hint::black_box(vec![1u8]))),
+        1,
+        "the counter counts"
+    );
+    // Below the entry threshold: the decision half evaluates the pair on every event.
+    feed(&mut engine, &mut out, &mut ms, "0.00001");
+    let allocated = allocations::during(|| feed(&mut engine, &mut out, &mut ms, "0.00001"));
+    assert!(out.is_empty(), "no entry below the threshold");
+    assert_eq!(
+        allocated, 0,
+        "allocations on the market-event path after warm-up"
+    );
+    assert_eq!(engine.counters().market_events, 1_200);
+
+    // Open a position, then hold it: the open cycle is reconciled on every event too.
+    feed(&mut engine, &mut out, &mut ms, "0.0005");
+    let entry = out
+        .iter()
+        .find(|i| i.step == Step::Entry)
+        .copied()
+        .expect("an entry");
+    out.clear();
+    let mut fill = |i: &OrderIntent, out: &mut Vec<OrderIntent>| {
+        let mut r = ExecReport::new(
+            i.client_order_id,
+            i.venue,
+            BTC,
+            ExecKind::Fill,
+            OrderStatus::Filled,
+        );
+        r.cum_qty_base = i.qty_base;
+        r.avg_price = i.price;
+        engine.on_event(&Input::Exec(r), at(ms), out);
+    };
+    fill(&entry, &mut out);
+    let hedge = out.pop().expect("a hedge");
+    fill(&hedge, &mut out);
+    assert_eq!(engine.state(PAIR), CycleState::Open);
+    feed(&mut engine, &mut out, &mut ms, "0.0005");
+    let allocated = allocations::during(|| feed(&mut engine, &mut out, &mut ms, "0.0005"));
+    assert!(out.is_empty(), "holding: {out:#?}");
+    assert_eq!(allocated, 0, "allocations while holding a position");
+}
+
+#[test]
+fn a_flatten_during_an_exit_re_arms_it_instead_of_giving_up() {
+    let decider = Scripted::new()
+        .with_target(1, enter("1"))
+        .with_target(10, exit(TargetReason::Exit));
+    let mut h = Harness::new(decider, exec_config());
+    h.open_position();
+    let exits = h.tick(10);
+    h.answer(&exits[1], ExecKind::Fill, OrderStatus::Filled, "1");
+    // The operator flattens while the exit runs: nothing new yet, but it is remembered.
+    assert!(h.input(Input::Command(OperatorCommand::Flatten)).is_empty());
+    let mut long = exits[0];
+    for _ in 0..2 {
+        long = one(h.answer(&long, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    }
+    // The budget runs out: re-armed once, with the next attempt number.
+    let again = one(h.answer(&long, ExecKind::Rejected, OrderStatus::Rejected, "0"));
+    assert_eq!((again.leg, again.attempt), (Leg::Long, 3));
+    assert!(h.engine.sink().decoded(kind::EXPOSURE).is_empty());
+    h.answer(&again, ExecKind::Fill, OrderStatus::Filled, "1");
+    assert_eq!(h.state(), CycleState::Flat);
+}
+
+#[test]
+fn a_late_fill_for_an_order_written_off_as_never_placed_is_counted_and_reported() {
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), exec_config());
+    let entry = one(h.tick(1));
+    let q1 = one(h.tick(1_000));
+    h.answer(&q1, ExecKind::QueryAnswer, OrderStatus::NotFound, "0");
+    let q2 = one(h.tick(500));
+    // The second "not found" writes it off: nothing executed, the cycle ends.
+    assert!(h
+        .answer(&q2, ExecKind::QueryAnswer, OrderStatus::NotFound, "0")
+        .is_empty());
+    assert_eq!(h.state(), CycleState::Flat);
+    assert_eq!(h.engine.counters().entries_missed, 1);
+    // It had reached the venue after all, and filled.
+    h.answer(&entry, ExecKind::QueryAnswer, OrderStatus::Filled, "1");
+    assert_eq!(h.engine.positions().get(spot(), BTC).qty, d("1"));
+    assert_eq!(h.engine.counters().late_fills, 1);
+    let exposures = h.engine.sink().decoded(kind::EXPOSURE);
+    let [Record::Exposure { exposure, .. }] = exposures.as_slice() else {
+        panic!("one exposure record: {exposures:?}")
+    };
+    assert_eq!(
+        (exposure.reason, exposure.position),
+        (ExposureReason::LateFill, [d("1"), d("0")])
+    );
+    assert_eq!(h.engine.decider().leftovers, vec![PAIR]);
+}
+
+#[test]
+fn empty_attempts_back_off_exponentially_but_progress_retries_at_once() {
+    let cfg = ExecConfig {
+        retry_backoff_ms: 100,
+        max_retry_backoff_ms: 250,
+        max_hedge_attempts: 5,
+        ..exec_config()
+    };
+    let mut h = Harness::new(Scripted::new().with_target(1, enter("1")), cfg);
+    let entry = one(h.tick(1));
+    let h0 = one(h.answer(&entry, ExecKind::Fill, OrderStatus::Filled, "1"));
+    // A partial fill is progress: the rest goes out at once.
+    let h1 = one(h.answer(&h0, ExecKind::Canceled, OrderStatus::Canceled, "0.2"));
+    assert_eq!((h1.attempt, h1.qty_base), (1, d("0.8")));
+    // Rejects wait 100, then 200, then 250 (the cap) ms before the next attempt.
+    let mut last = h1;
+    for wait in [100, 200, 250] {
+        let early = h.answer(&last, ExecKind::Rejected, OrderStatus::Rejected, "0");
+        assert!(early.is_empty(), "retried at once: {early:?}");
+        assert!(h.tick(wait - 1).is_empty(), "retried before {wait} ms");
+        last = one(h.tick(1));
+        assert_eq!((last.step, last.qty_base), (Step::Hedge, d("0.8")));
+    }
+    assert_eq!(last.attempt, 4);
 }

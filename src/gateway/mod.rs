@@ -51,7 +51,12 @@ pub trait Gateway: Send {
 }
 
 /// Dispatches one intent to the matching gateway method.
-pub fn dispatch(gw: &mut dyn Gateway, intent: &OrderIntent, now_ns: u64, out: &mut Vec<ExecReport>) {
+pub fn dispatch(
+    gw: &mut dyn Gateway,
+    intent: &OrderIntent,
+    now_ns: u64,
+    out: &mut Vec<ExecReport>,
+) {
     match intent.action {
         IntentAction::Place | IntentAction::Resend => gw.submit(intent, now_ns, out),
         IntentAction::Cancel => gw.cancel(intent, now_ns, out),

@@ -85,7 +85,10 @@ impl PaperConfig {
             ));
         }
         if self.latency_ms > 60_000 {
-            return Err(format!("paper.latency_ms: must be at most 60000, got {}", self.latency_ms));
+            return Err(format!(
+                "paper.latency_ms: must be at most 60000, got {}",
+                self.latency_ms
+            ));
         }
         Ok(())
     }
@@ -141,12 +144,7 @@ impl PaperVenue {
         journal: Option<Journal>,
     ) -> Result<PaperVenue, String> {
         cfg.validate()?;
-        let ppm = |d: Decimal| {
-            (d * Decimal::from(1_000_000))
-                .trunc()
-                .to_u64()
-                .unwrap_or(0)
-        };
+        let ppm = |d: Decimal| (d * Decimal::from(1_000_000)).trunc().to_u64().unwrap_or(0);
         let mut venue = PaperVenue {
             reject_ppm: ppm(cfg.reject_ratio),
             partial_ppm: ppm(cfg.partial_fill_ratio),
@@ -162,7 +160,9 @@ impl PaperVenue {
             counters: PaperCounters::default(),
         };
         if let Some(j) = journal {
-            venue.recover(&j).map_err(|e| format!("paper venue state {}: {e}", j.dir().display()))?;
+            venue
+                .recover(&j)
+                .map_err(|e| format!("paper venue state {}: {e}", j.dir().display()))?;
             venue.journal = Some(j);
         }
         Ok(venue)
@@ -247,7 +247,13 @@ impl PaperVenue {
     }
 
     fn answer(&mut self, order: &PaperOrder, kind: ExecKind, status: OrderStatus, sent_ns: u64) {
-        let mut r = ExecReport::new(order.client_order_id, order.venue, order.instrument, kind, status);
+        let mut r = ExecReport::new(
+            order.client_order_id,
+            order.venue,
+            order.instrument,
+            kind,
+            status,
+        );
         r.cum_qty_base = order.cum_qty_base;
         r.avg_price = order.avg_price;
         r.fee_quote = order.fee_quote;
@@ -272,7 +278,12 @@ impl PaperVenue {
     }
 
     /// What `order` would trade now at the touch, up to `qty_base`: (base quantity, price).
-    fn touch_fill(&self, order: &PaperOrder, qty_base: Decimal, quote: &BoardQuote) -> Option<(Decimal, Decimal)> {
+    fn touch_fill(
+        &self,
+        order: &PaperOrder,
+        qty_base: Decimal,
+        quote: &BoardQuote,
+    ) -> Option<(Decimal, Decimal)> {
         let (touch, available) = match order.side {
             Side::Buy => (quote.quote.ask, quote.quote.ask_qty),
             Side::Sell => (quote.quote.bid, quote.quote.bid_qty),
@@ -298,9 +309,11 @@ impl PaperVenue {
     /// Adds a fill to the order's record (not yet to positions: that waits for the journal).
     fn add_fill(&self, order: &mut PaperOrder, qty: Decimal, price: Decimal) {
         let new_cum = order.cum_qty_base + qty;
-        order.avg_price = ((order.avg_price * order.cum_qty_base + price * qty) / new_cum).normalize();
+        order.avg_price =
+            ((order.avg_price * order.cum_qty_base + price * qty) / new_cum).normalize();
         order.cum_qty_base = new_cum.normalize();
-        order.fee_quote = (order.fee_quote + qty * price * self.fees[order.venue.index()]).normalize();
+        order.fee_quote =
+            (order.fee_quote + qty * price * self.fees[order.venue.index()]).normalize();
     }
 
     /// A recorded fill moves the venue's position.
@@ -438,7 +451,8 @@ impl PaperVenue {
                 continue;
             };
             self.resting[i].1 = q.recv_ns;
-            let Some((qty, price)) = self.touch_fill(&order, order.qty_base - order.cum_qty_base, &q)
+            let Some((qty, price)) =
+                self.touch_fill(&order, order.qty_base - order.cum_qty_base, &q)
             else {
                 i += 1;
                 continue;
@@ -479,7 +493,10 @@ impl Gateway for PaperVenue {
             self.counters.duplicates += 1;
             return self.answer(&existing, ExecKind::Duplicate, existing.status, now_ns);
         }
-        debug_assert!(matches!(intent.action, IntentAction::Place | IntentAction::Resend));
+        debug_assert!(matches!(
+            intent.action,
+            IntentAction::Place | IntentAction::Resend
+        ));
         self.place(intent, now_ns);
     }
 
@@ -573,7 +590,14 @@ mod tests {
     }
 
     fn intent(cycle: u32, side: Side, qty: &str, price: &str, reduce_only: bool) -> OrderIntent {
-        let cid = ClientOrderId::new(&InstanceId::new("p").unwrap(), cycle, Step::Entry, Leg::Long, 0).unwrap();
+        let cid = ClientOrderId::new(
+            &InstanceId::new("p").unwrap(),
+            cycle,
+            Step::Entry,
+            Leg::Long,
+            0,
+        )
+        .unwrap();
         OrderIntent {
             action: IntentAction::Place,
             client_order_id: cid,
@@ -598,7 +622,12 @@ mod tests {
         board.publish(
             perp(),
             InstrumentId(0),
-            &Quote { bid: d("100"), bid_qty: d("2"), ask: d("101"), ask_qty: d("0.5") },
+            &Quote {
+                bid: d("100"),
+                bid_qty: d("2"),
+                ask: d("101"),
+                ask_qty: d("0.5"),
+            },
             1,
         );
         board
@@ -640,7 +669,11 @@ mod tests {
     fn run_at(v: &mut PaperVenue, i: &OrderIntent, now: u64) -> Vec<ExecReport> {
         let mut out = Vec::new();
         super::super::dispatch(v, i, now, &mut out);
-        assert_eq!(v.poll(now + 999_999, &mut out), Some(now + 1_000_000), "answers wait for the latency");
+        assert_eq!(
+            v.poll(now + 999_999, &mut out),
+            Some(now + 1_000_000),
+            "answers wait for the latency"
+        );
         assert!(out.is_empty());
         assert_eq!(v.poll(now + 1_000_000, &mut out), None);
         out
@@ -651,14 +684,23 @@ mod tests {
         let mut v = venue(certain());
         let r = run(&mut v, &intent(1, Side::Buy, "0.8", "101.5", false));
         assert_eq!(r.len(), 2);
-        assert_eq!((r[0].kind, r[0].cum_qty_base, r[0].avg_price), (ExecKind::PartialFill, d("0.5"), d("101")));
-        assert_eq!((r[1].kind, r[1].status), (ExecKind::Canceled, OrderStatus::Canceled));
+        assert_eq!(
+            (r[0].kind, r[0].cum_qty_base, r[0].avg_price),
+            (ExecKind::PartialFill, d("0.5"), d("101"))
+        );
+        assert_eq!(
+            (r[1].kind, r[1].status),
+            (ExecKind::Canceled, OrderStatus::Canceled)
+        );
         assert_eq!(r[1].fee_quote, d("0.02525"), "0.5 × 101 × 5 bp");
         assert_eq!((r[1].sent_ns, r[1].recv_ns), (0, 1_000_000));
         assert_eq!(v.position(perp(), InstrumentId(0)), d("0.5"));
         // A limit below the ask does not trade.
         let r = run(&mut v, &intent(2, Side::Buy, "0.1", "100.9", false));
-        assert_eq!((r.len(), r[0].kind, r[0].cum_qty_base), (1, ExecKind::Canceled, d("0")));
+        assert_eq!(
+            (r.len(), r[0].kind, r[0].cum_qty_base),
+            (1, ExecKind::Canceled, d("0"))
+        );
     }
 
     #[test]
@@ -666,31 +708,71 @@ mod tests {
         let mut v = venue(certain());
         let i = intent(1, Side::Sell, "1", "99", false);
         let first = run(&mut v, &i);
-        assert_eq!((first[0].kind, first[0].cum_qty_base, first[0].avg_price), (ExecKind::Fill, d("1"), d("100")));
-        let again = run(&mut v, &OrderIntent { action: IntentAction::Resend, ..i });
-        assert_eq!((again.len(), again[0].kind, again[0].status), (1, ExecKind::Duplicate, OrderStatus::Filled));
+        assert_eq!(
+            (first[0].kind, first[0].cum_qty_base, first[0].avg_price),
+            (ExecKind::Fill, d("1"), d("100"))
+        );
+        let again = run(
+            &mut v,
+            &OrderIntent {
+                action: IntentAction::Resend,
+                ..i
+            },
+        );
+        assert_eq!(
+            (again.len(), again[0].kind, again[0].status),
+            (1, ExecKind::Duplicate, OrderStatus::Filled)
+        );
         assert_eq!(again[0].cum_qty_base, d("1"));
-        assert_eq!(v.position(perp(), InstrumentId(0)), d("-1"), "the resend traded nothing");
-        let q = run(&mut v, &OrderIntent { action: IntentAction::Query, ..intent(9, Side::Buy, "1", "1", false) });
-        assert_eq!((q[0].kind, q[0].status), (ExecKind::QueryAnswer, OrderStatus::NotFound));
+        assert_eq!(
+            v.position(perp(), InstrumentId(0)),
+            d("-1"),
+            "the resend traded nothing"
+        );
+        let q = run(
+            &mut v,
+            &OrderIntent {
+                action: IntentAction::Query,
+                ..intent(9, Side::Buy, "1", "1", false)
+            },
+        );
+        assert_eq!(
+            (q[0].kind, q[0].status),
+            (ExecKind::QueryAnswer, OrderStatus::NotFound)
+        );
     }
 
     #[test]
     fn reduce_only_never_grows_a_position() {
         let mut v = venue(certain());
         let r = run(&mut v, &intent(1, Side::Sell, "0.3", "99", true));
-        assert_eq!((r[0].kind, r[0].reject), (ExecKind::Rejected, RejectReason::ReduceOnly));
+        assert_eq!(
+            (r[0].kind, r[0].reject),
+            (ExecKind::Rejected, RejectReason::ReduceOnly)
+        );
         run(&mut v, &intent(2, Side::Sell, "0.3", "99", false));
         let r = run(&mut v, &intent(3, Side::Buy, "0.5", "102", true));
-        assert_eq!(r.last().unwrap().cum_qty_base, d("0.3"), "capped at the short position");
+        assert_eq!(
+            r.last().unwrap().cum_qty_base,
+            d("0.3"),
+            "capped at the short position"
+        );
         assert_eq!(v.position(perp(), InstrumentId(0)), Decimal::ZERO);
     }
 
     #[test]
     fn fates_are_deterministic_per_seed_and_id_and_follow_the_ratios() {
-        let cfg = PaperConfig { reject_ratio: d("0.25"), partial_fill_ratio: d("0.5"), latency_ms: 1, ..PaperConfig::default() };
+        let cfg = PaperConfig {
+            reject_ratio: d("0.25"),
+            partial_fill_ratio: d("0.5"),
+            latency_ms: 1,
+            ..PaperConfig::default()
+        };
         let outcome = |seed: u64| {
-            let mut v = venue(PaperConfig { seed, ..cfg.clone() });
+            let mut v = venue(PaperConfig {
+                seed,
+                ..cfg.clone()
+            });
             (1..=400u32)
                 .map(|c| {
                     let r = run(&mut v, &intent(c, Side::Sell, "0.01", "99", false));
@@ -702,10 +784,22 @@ mod tests {
         let a = outcome(7);
         assert_eq!(a, outcome(7));
         assert_ne!(a, outcome(8));
-        let rejected = a.iter().filter(|(s, _)| *s == OrderStatus::Rejected).count();
-        let partial = a.iter().filter(|(s, q)| *s == OrderStatus::Canceled && *q < d("0.01")).count();
-        assert!((60..=140).contains(&rejected), "about a quarter rejected: {rejected}");
-        assert!((100..=200).contains(&partial), "about half of the rest partial: {partial}");
+        let rejected = a
+            .iter()
+            .filter(|(s, _)| *s == OrderStatus::Rejected)
+            .count();
+        let partial = a
+            .iter()
+            .filter(|(s, q)| *s == OrderStatus::Canceled && *q < d("0.01"))
+            .count();
+        assert!(
+            (60..=140).contains(&rejected),
+            "about a quarter rejected: {rejected}"
+        );
+        assert!(
+            (100..=200).contains(&partial),
+            "about half of the rest partial: {partial}"
+        );
     }
 
     #[test]
@@ -724,25 +818,99 @@ mod tests {
         let mut v = venue_on(certain(), Some(j));
         assert_eq!(v.counters().recovered_orders, 1);
         assert_eq!(v.position(perp(), InstrumentId(0)), d("0.2"));
-        let r = run(&mut v, &OrderIntent { action: IntentAction::Resend, ..i });
-        assert_eq!((r[0].kind, r[0].status, r[0].cum_qty_base), (ExecKind::Duplicate, OrderStatus::Filled, d("0.2")));
+        let r = run(
+            &mut v,
+            &OrderIntent {
+                action: IntentAction::Resend,
+                ..i
+            },
+        );
+        assert_eq!(
+            (r[0].kind, r[0].status, r[0].cum_qty_base),
+            (ExecKind::Duplicate, OrderStatus::Filled, d("0.2"))
+        );
         assert_eq!(v.position(perp(), InstrumentId(0)), d("0.2"));
     }
 
     #[test]
     fn resting_orders_fill_when_the_touch_reaches_them_and_can_be_cancelled() {
         let mut v = venue(certain());
-        let gtc = OrderIntent { tif: TimeInForce::Gtc, ..intent(1, Side::Buy, "0.4", "100.5", false) };
+        let gtc = OrderIntent {
+            tif: TimeInForce::Gtc,
+            ..intent(1, Side::Buy, "0.4", "100.5", false)
+        };
         let r = run(&mut v, &gtc);
         assert_eq!((r[0].kind, r[0].status), (ExecKind::Ack, OrderStatus::Open));
-        v.board.publish(perp(), InstrumentId(0), &Quote { bid: d("99"), bid_qty: d("1"), ask: d("100.4"), ask_qty: d("0.1") }, 2);
+        v.board.publish(
+            perp(),
+            InstrumentId(0),
+            &Quote {
+                bid: d("99"),
+                bid_qty: d("1"),
+                ask: d("100.4"),
+                ask_qty: d("0.1"),
+            },
+            2,
+        );
         let mut out = Vec::new();
         v.poll(2_000_000, &mut out);
         v.poll(3_000_000, &mut out);
-        assert_eq!((out[0].kind, out[0].cum_qty_base, out[0].avg_price), (ExecKind::PartialFill, d("0.1"), d("100.4")));
-        let c = run_at(&mut v, &OrderIntent { action: IntentAction::Cancel, ..gtc }, 3_000_000);
-        assert_eq!((c[0].kind, c[0].cum_qty_base), (ExecKind::Canceled, d("0.1")));
-        let c = run_at(&mut v, &OrderIntent { action: IntentAction::Cancel, ..gtc }, 4_000_000);
-        assert_eq!((c[0].kind, c[0].status), (ExecKind::QueryAnswer, OrderStatus::Canceled));
+        assert_eq!(
+            (out[0].kind, out[0].cum_qty_base, out[0].avg_price),
+            (ExecKind::PartialFill, d("0.1"), d("100.4"))
+        );
+        let c = run_at(
+            &mut v,
+            &OrderIntent {
+                action: IntentAction::Cancel,
+                ..gtc
+            },
+            3_000_000,
+        );
+        assert_eq!(
+            (c[0].kind, c[0].cum_qty_base),
+            (ExecKind::Canceled, d("0.1"))
+        );
+        let c = run_at(
+            &mut v,
+            &OrderIntent {
+                action: IntentAction::Cancel,
+                ..gtc
+            },
+            4_000_000,
+        );
+        assert_eq!(
+            (c[0].kind, c[0].status),
+            (ExecKind::QueryAnswer, OrderStatus::Canceled)
+        );
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn paper_table_parses_and_checks_ranges() {
+        let cfg: PaperConfig =
+            toml::from_str("seed = 9\nlatency_ms = 3\nreject_ratio = \"0.1\"").unwrap();
+        assert_eq!(
+            (cfg.seed, cfg.latency_ms, cfg.reject_ratio),
+            (9, 3, Decimal::new(1, 1))
+        );
+        assert_eq!(
+            cfg.partial_fill_ratio,
+            PaperConfig::default().partial_fill_ratio
+        );
+        assert!(toml::from_str::<PaperConfig>("sed = 9").is_err());
+        let bad = PaperConfig {
+            reject_ratio: Decimal::new(15, 1),
+            ..PaperConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .starts_with("paper.reject_ratio: "));
+        assert_eq!(state_dir(Path::new("/j")), PathBuf::from("/j/paper"));
     }
 }

@@ -9,8 +9,8 @@
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
-use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Quote, Venue};
 use carry_engine::venue::VENUE_COUNT;
+use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Quote, Venue};
 use rust_decimal::Decimal;
 
 /// Nine words: four decimals (two words each) and the quote's monotonic receive time.
@@ -149,9 +149,19 @@ mod tests {
         let v: Venue = "gate-perp".parse().unwrap();
         assert_eq!(board.read(v, InstrumentId(1)), None);
         board.publish(v, InstrumentId(1), &q(5), 77);
-        assert_eq!(board.read(v, InstrumentId(1)), Some(BoardQuote { quote: q(5), recv_ns: 77 }));
+        assert_eq!(
+            board.read(v, InstrumentId(1)),
+            Some(BoardQuote {
+                quote: q(5),
+                recv_ns: 77
+            })
+        );
         assert_eq!(board.read(v, InstrumentId(0)), None);
-        assert_eq!(board.read(v, InstrumentId(9)), None, "out of range is none, not a panic");
+        assert_eq!(
+            board.read(v, InstrumentId(9)),
+            None,
+            "out of range is none, not a panic"
+        );
     }
 
     #[test]

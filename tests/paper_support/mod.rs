@@ -248,8 +248,15 @@ impl Node {
     /// `state_dir(dir)`.
     pub fn open(dir: &Path, seed: u64, regime: Duration) -> Node {
         let (journal, _) = Journal::open(dir, journal_options()).expect("engine journal");
-        let engine = Engine::open(engine_config(), &universe(), decider(), &specs(), journal, now())
-            .expect("engine opens");
+        let engine = Engine::open(
+            engine_config(),
+            &universe(),
+            decider(),
+            &specs(),
+            journal,
+            now(),
+        )
+        .expect("engine opens");
         let board = Arc::new(QuoteBoard::new(1));
         let (paper_journal, _) =
             Journal::open(state_dir(dir), journal_options()).expect("paper journal");
@@ -293,7 +300,9 @@ impl Node {
     }
 
     fn forward(&mut self) {
-        let Some(gateways) = &self.gateways else { return };
+        let Some(gateways) = &self.gateways else {
+            return;
+        };
         let mut kept = 0;
         for i in 0..self.backlog.len() {
             let intent = self.backlog[i];
@@ -361,6 +370,9 @@ impl Node {
     }
 }
 
+/// A (venue, instrument index) position key.
+pub type Slot = (Venue, u16);
+
 /// What the journals alone say about a run.
 #[derive(Debug, Default)]
 pub struct Audit {
@@ -370,55 +382,91 @@ pub struct Audit {
     pub queries: usize,
     /// Runs of the engine (START records).
     pub starts: usize,
-    /// Signed position per venue from the engine's execution reports (cumulative quantities).
-    pub engine_positions: std::collections::BTreeMap<Venue, Decimal>,
-    /// Largest |position| any venue reached while the reports were applied in order.
-    pub max_abs_position: Decimal,
-    /// Signed position per venue from the paper venue's own order records.
-    pub paper_positions: std::collections::BTreeMap<Venue, Decimal>,
+    /// Signed position per (venue, instrument) from the engine's execution reports.
+    pub engine_positions: std::collections::BTreeMap<Slot, Decimal>,
+    /// Largest |position| each (venue, instrument) reached while the reports were applied in
+    /// journal order.
+    pub max_abs_position: std::collections::BTreeMap<Slot, Decimal>,
+    /// Largest entry size the engine ever chose per instrument: the most a leg may hold.
+    pub entry_limit: std::collections::BTreeMap<u16, Decimal>,
+    /// Signed position per (venue, instrument) from the paper venue's own order records.
+    pub paper_positions: std::collections::BTreeMap<Slot, Decimal>,
     /// Client order ids the paper venue accepted.
     pub paper_ids: std::collections::HashSet<String>,
 }
 
+impl Audit {
+    /// Ids the engine journaled as placed more than once.
+    pub fn placed_twice(&self) -> Vec<(&String, &usize)> {
+        self.places.iter().filter(|(_, n)| **n > 1).collect()
+    }
+
+    /// Ids the venue knows that the engine never journaled.
+    pub fn unknown_to_engine(&self) -> Vec<&String> {
+        self.paper_ids
+            .iter()
+            .filter(|id| !self.places.contains_key(*id))
+            .collect()
+    }
+
+    /// (venue, instrument) positions that went past the entry size of their instrument.
+    pub fn over_limit(&self) -> Vec<(Slot, Decimal)> {
+        self.max_abs_position
+            .iter()
+            .filter(|((_, ins), q)| **q > self.entry_limit.get(ins).copied().unwrap_or_default())
+            .map(|(k, q)| (*k, *q))
+            .collect()
+    }
+}
+
 /// Reads the engine journal in `dir` and the paper venue's journal beside it.
 pub fn audit(dir: &Path) -> Audit {
-    use carry_engine::order::Side;
+    use carry_engine::cycle::CycleReason;
+    use carry_engine::order::{IntentAction, Side};
     use carry_engine::record::{kind, Record};
     use std::collections::HashMap;
 
     let mut a = Audit::default();
-    let mut placed: HashMap<String, (Venue, Side)> = HashMap::new();
+    let mut placed: HashMap<String, (Slot, Side)> = HashMap::new();
     let mut cum: HashMap<String, Decimal> = HashMap::new();
     let reader = carry_journal::JournalReader::open(dir).unwrap();
     for r in reader.iter_from(1) {
         let r = r.unwrap();
-        let Ok(rec) = Record::decode(r.kind, r.payload) else {
-            panic!("record {} of kind {} does not decode", r.seq, r.kind)
+        let rec = match Record::decode(r.kind, r.payload) {
+            Ok(rec) => rec,
+            Err(e) => panic!("record {} does not decode: {e}", r.seq),
         };
         match rec {
             Record::Start { .. } => a.starts += 1,
+            Record::Cycle { change, .. } if change.reason == CycleReason::Enter => {
+                let limit = a.entry_limit.entry(change.instrument.0).or_default();
+                *limit = (*limit).max(change.qty_base);
+            }
             Record::Intent { intent, .. } => {
                 let id = intent.client_order_id.to_string();
                 match intent.action {
-                    carry_engine::order::IntentAction::Place => {
+                    IntentAction::Place => {
                         *a.places.entry(id.clone()).or_default() += 1;
-                        placed.insert(id, (intent.venue, intent.side));
+                        placed.insert(id, ((intent.venue, intent.instrument.0), intent.side));
                     }
-                    carry_engine::order::IntentAction::Resend => a.resends += 1,
-                    carry_engine::order::IntentAction::Query => a.queries += 1,
-                    carry_engine::order::IntentAction::Cancel => {}
+                    IntentAction::Resend => a.resends += 1,
+                    IntentAction::Query => a.queries += 1,
+                    IntentAction::Cancel => {}
                 }
             }
             Record::Exec { report, .. } => {
                 let id = report.client_order_id.to_string();
-                let Some((venue, side)) = placed.get(&id).copied() else { continue };
+                let Some((slot, side)) = placed.get(&id).copied() else {
+                    continue;
+                };
                 let known = cum.entry(id).or_default();
                 if report.cum_qty_base > *known {
                     let delta = report.cum_qty_base - *known;
                     *known = report.cum_qty_base;
-                    let p = a.engine_positions.entry(venue).or_default();
+                    let p = a.engine_positions.entry(slot).or_default();
                     *p += side.sign() * delta;
-                    a.max_abs_position = a.max_abs_position.max(p.abs());
+                    let m = a.max_abs_position.entry(slot).or_default();
+                    *m = (*m).max(p.abs());
                 }
             }
             _ => {}
@@ -436,10 +484,42 @@ pub fn audit(dir: &Path) -> Audit {
         }
     }
     for (id, o) in latest {
-        *a.paper_positions.entry(o.venue).or_default() += o.side.sign() * o.cum_qty_base;
+        *a.paper_positions
+            .entry((o.venue, o.instrument.0))
+            .or_default() += o.side.sign() * o.cum_qty_base;
         a.paper_ids.insert(id);
     }
     a.engine_positions.retain(|_, q| !q.is_zero());
     a.paper_positions.retain(|_, q| !q.is_zero());
     a
+}
+
+/// What must hold after any run that ended flat: every id placed once, the venue never saw an
+/// id the engine had not journaled, no position past its entry size, the engine's fills agree
+/// with the venue's books, and nothing is held.
+pub fn assert_consistent_and_flat(a: &Audit) {
+    assert!(
+        a.placed_twice().is_empty(),
+        "ids placed more than once: {:?}",
+        a.placed_twice()
+    );
+    assert!(
+        a.unknown_to_engine().is_empty(),
+        "the venue saw ids the engine never journaled: {:?}",
+        a.unknown_to_engine()
+    );
+    assert!(
+        a.over_limit().is_empty(),
+        "positions past the entry size: {:?}",
+        a.over_limit()
+    );
+    assert_eq!(
+        a.engine_positions, a.paper_positions,
+        "engine fills disagree with the venue's books"
+    );
+    assert!(
+        a.engine_positions.is_empty(),
+        "not flat: {:?}",
+        a.engine_positions
+    );
 }
