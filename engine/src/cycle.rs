@@ -391,6 +391,9 @@ pub struct ReportEffect {
 #[derive(Clone, Debug, Default)]
 pub struct PairBook {
     cycles: Vec<Option<Cycle>>,
+    /// A pre-allocated order list per pair for its first cycle, so entering never allocates on
+    /// the engine thread (later cycles reuse the previous cycle's list).
+    spare_orders: Vec<Vec<WorkingOrder>>,
     next_cycle: u32,
     /// Orders that ended cycles wrote off as never placed (two "not found" answers), kept so a
     /// fill that shows up for one later is still counted. Empty in normal operation.
@@ -401,6 +404,7 @@ impl PairBook {
     pub fn new(pairs: usize) -> PairBook {
         PairBook {
             cycles: vec![None; pairs],
+            spare_orders: (0..pairs).map(|_| Vec::with_capacity(ORDERS_PER_CYCLE)).collect(),
             next_cycle: 1,
             written_off: Vec::new(),
         }
@@ -441,7 +445,8 @@ impl PairBook {
         };
         self.next_cycle = self.next_cycle.max(change.cycle.saturating_add(1));
         if change.from == CycleState::Flat && change.to == CycleState::Entering {
-            let mut orders = slot.take().map(|c| c.orders).unwrap_or_default();
+            let spare = self.spare_orders.get_mut(change.pair.index()).map(std::mem::take);
+            let mut orders = slot.take().map(|c| c.orders).or(spare).unwrap_or_default();
             orders.clear();
             orders.reserve(ORDERS_PER_CYCLE);
             *slot = Some(Cycle {

@@ -485,6 +485,9 @@ pub struct PairView {
     pub stalled: bool,
 }
 
+/// Client order ids one run may place before the issued-id set has to grow (about 2 MiB).
+const ISSUED_HEADROOM: usize = 1 << 16;
+
 /// Most actions one input may cause for one pair; a safety net against a decision loop.
 const MAX_ACTIONS_PER_PAIR: usize = 32;
 
@@ -615,6 +618,9 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             self.apply(&record);
             self.counters.recovered_records += 1;
         }
+        // Room for this run's ids up front: a set that grows on the intent path would allocate
+        // (and copy every id ever issued) on the engine thread.
+        self.issued.reserve(ISSUED_HEADROOM);
         self.decider.drain_breaker_changes(&mut |_| {});
         // Decisions were taken (and journaled) the first time round.
         self.late_fill = None;

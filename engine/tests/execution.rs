@@ -970,8 +970,11 @@ order_qty = "0.5"
     );
     assert_eq!(engine.counters().market_events, 1_200);
 
-    // Open a position, then hold it: the open cycle is reconciled on every event too.
-    feed(&mut engine, &mut out, &mut ms, "0.0005");
+    // Open a position, then hold it: the open cycle is reconciled on every event too. The
+    // entry itself (funding crosses the threshold → journaled entry intent) is the socket-to-
+    // intent hot path, so it is counted as well.
+    let allocated = allocations::during(|| feed(&mut engine, &mut out, &mut ms, "0.0005"));
+    assert_eq!(allocated, 0, "allocations on the path to the entry intent");
     let entry = out
         .iter()
         .find(|i| i.step == Step::Entry)
@@ -990,7 +993,8 @@ order_qty = "0.5"
         r.avg_price = i.price;
         engine.on_event(&Input::Exec(r), at(ms), out);
     };
-    fill(&entry, &mut out);
+    let allocated = allocations::during(|| fill(&entry, &mut out));
+    assert_eq!(allocated, 0, "allocations from the entry's fill to the hedge intent");
     let hedge = out.pop().expect("a hedge");
     fill(&hedge, &mut out);
     assert_eq!(engine.state(PAIR), CycleState::Open);
