@@ -72,9 +72,21 @@ pub fn run_from_file(path: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     crate::signals::install().context("installing signal handlers")?;
-    let report = run(&config, &text, RunOptions { mode: Mode::Run, stop_after: None, every_second: None })?;
+    let report = run(
+        &config,
+        &text,
+        RunOptions {
+            mode: Mode::Run,
+            stop_after: None,
+            every_second: None,
+        },
+    )?;
     print_exit_line(&report);
-    Ok(if report.outcome.halted { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report.outcome.halted {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One line on exit: what the run did.
@@ -128,8 +140,13 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     let paper_dir = paper::state_dir(&journal_dir);
     let (paper_journal, _) = Journal::open(&paper_dir, journal_options(config))
         .with_context(|| format!("paper venue journal {}", paper_dir.display()))?;
-    let mut paper = PaperVenue::open(config.paper.clone(), board.clone(), universe.len(), Some(paper_journal))
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut paper = PaperVenue::open(
+        config.paper.clone(),
+        board.clone(),
+        universe.len(),
+        Some(paper_journal),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     for &(venue, instrument, spec) in &specs {
         paper.set_spec(venue, instrument, spec);
     }
@@ -153,16 +170,35 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     gateways.add(gateway, &Venue::ALL);
 
     // Admin: latency collector, snapshots, commands.
-    let mut collector = LatencyCollector::new(LatencyConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut collector =
+        LatencyCollector::new(LatencyConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let recorder = collector
-        .new_recorder("engine", &[Stage::Parse, Stage::Queue, Stage::Decide, Stage::Journal, Stage::WireToIntent, Stage::Send, Stage::Ack])
+        .new_recorder(
+            "engine",
+            &[
+                Stage::Parse,
+                Stage::Queue,
+                Stage::Decide,
+                Stage::Journal,
+                Stage::WireToIntent,
+                Stage::Send,
+                Stage::Ack,
+            ],
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (publisher, reader) = snapshot_channel(4);
     let (command_tx, command_rx) = command_channel(64);
     let admin = AdminServer::spawn_with(
         &config.admin.socket,
-        AdminSources { snapshots: reader, latency: collector, commands: command_tx },
-        AdminOptions { http_metrics: config.admin.http_metrics, ..AdminOptions::default() },
+        AdminSources {
+            snapshots: reader,
+            latency: collector,
+            commands: command_tx,
+        },
+        AdminOptions {
+            http_metrics: config.admin.http_metrics,
+            ..AdminOptions::default()
+        },
     )
     .with_context(|| format!("admin.socket {}", config.admin.socket.display()))?;
 
@@ -173,7 +209,13 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     for (n, venue) in venues.iter().copied().enumerate() {
         let section = &config.venues[venue.as_str()];
         let sessions = venues::sessions(venue, &section.ws_url, universe.clone());
-        let mut group = FeedGroupConfig::new(venue.as_str(), sessions, universe.clone(), tls.clone(), rest.clone());
+        let mut group = FeedGroupConfig::new(
+            venue.as_str(),
+            sessions,
+            universe.clone(),
+            tls.clone(),
+            rest.clone(),
+        );
         group.rest = vec![(venue, section.rest_url.clone())];
         group.core = cores.feed(n);
         group.busy_poll = config.threads.busy_poll && group.core.is_some();
@@ -233,11 +275,17 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
         }
     }
     engine_stop.store(true, Ordering::Release);
-    let outcome = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    let outcome = engine_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
     let sources = admin.shutdown().context("stopping the admin socket")?;
     let mut latency = sources.latency;
     latency.collect(mono_ns());
-    Ok(RunReport { outcome, latency: latency.report(), paper_fills: outcome.counters.fills })
+    Ok(RunReport {
+        outcome,
+        latency: latency.report(),
+        paper_fills: outcome.counters.fills,
+    })
 }
 
 fn wait_for_stop(options: &RunOptions, socket: &Path, engine: &thread::JoinHandle<LoopOutcome>) {
@@ -263,10 +311,14 @@ fn wait_for_stop(options: &RunOptions, socket: &Path, engine: &thread::JoinHandl
 fn journal_options(config: &Config) -> JournalOptions {
     let durability = match config.journal.durability {
         DurabilityMode::None => Durability::None,
-        DurabilityMode::Batch => Durability::Batch { interval: Duration::from_millis(config.journal.batch_interval_ms) },
+        DurabilityMode::Batch => Durability::Batch {
+            interval: Duration::from_millis(config.journal.batch_interval_ms),
+        },
         DurabilityMode::Sync => Durability::Sync,
     };
-    JournalOptions::default().segment_size(config.journal.segment_mib << 20).durability(durability)
+    JournalOptions::default()
+        .segment_size(config.journal.segment_mib << 20)
+        .durability(durability)
 }
 
 /// Opens the engine on the timed journal: recover from every record, then START.
@@ -278,8 +330,13 @@ fn open_engine(
     journal: Journal,
 ) -> anyhow::Result<crate::engine_thread::LiveEngine> {
     let reader = journal.reader().context("reading the journal back")?;
-    let mut engine = carry_engine::engine::Engine::new(cfg, universe, decider, TimedJournal::new(journal))?;
-    engine.recover(reader.iter_from(1).map(|r| r.map(|r| (r.seq, r.kind, r.payload)).map_err(Into::into)))?;
+    let mut engine =
+        carry_engine::engine::Engine::new(cfg, universe, decider, TimedJournal::new(journal))?;
+    engine.recover(
+        reader
+            .iter_from(1)
+            .map(|r| r.map(|r| (r.seq, r.kind, r.payload)).map_err(Into::into)),
+    )?;
     engine.start(specs, Now::new(mono_ns(), unix_ms()))?;
     Ok(engine)
 }
@@ -298,12 +355,21 @@ fn initial_specs(
             .map(|&venue| {
                 let url = config.venues[venue.as_str()].rest_url.clone();
                 let universe = universe.clone();
-                (venue, s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())))
+                (
+                    venue,
+                    s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())),
+                )
             })
             .collect();
         handles
             .into_iter()
-            .map(|(v, h)| (v, h.join().unwrap_or_else(|_| Err("REST fetch thread panicked".into()))))
+            .map(|(v, h)| {
+                (
+                    v,
+                    h.join()
+                        .unwrap_or_else(|_| Err("REST fetch thread panicked".into())),
+                )
+            })
             .collect()
     });
     let mut specs = Vec::new();

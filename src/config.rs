@@ -157,7 +157,12 @@ fn default_true() -> bool {
 
 impl Default for ThreadsSection {
     fn default() -> Self {
-        ThreadsSection { engine_core: None, gateway_core: None, feed_cores: Vec::new(), busy_poll: true }
+        ThreadsSection {
+            engine_core: None,
+            gateway_core: None,
+            feed_cores: Vec::new(),
+            busy_poll: true,
+        }
     }
 }
 
@@ -302,8 +307,7 @@ impl Config {
                 format!("must be 1..=4096, got {}", self.journal.segment_mib),
             ));
         }
-        if self.journal.durability == DurabilityMode::Batch && self.journal.batch_interval_ms == 0
-        {
+        if self.journal.durability == DurabilityMode::Batch && self.journal.batch_interval_ms == 0 {
             return Err((
                 "journal.batch_interval_ms".into(),
                 "must be at least 1 with durability = \"batch\"".into(),
@@ -313,7 +317,9 @@ impl Config {
             if !addr.ip().is_loopback() {
                 return Err((
                     "admin.http_metrics".into(),
-                    format!("{addr} is not a loopback address; metrics are served on loopback only"),
+                    format!(
+                        "{addr} is not a loopback address; metrics are served on loopback only"
+                    ),
                 ));
             }
         }
@@ -324,14 +330,19 @@ impl Config {
             ));
         }
         if self.venues.is_empty() {
-            return Err(("venues".into(), "at least one venue must be configured".into()));
+            return Err((
+                "venues".into(),
+                "at least one venue must be configured".into(),
+            ));
         }
         for (name, v) in &self.venues {
             let key = |field: &str| format!("venues.{name}.{field}");
             name.parse::<Venue>()
                 .map_err(|e| (format!("venues.{name}"), e.to_string()))?;
-            check_url(&v.ws_url, &["ws://", "wss://"], "websocket").map_err(|r| (key("ws_url"), r))?;
-            check_url(&v.rest_url, &["http://", "https://"], "HTTP").map_err(|r| (key("rest_url"), r))?;
+            check_url(&v.ws_url, &["ws://", "wss://"], "websocket")
+                .map_err(|r| (key("ws_url"), r))?;
+            check_url(&v.rest_url, &["http://", "https://"], "HTTP")
+                .map_err(|r| (key("rest_url"), r))?;
             for (field, env) in [
                 ("api_key_env", &v.api_key_env),
                 ("api_secret_env", &v.api_secret_env),
@@ -344,12 +355,18 @@ impl Config {
             for (field, fee) in [("taker_fee", v.taker_fee), ("maker_fee", v.maker_fee)] {
                 // Makers can earn rebates, so a small negative fee is legitimate.
                 if fee.abs() >= Decimal::new(1, 2) {
-                    return Err((key(field), format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)")));
+                    return Err((
+                        key(field),
+                        format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)"),
+                    ));
                 }
             }
             if let Some(m) = v.maintenance_margin_rate {
                 if m <= Decimal::ZERO || m >= Decimal::ONE {
-                    return Err((key("maintenance_margin_rate"), format!("must be in (0, 1), got {m}")));
+                    return Err((
+                        key("maintenance_margin_rate"),
+                        format!("must be in (0, 1), got {m}"),
+                    ));
                 }
             }
             if let Some(l) = v.leverage {
@@ -359,13 +376,18 @@ impl Config {
             }
         }
         if self.pairs.is_empty() {
-            return Err(("pairs".into(), "at least one [[pairs]] entry is needed".into()));
+            return Err((
+                "pairs".into(),
+                "at least one [[pairs]] entry is needed".into(),
+            ));
         }
         self.execution.validate().map_err(split_engine_error)?;
-        self.paper.validate().map_err(|e| match e.split_once(": ") {
-            Some((k, r)) => (k.to_string(), r.to_string()),
-            None => ("paper".to_string(), e),
-        })?;
+        self.paper
+            .validate()
+            .map_err(|e| match e.split_once(": ") {
+                Some((k, r)) => (k.to_string(), r.to_string()),
+                None => ("paper".to_string(), e),
+            })?;
         self.engine_parts().map(|_| ())
     }
 
@@ -405,9 +427,14 @@ impl Config {
                         .map(|(j, v)| (format!("pairs[{i}].venues[{j}]"), v.as_str())),
                 );
             for (key, name) in legs {
-                let venue: Venue = name.parse().map_err(|e: carry_engine::venue::UnknownVenue| (key.clone(), e.to_string()))?;
+                let venue: Venue = name
+                    .parse()
+                    .map_err(|e: carry_engine::venue::UnknownVenue| (key.clone(), e.to_string()))?;
                 if !self.venues.contains_key(venue.as_str()) {
-                    return Err((key, format!("venue {venue} has no [venues.{venue}] section")));
+                    return Err((
+                        key,
+                        format!("venue {venue} has no [venues.{venue}] section"),
+                    ));
                 }
                 let ins = universe.get(id);
                 let symbol = carry_feeds::symbols::venue_symbol(venue, &ins.base, &ins.quote);
@@ -442,7 +469,10 @@ impl Config {
 fn split_engine_error(e: carry_engine::config::ConfigError) -> (String, String) {
     let key = e.key().to_string();
     let text = e.to_string();
-    let reason = text.strip_prefix(&format!("{key}: ")).unwrap_or(&text).to_string();
+    let reason = text
+        .strip_prefix(&format!("{key}: "))
+        .unwrap_or(&text)
+        .to_string();
     (key, reason)
 }
 
@@ -484,7 +514,9 @@ fn check_url(url: &str, schemes: &[&str], what: &str) -> Result<(), String> {
 fn check_env_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -615,7 +647,11 @@ taker_fee = "0.0005"
     #[test]
     fn secrets_do_not_print() {
         let s = Secret("hunter2".into());
-        let creds = Credentials { key: s.clone(), secret: s, passphrase: None };
+        let creds = Credentials {
+            key: s.clone(),
+            secret: s,
+            passphrase: None,
+        };
         let shown = format!("{creds:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("redacted"));

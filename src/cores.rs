@@ -16,16 +16,32 @@ pub struct CorePlan {
 
 impl CorePlan {
     /// Checks every configured core against the machine's cores. Errors name the key.
-    pub fn new(threads: &ThreadsSection, available: &[CoreId]) -> Result<CorePlan, (String, String)> {
+    pub fn new(
+        threads: &ThreadsSection,
+        available: &[CoreId],
+    ) -> Result<CorePlan, (String, String)> {
         let find = |key: &str, id: usize| {
-            available.iter().copied().find(|c| c.id == id).ok_or_else(|| {
-                let ids: Vec<String> = available.iter().map(|c| c.id.to_string()).collect();
-                (key.to_string(), format!("core {id} does not exist here (cores: {})", ids.join(",")))
-            })
+            available
+                .iter()
+                .copied()
+                .find(|c| c.id == id)
+                .ok_or_else(|| {
+                    let ids: Vec<String> = available.iter().map(|c| c.id.to_string()).collect();
+                    (
+                        key.to_string(),
+                        format!("core {id} does not exist here (cores: {})", ids.join(",")),
+                    )
+                })
         };
         Ok(CorePlan {
-            engine: threads.engine_core.map(|id| find("threads.engine_core", id)).transpose()?,
-            gateway: threads.gateway_core.map(|id| find("threads.gateway_core", id)).transpose()?,
+            engine: threads
+                .engine_core
+                .map(|id| find("threads.engine_core", id))
+                .transpose()?,
+            gateway: threads
+                .gateway_core
+                .map(|id| find("threads.gateway_core", id))
+                .transpose()?,
             feeds: threads
                 .feed_cores
                 .iter()
@@ -59,16 +75,27 @@ mod tests {
     #[test]
     fn plan_checks_cores_and_rotates_feeds() {
         let available = [CoreId { id: 0 }, CoreId { id: 1 }, CoreId { id: 3 }];
-        let threads = ThreadsSection { engine_core: Some(1), gateway_core: None, feed_cores: vec![0, 3], busy_poll: true };
+        let threads = ThreadsSection {
+            engine_core: Some(1),
+            gateway_core: None,
+            feed_cores: vec![0, 3],
+            busy_poll: true,
+        };
         let plan = CorePlan::new(&threads, &available).unwrap();
         assert_eq!(plan.engine, Some(CoreId { id: 1 }));
         assert_eq!(plan.feed(0), Some(CoreId { id: 0 }));
         assert_eq!(plan.feed(1), Some(CoreId { id: 3 }));
         assert_eq!(plan.feed(2), Some(CoreId { id: 0 }));
-        let bad = ThreadsSection { engine_core: Some(2), ..threads.clone() };
+        let bad = ThreadsSection {
+            engine_core: Some(2),
+            ..threads.clone()
+        };
         let (key, reason) = CorePlan::new(&bad, &available).unwrap_err();
         assert_eq!(key, "threads.engine_core");
-        assert!(reason.contains("core 2 does not exist here (cores: 0,1,3)"), "{reason}");
+        assert!(
+            reason.contains("core 2 does not exist here (cores: 0,1,3)"),
+            "{reason}"
+        );
         let none = CorePlan::new(&ThreadsSection::default(), &available).unwrap();
         assert_eq!(none.feed(5), None);
     }

@@ -59,7 +59,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(EXIT_CONFIG));
             }
         },
-        None => (DEMO_TOML.to_string(), "config/demo.toml (built in)".to_string()),
+        None => (
+            DEMO_TOML.to_string(),
+            "config/demo.toml (built in)".to_string(),
+        ),
     };
     let mut config = match Config::parse(&text, &file) {
         Ok(c) => c,
@@ -68,14 +71,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CONFIG));
         }
     };
-    let journal_dir = args.journal.clone().unwrap_or_else(|| app::temp_dir("carry-demo"));
+    let journal_dir = args
+        .journal
+        .clone()
+        .unwrap_or_else(|| app::temp_dir("carry-demo"));
     config.journal.dir = journal_dir.clone();
     config.admin.socket = match &args.admin_socket {
         Some(p) => p.clone(),
         None => journal_dir.join("admin.sock"),
     };
 
-    let universe = config.universe().map_err(|(k, r)| anyhow::anyhow!("{file}: {k}: {r}"))?;
+    let universe = config
+        .universe()
+        .map_err(|(k, r)| anyhow::anyhow!("{file}: {k}: {r}"))?;
     let sim = SimVenues::start(SimConfig {
         instruments: universe.iter().map(|(_, i)| i.name.clone()).collect(),
         venues: universe.venues().collect(),
@@ -91,11 +99,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!(
         "carry demo: simulated venues on 127.0.0.1 ({}); journal {}; admin socket {}",
-        universe.venues().map(Venue::as_str).collect::<Vec<_>>().join(", "),
+        universe
+            .venues()
+            .map(Venue::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         journal_dir.display(),
         config.admin.socket.display()
     );
-    eprintln!("carry demo: try `carry admin --socket {} status` in another terminal; Ctrl-C stops", config.admin.socket.display());
+    eprintln!(
+        "carry demo: try `carry admin --socket {} status` in another terminal; Ctrl-C stops",
+        config.admin.socket.display()
+    );
 
     crate::signals::install().context("installing signal handlers")?;
     let report = app::run(
@@ -113,7 +128,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, summary(&report).to_string() + "\n")
             .with_context(|| format!("writing the summary to {}", path.display()))?;
     }
-    Ok(if report.outcome.halted { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report.outcome.halted {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `{"events":N,"intents":N,"fills":N,"cycles_completed":N,"latency_ns":{STAGE:{..}}}`
@@ -145,11 +164,13 @@ fn print_status(socket: &Path) {
 pub fn render_status(v: &Value) -> String {
     let status = &v["status"];
     // Cumulative: intents are rare, so a one-second window is usually empty.
-    let wire = v["latency"]["cumulative"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|r| r["stage"] == "wire_to_intent" && r["venue"] == "all"));
+    let wire = v["latency"]["cumulative"].as_array().and_then(|rows| {
+        rows.iter()
+            .find(|r| r["stage"] == "wire_to_intent" && r["venue"] == "all")
+    });
     let micros = |r: Option<&Value>, k: &str| {
-        r.and_then(|r| r[k].as_u64()).map_or("-".to_string(), |ns| format!("{:.1}µs", ns as f64 / 1000.0))
+        r.and_then(|r| r[k].as_u64())
+            .map_or("-".to_string(), |ns| format!("{:.1}µs", ns as f64 / 1000.0))
     };
     let mut out = format!(
         "── carry demo · up {}s · {:.0} events/s · events {} · intents {} · fills {} · cycles {} · wire→intent p50 {} p99 {}\n",
@@ -164,19 +185,44 @@ pub fn render_status(v: &Value) -> String {
     );
     let cycles = v["cycles"].as_array().cloned().unwrap_or_default();
     let positions = v["positions"].as_array().cloned().unwrap_or_default();
-    out += &format!("{:<30} {:<13} {:<13} {:>9} {:>9}  {:<10} {}\n", "pair", "long", "short", "APR", "net APR", "cycle", "positions");
+    out += &format!(
+        "{:<30} {:<13} {:<13} {:>9} {:>9}  {:<10} {}\n",
+        "pair", "long", "short", "APR", "net APR", "cycle", "positions"
+    );
     for row in v["spreads"].as_array().into_iter().flatten() {
         let pair = row["pair"].as_str().unwrap_or("?");
         let pct = |k: &str| {
-            row[k].as_str().and_then(|s| s.parse::<f64>().ok()).map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0))
+            row[k]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0))
         };
-        let stale = |k: &str, venue: &str| if row[k].as_bool() == Some(true) { format!("{venue}*") } else { venue.to_string() };
-        let cycle = cycles.iter().find(|c| c["pair"] == pair).and_then(|c| c["state"].as_str()).unwrap_or("-");
+        let stale = |k: &str, venue: &str| {
+            if row[k].as_bool() == Some(true) {
+                format!("{venue}*")
+            } else {
+                venue.to_string()
+            }
+        };
+        let cycle = cycles
+            .iter()
+            .find(|c| c["pair"] == pair)
+            .and_then(|c| c["state"].as_str())
+            .unwrap_or("-");
         let instrument = row["instrument"].as_str().unwrap_or("");
         let held: Vec<String> = positions
             .iter()
-            .filter(|p| p["instrument"] == instrument && (p["venue"] == row["long_venue"] || p["venue"] == row["short_venue"]))
-            .map(|p| format!("{} {}", p["venue"].as_str().unwrap_or("?"), p["qty"].as_str().unwrap_or("?")))
+            .filter(|p| {
+                p["instrument"] == instrument
+                    && (p["venue"] == row["long_venue"] || p["venue"] == row["short_venue"])
+            })
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["venue"].as_str().unwrap_or("?"),
+                    p["qty"].as_str().unwrap_or("?")
+                )
+            })
             .collect();
         out += &format!(
             "{:<30} {:<13} {:<13} {:>9} {:>9}  {:<10} {}\n",
@@ -193,8 +239,21 @@ pub fn render_status(v: &Value) -> String {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|b| format!("{}({})", b["name"].as_str().unwrap_or("?"), b["scope"].as_str().unwrap_or("?")))
+        .map(|b| {
+            format!(
+                "{}({})",
+                b["name"].as_str().unwrap_or("?"),
+                b["scope"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
-    out += &format!("breakers: {}", if breakers.is_empty() { "none".to_string() } else { breakers.join(" ") });
+    out += &format!(
+        "breakers: {}",
+        if breakers.is_empty() {
+            "none".to_string()
+        } else {
+            breakers.join(" ")
+        }
+    );
     out
 }

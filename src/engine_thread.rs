@@ -41,7 +41,10 @@ pub struct TimedJournal {
 
 impl TimedJournal {
     pub fn new(journal: Journal) -> TimedJournal {
-        TimedJournal { journal, spent_ns: 0 }
+        TimedJournal {
+            journal,
+            spent_ns: 0,
+        }
     }
 
     /// Time spent appending since the last call.
@@ -137,32 +140,47 @@ impl EngineLoop {
             let mut worked = false;
             for q in 0..self.feeds.len() {
                 for _ in 0..DRAIN_BATCH {
-                    let Some(item) = self.feeds[q].pop() else { break };
+                    let Some(item) = self.feeds[q].pop() else {
+                        break;
+                    };
                     worked = true;
                     market_events += 1;
                     let dequeued = mono_ns();
                     let ev = item.event;
                     if !matches!(ev.kind, MarketEventKind::FeedReset) {
-                        self.latency.record_span(Stage::Parse, ev.venue, ev.recv_ns, item.parsed_ns);
+                        self.latency.record_span(
+                            Stage::Parse,
+                            ev.venue,
+                            ev.recv_ns,
+                            item.parsed_ns,
+                        );
                     }
-                    self.latency.record_span(Stage::Queue, ev.venue, item.enqueued_ns, dequeued);
+                    self.latency
+                        .record_span(Stage::Queue, ev.venue, item.enqueued_ns, dequeued);
                     self.board.observe(&ev);
                     let now = Now::new(dequeued, unix_ms());
                     self.engine.on_event(&Input::Market(ev), now, &mut out);
                     let decided = mono_ns();
                     let journal_ns = self.engine.sink_mut().take_spent();
                     let total = decided.saturating_sub(dequeued);
-                    self.latency.record(Stage::Decide, ev.venue, total.saturating_sub(journal_ns));
+                    self.latency
+                        .record(Stage::Decide, ev.venue, total.saturating_sub(journal_ns));
                     self.latency.record(Stage::Journal, ev.venue, journal_ns);
                     if !out.is_empty() {
-                        self.latency.record_span(Stage::WireToIntent, ev.venue, ev.recv_ns, decided);
+                        self.latency.record_span(
+                            Stage::WireToIntent,
+                            ev.venue,
+                            ev.recv_ns,
+                            decided,
+                        );
                         self.hand_over(&mut out, &mut backlog, decided);
                     }
                 }
             }
             while let Ok(report) = self.reports.try_recv() {
                 worked = true;
-                self.latency.record_span(Stage::Ack, report.venue, report.sent_ns, report.recv_ns);
+                self.latency
+                    .record_span(Stage::Ack, report.venue, report.sent_ns, report.recv_ns);
                 let now = Now::new(mono_ns(), unix_ms());
                 self.engine.on_event(&Input::Exec(report), now, &mut out);
                 self.engine.sink_mut().take_spent();
@@ -181,7 +199,8 @@ impl EngineLoop {
             let t = mono_ns();
             if t >= next_tick {
                 next_tick = t + tick_ns;
-                self.engine.on_event(&Input::Tick, Now::new(t, unix_ms()), &mut out);
+                self.engine
+                    .on_event(&Input::Tick, Now::new(t, unix_ms()), &mut out);
                 self.engine.sink_mut().take_spent();
                 self.hand_over(&mut out, &mut backlog, mono_ns());
                 self.latency.maybe_publish(t);
@@ -232,14 +251,22 @@ impl EngineLoop {
 
     /// Hands every journaled intent in `out` to its gateway; a full gateway queue keeps the rest
     /// in `backlog`, in order, for the next round.
-    fn hand_over(&mut self, out: &mut Vec<OrderIntent>, backlog: &mut VecDeque<OrderIntent>, journaled_ns: u64) {
+    fn hand_over(
+        &mut self,
+        out: &mut Vec<OrderIntent>,
+        backlog: &mut VecDeque<OrderIntent>,
+        journaled_ns: u64,
+    ) {
         for intent in out.drain(..) {
             if !backlog.is_empty() {
                 backlog.push_back(intent);
                 continue;
             }
             match self.gateways.send(intent) {
-                Ok(()) => self.latency.record_span(Stage::Send, intent.venue, journaled_ns, mono_ns()),
+                Ok(()) => {
+                    self.latency
+                        .record_span(Stage::Send, intent.venue, journaled_ns, mono_ns())
+                }
                 Err(back) => backlog.push_back(back),
             }
         }
@@ -251,7 +278,8 @@ impl EngineLoop {
                 backlog.push_front(back);
                 return;
             }
-            self.latency.record_span(Stage::Send, intent.venue, now_ns, mono_ns());
+            self.latency
+                .record_span(Stage::Send, intent.venue, now_ns, mono_ns());
         }
     }
 
@@ -278,13 +306,18 @@ impl EngineLoop {
             s.status.paused = decider.breakers().global_entry_block().is_some();
 
             for g in &decider.metrics().pairs {
-                let Some(pair) = decider.pair(g.pair) else { continue };
+                let Some(pair) = decider.pair(g.pair) else {
+                    continue;
+                };
                 let row = s.spreads.push_slot();
                 set_str(&mut row.pair, &g.name);
                 set_str(&mut row.instrument, &universe.get(pair.instrument).name);
                 let (long, short) = match g.orientation {
                     Some(o) => (o.long, o.short),
-                    None => (pair.venues[0], *pair.venues.last().unwrap_or(&pair.venues[0])),
+                    None => (
+                        pair.venues[0],
+                        *pair.venues.last().unwrap_or(&pair.venues[0]),
+                    ),
                 };
                 row.long_venue = long;
                 row.short_venue = short;
@@ -303,8 +336,13 @@ impl EngineLoop {
                 set_str(&mut row.instrument, &universe.get(instrument).name);
                 row.qty = pos.qty;
                 row.entry = pos.entry_price;
-                let risk = venue.is_perp().then(|| decider.leg_risk(venue, instrument, engine.positions())).flatten();
-                row.mark = risk.map(|r| r.mark_price).or_else(|| decider.quote(venue, instrument).map(|q| q.mid()));
+                let risk = venue
+                    .is_perp()
+                    .then(|| decider.leg_risk(venue, instrument, engine.positions()))
+                    .flatten();
+                row.mark = risk
+                    .map(|r| r.mark_price)
+                    .or_else(|| decider.quote(venue, instrument).map(|q| q.mid()));
                 row.liq_price = risk.map(|r| r.liquidation_price);
                 row.liq_distance = risk.map(|r| r.liquidation_distance);
                 row.margin_ratio = risk.and_then(|r| r.margin_ratio);
@@ -320,13 +358,19 @@ impl EngineLoop {
                     Scope::Global => set_str(&mut row.scope, "global"),
                     Scope::Venue(v) => set_str(&mut row.scope, v.as_str()),
                     Scope::Stream { venue, .. } => set_str(&mut row.scope, venue.as_str()),
-                    Scope::Pair(p) => set_str(&mut row.scope, decider.pair(p).map_or("?", |p| p.name.as_str())),
+                    Scope::Pair(p) => set_str(
+                        &mut row.scope,
+                        decider.pair(p).map_or("?", |p| p.name.as_str()),
+                    ),
                 }
             }
 
             for view in engine.pairs() {
                 let row = s.cycles.push_slot();
-                set_str(&mut row.pair, decider.pair(view.pair).map_or("?", |p| p.name.as_str()));
+                set_str(
+                    &mut row.pair,
+                    decider.pair(view.pair).map_or("?", |p| p.name.as_str()),
+                );
                 row.state = view.state.as_str();
                 row.cycle = view.cycle.map_or(0, u64::from);
                 row.since_unix_ms = 0;
@@ -334,49 +378,153 @@ impl EngineLoop {
 
             let counter = |v: u64| MetricValue::Counter(v);
             for (name, help, value) in [
-                ("engine_inputs_total", "Inputs the engine journaled and applied", c.inputs),
-                ("engine_market_events_total", "Market events the engine processed", c.market_events),
-                ("engine_intents_total", "Order intents journaled and handed to gateways", c.intents),
-                ("engine_fills_total", "Execution reports carrying a fill", c.fills),
-                ("engine_rejects_total", "Orders the venue rejected", c.rejects),
-                ("engine_cycles_started_total", "Entry cycles started", c.cycles_started),
-                ("engine_cycles_completed_total", "Cycles that went back to flat", c.cycles_completed),
-                ("engine_unwinds_total", "First legs unwound after a failed hedge", c.unwinds),
-                ("engine_rejected_in_flight_total", "Entry triggers refused: a cycle was in flight", c.rejected_in_flight),
-                ("engine_reused_client_ids_total", "Client order ids placed twice (must stay 0)", c.reused_ids),
-                ("engine_journal_failures_total", "Journal appends that failed", c.journal_failures),
+                (
+                    "engine_inputs_total",
+                    "Inputs the engine journaled and applied",
+                    c.inputs,
+                ),
+                (
+                    "engine_market_events_total",
+                    "Market events the engine processed",
+                    c.market_events,
+                ),
+                (
+                    "engine_intents_total",
+                    "Order intents journaled and handed to gateways",
+                    c.intents,
+                ),
+                (
+                    "engine_fills_total",
+                    "Execution reports carrying a fill",
+                    c.fills,
+                ),
+                (
+                    "engine_rejects_total",
+                    "Orders the venue rejected",
+                    c.rejects,
+                ),
+                (
+                    "engine_cycles_started_total",
+                    "Entry cycles started",
+                    c.cycles_started,
+                ),
+                (
+                    "engine_cycles_completed_total",
+                    "Cycles that went back to flat",
+                    c.cycles_completed,
+                ),
+                (
+                    "engine_unwinds_total",
+                    "First legs unwound after a failed hedge",
+                    c.unwinds,
+                ),
+                (
+                    "engine_rejected_in_flight_total",
+                    "Entry triggers refused: a cycle was in flight",
+                    c.rejected_in_flight,
+                ),
+                (
+                    "engine_reused_client_ids_total",
+                    "Client order ids placed twice (must stay 0)",
+                    c.reused_ids,
+                ),
+                (
+                    "engine_journal_failures_total",
+                    "Journal appends that failed",
+                    c.journal_failures,
+                ),
             ] {
                 s.metrics.push_slot().set(name, help, counter(value));
             }
-            s.metrics
-                .push_slot()
-                .set("engine_halted", "1 when the journal failed and the engine halted", MetricValue::Gauge(f64::from(u8::from(engine.is_halted()))));
+            s.metrics.push_slot().set(
+                "engine_halted",
+                "1 when the journal failed and the engine halted",
+                MetricValue::Gauge(f64::from(u8::from(engine.is_halted()))),
+            );
             for g in &decider.metrics().pairs {
                 if let Some(apr) = g.net_apr {
-                    s.metrics.push_slot().set("pair_net_apr", "Net APR of the pair's best or held orientation (fraction per year)", MetricValue::Gauge(apr)).label("pair", &g.name);
+                    s.metrics
+                        .push_slot()
+                        .set(
+                            "pair_net_apr",
+                            "Net APR of the pair's best or held orientation (fraction per year)",
+                            MetricValue::Gauge(apr),
+                        )
+                        .label("pair", &g.name);
                 }
             }
             for stats in feed_stats {
                 for conn in &stats.connections {
                     let snap = conn.snapshot();
                     let venue = snap.venue.as_str();
-                    s.metrics.push_slot().set("feed_connects_total", "Websocket connections established", counter(snap.connects)).label("venue", venue);
-                    s.metrics.push_slot().set("feed_messages_total", "Websocket messages received", counter(snap.messages)).label("venue", venue);
-                    s.metrics.push_slot().set("feed_events_total", "Market events produced", counter(snap.events)).label("venue", venue);
-                    s.metrics.push_slot().set("feed_up", "1 while the connection is up", MetricValue::Gauge(f64::from(u8::from(snap.up)))).label("venue", venue);
+                    s.metrics
+                        .push_slot()
+                        .set(
+                            "feed_connects_total",
+                            "Websocket connections established",
+                            counter(snap.connects),
+                        )
+                        .label("venue", venue);
+                    s.metrics
+                        .push_slot()
+                        .set(
+                            "feed_messages_total",
+                            "Websocket messages received",
+                            counter(snap.messages),
+                        )
+                        .label("venue", venue);
+                    s.metrics
+                        .push_slot()
+                        .set(
+                            "feed_events_total",
+                            "Market events produced",
+                            counter(snap.events),
+                        )
+                        .label("venue", venue);
+                    s.metrics
+                        .push_slot()
+                        .set(
+                            "feed_up",
+                            "1 while the connection is up",
+                            MetricValue::Gauge(f64::from(u8::from(snap.up))),
+                        )
+                        .label("venue", venue);
                     for (reason, n) in snap.disconnects {
                         if n > 0 {
-                            s.metrics.push_slot().set("feed_disconnects_total", "Websocket disconnects by reason", counter(n)).label("venue", venue).label("reason", reason.as_str());
+                            s.metrics
+                                .push_slot()
+                                .set(
+                                    "feed_disconnects_total",
+                                    "Websocket disconnects by reason",
+                                    counter(n),
+                                )
+                                .label("venue", venue)
+                                .label("reason", reason.as_str());
                         }
                     }
                     for (reason, n) in snap.drops {
                         if n > 0 {
-                            s.metrics.push_slot().set("feed_dropped_messages_total", "Venue messages dropped as not understood, by reason", counter(n)).label("venue", venue).label("reason", reason.as_str());
+                            s.metrics
+                                .push_slot()
+                                .set(
+                                    "feed_dropped_messages_total",
+                                    "Venue messages dropped as not understood, by reason",
+                                    counter(n),
+                                )
+                                .label("venue", venue)
+                                .label("reason", reason.as_str());
                         }
                     }
                 }
                 let q = stats.queue.snapshot();
-                s.metrics.push_slot().set("feed_queue_conflated_total", "Quotes conflated because the engine queue was full", counter(q.conflated)).label("group", &stats.name);
+                s.metrics
+                    .push_slot()
+                    .set(
+                        "feed_queue_conflated_total",
+                        "Quotes conflated because the engine queue was full",
+                        counter(q.conflated),
+                    )
+                    .label("group", &stats.name);
             }
         });
     }

@@ -14,8 +14,9 @@ pub fn run(journal: &Path) -> anyhow::Result<ExitCode> {
     let outcome = replay(journal, |start| {
         let config = Config::parse(&start.config_text, "journaled configuration")
             .map_err(|e| e.to_string())?;
-        let (mut engine, universe, decider) =
-            config.engine_parts().map_err(|(key, reason)| format!("{key}: {reason}"))?;
+        let (mut engine, universe, decider) = config
+            .engine_parts()
+            .map_err(|(key, reason)| format!("{key}: {reason}"))?;
         engine.config_text = start.config_text.clone();
         Ok((engine, universe, decider))
     })
@@ -28,7 +29,10 @@ pub fn run(journal: &Path) -> anyhow::Result<ExitCode> {
                 stats.inputs,
                 stats.runs,
                 if stats.cut_by_crash > 0 {
-                    format!(", {} intents never journaled: their run died first", stats.cut_by_crash)
+                    format!(
+                        ", {} intents never journaled: their run died first",
+                        stats.cut_by_crash
+                    )
                 } else {
                     String::new()
                 }

@@ -43,22 +43,56 @@ fn run_refuses_a_bad_config_with_file_key_and_reason_and_exit_2() {
     let dir = scratch("badconfig");
     let demo_toml = include_str!("../config/demo.toml");
     let cases = [
-        (demo_toml.replace("entry_apr = \"0.10\"", "entry_apr = \"0.10\"\nentry_aprr = 1"), "strategy.entry_aprr: unknown field"),
-        (demo_toml.replacen("ws_url = \"wss://fstream.binance.com\"", "ws_url = \"fstream.binance.com\"", 1), "venues.binance-perp.ws_url: not a websocket URL"),
-        (demo_toml.replacen("long = \"binance-spot\"", "long = \"binanse-spot\"", 1), "pairs[1].long: unknown venue \"binanse-spot\""),
-        (demo_toml.replacen("exit_apr = \"0.02\"", "exit_apr = \"0.5\"", 1), "strategy.exit_apr: must be below entry_apr"),
+        (
+            demo_toml.replace(
+                "entry_apr = \"0.10\"",
+                "entry_apr = \"0.10\"\nentry_aprr = 1",
+            ),
+            "strategy.entry_aprr: unknown field",
+        ),
+        (
+            demo_toml.replacen(
+                "ws_url = \"wss://fstream.binance.com\"",
+                "ws_url = \"fstream.binance.com\"",
+                1,
+            ),
+            "venues.binance-perp.ws_url: not a websocket URL",
+        ),
+        (
+            demo_toml.replacen("long = \"binance-spot\"", "long = \"binanse-spot\"", 1),
+            "pairs[1].long: unknown venue \"binanse-spot\"",
+        ),
+        (
+            demo_toml.replacen("exit_apr = \"0.02\"", "exit_apr = \"0.5\"", 1),
+            "strategy.exit_apr: must be below entry_apr",
+        ),
     ];
     for (i, (toml, want)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{i}.toml"));
         std::fs::write(&file, toml).unwrap();
-        let out = carry().args(["run", "--config"]).arg(&file).output().unwrap();
+        let out = carry()
+            .args(["run", "--config"])
+            .arg(&file)
+            .output()
+            .unwrap();
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "case {i}: {stderr}");
-        assert!(stderr.contains(&format!("{}: {want}", file.display())), "case {i}: want {want:?} in {stderr}");
+        assert!(
+            stderr.contains(&format!("{}: {want}", file.display())),
+            "case {i}: want {want:?} in {stderr}"
+        );
     }
-    let out = carry().args(["run", "--config"]).arg(dir.join("missing.toml")).output().unwrap();
+    let out = carry()
+        .args(["run", "--config"])
+        .arg(dir.join("missing.toml"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("missing.toml: cannot read"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("missing.toml: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -74,45 +108,99 @@ fn demo_trades_restarts_on_its_journal_and_replays_identically() {
     }
     assert!(s["events"].as_u64().unwrap() > 1000, "{s}");
     // The simulator opens a wide spread in its second 8 s regime: the engine must trade on it.
-    assert!(s["intents"].as_u64().unwrap() > 0, "no intents in 14 s: {s}");
+    assert!(
+        s["intents"].as_u64().unwrap() > 0,
+        "no intents in 14 s: {s}"
+    );
     assert!(s["fills"].as_u64().unwrap() > 0, "no fills in 14 s: {s}");
     for stage in ["parse", "queue", "decide", "journal", "wire_to_intent"] {
         let st = &s["latency_ns"][stage];
-        assert!(st["count"].as_u64().unwrap() > 0, "stage {stage} empty: {s}");
-        assert!(st["p50"].as_u64().unwrap() <= st["p99"].as_u64().unwrap(), "{stage}: {st}");
-        assert!(st["p99"].as_u64().unwrap() <= st["max"].as_u64().unwrap(), "{stage}: {st}");
+        assert!(
+            st["count"].as_u64().unwrap() > 0,
+            "stage {stage} empty: {s}"
+        );
+        assert!(
+            st["p50"].as_u64().unwrap() <= st["p99"].as_u64().unwrap(),
+            "{stage}: {st}"
+        );
+        assert!(
+            st["p99"].as_u64().unwrap() <= st["max"].as_u64().unwrap(),
+            "{stage}: {st}"
+        );
     }
 
     // A second run recovers and continues the same journal.
     let second = dir.join("second.json");
     let out = demo(&journal, 4, &second);
-    assert!(out.status.success(), "restarted demo failed: {}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "restarted demo failed: {}",
+        text(&out.stderr)
+    );
 
-    let out = carry().args(["replay", "--journal"]).arg(&journal).output().unwrap();
+    let out = carry()
+        .args(["replay", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "replay: {stdout}{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "replay: {stdout}{}",
+        text(&out.stderr)
+    );
     assert!(stdout.starts_with("identical: "), "{stdout}");
     assert!(stdout.contains(", 2 runs"), "{stdout}");
-    let intents: u64 = stdout["identical: ".len()..].split(' ').next().unwrap().parse().unwrap();
+    let intents: u64 = stdout["identical: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(intents >= s["intents"].as_u64().unwrap(), "{stdout} vs {s}");
 
-    let out = carry().args(["journal", "verify"]).arg(&journal).output().unwrap();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(text(&out.stdout).starts_with("ok: "), "{}", text(&out.stdout));
+    let out = carry()
+        .args(["journal", "verify"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).starts_with("ok: "),
+        "{}",
+        text(&out.stdout)
+    );
 
     // Every journaled intent dumps with its client order id and action; ids are never reused.
-    let out = carry().args(["journal", "dump", "--kind", "intent"]).arg(&journal).output().unwrap();
+    let out = carry()
+        .args(["journal", "dump", "--kind", "intent"])
+        .arg(&journal)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut ids = std::collections::HashSet::new();
     let mut places = 0;
     for line in text(&out.stdout).lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["kind"], "intent", "{line}");
-        let id = v["client_order_id"].as_str().unwrap_or_else(|| panic!("no client_order_id: {line}"));
-        assert!(id.len() <= 28 && id.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+        let id = v["client_order_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no client_order_id: {line}"));
+        assert!(
+            id.len() <= 28 && id.bytes().all(|b| b.is_ascii_alphanumeric()),
+            "{id}"
+        );
         if v["action"] == "place" {
             places += 1;
-            assert!(ids.insert(id.to_string()), "client order id {id} placed twice");
+            assert!(
+                ids.insert(id.to_string()),
+                "client order id {id} placed twice"
+            );
         }
     }
     assert_eq!(places as u64, ids.len() as u64);
@@ -122,9 +210,17 @@ fn demo_trades_restarts_on_its_journal_and_replays_identically() {
 #[test]
 fn replay_reports_a_missing_journal() {
     let dir = scratch("replay-missing");
-    let out = carry().args(["replay", "--journal"]).arg(dir.join("nothing")).output().unwrap();
+    let out = carry()
+        .args(["replay", "--journal"])
+        .arg(dir.join("nothing"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("nothing"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Polls `f` until it returns Some, for at most `limit`.
@@ -140,7 +236,12 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 fn admin(socket: &Path, command: &str) -> Output {
-    carry().args(["admin", "--socket"]).arg(socket).arg(command).output().unwrap()
+    carry()
+        .args(["admin", "--socket"])
+        .arg(socket)
+        .arg(command)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -176,18 +277,34 @@ fn demo_answers_the_admin_socket_and_stops_cleanly_on_sigterm() {
     });
     assert!(paused.is_some(), "pause did not show in status");
     let metrics = text(&admin(&socket, "metrics").stdout);
-    assert!(metrics.contains("# TYPE carry_engine_market_events_total counter"), "{metrics}");
-    assert!(metrics.contains("carry_feed_connects_total{venue=\"okx-perp\"}"), "{metrics}");
+    assert!(
+        metrics.contains("# TYPE carry_engine_market_events_total counter"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("carry_feed_connects_total{venue=\"okx-perp\"}"),
+        "{metrics}"
+    );
 
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let exit = wait_for(Duration::from_secs(30), || child.try_wait().unwrap()).expect("demo did not exit after SIGTERM");
+    let exit = wait_for(Duration::from_secs(30), || child.try_wait().unwrap())
+        .expect("demo did not exit after SIGTERM");
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(exit.success(), "exit {exit:?}: {stderr}");
     assert!(stderr.contains("carry: stopped: "), "{stderr}");
     assert!(!socket.exists(), "admin socket left behind");
 
-    let out = carry().args(["replay", "--journal"]).arg(&journal).output().unwrap();
-    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let out = carry()
+        .args(["replay", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }

@@ -404,7 +404,9 @@ impl PairBook {
     pub fn new(pairs: usize) -> PairBook {
         PairBook {
             cycles: vec![None; pairs],
-            spare_orders: (0..pairs).map(|_| Vec::with_capacity(ORDERS_PER_CYCLE)).collect(),
+            spare_orders: (0..pairs)
+                .map(|_| Vec::with_capacity(ORDERS_PER_CYCLE))
+                .collect(),
             next_cycle: 1,
             written_off: Vec::new(),
         }
@@ -445,7 +447,10 @@ impl PairBook {
         };
         self.next_cycle = self.next_cycle.max(change.cycle.saturating_add(1));
         if change.from == CycleState::Flat && change.to == CycleState::Entering {
-            let spare = self.spare_orders.get_mut(change.pair.index()).map(std::mem::take);
+            let spare = self
+                .spare_orders
+                .get_mut(change.pair.index())
+                .map(std::mem::take);
             let mut orders = slot.take().map(|c| c.orders).or(spare).unwrap_or_default();
             orders.clear();
             orders.reserve(ORDERS_PER_CYCLE);

@@ -994,7 +994,10 @@ order_qty = "0.5"
         engine.on_event(&Input::Exec(r), at(ms), out);
     };
     let allocated = allocations::during(|| fill(&entry, &mut out));
-    assert_eq!(allocated, 0, "allocations from the entry's fill to the hedge intent");
+    assert_eq!(
+        allocated, 0,
+        "allocations from the entry's fill to the hedge intent"
+    );
     let hedge = out.pop().expect("a hedge");
     fill(&hedge, &mut out);
     assert_eq!(engine.state(PAIR), CycleState::Open);
