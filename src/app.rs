@@ -115,8 +115,15 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
 
     let tls = tls::client_config(config.feeds.extra_root_cert.as_deref())
         .context("feeds.extra_root_cert")?;
-    let rest: Arc<dyn SnapshotSource> = Arc::new(RestSnapshots::with_timeout(REST_TIMEOUT));
-    let specs = initial_specs(config, &venues, &universe, &*rest);
+    let rest_direct: Arc<dyn SnapshotSource> = Arc::new(RestSnapshots::with_timeout(REST_TIMEOUT));
+    let specs = initial_specs(config, &venues, &universe, &*rest_direct);
+    // Snapshots the feed threads fetch later (after reconnects, or once a venue that was down at
+    // start answers) carry trading rules the engine needs too.
+    let (spec_tx, spec_rx) = crossbeam::channel::bounded(4096);
+    let rest: Arc<dyn SnapshotSource> = Arc::new(SpecForwarder {
+        inner: rest_direct,
+        tx: spec_tx,
+    });
 
     let journal_dir = config.journal.dir.clone();
     let (journal, recovery) = Journal::open(&journal_dir, journal_options(config))
@@ -233,6 +240,7 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
         universe: universe.clone(),
         feeds: consumers,
         feed_stats,
+        specs: spec_rx,
         reports: report_rx,
         commands: command_rx,
         gateways,
@@ -385,6 +393,84 @@ fn initial_specs(
         }
     }
     specs
+}
+
+/// A snapshot source that also hands every instrument spec it fetched to the engine thread.
+pub struct SpecForwarder {
+    pub inner: Arc<dyn SnapshotSource>,
+    pub tx: crossbeam::channel::Sender<(Venue, InstrumentId, InstrumentSpec)>,
+}
+
+impl SnapshotSource for SpecForwarder {
+    fn fetch(
+        &self,
+        venue: Venue,
+        rest_url: &str,
+        universe: &Universe,
+        recv: carry_feeds::RecvStamp,
+    ) -> Result<carry_feeds::VenueSnapshot, String> {
+        let snapshot = self.inner.fetch(venue, rest_url, universe, recv)?;
+        for i in &snapshot.instruments {
+            if let Some(spec) = i.spec {
+                // A full channel drops the update: the next snapshot sends it again, and the
+                // engine journals a spec only when it changed.
+                let _ = self.tx.try_send((venue, i.instrument, spec));
+            }
+        }
+        Ok(snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carry_feeds::feed::StaticSnapshots;
+    use carry_feeds::{InstrumentSnapshot, VenueSnapshot};
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn later_snapshots_forward_their_specs_to_the_engine() {
+        let venue: Venue = "gate-perp".parse().unwrap();
+        let mut universe = Universe::new();
+        let btc = universe.add("BTC-USDT").unwrap();
+        let spec = InstrumentSpec {
+            tick_size: Decimal::new(1, 1),
+            lot_size: Decimal::ONE,
+            min_qty: Decimal::ONE,
+            min_notional: Decimal::ZERO,
+            contract_size: Some(Decimal::new(1, 4)),
+        };
+        let snapshot = VenueSnapshot {
+            venue: Some(venue),
+            instruments: vec![InstrumentSnapshot {
+                instrument: btc,
+                funding: None,
+                interval_ms: None,
+                spec: Some(spec),
+            }],
+        };
+        let (tx, rx) = crossbeam::channel::bounded(4);
+        let forwarder = SpecForwarder {
+            inner: Arc::new(StaticSnapshots::new().with(venue, snapshot.clone())),
+            tx,
+        };
+        let got = forwarder
+            .fetch(venue, "http://x", &universe, recv_stamp())
+            .unwrap();
+        assert_eq!(got, snapshot);
+        assert_eq!(rx.try_recv().unwrap(), (venue, btc, spec));
+        assert!(rx.try_recv().is_err());
+        // A failing venue forwards nothing and reports the failure.
+        assert!(forwarder
+            .fetch(
+                "okx-perp".parse().unwrap(),
+                "http://x",
+                &universe,
+                recv_stamp()
+            )
+            .is_err());
+        assert!(rx.try_recv().is_err());
+    }
 }
 
 /// The journal directory `carry demo` uses when none is given: fresh per run.

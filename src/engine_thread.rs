@@ -92,6 +92,12 @@ pub struct EngineLoop {
     pub universe: Arc<Universe>,
     pub feeds: Vec<Consumer>,
     pub feed_stats: Vec<Arc<GroupStats>>,
+    /// Trading rules from REST snapshots fetched after start.
+    pub specs: crossbeam::channel::Receiver<(
+        carry_engine::Venue,
+        carry_engine::InstrumentId,
+        carry_engine::InstrumentSpec,
+    )>,
     pub reports: ReportReceiver,
     pub commands: CommandReceiver,
     pub gateways: Gateways,
