@@ -421,6 +421,11 @@ impl SnapshotSource for SpecForwarder {
     }
 }
 
+/// The journal directory `carry demo` uses when none is given: fresh per run.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), unix_ms()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,9 +476,4 @@ mod tests {
             .is_err());
         assert!(rx.try_recv().is_err());
     }
-}
-
-/// The journal directory `carry demo` uses when none is given: fresh per run.
-pub fn temp_dir(prefix: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), unix_ms()))
 }
