@@ -37,7 +37,7 @@ use crate::cycle::{
 use crate::decider::Decider;
 use crate::event::{MarketEvent, MarketEventKind, Quote};
 use crate::instrument::{InstrumentId, Universe};
-use crate::order::{ExecKind, ExecReport, IntentAction, OrderIntent, Step, TimeInForce};
+use crate::order::{ExecKind, ExecReport, IntentAction, Leg, OrderIntent, Step, TimeInForce};
 use crate::position::Positions;
 use crate::reconciler::{
     choose_first_leg, common_entry_qty, Action, Blocked, FirstLeg, Market, PairContext,
@@ -619,8 +619,22 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             self.counters.recovered_records += 1;
         }
         // Room for this run's ids up front: a set that grows on the intent path would allocate
-        // (and copy every id ever issued) on the engine thread.
-        self.issued.reserve(ISSUED_HEADROOM);
+        // (and copy every id ever issued) on the engine thread. Filling the reserved table once
+        // and clearing it touches its pages now, so a first insert never takes a page fault.
+        let fresh = self.issued.capacity() - self.issued.len() < ISSUED_HEADROOM;
+        if fresh {
+            let kept = std::mem::take(&mut self.issued);
+            self.issued.reserve(kept.len() + ISSUED_HEADROOM);
+            for cycle in 0..ISSUED_HEADROOM as u32 {
+                if let Ok(id) =
+                    ClientOrderId::new(&self.instance, u32::MAX - cycle, Step::Entry, Leg::Long, 0)
+                {
+                    self.issued.insert(id);
+                }
+            }
+            self.issued.clear();
+            self.issued.extend(kept);
+        }
         self.decider.drain_breaker_changes(&mut |_| {});
         // Decisions were taken (and journaled) the first time round.
         self.late_fill = None;
