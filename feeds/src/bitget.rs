@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use carry_engine::{Funding, Market, Quote, Venue};
+use carry_engine::{Funding, Market, Venue};
 
-use crate::json::{first_level, opt_decimal, opt_millis, Fault, Json};
+use crate::json::{opt_decimal, opt_level, opt_millis, Fault, Json};
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{chunks, for_each_item, Cx, Plan, DAY};
+use crate::venues::{arg_envelope, book_item, chunks, for_each_item, Cx, Plan, DAY};
 
 /// Instruments per connection: Bitget recommends fewer than 50 channels per connection, and a
 /// perp takes two.
@@ -76,25 +76,13 @@ pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Faul
             _ => Err(Fault::new(DropReason::UnknownChannel, "event")),
         };
     }
-    let arg = arg.ok_or(Fault::malformed("neither event nor arg"))?;
-    let (mut channel, mut arg_inst) = (None, None);
-    for (key, value) in arg.fields() {
-        match key {
-            "channel" => channel = value.as_str(),
-            "instId" => arg_inst = value.as_str(),
-            _ => {}
-        }
-    }
-    let data = data.ok_or(Fault::missing("data"))?;
-    if !data.is_array() {
-        return Err(Fault::malformed("data is not an array"));
-    }
+    let (channel, arg_inst, data) = arg_envelope(arg, data)?;
     // `data[].ts` is a string, the envelope's `ts` a number; prefer the item's own.
     let frame_ts = opt_millis(ts, "ts")?;
-    match channel.ok_or(Fault::missing("arg.channel"))? {
+    match channel {
         "ticker" => for_each_item(data, cx, |item, cx| ticker(item, arg_inst, frame_ts, cx)),
         "books1" | "books5" | "books15" => {
-            for_each_item(data, cx, |item, cx| book(item, arg_inst, frame_ts, cx))
+            for_each_item(data, cx, |item, cx| book_item(item, arg_inst, frame_ts, cx))
         }
         _ => Err(Fault::new(DropReason::UnknownChannel, "arg.channel")),
     }
@@ -139,60 +127,9 @@ fn ticker(
             cx.funding(id, ts, funding)
         }
         Market::Spot => {
-            let (Some(bid), Some(bid_qty), Some(ask), Some(ask_qty)) = (
-                opt_decimal(bid, "bidPr")?,
-                opt_decimal(bid_qty, "bidSz")?,
-                opt_decimal(ask, "askPr")?,
-                opt_decimal(ask_qty, "askSz")?,
-            ) else {
-                return Ok(());
-            };
-            cx.quote(
-                id,
-                ts,
-                Quote {
-                    bid,
-                    bid_qty,
-                    ask,
-                    ask_qty,
-                },
-            )
+            let bid = opt_level(bid, bid_qty, "bidPr", "bidSz")?;
+            let ask = opt_level(ask, ask_qty, "askPr", "askSz")?;
+            cx.quote_top(id, ts, bid, ask)
         }
     }
-}
-
-fn book(
-    item: Json<'_, '_>,
-    arg_inst: Option<&str>,
-    frame_ts: Option<i64>,
-    cx: &mut Cx<'_>,
-) -> Result<(), Fault> {
-    let mut inst = arg_inst;
-    let (mut asks, mut bids, mut ts) = (None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "instId" => inst = value.as_str().or(inst),
-            "asks" => asks = Some(value),
-            "bids" => bids = Some(value),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
-    let bid = first_level(bids.ok_or(Fault::missing("bids"))?, "bids")?;
-    let ask = first_level(asks.ok_or(Fault::missing("asks"))?, "asks")?;
-    let (Some((bid, bid_qty)), Some((ask, ask_qty))) = (bid, ask) else {
-        return Ok(());
-    };
-    let ts = cx.ts(opt_millis(ts, "data.ts")?.or(frame_ts));
-    cx.quote(
-        id,
-        ts,
-        Quote {
-            bid,
-            bid_qty,
-            ask,
-            ask_qty,
-        },
-    )
 }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use carry_engine::{Funding, InstrumentId, Market, Quote, Venue};
+use carry_engine::{Funding, InstrumentId, Market, Venue};
 use rust_decimal::Decimal;
 
 use crate::json::{first_level, opt_decimal, opt_millis, parse_int, Fault, Json};
@@ -303,19 +303,7 @@ fn book(
             slot.ask = level;
         }
     }
-    let (Some((bid, bid_qty)), Some((ask, ask_qty))) = (slot.bid, slot.ask) else {
-        return Ok(cx.data());
-    };
-    cx.quote(
-        id,
-        ts,
-        Quote {
-            bid,
-            bid_qty,
-            ask,
-            ask_qty,
-        },
-    )?;
+    cx.quote_top(id, ts, slot.bid, slot.ask)?;
     Ok(cx.data())
 }
 

@@ -836,24 +836,13 @@ fn parse_decimal_general(negative: bool, body: &[u8]) -> Option<Decimal> {
     ))
 }
 
-/// A signed exponent of at most three digits.
+/// A signed exponent of at most three digits (a leading `+` allowed).
 fn parse_small_int(bytes: &[u8]) -> Option<i64> {
-    let (negative, digits) = match bytes.first()? {
-        b'-' => (true, bytes.get(1..)?),
-        b'+' => (false, bytes.get(1..)?),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() || digits.len() > 3 {
-        return None;
+    match bytes {
+        [b'-', digits @ ..] => digits_value(digits, 3).map(|n| -n),
+        [b'+', digits @ ..] => digits_value(digits, 3),
+        digits => digits_value(digits, 3),
     }
-    let mut n: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + i64::from(c - b'0');
-    }
-    Some(if negative { -n } else { n })
 }
 
 /// Parses a base-10 integer (optional leading `-`), as venues send ids and times in strings.
@@ -862,11 +851,16 @@ pub fn parse_int(text: &str) -> Option<i64> {
 }
 
 fn parse_int_bytes(bytes: &[u8]) -> Option<i64> {
-    let (negative, digits) = match bytes.first()? {
-        b'-' => (true, bytes.get(1..)?),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() || digits.len() > 18 {
+    match bytes {
+        [b'-', digits @ ..] => digits_value(digits, 18).map(|n| -n),
+        digits => digits_value(digits, 18),
+    }
+}
+
+/// The value of 1 to `max` ASCII digits (`max` ≤ 18, so it cannot overflow an i64).
+#[inline]
+fn digits_value(digits: &[u8], max: usize) -> Option<i64> {
+    if digits.is_empty() || digits.len() > max {
         return None;
     }
     let mut n: i64 = 0;
@@ -876,7 +870,7 @@ fn parse_int_bytes(bytes: &[u8]) -> Option<i64> {
         }
         n = n * 10 + i64::from(c - b'0');
     }
-    Some(if negative { -n } else { n })
+    Some(n)
 }
 
 /// Unix milliseconds from an epoch count whose unit is ms, µs or ns. Venue times are ms unless a
@@ -931,6 +925,18 @@ pub fn opt_millis(value: Option<Json<'_, '_>>, field: &'static str) -> Result<Op
         Some(v) if v.is_null() || v.as_str() == Some("") => Ok(None),
         Some(v) => millis(v, field).map(Some),
     }
+}
+
+/// A `(price, size)` level from two fields that may each be absent, `null` or `""` (a ticker's
+/// best bid or ask); `None` unless both have a value. Both are read, so a bad number in either is
+/// a fault.
+pub fn opt_level(
+    price: Option<Json<'_, '_>>,
+    size: Option<Json<'_, '_>>,
+    price_field: &'static str,
+    size_field: &'static str,
+) -> Result<Option<(Decimal, Decimal)>, Fault> {
+    Ok(opt_decimal(price, price_field)?.zip(opt_decimal(size, size_field)?))
 }
 
 /// The first `[price, size, ..]` level of a book side (an array of levels); `None` for an empty
@@ -1074,6 +1080,14 @@ mod tests {
         assert_eq!(parse_int(""), None);
         assert_eq!(parse_int("12a"), None);
         assert_eq!(parse_int("1234567890123456789"), None);
+        for bad in ["-", "+5", "--5", "-+5", " 5"] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_small_int(b"+12"), Some(12));
+        assert_eq!(parse_small_int(b"-123"), Some(-123));
+        for bad in [&b"1234"[..], b"+-1", b"-+1", b"+", b""] {
+            assert_eq!(parse_small_int(bad), None, "{bad:?}");
+        }
         assert_eq!(epoch_ms(1_715_760_000_000), 1_715_760_000_000);
         assert_eq!(epoch_ms(1_695_190_491_421_339), 1_695_190_491_421);
         assert_eq!(epoch_ms(1_695_190_491_421_339_000), 1_695_190_491_421);

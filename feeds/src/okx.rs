@@ -9,11 +9,12 @@
 
 use std::time::Duration;
 
-use carry_engine::{Funding, Market, Quote, Venue};
+use carry_engine::interval::interval_from_schedule;
+use carry_engine::{Funding, Market, Venue};
 
-use crate::json::{first_level, opt_decimal, opt_millis, Fault, Json};
+use crate::json::{opt_decimal, opt_level, opt_millis, Fault, Json};
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{chunks, for_each_item, Cx, Plan};
+use crate::venues::{arg_envelope, book_item, chunks, for_each_item, Cx, Plan};
 
 /// Instruments per connection: OKX asks for fewer than 30 depth channels per connection.
 pub const SYMBOLS_PER_CONNECTION: usize = 25;
@@ -69,22 +70,13 @@ pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Faul
             _ => Err(Fault::new(DropReason::UnknownChannel, "event")),
         };
     }
-    let arg = arg.ok_or(Fault::malformed("neither event nor arg"))?;
-    let (mut channel, mut arg_inst) = (None, None);
-    for (key, value) in arg.fields() {
-        match key {
-            "channel" => channel = value.as_str(),
-            "instId" => arg_inst = value.as_str(),
-            _ => {}
-        }
-    }
-    let data = data.ok_or(Fault::missing("data"))?;
-    if !data.is_array() {
-        return Err(Fault::malformed("data is not an array"));
-    }
-    match channel.ok_or(Fault::missing("arg.channel"))? {
+    let (channel, arg_inst, data) = arg_envelope(arg, data)?;
+    match channel {
         "funding-rate" => for_each_item(data, cx, |item, cx| funding(item, arg_inst, cx)),
-        "bbo-tbt" | "books5" => for_each_item(data, cx, |item, cx| book(item, arg_inst, cx)),
+        // Levels are `[price, size, "0", orders]`.
+        "bbo-tbt" | "books5" => {
+            for_each_item(data, cx, |item, cx| book_item(item, arg_inst, None, cx))
+        }
         "tickers" => for_each_item(data, cx, |item, cx| ticker(item, arg_inst, cx)),
         _ => Err(Fault::new(DropReason::UnknownChannel, "arg.channel")),
     }
@@ -108,10 +100,9 @@ fn funding(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Resul
     // `fundingTime` is the upcoming settlement, `nextFundingTime` the one after it.
     let settles = opt_millis(time, "fundingTime")?;
     let after = opt_millis(next, "nextFundingTime")?;
-    let interval_ms = match (settles, after) {
-        (Some(a), Some(b)) if a > 0 && b > a => Some((b - a) as u64),
-        _ => None,
-    };
+    let interval_ms = settles
+        .zip(after)
+        .and_then(|(a, b)| interval_from_schedule(a, b));
     let funding = Funding {
         rate: opt_decimal(rate, "fundingRate")?.ok_or(Fault::missing("fundingRate"))?,
         // `""` under method=current_period, which is all instruments now.
@@ -123,39 +114,6 @@ fn funding(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Resul
     };
     let ts = cx.ts(opt_millis(ts, "ts")?);
     cx.funding(id, ts, funding)
-}
-
-/// A `bbo-tbt` (or `books5`) snapshot: levels are `[price, size, "0", orders]`.
-fn book(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Result<(), Fault> {
-    let mut inst = arg_inst;
-    let (mut asks, mut bids, mut ts) = (None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "instId" => inst = value.as_str().or(inst),
-            "asks" => asks = Some(value),
-            "bids" => bids = Some(value),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
-    let bid = first_level(bids.ok_or(Fault::missing("bids"))?, "bids")?;
-    let ask = first_level(asks.ok_or(Fault::missing("asks"))?, "asks")?;
-    let (Some((bid, bid_qty)), Some((ask, ask_qty))) = (bid, ask) else {
-        // An empty side (OKX sends empty books as keep-alives): nothing to quote.
-        return Ok(());
-    };
-    let ts = cx.ts(opt_millis(ts, "ts")?);
-    cx.quote(
-        id,
-        ts,
-        Quote {
-            bid,
-            bid_qty,
-            ask,
-            ask_qty,
-        },
-    )
 }
 
 fn ticker(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Result<(), Fault> {
@@ -173,23 +131,8 @@ fn ticker(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Result
         }
     }
     let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
-    let (Some(bid), Some(bid_qty), Some(ask), Some(ask_qty)) = (
-        opt_decimal(bid, "bidPx")?,
-        opt_decimal(bid_qty, "bidSz")?,
-        opt_decimal(ask, "askPx")?,
-        opt_decimal(ask_qty, "askSz")?,
-    ) else {
-        return Ok(());
-    };
+    let bid = opt_level(bid, bid_qty, "bidPx", "bidSz")?;
+    let ask = opt_level(ask, ask_qty, "askPx", "askSz")?;
     let ts = cx.ts(opt_millis(ts, "ts")?);
-    cx.quote(
-        id,
-        ts,
-        Quote {
-            bid,
-            bid_qty,
-            ask,
-            ask_qty,
-        },
-    )
+    cx.quote_top(id, ts, bid, ask)
 }

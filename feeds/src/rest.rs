@@ -23,6 +23,7 @@
 
 use std::fmt::Write as _;
 
+use carry_engine::interval::interval_from_schedule;
 use carry_engine::{
     Exchange, Funding, InstrumentId, InstrumentSpec, Market, MarketEvent, MarketEventKind,
     Universe, Venue,
@@ -143,7 +144,7 @@ pub struct FundingRow {
     pub rate: Decimal,
     pub predicted_rate: Option<Decimal>,
     pub next_funding_ms: i64,
-    /// Interval the same response states, if any.
+    /// Interval the venue states for the symbol, if any (Binance's comes from `fundingInfo`).
     pub interval_ms: Option<u64>,
     pub mark: Option<Decimal>,
     pub index: Option<Decimal>,
@@ -262,6 +263,18 @@ fn shape(reason: impl Into<String>) -> Failure {
     Failure::Shape(reason.into())
 }
 
+/// The venue's own error envelope: `code`, and the text under `msg_key` (empty when absent).
+fn venue_error(code: String, v: &Value, msg_key: &str) -> Failure {
+    Failure::Venue {
+        code,
+        msg: v
+            .get(msg_key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
 // --- JSON field readers (REST numbers come as strings, integers or, at Gate, floats) ---
 
 fn field<'v>(obj: &'v Value, key: &str) -> Option<&'v Value> {
@@ -355,13 +368,13 @@ fn pick<T: Clone>(
 fn join_rows(
     funding: Vec<(InstrumentId, FundingRow)>,
     specs: Vec<(InstrumentId, SpecRow)>,
-    interval: impl Fn(InstrumentId, &FundingRow, &SpecRow) -> Option<u64>,
+    interval: impl Fn(&FundingRow, &SpecRow) -> Option<u64>,
 ) -> Vec<(InstrumentId, Row)> {
     funding
         .into_iter()
         .zip(specs)
         .map(|((id, f), (_, s))| {
-            let interval_ms = interval(id, &f, &s);
+            let interval_ms = interval(&f, &s);
             (
                 id,
                 Row {
@@ -402,17 +415,14 @@ fn binance_perp(
     let premium = client.read(PREMIUM, &client.get(PREMIUM)?, binance::premium_index)?;
     let intervals = client.read(INFO, &client.get(INFO)?, binance::funding_info)?;
     let specs = client.read(EXCHANGE, &client.get(EXCHANGE)?, binance::exchange_info)?;
-    let funding = pick(client, PREMIUM, symbols, &premium)?;
+    let mut funding = pick(client, PREMIUM, symbols, &premium)?;
+    // `pick` keeps the order of `symbols`.
+    for ((_, symbol), (_, row)) in symbols.iter().zip(&mut funding) {
+        let adjusted = intervals.iter().find(|(s, _)| s == symbol);
+        row.interval_ms = Some(adjusted.map_or(BINANCE_DEFAULT_INTERVAL_MS, |(_, ms)| *ms));
+    }
     let specs = pick(client, EXCHANGE, symbols, &specs)?;
-    Ok(join_rows(funding, specs, |id, _, _| {
-        let sym = symbols.iter().find(|(i, _)| *i == id).map(|(_, s)| *s);
-        Some(
-            intervals
-                .iter()
-                .find(|(s, _)| Some(s.as_str()) == sym)
-                .map_or(BINANCE_DEFAULT_INTERVAL_MS, |(_, ms)| *ms),
-        )
-    }))
+    Ok(join_rows(funding, specs, |f, _| f.interval_ms))
 }
 
 fn binance_spot(
@@ -583,7 +593,7 @@ fn bybit(
     let funding = pick(client, path, symbols, &tickers)?;
     // instruments-info `fundingInterval` (minutes) is the reference; the ticker's
     // `fundingIntervalHour` is the fallback.
-    Ok(join_rows(funding, specs, |_, f, s| {
+    Ok(join_rows(funding, specs, |f, s| {
         s.interval_ms.or(f.interval_ms)
     }))
 }
@@ -596,14 +606,7 @@ pub mod bybit {
     fn result(v: &Value) -> Result<&Value, Failure> {
         match v.get("retCode").and_then(Value::as_i64) {
             Some(0) => v.get("result").ok_or_else(|| shape("missing `result`")),
-            Some(code) => Err(Failure::Venue {
-                code: code.to_string(),
-                msg: v
-                    .get("retMsg")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            }),
+            Some(code) => Err(venue_error(code.to_string(), v, "retMsg")),
             None => Err(shape("missing `retCode`")),
         }
     }
@@ -710,7 +713,7 @@ fn okx(
         let rows = client.read(&path, &client.get(&path)?, okx::funding_rate)?;
         funding.extend(pick(client, &path, &[(*id, *sym)], &rows)?);
     }
-    Ok(join_rows(funding, specs, |_, f, _| f.interval_ms))
+    Ok(join_rows(funding, specs, |f, _| f.interval_ms))
 }
 
 /// Response parsers for OKX v5.
@@ -724,14 +727,7 @@ pub mod okx {
                 v.get("data").ok_or_else(|| shape("missing `data`"))?,
                 "data",
             ),
-            Some(code) => Err(Failure::Venue {
-                code: code.to_string(),
-                msg: v
-                    .get("msg")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            }),
+            Some(code) => Err(venue_error(code.to_string(), v, "msg")),
             None => Err(shape("missing `code`")),
         }
     }
@@ -749,10 +745,9 @@ pub mod okx {
                         rate: dec(row, "fundingRate")?,
                         predicted_rate: opt_dec(row, "nextFundingRate")?,
                         next_funding_ms: settles.unwrap_or(0),
-                        interval_ms: match (settles, after) {
-                            (Some(a), Some(b)) if a > 0 && b > a => Some((b - a) as u64),
-                            _ => None,
-                        },
+                        interval_ms: settles
+                            .zip(after)
+                            .and_then(|(a, b)| interval_from_schedule(a, b)),
                         mark: None,
                         index: None,
                         ts_ms: opt_ms(row, "ts")?,
@@ -815,7 +810,7 @@ fn bitget(
         let rows = client.read(&path, &client.get(&path)?, bitget::current_fund_rate)?;
         funding.extend(pick(client, &path, &[(*id, *sym)], &rows)?);
     }
-    Ok(join_rows(funding, specs, |_, f, s| {
+    Ok(join_rows(funding, specs, |f, s| {
         f.interval_ms.or(s.interval_ms)
     }))
 }
@@ -832,14 +827,7 @@ pub mod bitget {
             _ => return Err(shape("missing `code`")),
         };
         if code != "00000" {
-            return Err(Failure::Venue {
-                code,
-                msg: v
-                    .get("msg")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            });
+            return Err(venue_error(code, v, "msg"));
         }
         array(
             v.get("data").ok_or_else(|| shape("missing `data`"))?,
@@ -969,14 +957,7 @@ pub mod gate {
     /// Gate's error body is `{"label": .., "message": ..}` (with a 4xx status).
     fn check(v: &Value) -> Result<(), Failure> {
         match v.get("label").and_then(Value::as_str) {
-            Some(label) => Err(Failure::Venue {
-                code: label.to_string(),
-                msg: v
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            }),
+            Some(label) => Err(venue_error(label.to_string(), v, "message")),
             None => Ok(()),
         }
     }

@@ -23,7 +23,7 @@ use carry_engine::{
 };
 use rust_decimal::Decimal;
 
-use crate::json::{Fault, Json, Note, TapeParser};
+use crate::json::{first_level, opt_millis, Fault, Json, Note, TapeParser};
 use crate::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
 use crate::{binance, bitget, bybit, gate, okx};
 
@@ -116,12 +116,6 @@ pub struct Session {
     heartbeat: Option<Heartbeat>,
     max_age: Option<Duration>,
     parser: Parser,
-}
-
-impl Session {
-    pub fn parser(&self) -> &Parser {
-        &self.parser
-    }
 }
 
 impl VenueSession for Session {
@@ -249,13 +243,6 @@ impl Parser {
     pub fn set_contract_size(&mut self, id: InstrumentId, size: Option<Decimal>) {
         if let Some(meta) = self.meta.get_mut(id.index()) {
             meta.contract_size = size;
-        }
-    }
-
-    /// The funding interval stamped on funding events whose message does not state one.
-    pub fn set_interval(&mut self, id: InstrumentId, interval_ms: Option<u64>) {
-        if let Some(meta) = self.meta.get_mut(id.index()) {
-            meta.interval_ms = interval_ms;
         }
     }
 
@@ -467,6 +454,30 @@ impl Cx<'_> {
         Ok(())
     }
 
+    /// Emits the quote of a top of book whose sides may each be missing (an empty book side, a
+    /// ticker without a BBO): nothing to quote unless both are there.
+    pub fn quote_top(
+        &mut self,
+        id: InstrumentId,
+        ts_ms: i64,
+        bid: Option<(Decimal, Decimal)>,
+        ask: Option<(Decimal, Decimal)>,
+    ) -> Result<(), Fault> {
+        let (Some((bid, bid_qty)), Some((ask, ask_qty))) = (bid, ask) else {
+            return Ok(());
+        };
+        self.quote(
+            id,
+            ts_ms,
+            Quote {
+                bid,
+                bid_qty,
+                ask,
+                ask_qty,
+            },
+        )
+    }
+
     fn emit(&mut self, instrument: InstrumentId, ts_ms: i64, kind: MarketEventKind) {
         (self.sink)(MarketEvent {
             venue: self.venue,
@@ -505,6 +516,56 @@ pub(crate) fn for_each_item<'t, 'i>(
         Some(f) => Err(f),
         None => Ok(cx.data()),
     }
+}
+
+/// The push envelope OKX v5 and Bitget v2 share, `{"arg": {"channel", "instId", ..}, "data":
+/// [..]}`: the channel, the envelope's `instId` (items may name their own) and the data array.
+pub(crate) fn arg_envelope<'t, 'i>(
+    arg: Option<Json<'t, 'i>>,
+    data: Option<Json<'t, 'i>>,
+) -> Result<(&'i str, Option<&'i str>, Json<'t, 'i>), Fault> {
+    let arg = arg.ok_or(Fault::malformed("neither event nor arg"))?;
+    let (mut channel, mut inst) = (None, None);
+    for (key, value) in arg.fields() {
+        match key {
+            "channel" => channel = value.as_str(),
+            "instId" => inst = value.as_str(),
+            _ => {}
+        }
+    }
+    let data = data.ok_or(Fault::missing("data"))?;
+    if !data.is_array() {
+        return Err(Fault::malformed("data is not an array"));
+    }
+    Ok((channel.ok_or(Fault::missing("arg.channel"))?, inst, data))
+}
+
+/// One element of an OKX (`bbo-tbt`, `books5`) or Bitget (`books1`/`5`/`15`) book channel; the
+/// two venues send the same shape: `{"instId", "bids": [[price, size, ..], ..], "asks": [..],
+/// "ts"}`, the symbol falling back to the envelope's `arg.instId` and the time to `frame_ts`. An
+/// empty side (OKX sends empty books as keep-alives) quotes nothing.
+pub(crate) fn book_item(
+    item: Json<'_, '_>,
+    arg_inst: Option<&str>,
+    frame_ts: Option<i64>,
+    cx: &mut Cx<'_>,
+) -> Result<(), Fault> {
+    let mut inst = arg_inst;
+    let (mut asks, mut bids, mut ts) = (None, None, None);
+    for (key, value) in item.fields() {
+        match key {
+            "instId" => inst = value.as_str().or(inst),
+            "asks" => asks = Some(value),
+            "bids" => bids = Some(value),
+            "ts" => ts = Some(value),
+            _ => {}
+        }
+    }
+    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
+    let bid = first_level(bids.ok_or(Fault::missing("bids"))?, "bids")?;
+    let ask = first_level(asks.ok_or(Fault::missing("asks"))?, "asks")?;
+    let ts = cx.ts(opt_millis(ts, "ts")?.or(frame_ts));
+    cx.quote_top(id, ts, bid, ask)
 }
 
 /// Splits `items` into chunks of at most `n` (at least one per chunk).

@@ -475,3 +475,47 @@ fn wrong_market_unknown_symbols_and_missing_fields_are_named() {
         p.last_problem()
     );
 }
+
+#[test]
+fn empty_book_sides_and_tickers_without_a_bbo_quote_nothing() {
+    // OKX sends books with an empty side as keep-alives; levels are `[price, size, "0", orders]`.
+    let mut p = parser("okx-perp", &["BCH-USDT-SWAP"]);
+    let empty = br#"{"arg":{"channel":"bbo-tbt","instId":"BCH-USDT-SWAP"},"data":[{"asks":[],"bids":[["111.05","57745","0","2"]],"ts":"1670324386802","seqId":1}]}"#;
+    assert_eq!(feed(&mut p, empty), (Ok(Inbound::Data(0)), vec![]));
+    // Bitget: the item names no instId (the envelope's `arg.instId` stands) and no time (the
+    // envelope's `ts` stands).
+    let mut p = parser("bitget-spot", &["BTCUSDT"]);
+    let book = |bids: &str| {
+        format!(
+            r#"{{"action":"snapshot","arg":{{"instType":"SPOT","channel":"books1","instId":"BTCUSDT"}},"data":[{{"asks":[["26274.9","0.0009"]],"bids":{bids}}}],"ts":1695710946294}}"#
+        )
+    };
+    assert_eq!(
+        feed(&mut p, book("[]").as_bytes()),
+        (Ok(Inbound::Data(0)), vec![])
+    );
+    assert_eq!(
+        feed(&mut p, book(r#"[["26274.8","0.0009"]]"#).as_bytes()).1,
+        ["BTCUSDT quote bid=26274.8@0.0009 ask=26274.9@0.0009 ts=1695710946294"]
+    );
+    // A ticker with one side of its BBO empty, and one with a bad size.
+    let mut p = parser("okx-spot", &["BTC-USDT"]);
+    let ticker = |ask_size: &str| {
+        format!(
+            r#"{{"arg":{{"channel":"tickers","instId":"BTC-USDT"}},"data":[{{"instType":"SPOT","instId":"BTC-USDT","bidPx":"8888.88","bidSz":"5","askPx":"9999.99","askSz":"{ask_size}","ts":"1597026383085"}}]}}"#
+        )
+    };
+    assert_eq!(
+        feed(&mut p, ticker("").as_bytes()),
+        (Ok(Inbound::Data(0)), vec![])
+    );
+    assert_eq!(
+        feed(&mut p, ticker("x").as_bytes()).0,
+        Err(DropReason::BadNumber)
+    );
+    assert!(
+        p.last_problem().unwrap().contains("askSz"),
+        "{:?}",
+        p.last_problem()
+    );
+}
