@@ -8,13 +8,11 @@ use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use carry_engine::{MarketEvent, MarketEventKind, Universe, Venue};
-use carry_feeds::symbols;
 use carry_feeds::venues::{sizes_in_contracts, Parser};
-use carry_feeds::{DropReason, RecvStamp};
+use carry_feeds::{clock, symbols, DropReason, RecvStamp};
 use rust_decimal::Decimal;
 
 /// Decode raw venue websocket messages into carry's normalized events.
@@ -160,10 +158,7 @@ impl Decoder {
     fn decode(&mut self, message: &[u8]) -> Result<Vec<MarketEvent>, String> {
         let recv = RecvStamp {
             mono_ns: 0,
-            unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(1),
+            unix_ms: clock::unix_ms(),
         };
         let mut learned = Vec::new();
         loop {

@@ -10,10 +10,11 @@
 //! Base URLs: `wss://fx-ws.gateio.ws` (perp; the module appends `/v4/ws/usdt`) and
 //! `wss://api.gateio.ws` (spot; appends `/ws/v4/`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
+use crate::clock;
 use crate::json::{decimal, opt_decimal, opt_millis, Fault, Json};
 use crate::session::{DropReason, Heartbeat, Inbound};
 use crate::venues::{chunks, for_each_item, Cx, Plan};
@@ -23,10 +24,7 @@ pub const SYMBOLS_PER_CONNECTION: usize = 100;
 
 pub(crate) fn plans(venue: Venue, base: &str, symbols: &[&str]) -> Vec<Plan> {
     // Gate wants a `time` (Unix seconds) in every request; it is informational.
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = clock::unix_ms() / 1000;
     let (path, prefix, channels): (&str, &str, &[&str]) = match venue.market {
         Market::Perp => (
             "/v4/ws/usdt",
