@@ -362,6 +362,7 @@ pub struct VenueTotals {
     pub connects: u64,
     pub disconnects: [(DisconnectReason, u64); DisconnectReason::COUNT],
     pub frames: u64,
+    pub messages: u64,
     pub bytes: u64,
     pub events: u64,
     pub drops: [(DropReason, u64); DropReason::ALL.len()],
@@ -370,7 +371,8 @@ pub struct VenueTotals {
 }
 
 impl GroupSnapshot {
-    /// Sums connections per venue, in venue index order.
+    /// Sums connections per venue, in venue index order: one row per venue even where the venue
+    /// takes several connections (Binance perp: `/market` and `/public`).
     pub fn by_venue(&self) -> Vec<VenueTotals> {
         let mut out: Vec<VenueTotals> = Vec::new();
         let venues = self
@@ -389,6 +391,7 @@ impl GroupSnapshot {
                 connects: 0,
                 disconnects: DisconnectReason::ALL.map(|r| (r, 0)),
                 frames: 0,
+                messages: 0,
                 bytes: 0,
                 events: 0,
                 drops: DropReason::ALL.map(|r| (r, 0)),
@@ -403,6 +406,7 @@ impl GroupSnapshot {
                     slot.1 += n;
                 }
                 t.frames += c.frames;
+                t.messages += c.messages;
                 t.bytes += c.bytes;
                 t.events += c.events;
                 for (slot, (_, n)) in t.drops.iter_mut().zip(c.drops.iter()) {
@@ -447,6 +451,8 @@ mod tests {
         let c = ConnectionStats::new(okx, "wss://c");
         a.frames.add(10);
         b.frames.add(5);
+        a.messages.add(4);
+        b.messages.add(2);
         a.disconnect(DisconnectReason::Watchdog).incr();
         b.disconnect(DisconnectReason::Watchdog).incr();
         b.disconnect(DisconnectReason::MaxAge).incr();
@@ -473,6 +479,7 @@ mod tests {
         assert_eq!(totals.len(), 2);
         assert_eq!(totals[0].venue, bn);
         assert_eq!(totals[0].frames, 15);
+        assert_eq!(totals[0].messages, 6);
         assert_eq!(totals[0].connections, 2);
         assert_eq!(totals[0].connections_up, 1);
         assert_eq!(totals[0].rest_failures, 1);

@@ -818,7 +818,6 @@ impl Connection {
                 if head.fin {
                     self.fragment_opcode = None;
                     if first == OP_TEXT {
-                        self.stats.messages.incr();
                         let outcome = deliver(
                             self.session.as_mut(),
                             &self.stats,
@@ -876,7 +875,6 @@ impl Connection {
         stamp: RecvStamp,
         sink: &mut dyn FnMut(MarketEvent),
     ) -> Result<(), Disconnect> {
-        self.stats.messages.incr();
         let outcome = deliver(
             self.session.as_mut(),
             &self.stats,
@@ -968,8 +966,8 @@ impl Connection {
 
     /// Test hook: runs the frame path over `bytes` as if they had just been read on an open
     /// connection. Pongs and close replies land in the (socket-less) output buffer.
-    #[doc(hidden)]
-    pub fn feed_bytes_for_test(
+    #[cfg(test)]
+    fn feed_bytes_for_test(
         &mut self,
         bytes: &[u8],
         sink: &mut dyn FnMut(MarketEvent),
@@ -990,13 +988,13 @@ impl Connection {
     }
 
     /// Test hook: the bytes queued for sending (frames are masked).
-    #[doc(hidden)]
-    pub fn pending_output_for_test(&self) -> &[u8] {
+    #[cfg(test)]
+    fn pending_output_for_test(&self) -> &[u8] {
         &self.out[self.out_pos..]
     }
 }
 
-/// Hands one text message to the session and counts the outcome.
+/// Hands one text message to the session and counts it and its outcome.
 fn deliver(
     session: &mut dyn VenueSession,
     stats: &ConnectionStats,
@@ -1004,6 +1002,7 @@ fn deliver(
     stamp: RecvStamp,
     sink: &mut dyn FnMut(MarketEvent),
 ) -> Result<Inbound, DropReason> {
+    stats.messages.incr();
     let mut events = 0u64;
     let outcome = session.on_text(frame, stamp, &mut |ev| {
         events += 1;
@@ -1110,6 +1109,7 @@ mod tests {
     struct Echo {
         seen: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
         reconnect_on: Option<Vec<u8>>,
+        max_age: Option<Duration>,
     }
 
     impl VenueSession for Echo {
@@ -1126,7 +1126,7 @@ mod tests {
             None
         }
         fn max_connection_age(&self) -> Option<Duration> {
-            None
+            self.max_age
         }
         fn on_text(
             &mut self,
@@ -1157,6 +1157,14 @@ mod tests {
     type Seen = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
 
     fn conn(max_message: usize, initial_buffer: usize) -> (Connection, Seen) {
+        conn_aged(max_message, initial_buffer, None)
+    }
+
+    fn conn_aged(
+        max_message: usize,
+        initial_buffer: usize,
+        max_age: Option<Duration>,
+    ) -> (Connection, Seen) {
         let stats = Arc::new(ConnectionStats::new(
             Venue::new(Exchange::Okx, Market::Perp),
             "ws://127.0.0.1:1/ws",
@@ -1172,6 +1180,7 @@ mod tests {
             Box::new(Echo {
                 seen: seen.clone(),
                 reconnect_on: Some(b"bye".to_vec()),
+                max_age,
             }),
             tls,
             options,
@@ -1407,5 +1416,15 @@ mod tests {
         assert!(c.on_timer(opened + silence - 1).is_ok());
         let err = c.on_timer(opened + silence).unwrap_err();
         assert_eq!(err.reason, DisconnectReason::Watchdog);
+
+        // A 20 s maximum age: the 5 min margin is capped at half of it, so 10 s after opening.
+        let (mut c, _) = conn_aged(1 << 20, 64, Some(Duration::from_secs(20)));
+        c.feed_bytes_for_test(&[], &mut |_| {}).unwrap();
+        let opened = c.opened_ns();
+        let age = ns(Duration::from_secs(10));
+        assert_eq!(c.next_deadline(), Some(opened + age));
+        assert!(c.on_timer(opened + age - 1).is_ok());
+        let err = c.on_timer(opened + age).unwrap_err();
+        assert_eq!(err.reason, DisconnectReason::MaxAge);
     }
 }

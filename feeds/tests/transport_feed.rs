@@ -302,7 +302,7 @@ fn tls_feed_lives_through_drops_closes_and_notices() {
 }
 
 #[test]
-fn heartbeats_watchdog_and_max_age_reconnect_plain_ws() {
+fn heartbeats_and_the_watchdog_reconnect_plain_ws() {
     let server = WsServer::start(None);
     let shared = Arc::new(Shared::default());
     let session = ScriptSession {

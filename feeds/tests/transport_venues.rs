@@ -6,6 +6,7 @@
 //! sizes for OKX and Gate perps) is applied before quotes are served.
 
 mod transport_support;
+mod venues_support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +17,10 @@ use carry_feeds::feed::{FeedGroup, FeedGroupConfig, StaticSnapshots};
 use carry_feeds::queue::bounded;
 use carry_feeds::transport::Endpoint;
 use carry_feeds::venues::{self, Parser};
-use carry_feeds::{symbols, InstrumentSnapshot, RecvStamp, VenueSnapshot};
+use carry_feeds::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
 use rust_decimal::Decimal;
 use transport_support::{next_item, test_pki, wait_until, WsServer};
+use venues_support::{fixture, universe};
 
 /// Recorded market data per venue (sent in this order on the venue's first connection), with
 /// the venue symbols they carry.
@@ -83,24 +85,6 @@ const SYMBOLS: &[(&str, &[&str])] = &[
     ("gate-perp", &["BTC_USD"]),
     ("gate-spot", &["BTC_USDT"]),
 ];
-
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../tests/fixtures/venues/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn universe(venue: Venue, syms: &[&str]) -> Universe {
-    let mut u = Universe::new();
-    for s in syms {
-        let name = symbols::canonical(venue, s).unwrap_or_else(|| panic!("{venue} {s}"));
-        let id = u.find(&name).unwrap_or_else(|| u.add(&name).unwrap());
-        u.set_symbol(id, venue, s);
-    }
-    u
-}
 
 /// Trading rules for every instrument, with a contract size where the venue sizes in contracts.
 fn snapshot(venue: Venue, u: &Universe) -> VenueSnapshot {

@@ -139,6 +139,15 @@ fn premium_index_both() -> Vec<u8> {
     format!("[{btc},{blz}]").into_bytes()
 }
 
+/// fundingInfo with BLZUSDT on 4 h (as in the live excerpt of NOTES.md §1.4), so that an interval
+/// taken from it differs from the 8 h default.
+fn funding_info_4h() -> Vec<u8> {
+    String::from_utf8(fixture("binance_usdm_fundingInfo_rest_1.json"))
+        .unwrap()
+        .replace("\"fundingIntervalHours\": 8", "\"fundingIntervalHours\": 4")
+        .into_bytes()
+}
+
 #[test]
 fn binance_perp_snapshot() {
     let (snap, seen) = fetch(
@@ -146,10 +155,7 @@ fn binance_perp_snapshot() {
         &["BTCUSDT", "BLZUSDT"],
         vec![
             ("/fapi/v1/premiumIndex".into(), 200, premium_index_both()),
-            ok(
-                "/fapi/v1/fundingInfo",
-                "binance_usdm_fundingInfo_rest_1.json",
-            ),
+            ("/fapi/v1/fundingInfo".into(), 200, funding_info_4h()),
             ok(
                 "/fapi/v1/exchangeInfo",
                 "binance_usdm_exchangeInfo_rest_shape.json",
@@ -177,9 +183,14 @@ fn binance_perp_snapshot() {
             1_597_370_495_002
         )
     );
-    // BTCUSDT is not in fundingInfo: the 8 h default. BLZUSDT is, with 8 h.
+    // BTCUSDT is not in fundingInfo: the 8 h default. BLZUSDT is, with 4 h.
     assert_eq!(snap.instruments[0].interval_ms, Some(28_800_000));
-    assert_eq!(snap.instruments[1].interval_ms, Some(28_800_000));
+    assert_eq!(snap.instruments[1].interval_ms, Some(14_400_000));
+    let blz = snap.instruments[1].funding.expect("BLZUSDT funding event");
+    assert!(
+        matches!(blz.kind, MarketEventKind::Funding(f) if f.interval_ms == Some(14_400_000)),
+        "{blz:?}"
+    );
     assert_eq!(
         snap.instruments[0].spec,
         Some(spec("0.10", "0.001", "0.001", "100", None))
