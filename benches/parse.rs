@@ -1,6 +1,6 @@
 //! Benchmark `parse`: one venue message of each kind carry reads, turned into events three ways so
 //! the ratio reads off one run: `carry` (the live path: copy the frame into a reused buffer, then
-//! the venue session's simd-json parse, exact decimals and normalization), `serde_json_struct`
+//! the venue parser: carry's own tokenizer, exact decimals and normalization), `serde_json_struct`
 //! (serde_json into a typed struct borrowing `&str` fields, no normalization) and
 //! `serde_json_value` (serde_json into a `Value`); `simd_json_tape` is simd-json's reusable tape
 //! alone, the baseline that led carry to its own tokenizer. Messages are the recorded payloads,
