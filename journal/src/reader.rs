@@ -14,7 +14,9 @@ use memmap2::MmapRaw;
 
 use crate::error::JournalError;
 use crate::format::{Frame, Record, SegPtr, SEGMENT_HEADER_LEN};
-use crate::scan::{map_read_only, TornTail};
+use crate::scan::{
+    blank_before_later, judge_end, later_segment, map_read_only, missing_segment, DataEnd, TornTail,
+};
 use crate::segment::{
     decode_header, list_segments, read_header, segment_file_name, HeaderRead, SegmentFile,
 };
@@ -168,13 +170,6 @@ impl JournalReader {
             .is_some_and(|s| s.file.first_seq > first_seq)
     }
 
-    /// Whether the directory now holds a segment after the one starting at `first_seq`.
-    fn segment_after_exists(&self, first_seq: u64) -> Result<bool, JournalError> {
-        Ok(list_segments(&self.dir)?
-            .iter()
-            .any(|s| s.first_seq > first_seq))
-    }
-
     fn path_of(&self, first_seq: u64) -> PathBuf {
         self.dir.join(segment_file_name(first_seq))
     }
@@ -208,9 +203,29 @@ impl<'r> Records<'r> {
         Some(Err(e))
     }
 
-    /// Moves to the segment that starts with `next_seq`, if it exists yet.
+    /// Moves to the segment that starts with `next_seq`, if it exists yet. A segment beyond it
+    /// while it is missing (or its header blank) means damage, as `verify` and recovery judge
+    /// it: a writer creates segments in order, header first.
     fn advance(&mut self) -> Result<bool, JournalError> {
-        let Some(seg) = self.reader.segment(self.next_seq)? else {
+        let mut seg = self.reader.segment(self.next_seq)?;
+        if seg.is_none() {
+            let (first, next) = (self.seg_first, self.next_seq);
+            let beyond = list_segments(&self.reader.dir)?
+                .into_iter()
+                .find(|s| s.first_seq > first && s.first_seq != next);
+            if let Some(stray) = beyond {
+                // Looked for again: a live writer may have renamed it in meanwhile.
+                seg = self.reader.segment(next)?;
+                if seg.is_none() {
+                    let path = self.reader.path_of(next);
+                    return Err(match path.exists() {
+                        true => blank_before_later(path),
+                        false => missing_segment(&stray, next),
+                    });
+                }
+            }
+        }
+        let Some(seg) = seg else {
             return Ok(false);
         };
         self.seg = Some(seg);
@@ -285,31 +300,29 @@ impl<'r> Iterator for Records<'r> {
                     }
                 }
                 Frame::Bad(bad) => {
-                    let survey = seg.survey_tail(self.off);
-                    let path = self.reader.path_of(self.seg_first);
-                    if let Some(valid) = survey.valid_frame_at {
-                        if seg.published_meanwhile(self.off) {
-                            // A new writer cut the torn tail and appended meanwhile.
-                            continue;
+                    let (dir, first) = (self.reader.dir.as_path(), self.seg_first);
+                    let mut later = || Ok(later_segment(dir, first)?.is_some());
+                    let reason = match judge_end(seg, self.off, &mut later) {
+                        // A new writer cut the torn tail and appended meanwhile.
+                        Ok(DataEnd::PublishedMeanwhile) => continue,
+                        Ok(DataEnd::ValidAfter(valid)) => {
+                            format!("{bad}, and a valid record follows at byte {valid}")
                         }
-                        let reason = format!("{bad}, and a valid record follows at byte {valid}");
-                        return self.fail(JournalError::corrupt(path, self.off, reason));
-                    }
-                    match self.reader.segment_after_exists(self.seg_first) {
-                        Ok(false) => {}
-                        Ok(true) if seg.published_meanwhile(self.off) => continue,
-                        Ok(true) => {
-                            let reason = format!("{bad}, in a segment that later segments follow");
-                            return self.fail(JournalError::corrupt(path, self.off, reason));
+                        Ok(DataEnd::LaterSegment) => {
+                            format!("{bad}, in a segment that later segments follow")
+                        }
+                        Ok(DataEnd::Last { nonzero_end }) => {
+                            self.torn = Some(TornTail {
+                                segment: self.reader.path_of(self.seg_first),
+                                offset: self.off as u64,
+                                bytes: (nonzero_end - self.off) as u64,
+                            });
+                            return None;
                         }
                         Err(e) => return self.fail(e),
-                    }
-                    self.torn = Some(TornTail {
-                        segment: path,
-                        offset: self.off as u64,
-                        bytes: (survey.nonzero_end - self.off) as u64,
-                    });
-                    return None;
+                    };
+                    let path = self.reader.path_of(self.seg_first);
+                    return self.fail(JournalError::corrupt(path, self.off, reason));
                 }
             }
         }

@@ -62,6 +62,48 @@ pub(crate) struct SegmentScan {
     pub tail: Option<(usize, usize)>,
 }
 
+/// What the end of the data at `off` (a zero length word or a bad frame) turns out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataEnd {
+    /// A live writer published a frame at `off` while we looked: decode it again.
+    PublishedMeanwhile,
+    /// A valid frame follows at this offset: records are missing.
+    ValidAfter(usize),
+    /// Nothing valid follows in this segment, but a later segment exists.
+    LaterSegment,
+    /// Nothing valid follows and no later segment exists; bytes from `off` up to `nonzero_end`
+    /// are leftovers.
+    Last { nonzero_end: usize },
+}
+
+/// Judges the end of the data at `off` of `seg`. `later` says whether any segment after this
+/// one exists. A writer appending meanwhile (one that cut a torn tail and wrote over it, or
+/// that published the frame at `off` and more after it) is told apart from real damage by
+/// looking at `off` again after each finding. Shared by the scan and by live readers so that
+/// both apply the same rules.
+pub(crate) fn judge_end(
+    seg: SegPtr,
+    off: usize,
+    later: &mut dyn FnMut() -> Result<bool, JournalError>,
+) -> Result<DataEnd, JournalError> {
+    let survey = seg.survey_tail(off);
+    if let Some(valid) = survey.valid_frame_at {
+        return Ok(match seg.published_meanwhile(off) {
+            true => DataEnd::PublishedMeanwhile,
+            false => DataEnd::ValidAfter(valid),
+        });
+    }
+    if later()? {
+        return Ok(match seg.published_meanwhile(off) {
+            true => DataEnd::PublishedMeanwhile,
+            false => DataEnd::LaterSegment,
+        });
+    }
+    Ok(DataEnd::Last {
+        nonzero_end: survey.nonzero_end,
+    })
+}
+
 /// Scans one mapped segment whose first record must be `first_seq`. `later` says whether any
 /// segment after this one exists; it is asked only where the answer matters (at the end of the
 /// data), so a writer appending meanwhile is seen as it is at that moment.
@@ -119,56 +161,50 @@ pub(crate) fn scan_segment(
             }
             Frame::Empty => {
                 // The end of the data. Nothing valid may follow it; a live writer may have
-                // published more meanwhile, which `published_meanwhile` tells apart.
-                let survey = seg.survey_tail(off);
-                if let Some(valid) = survey.valid_frame_at {
-                    if seg.published_meanwhile(off) {
-                        continue;
+                // published more meanwhile.
+                match judge_end(seg, off, later)? {
+                    DataEnd::PublishedMeanwhile => continue,
+                    DataEnd::ValidAfter(valid) => {
+                        return Err(JournalError::corrupt(
+                            path,
+                            off,
+                            format!(
+                                "no record here but a valid record follows at byte {valid}: \
+                                 records are missing"
+                            ),
+                        ))
                     }
-                    return Err(JournalError::corrupt(
-                        path,
-                        off,
-                        format!(
-                            "no record here but a valid record follows at byte {valid}: \
-                             records are missing"
-                        ),
-                    ));
-                }
-                if later()? {
-                    if seg.published_meanwhile(off) {
-                        continue;
+                    DataEnd::LaterSegment => {
+                        return done(off, SegmentEnd::LostSeal, next_seq, records, None)
                     }
-                    return done(off, SegmentEnd::LostSeal, next_seq, records, None);
+                    DataEnd::Last { nonzero_end } => {
+                        let tail = (nonzero_end > off).then(|| (off, nonzero_end - off));
+                        return done(off, SegmentEnd::Open, next_seq, records, tail);
+                    }
                 }
-                let tail = (survey.nonzero_end > off).then(|| (off, survey.nonzero_end - off));
-                return done(off, SegmentEnd::Open, next_seq, records, tail);
             }
-            Frame::Bad(bad) => {
-                let survey = seg.survey_tail(off);
-                if let Some(valid) = survey.valid_frame_at {
-                    if seg.published_meanwhile(off) {
-                        continue;
-                    }
+            Frame::Bad(bad) => match judge_end(seg, off, later)? {
+                DataEnd::PublishedMeanwhile => continue,
+                DataEnd::ValidAfter(valid) => {
                     return Err(JournalError::corrupt(
                         path,
                         off,
                         format!("{bad}, and a valid record follows at byte {valid}"),
-                    ));
+                    ))
                 }
-                if later()? {
-                    if seg.published_meanwhile(off) {
-                        continue;
-                    }
+                DataEnd::LaterSegment => {
                     return Err(JournalError::corrupt(
                         path,
                         off,
                         format!("{bad}, in a segment that later segments follow"),
-                    ));
+                    ))
                 }
-                // The length word at `off` is non-zero, so the survey ends past `off`.
-                let tail = Some((off, survey.nonzero_end - off));
-                return done(off, SegmentEnd::Torn, next_seq, records, tail);
-            }
+                DataEnd::Last { nonzero_end } => {
+                    // The length word at `off` is non-zero, so the survey ends past `off`.
+                    let tail = Some((off, nonzero_end - off));
+                    return done(off, SegmentEnd::Torn, next_seq, records, tail);
+                }
+            },
         }
     }
 }
@@ -217,10 +253,35 @@ pub(crate) fn map_read_only(path: &Path) -> Result<MmapRaw, JournalError> {
 }
 
 /// Whether `dir` holds a segment starting after `first_seq` (a fresh listing).
-fn later_segment(dir: &Path, first_seq: u64) -> Result<Option<SegmentFile>, JournalError> {
+pub(crate) fn later_segment(
+    dir: &Path,
+    first_seq: u64,
+) -> Result<Option<SegmentFile>, JournalError> {
     Ok(list_segments(dir)?
         .into_iter()
         .find(|s| s.first_seq > first_seq))
+}
+
+/// The error for segment file `path` whose header is blank although later segments exist: its
+/// creation never reached the disk, yet the writer went on.
+pub(crate) fn blank_before_later(path: PathBuf) -> JournalError {
+    JournalError::NotASegment {
+        path,
+        reason: "blank header, yet later segments exist".into(),
+    }
+}
+
+/// The error for segment `stray` found where the segment starting with record `next_seq`
+/// should be: the records in between are missing.
+pub(crate) fn missing_segment(stray: &SegmentFile, next_seq: u64) -> JournalError {
+    JournalError::corrupt(
+        &stray.path,
+        24,
+        format!(
+            "segment starts at record {} but the previous segment ends before record {next_seq}",
+            stray.first_seq
+        ),
+    )
 }
 
 /// Scans every segment of `dir` read-only, applying the rules in the module documentation.
@@ -256,10 +317,7 @@ pub(crate) fn scan_journal(
             HeaderRead::Ok(h) => h,
             HeaderRead::Blank => {
                 if later_segment(dir, file.first_seq)?.is_some() {
-                    return Err(JournalError::NotASegment {
-                        path: file.path.clone(),
-                        reason: "blank header, yet later segments exist".into(),
-                    });
+                    return Err(blank_before_later(file.path));
                 }
                 out.blank_last = Some(file.path);
                 return Ok(out);
@@ -293,36 +351,22 @@ pub(crate) fn scan_journal(
         if matches!(end_kind, SegmentEnd::Open | SegmentEnd::Torn) {
             return Ok(out);
         }
-        let path = dir.join(segment_file_name(out.next_seq));
-        if path.exists() {
-            file = SegmentFile {
-                first_seq: out.next_seq,
-                path,
-            };
-            continue;
-        }
-        // Sealed (or full) and nothing under the next name: the journal ends here, unless a
-        // segment further on exists, which means records are missing.
-        if let Some(stray) = later_segment(dir, this_first)? {
-            // A live writer creates segments in order: if a later one exists now, the next one
-            // exists too, unless records are missing.
-            let path = dir.join(segment_file_name(out.next_seq));
-            if path.exists() {
-                file = SegmentFile {
-                    first_seq: out.next_seq,
-                    path,
-                };
-                continue;
+        let next = SegmentFile {
+            first_seq: out.next_seq,
+            path: dir.join(segment_file_name(out.next_seq)),
+        };
+        if !next.path.exists() {
+            // Sealed (or full) and nothing under the next name: the journal ends here, unless a
+            // segment further on exists. A live writer creates segments in order, so then the
+            // next one exists too (looked for again), or records are missing.
+            match later_segment(dir, this_first)? {
+                None => return Ok(out),
+                Some(stray) if !next.path.exists() => {
+                    return Err(missing_segment(&stray, out.next_seq))
+                }
+                Some(_) => {}
             }
-            return Err(JournalError::corrupt(
-                &stray.path,
-                24,
-                format!(
-                    "segment starts at record {} but the previous segment ends before record {}",
-                    stray.first_seq, out.next_seq
-                ),
-            ));
         }
-        return Ok(out);
+        file = next;
     }
 }

@@ -535,26 +535,33 @@ fn temp_files(dir: &Path) -> Vec<String> {
 fn roll_over_uses_the_prepared_spare_and_leaves_no_temporary_files() {
     let dir = tempfile::tempdir().unwrap();
     let (mut journal, _) = Journal::open(dir.path(), small()).unwrap();
-    // The preparation thread makes a spare segment soon after open; wait for it to appear.
+    let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&fs::metadata(p).unwrap());
+    // The preparation thread makes a spare soon after open. Its file appears before the spare is
+    // pre-allocated, mapped and handed over, so a roll-over right then creates its own segment;
+    // roll over until one takes the spare (its file renamed: same inode, not a fresh file).
     let deadline = Instant::now() + Duration::from_secs(60);
-    while temp_files(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline, "no spare segment was prepared");
-        std::thread::yield_now();
-    }
-    let spare = temp_files(dir.path()).remove(0);
-    assert!(spare.starts_with("spare-"), "{spare}");
-    let spare_ino =
-        std::os::unix::fs::MetadataExt::ino(&fs::metadata(dir.path().join(&spare)).unwrap());
-    while segment_files(dir.path()).len() < 2 {
-        append_numbered(&mut journal, 1);
-    }
-    // The second segment is the spare, renamed (same inode), not a freshly created file.
-    let second = &segment_files(dir.path())[1];
-    assert_eq!(
-        std::os::unix::fs::MetadataExt::ino(&fs::metadata(second).unwrap()),
-        spare_ino
-    );
-    assert_eq!(fs::metadata(second).unwrap().len(), SEG);
+    let taken = loop {
+        while temp_files(dir.path()).is_empty() {
+            assert!(Instant::now() < deadline, "no spare segment was prepared");
+            std::thread::yield_now();
+        }
+        let spare = temp_files(dir.path()).remove(0);
+        assert!(spare.starts_with("spare-"), "{spare}");
+        let spare_ino = ino(&dir.path().join(&spare));
+        let segments = segment_files(dir.path()).len();
+        while segment_files(dir.path()).len() == segments {
+            append_numbered(&mut journal, 1);
+        }
+        let newest = segment_files(dir.path()).pop().unwrap();
+        if ino(&newest) == spare_ino {
+            break newest;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "roll-over never used the prepared spare"
+        );
+    };
+    assert_eq!(fs::metadata(&taken).unwrap().len(), SEG);
     append_numbered(&mut journal, 200);
     drop(journal);
     assert!(
@@ -601,4 +608,56 @@ fn verify_beside_a_live_writer_never_reports_corruption() {
     }
     writer.join().unwrap();
     assert_eq!(verify(dir.path()).unwrap().records, 20_001);
+}
+
+#[test]
+fn a_missing_or_blank_middle_segment_is_corruption_for_writers_verify_and_readers() {
+    for damage in ["missing", "blank"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, _) = Journal::open(dir.path(), small()).unwrap();
+        append_numbered(&mut journal, 80);
+        drop(journal);
+        let files = segment_files(dir.path());
+        assert!(files.len() >= 4, "{} segments", files.len());
+        let in_first = read_all(dir.path())
+            .iter()
+            .take_while(|r| r.0 < first_seq_of(&files[1]))
+            .count();
+        match damage {
+            "missing" => fs::remove_file(&files[1]).unwrap(),
+            _ => fs::write(&files[1], vec![0u8; SEG as usize]).unwrap(),
+        }
+        let check = |err: JournalError| match (damage, err) {
+            (
+                "missing",
+                JournalError::Corrupt {
+                    path,
+                    offset,
+                    reason,
+                },
+            ) => {
+                assert_eq!((&path, offset), (&files[2], 24), "{reason}");
+                assert!(reason.contains("ends before record"), "{reason}");
+            }
+            ("blank", JournalError::NotASegment { path, reason }) => {
+                assert_eq!(path, files[1], "{reason}");
+                assert!(reason.contains("blank header"), "{reason}");
+            }
+            (_, other) => panic!("{damage}: {other:?}"),
+        };
+        check(Journal::open(dir.path(), small()).unwrap_err());
+        check(verify(dir.path()).unwrap_err());
+        // A reader (what `carry journal dump` uses) hands out the first segment's records, then
+        // the same error: it does not take the gap for the end of the journal.
+        let reader = JournalReader::open(dir.path()).unwrap();
+        let mut results: Vec<_> = reader.iter_from(1).collect();
+        assert_eq!(results.len(), in_first + 1, "{damage}");
+        check(results.pop().unwrap().unwrap_err());
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+}
+
+fn first_seq_of(segment: &Path) -> u64 {
+    let name = segment.file_name().unwrap().to_str().unwrap();
+    name.trim_end_matches(".seg").parse().unwrap()
 }
