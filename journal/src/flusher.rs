@@ -23,7 +23,7 @@ pub(crate) struct WriteSegment {
     pub file: File,
     /// End offset of the frames published so far.
     pub published: AtomicUsize,
-    /// End offset known to be on stable storage.
+    /// End offset known to be on stable storage: kept by the flusher, the only reader.
     pub synced: AtomicUsize,
     /// The writer sealed it: once synced up to `published`, the flusher can let it go.
     pub sealed: AtomicBool,
@@ -78,16 +78,12 @@ impl WriteSegment {
     }
 }
 
-#[derive(Debug, Default)]
-struct Control {
-    stop: bool,
-}
-
 #[derive(Debug)]
 pub(crate) struct Shared {
     dir: PathBuf,
     segments: Mutex<Vec<Arc<WriteSegment>>>,
-    control: Mutex<Control>,
+    /// Set when the handle is dropped: flush once more and exit.
+    stop: Mutex<bool>,
     wake: Condvar,
     /// Set once a flush failed; `append` checks it (one relaxed load) and refuses to go on.
     pub failed: AtomicBool,
@@ -113,7 +109,7 @@ impl Shared {
         Ok(())
     }
 
-    fn record_failure(&self, path: &Path, e: &JournalError) {
+    pub(crate) fn record_failure(&self, path: &Path, e: &JournalError) {
         let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
         if failure.is_none() {
             *failure = Some((path.to_path_buf(), e.to_string()));
@@ -147,7 +143,7 @@ impl Flusher {
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             segments: Mutex::new(vec![first]),
-            control: Mutex::new(Control::default()),
+            stop: Mutex::new(false),
             wake: Condvar::new(),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -171,14 +167,7 @@ impl Flusher {
 
 impl Drop for Flusher {
     fn drop(&mut self) {
-        {
-            let mut control = self
-                .shared
-                .control
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            control.stop = true;
-        }
+        *self.shared.stop.lock().unwrap_or_else(|p| p.into_inner()) = true;
         self.shared.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -189,12 +178,12 @@ impl Drop for Flusher {
 fn run(shared: &Shared, interval: Duration) {
     loop {
         let stop = {
-            let control = shared.control.lock().unwrap_or_else(|p| p.into_inner());
-            let (control, _) = shared
+            let stop = shared.stop.lock().unwrap_or_else(|p| p.into_inner());
+            let (stop, _) = shared
                 .wake
-                .wait_timeout_while(control, interval, |c| !c.stop)
+                .wait_timeout_while(stop, interval, |stop| !*stop)
                 .unwrap_or_else(|p| p.into_inner());
-            control.stop
+            *stop
         };
         // Errors are recorded in `shared` for the writer; keep trying, the disk may come back,
         // but the writer stays refused because durability was already broken once.

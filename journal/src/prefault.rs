@@ -48,8 +48,9 @@ struct State {
     stop: bool,
     current: Arc<WriteSegment>,
     spare: Option<Spare>,
-    /// Why the last spare could not be made; the thread stops trying until the writer rolls.
-    spare_error: Option<String>,
+    /// The last spare could not be made: the thread stops trying until the writer rolls (and
+    /// creates the segment itself, where any error reaches the caller of `append`).
+    spare_failed: bool,
 }
 
 #[derive(Debug)]
@@ -91,7 +92,7 @@ impl Prefaulter {
                 stop: false,
                 current,
                 spare: None,
-                spare_error: None,
+                spare_failed: false,
             }),
             wake: Condvar::new(),
         });
@@ -109,7 +110,7 @@ impl Prefaulter {
     /// Takes the spare segment if one is ready.
     pub fn take_spare(&self) -> Option<Spare> {
         let mut state = self.shared.state();
-        state.spare_error = None;
+        state.spare_failed = false;
         state.spare.take()
     }
 
@@ -203,7 +204,7 @@ fn run(shared: &Shared) {
             }
             (
                 Arc::clone(&state.current),
-                state.spare.is_none() && state.spare_error.is_none(),
+                state.spare.is_none() && !state.spare_failed,
             )
         };
         if !seen.as_ref().is_some_and(|s| Arc::ptr_eq(s, &current)) {
@@ -233,7 +234,7 @@ fn run(shared: &Shared) {
                     drop(spare.map);
                     let _ = fs::remove_file(&spare.path);
                 }
-                Err(e) => state.spare_error = Some(e.to_string()),
+                Err(_) => state.spare_failed = true,
             }
         }
     }

@@ -181,6 +181,20 @@ pub(crate) fn preallocate(file: &File, path: &Path, size: u64) -> Result<(), Jou
         .map_err(|e| JournalError::io(path, "pre-allocate segment", e))
 }
 
+/// Path of the segment that starts at `first_seq`, which must not exist yet: renaming a new
+/// segment onto it would replace records the scan never saw.
+pub(crate) fn new_segment_path(dir: &Path, first_seq: u64) -> Result<PathBuf, JournalError> {
+    let path = dir.join(segment_file_name(first_seq));
+    if path.exists() {
+        return Err(JournalError::corrupt(
+            &path,
+            0,
+            "a segment for the next record already exists, but the journal did not contain it",
+        ));
+    }
+    Ok(path)
+}
+
 /// Creates the segment whose first record will be `first_seq`: written as a temporary file,
 /// pre-allocated, given its header, optionally fsynced, then renamed into place (and the
 /// directory fsynced when `durable`), so a reader or a recovering writer never sees a half-made
@@ -192,17 +206,8 @@ pub(crate) fn create_segment(
     size: u64,
     durable: bool,
 ) -> Result<(PathBuf, File), JournalError> {
-    let name = segment_file_name(first_seq);
-    let path = dir.join(&name);
-    if path.exists() {
-        // The rename below would replace it.
-        return Err(JournalError::corrupt(
-            &path,
-            0,
-            "a segment for the next record already exists, but the journal did not contain it",
-        ));
-    }
-    let tmp = dir.join(format!("{name}.tmp"));
+    let path = new_segment_path(dir, first_seq)?;
+    let tmp = dir.join(format!("{first_seq:020}{TEMP_EXT}"));
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

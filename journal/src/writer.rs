@@ -1,7 +1,7 @@
 //! The single writer: opening (with locking and crash recovery), appending without allocating,
 //! rolling over to a new segment when one is full, and making records durable as configured.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::options::{Durability, JournalOptions};
 use crate::prefault::{populate_ahead, Prefaulter, Spare};
 use crate::reader::JournalReader;
 use crate::scan::{scan_journal, SegmentEnd, TornTail};
-use crate::segment::{create_segment, random_instance_id, segment_file_name, sync_dir};
+use crate::segment::{create_segment, new_segment_path, random_instance_id, sync_dir};
 
 /// What [`Journal::open`] found and repaired.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +73,8 @@ pub struct Journal {
     options: JournalOptions,
     instance_id: u64,
     seg: Arc<WriteSegment>,
-    /// Start of `seg`'s mapping, cached so `append` does not chase the Arc.
+    /// Start of `seg`'s mapping, cached so `append` writes the frame without going through the
+    /// Arc (it touches the Arc once per record, to publish the new end for the helper threads).
     base: *mut u8,
     seg_len: usize,
     /// Where the next frame goes in `seg`.
@@ -121,20 +122,27 @@ impl Drop for ZeroOnUnwind {
     }
 }
 
+/// Maps `file` (the segment at `path`) for writing.
 fn map_write_segment(
     path: PathBuf,
+    file: File,
     needs_fsync: bool,
     published: usize,
 ) -> Result<Arc<WriteSegment>, JournalError> {
+    let map = MmapOptions::new()
+        .map_raw(&file)
+        .map_err(|e| JournalError::io(&path, "map segment for writing", e))?;
+    Ok(WriteSegment::new(path, file, map, needs_fsync, published))
+}
+
+/// Opens and maps an existing segment for writing.
+fn open_write_segment(path: PathBuf, published: usize) -> Result<Arc<WriteSegment>, JournalError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .open(&path)
         .map_err(|e| JournalError::io(&path, "open segment for writing", e))?;
-    let map = MmapOptions::new()
-        .map_raw(&file)
-        .map_err(|e| JournalError::io(&path, "map segment for writing", e))?;
-    Ok(WriteSegment::new(path, file, map, needs_fsync, published))
+    map_write_segment(path, file, false, published)
 }
 
 /// Writes a seal frame at `off` of a mapped segment: "the next record is `next_seq`, in the next
@@ -197,7 +205,7 @@ impl Journal {
         let older = scan.segments.len().saturating_sub(1);
         for s in scan.segments.iter().take(older) {
             if s.scan.end_kind == SegmentEnd::LostSeal {
-                let seg = map_write_segment(s.file.path.clone(), false, s.scan.end)?;
+                let seg = open_write_segment(s.file.path.clone(), s.scan.end)?;
                 // SAFETY: `LostSeal` means a zero length word at `end` with a frame header's room.
                 unsafe { write_seal(seg.map.as_mut_ptr(), s.scan.end, s.scan.next_seq) };
                 if durable {
@@ -212,15 +220,15 @@ impl Journal {
         let (instance_id, seg, off, sealed) = match scan.segments.last() {
             None => {
                 let instance_id = random_instance_id(&dir)?;
-                let (path, _) =
+                let (path, file) =
                     create_segment(&dir, instance_id, 1, options.segment_size, durable)?;
                 recovery.segments = 1;
-                let seg = map_write_segment(path, false, SEGMENT_HEADER_LEN)?;
+                let seg = map_write_segment(path, file, false, SEGMENT_HEADER_LEN)?;
                 (instance_id, seg, SEGMENT_HEADER_LEN, false)
             }
             Some(last) => {
                 let instance_id = scan.instance_id.unwrap_or_default();
-                let seg = map_write_segment(last.file.path.clone(), false, last.scan.end)?;
+                let seg = open_write_segment(last.file.path.clone(), last.scan.end)?;
                 if let Some((at, bytes)) = last.scan.tail {
                     // SAFETY: the torn range lies inside the mapping (found by scanning it) and
                     // after the last valid record; we hold the lock, so no one else writes here.
@@ -358,7 +366,6 @@ impl Journal {
                     seq,
                     source,
                 })?;
-            self.seg.synced.store(self.off, Ordering::Release);
         }
         Ok(seq)
     }
@@ -395,10 +402,7 @@ impl Journal {
                     self.options.segment_size,
                     sync,
                 )?;
-                let map = MmapOptions::new()
-                    .map_raw(&file)
-                    .map_err(|e| JournalError::io(&path, "map segment for writing", e))?;
-                WriteSegment::new(path, file, map, batch, SEGMENT_HEADER_LEN)
+                map_write_segment(path, file, batch, SEGMENT_HEADER_LEN)?
             }
         };
         if let Some(prefaulter) = &self.prefaulter {
@@ -425,14 +429,7 @@ impl Journal {
         sync: bool,
         batch: bool,
     ) -> Result<Arc<WriteSegment>, JournalError> {
-        let path = self.dir.join(segment_file_name(self.next_seq));
-        if path.exists() {
-            return Err(JournalError::corrupt(
-                &path,
-                0,
-                "a segment for the next record already exists, but the journal did not contain it",
-            ));
-        }
+        let path = new_segment_path(&self.dir, self.next_seq)?;
         let header = SegmentHeader {
             instance_id: self.instance_id,
             first_seq: self.next_seq,
@@ -463,10 +460,17 @@ impl Journal {
     }
 
     /// Makes everything appended so far durable (msync of the written data, fsync of segments
-    /// rolled away from), whatever the durability setting. Call it at clean shutdown.
+    /// rolled away from), whatever the durability setting. Call it at clean shutdown. With
+    /// [`Durability::Batch`], a background flush that failed earlier fails this too.
     pub fn flush(&mut self) -> Result<(), JournalError> {
         if let Some(flusher) = &self.flusher {
-            return flusher.shared.sync_all();
+            flusher.shared.sync_all()?;
+            // An msync that succeeds after one failed proves nothing: the kernel may have dropped
+            // the pages whose write-back failed.
+            if flusher.shared.failed.load(Ordering::Acquire) {
+                return Err(flusher.shared.failure());
+            }
+            return Ok(());
         }
         for path in &self.unflushed {
             OpenOptions::new()
@@ -483,7 +487,6 @@ impl Journal {
             .map
             .flush_range(0, self.off)
             .map_err(|e| JournalError::io(&self.seg.path, "msync", e))?;
-        self.seg.synced.store(self.off, Ordering::Release);
         Ok(())
     }
 
@@ -520,5 +523,46 @@ impl Drop for Journal {
         // spare) before the lock is released with the fields.
         self.flusher.take();
         self.prefaulter.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// The msync failure itself cannot be provoked on a healthy disk; what follows from one is
+    /// tested by recording it as the flusher thread does.
+    #[test]
+    fn after_a_failed_background_flush_appends_and_flush_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = JournalOptions::default()
+            .segment_size(1 << 16)
+            .durability(Durability::Batch {
+                interval: Duration::from_millis(1),
+            });
+        let (mut journal, _) = Journal::open(dir.path(), opts).unwrap();
+        assert_eq!(journal.append(1, 0, b"before").unwrap(), 1);
+        journal.flush().unwrap();
+
+        let shared = Arc::clone(&journal.flusher.as_ref().unwrap().shared);
+        let path = journal.seg.path.clone();
+        let eio = JournalError::io(&path, "msync", std::io::Error::from_raw_os_error(libc::EIO));
+        shared.record_failure(&path, &eio);
+
+        for _ in 0..2 {
+            let err = journal.append(1, 0, b"after").unwrap_err();
+            assert!(matches!(err, JournalError::FlushFailed { .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+            assert!(msg.contains("refuses further appends"), "{msg}");
+        }
+        assert_eq!(
+            journal.next_seq(),
+            2,
+            "refused appends consume no sequence number"
+        );
+        let err = journal.flush().unwrap_err();
+        assert!(matches!(err, JournalError::FlushFailed { .. }), "{err:?}");
     }
 }
