@@ -277,7 +277,8 @@ fn stats_cmd(dir: &Path, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carry_engine::record::kind;
+    use carry_engine::record::{kind, Record as EngineRecord};
+    use carry_engine::{Now, OperatorCommand};
     use carry_journal::{Journal, JournalOptions};
 
     fn run_capture(cmd: JournalCommand) -> (ExitCode, String, String) {
@@ -297,6 +298,13 @@ mod tests {
             Journal::open(dir.path(), JournalOptions::default().segment_size(1 << 16)).unwrap();
         j.append(900, 5, &[0xde, 0xad]).unwrap();
         j.append(kind::TICK, 6, b"garbage").unwrap();
+        let command = EngineRecord::Command {
+            now: Now::new(11, 1_700_000_000_123),
+            command: OperatorCommand::Flatten,
+        };
+        let mut payload = vec![0u8; command.encoded_len()];
+        command.encode(&mut payload);
+        j.append(command.kind(), command.ts_ns(), &payload).unwrap();
         drop(j);
         let (code, out, _) = run_capture(JournalCommand::Dump {
             dir: dir.path().into(),
@@ -308,7 +316,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["kind"], 900);
         assert_eq!(lines[0]["payload_hex"], "dead");
         assert_eq!(
@@ -321,6 +329,12 @@ mod tests {
         );
         assert_eq!(lines[1]["kind"], kind_name(kind::TICK).unwrap());
         assert_eq!(lines[1]["len"], 7);
+        // A payload that decodes: its fields sit beside the frame's.
+        assert_eq!(lines[2]["kind"], kind_name(kind::COMMAND).unwrap());
+        assert_eq!(lines[2]["command"], OperatorCommand::Flatten.as_str());
+        assert_eq!(lines[2]["now_unix_ms"], 1_700_000_000_123i64);
+        assert_eq!(lines[2]["ts"], command.ts_ns());
+        assert_eq!(lines[2]["len"], payload.len());
 
         let (_, only, _) = run_capture(JournalCommand::Dump {
             dir: dir.path().into(),
