@@ -7,15 +7,20 @@
 //! - `decider/evaluate_{flat,open,auto}`: one decision: a flat spot–perp pair below its entry
 //!   threshold, an open pair (margin checks and the exit rule), a flat `auto` pair choosing among
 //!   six orientations.
+//! - `decider/evaluate_entry/{1,256}_pairs`: one decision that returns an entry target, in a
+//!   decider of 1 or 256 flat spot–perp pairs (the pairs of `pipeline`'s `wire_to_intent`). An
+//!   entry is sized against the notional every other pair holds: the gap between the two is
+//!   what summing 255 other pairs costs.
 //! - `engine/on_event`: the full path, `Engine::on_event` with the real decider, every input
 //!   encoded as a journal record into a reused buffer (the journal's own append cost is measured
 //!   by the `journal` benchmark).
 //! - `engine/on_event+journal`: the same, appending to a real journal in a temporary directory
 //!   (durability `none`: page cache).
 //!
-//! The event mix is fixed and seeded: 4 pairs over 4 instruments and 8 venues, 90 % quotes and
-//! 10 % funding updates, prices jittering by a tick, funding below the entry threshold (the
-//! steady state: watching, not trading). Time advances 50 µs per event, so nothing goes stale.
+//! The event mix is fixed and seeded: 4 pairs over 4 instruments (9 streams on 7 venues), 90 %
+//! quotes and 10 % funding updates, prices jittering by a tick, funding below the entry threshold
+//! (the steady state: watching, not trading). Time advances 50 µs per event, so nothing goes
+//! stale.
 //! Figures per event are criterion's estimates (median of sample means).
 
 use std::hint::black_box;
@@ -273,7 +278,65 @@ fn bench_decider(c: &mut Criterion) {
     g.bench_function("evaluate_open", |b| {
         b.iter(|| black_box(decider.evaluate(black_box(PairId(0)), &open, false, now)))
     });
+
+    for n in [1, 256] {
+        let (mut decider, now) = entry_decider(n);
+        let flat = Positions::new(n);
+        let t = decider.evaluate(PairId(0), &flat, false, now);
+        assert!(t.is_some(), "the entry bench decider enters");
+        g.bench_function(format!("evaluate_entry/{n}_pairs"), |b| {
+            b.iter(|| black_box(decider.evaluate(black_box(PairId(0)), &flat, false, now)))
+        });
+    }
     g.finish();
+}
+
+/// `n` spot–perp pairs on Binance (`C0-USDT` ..), every stream fresh and the perps paying 20 bp
+/// per 8 h (219 % a year) against a 20 % entry threshold: every flat pair wants to enter.
+fn entry_decider(n: usize) -> (Decider, Now) {
+    let (spot, perp) = (v("binance-spot"), v("binance-perp"));
+    let mut universe = Universe::new();
+    let mut cfg = config();
+    cfg.pairs.clear();
+    cfg.strategy.entry_apr = d("0.2");
+    cfg.risk.max_total_notional = d("1000000000");
+    for i in 0..n {
+        let name = format!("C{i}-USDT");
+        let id = universe.add(&name).expect("instrument");
+        universe.set_symbol(id, spot, &format!("C{i}USDT"));
+        universe.set_symbol(id, perp, &format!("C{i}USDT"));
+        cfg.pairs
+            .push(pair(&name, "binance-spot", "binance-perp", &[], "1"));
+    }
+    let mut decider = Decider::new(cfg, &universe).expect("entry bench config");
+    let now = Now::new(1_000_000, T0_MS);
+    let quote = MarketEventKind::Quote(Quote {
+        bid: d("99.99"),
+        bid_qty: d("50"),
+        ask: d("100.01"),
+        ask_qty: d("50"),
+    });
+    let funding = MarketEventKind::Funding(Funding {
+        rate: d("0.002"),
+        predicted_rate: None,
+        next_funding_time_ms: T0_MS + 8 * 3_600_000,
+        interval_ms: Some(8 * 3_600_000),
+        mark_price: Some(d("100")),
+        index_price: None,
+    });
+    for i in 0..n {
+        for (venue, kind) in [(spot, quote), (perp, quote), (perp, funding)] {
+            let ev = MarketEvent {
+                venue,
+                instrument: InstrumentId(i as u16),
+                ts_ms: T0_MS,
+                recv_ns: now.mono_ns,
+                kind,
+            };
+            decider.on_market(&ev, now);
+        }
+    }
+    (decider, now)
 }
 
 /// Encodes every record into one reused buffer and keeps nothing: the engine's path without

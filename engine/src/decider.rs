@@ -557,19 +557,21 @@ impl Decider {
     }
 
     /// Notional held by pairs, each counting its larger side (long legs vs short legs) at mark
-    /// (or mid, or entry where no price is known); `except` is left out.
+    /// (or mid, or entry where no price is known); `except` is left out. Every entry decision
+    /// pays this O(pairs) walk, so a flat pair costs only the reads of its legs' quantities.
     fn open_notional(&self, positions: &Positions, except: Option<PairId>) -> Decimal {
         let mut total = Decimal::ZERO;
         for p in self.pairs.iter() {
             if Some(p.id) == except {
                 continue;
             }
-            let (mut long, mut short) = (Decimal::ZERO, Decimal::ZERO);
+            let (mut long, mut short, mut held) = (Decimal::ZERO, Decimal::ZERO, false);
             for &v in &p.venues {
                 let pos = positions.get(v, p.instrument);
                 if pos.qty.is_zero() {
                     continue;
                 }
+                held = true;
                 let price = self
                     .monitor
                     .mark_price(v, p.instrument)
@@ -580,7 +582,9 @@ impl Decider {
                     short += pos.notional(price);
                 }
             }
-            total += long.max(short);
+            if held {
+                total += long.max(short);
+            }
         }
         total
     }
@@ -637,11 +641,6 @@ impl Decider {
             .get(pair.index())
             .and_then(|s| s.edge)
             .map(|e| e.edge(&self.params))
-    }
-
-    /// The orientation a pair entered with, kept while it holds a position or a cycle.
-    pub fn active_orientation(&self, pair: PairId) -> Option<Orientation> {
-        self.state.get(pair.index()).and_then(|s| s.active)
     }
 
     /// The margin risk of one open perp position, at its current mark.

@@ -58,13 +58,12 @@ pub fn margin_ratio(
     Some(size * mark * mmr / equity)
 }
 
-/// The margin model of one venue, with its constant factors computed once so that checking a leg
-/// against the thresholds needs no division on the hot path.
+/// The margin model of one venue, with its liquidation factors computed once so that a
+/// liquidation price needs no division.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MarginModel {
     pub leverage: Decimal,
     pub maintenance_margin_rate: Decimal,
-    inv_leverage: Decimal,
     long_liq_factor: Decimal,
     short_liq_factor: Decimal,
 }
@@ -75,7 +74,6 @@ impl MarginModel {
         MarginModel {
             leverage,
             maintenance_margin_rate: mmr,
-            inv_leverage: inv,
             long_liq_factor: (Decimal::ONE - inv) / (Decimal::ONE - mmr),
             short_liq_factor: (Decimal::ONE + inv) / (Decimal::ONE + mmr),
         }
@@ -90,40 +88,11 @@ impl MarginModel {
                 self.short_liq_factor
             }
     }
-
-    /// The first threshold a position of `qty` entered at `entry` breaches at `mark`, decided
-    /// by cross-multiplication: distance `< min` ⇔ `room < min·mark`, ratio `> max` ⇔
-    /// `maintenance > max·equity`. Agrees with [`LegRisk::breach`].
-    pub fn breach(
-        &self,
-        qty: Decimal,
-        entry: Decimal,
-        mark: Decimal,
-        min_distance: Decimal,
-        max_ratio: Decimal,
-    ) -> Option<Breach> {
-        if qty.is_zero() || mark <= Decimal::ZERO {
-            return None;
-        }
-        let long = qty > Decimal::ZERO;
-        let liq = self.liquidation_price(long, entry);
-        let room = if long { mark - liq } else { liq - mark };
-        if room < min_distance * mark {
-            return Some(Breach::LiquidationDistance);
-        }
-        let size = qty.abs();
-        let equity = size * entry * self.inv_leverage + qty * (mark - entry);
-        let maintenance = size * mark * self.maintenance_margin_rate;
-        if equity <= Decimal::ZERO || maintenance > max_ratio * equity {
-            return Some(Breach::MarginRatio);
-        }
-        None
-    }
 }
 
-/// [`MarginModel::breach`] for fixed thresholds, rearranged so that the check is a handful of
-/// multiplications of short decimals (no division, no 28-digit factors): with `L` leverage and
-/// `m` maintenance rate,
+/// [`LegRisk::breach`] for fixed thresholds, decided by cross-multiplication so that the check is
+/// a handful of multiplications of short decimals (no division, no 28-digit factors): with `L`
+/// leverage and `m` maintenance rate,
 /// - long: distance `< min` ⇔ `mark·(1 − min)·L·(1 − m) < entry·(L − 1)`;
 /// - short: distance `< min` ⇔ `entry·(L + 1) < mark·(1 + min)·L·(1 + m)`;
 /// - ratio `> max` ⇔ `|q|·mark·m·L > max·E`, with `E = |q|·entry + L·q·(mark − entry)` (equity
@@ -428,9 +397,6 @@ mod tests {
                     let full = LegRisk::assess(v, InstrumentId(0), &pos, mark, &model)
                         .unwrap()
                         .breach(min_distance, max_ratio);
-                    let fast =
-                        model.breach(pos.qty, pos.entry_price, mark, min_distance, max_ratio);
-                    assert_eq!(fast, full, "{lev}x mmr {mmr} qty {qty} mark {mark}");
                     let check = MarginCheck::new(&model, min_distance, max_ratio);
                     let fastest = check.breach(pos.qty, pos.entry_price, mark);
                     assert_eq!(fastest, full, "{lev}x mmr {mmr} qty {qty} mark {mark}");
