@@ -3,9 +3,9 @@
 //! leg gained from their fills, so that sizing (hedge, unwind, exit) always comes from what
 //! executed, never from what was asked.
 //!
-//! Cycle state changes only through [`PairBook::apply_cycle`], [`PairBook::apply_intent`] and
-//! [`PairBook::apply_fill_report`], each driven by a journal record. That makes recovery a fold
-//! over the journal, and replay an exact re-run.
+//! Cycle state changes only through the `apply_*` methods of [`PairBook`] (a cycle change, an
+//! intent, an execution report, a restart, a stall), each driven by a journal record. That makes
+//! recovery a fold over the journal, and replay an exact re-run.
 
 use rust_decimal::Decimal;
 
@@ -265,6 +265,29 @@ impl WorkingOrder {
         matches!(self.status, WorkStatus::Done(_))
     }
 
+    /// Takes in a cumulative report: the fill it adds over what was known, signed as the position
+    /// change, at the price of that increment. A repeated or older report adds nothing.
+    fn take_fill(&mut self, report: &ExecReport) -> Option<FillDelta> {
+        if report.cum_qty_base <= self.cum_qty_base {
+            return None;
+        }
+        let delta = report.cum_qty_base - self.cum_qty_base;
+        let price = increment_price(
+            self.cum_qty_base,
+            self.avg_price,
+            report.cum_qty_base,
+            report.avg_price,
+        );
+        self.cum_qty_base = report.cum_qty_base;
+        self.avg_price = report.avg_price;
+        Some(FillDelta {
+            venue: self.intent.venue,
+            instrument: self.intent.instrument,
+            qty: delta * self.intent.side.sign(),
+            price,
+        })
+    }
+
     /// Ended without executing anything (rejected, expired, never placed): counts against the
     /// step's attempt budget. An order that executed part of its quantity made progress, and
     /// progress is bounded by the quantity itself, so it does not count.
@@ -433,13 +456,6 @@ impl PairBook {
         self.cycle(pair).map_or(CycleState::Flat, |c| c.state)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (PairId, &Cycle)> {
-        self.cycles
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.as_ref().map(|c| (PairId(i as u16), c)))
-    }
-
     /// Applies a journaled cycle change.
     pub fn apply_cycle(&mut self, change: &CycleChange) {
         let Some(slot) = self.cycles.get_mut(change.pair.index()) else {
@@ -587,30 +603,14 @@ impl PairBook {
         effect.matched = true;
         let order = &mut cycle.orders[idx];
         let was_done = order.is_done();
-        if report.cum_qty_base > order.cum_qty_base {
-            let delta = report.cum_qty_base - order.cum_qty_base;
-            let price = increment_price(
-                order.cum_qty_base,
-                order.avg_price,
-                report.cum_qty_base,
-                report.avg_price,
-            );
-            let signed = delta * order.intent.side.sign();
-            order.cum_qty_base = report.cum_qty_base;
-            order.avg_price = report.avg_price;
+        effect.fill = order.take_fill(report);
+        if let Some(fill) = effect.fill {
             order.acked = true;
-            cycle.position[order.intent.leg.index()] += signed;
-            effect.fill = Some(FillDelta {
-                venue: order.intent.venue,
-                instrument: order.intent.instrument,
-                qty: signed,
-                price,
-            });
+            cycle.position[order.intent.leg.index()] += fill.qty;
         }
         if report.fee_quote > order.fee_quote {
             order.fee_quote = report.fee_quote;
         }
-        let order = &mut cycle.orders[idx];
         if !was_done {
             match report.status {
                 OrderStatus::Open => {
@@ -648,25 +648,21 @@ impl PairBook {
             return effect;
         };
         effect.matched = true;
-        if report.cum_qty_base > order.cum_qty_base {
-            let delta = report.cum_qty_base - order.cum_qty_base;
-            let price = increment_price(
-                order.cum_qty_base,
-                order.avg_price,
-                report.cum_qty_base,
-                report.avg_price,
-            );
-            order.cum_qty_base = report.cum_qty_base;
-            order.avg_price = report.avg_price;
-            effect.fill = Some(FillDelta {
-                venue: order.intent.venue,
-                instrument: order.intent.instrument,
-                qty: delta * order.intent.side.sign(),
-                price,
-            });
+        effect.fill = order.take_fill(report);
+        if effect.fill.is_some() {
             effect.late = Some((order.intent.pair, order.intent.cycle, order.intent.leg));
         }
         effect
+    }
+
+    /// The pair whose live cycle holds the order with this client order id.
+    pub fn pair_of(&self, cid: &ClientOrderId) -> Option<PairId> {
+        self.cycles
+            .iter()
+            .flatten()
+            .flat_map(|c| c.orders.iter())
+            .find(|o| o.intent.client_order_id == *cid)
+            .map(|o| o.intent.pair)
     }
 
     fn find_order(&mut self, cid: &ClientOrderId) -> Option<(&mut Cycle, usize)> {
@@ -783,41 +779,19 @@ mod tests {
         start(&mut book, 7);
         assert_eq!(book.next_cycle(), 8);
         let cid = place(&mut book, 7, Step::Entry, Leg::Long, 0, "1");
-        let e = book.apply_report(&report(
-            cid,
-            ExecKind::PartialFill,
-            OrderStatus::Open,
-            "0.4",
-            "100",
-        ));
-        assert_eq!(e.fill.map(|f| f.qty), Some(d("0.4")));
+        let mut apply =
+            |kind, status, cum, avg| book.apply_report(&report(cid, kind, status, cum, avg));
+        let e = apply(ExecKind::PartialFill, OrderStatus::Open, "0.4", "100");
+        assert_eq!(e.fill.map(|f| (f.qty, f.price)), Some((d("0.4"), d("100"))));
+        assert!(!e.finished);
         // The same report again, and an older one, change nothing.
-        let e = book.apply_report(&report(
-            cid,
-            ExecKind::PartialFill,
-            OrderStatus::Open,
-            "0.4",
-            "100",
-        ));
+        let e = apply(ExecKind::PartialFill, OrderStatus::Open, "0.4", "100");
         assert_eq!(e.fill, None);
-        let e = book.apply_report(&report(
-            cid,
-            ExecKind::PartialFill,
-            OrderStatus::Open,
-            "0.2",
-            "100",
-        ));
+        let e = apply(ExecKind::PartialFill, OrderStatus::Open, "0.2", "100");
         assert_eq!(e.fill, None);
-        let e = book.apply_report(&report(
-            cid,
-            ExecKind::Canceled,
-            OrderStatus::Canceled,
-            "0.6",
-            "101",
-        ));
-        let fill = e.fill.unwrap();
+        let e = apply(ExecKind::Canceled, OrderStatus::Canceled, "0.6", "101");
         // 0.6 @ 101 = 60.6, minus 0.4 @ 100 = 40 → 0.2 @ 103.
-        assert_eq!((fill.qty, fill.price), (d("0.2"), d("103")));
+        assert_eq!(e.fill.map(|f| (f.qty, f.price)), Some((d("0.2"), d("103"))));
         assert!(e.finished);
         let c = book.cycle(PairId(0)).unwrap();
         assert_eq!(c.position[0], d("0.6"));

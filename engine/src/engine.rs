@@ -134,10 +134,10 @@ impl ExecConfig {
             ("execution.exit_slippage_bps", self.exit_slippage_bps),
         ] {
             if v < Decimal::ZERO || v >= bps_max {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    reason: format!("must be 0 to below 1000 basis points, got {v}"),
-                });
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be 0 to below 1000 basis points, got {v}"),
+                ));
             }
         }
         for (key, v) in [
@@ -146,10 +146,10 @@ impl ExecConfig {
             ("execution.max_exit_attempts", self.max_exit_attempts),
         ] {
             if v == 0 || v > 1_000 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    reason: format!("must be 1..=1000, got {v}"),
-                });
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be 1..=1000, got {v}"),
+                ));
             }
         }
         for (key, v) in [
@@ -158,20 +158,20 @@ impl ExecConfig {
             ("execution.order_timeout_ms", self.order_timeout_ms),
         ] {
             if v == 0 || v > 3_600_000 {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    reason: format!("must be 1..=3600000 ms, got {v}"),
-                });
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be 1..=3600000 ms, got {v}"),
+                ));
             }
         }
         if self.retry_backoff_ms > 60_000 || self.max_retry_backoff_ms > 600_000 {
-            return Err(ConfigError::Invalid {
-                key: "execution.retry_backoff_ms".into(),
-                reason: format!(
+            return Err(ConfigError::invalid(
+                "execution.retry_backoff_ms",
+                format!(
                     "retry_backoff_ms must be at most 60000 and max_retry_backoff_ms at most 600000, got {} and {}",
                     self.retry_backoff_ms, self.max_retry_backoff_ms
                 ),
-            });
+            ));
         }
         Ok(())
     }
@@ -743,16 +743,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                 }
             }
             Input::Exec(report) => {
-                let pair = self
-                    .book
-                    .iter()
-                    .find(|(_, c)| {
-                        c.orders
-                            .iter()
-                            .any(|o| o.intent.client_order_id == report.client_order_id)
-                    })
-                    .map(|(p, _)| p);
-                if let Some(pair) = pair {
+                if let Some(pair) = self.book.pair_of(&report.client_order_id) {
                     self.drive(pair, now, out)?;
                 }
                 if let Some((pair, cycle, leg, fill)) = self.late_fill.take() {
@@ -1196,11 +1187,6 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
 
     pub fn decider(&self) -> &D {
         &self.decider
-    }
-
-    /// For gauges the decider recomputes on demand (e.g. `Decider::refresh_metrics`).
-    pub fn decider_mut(&mut self) -> &mut D {
-        &mut self.decider
     }
 
     pub fn specs(&self) -> &SpecTable {
