@@ -413,7 +413,7 @@ impl DeciderConfig {
     }
 
     /// Checks that a perp position on `venue` opens safely inside the risk thresholds; called for
-    /// every perp venue a pair may use. `key` names the setting to blame.
+    /// every perp venue a pair may use. Errors name the setting to blame.
     pub(crate) fn validate_margin_model(&self, venue: Venue) -> Result<(), ConfigError> {
         let lev = self.leverage(venue);
         let mmr = self.maintenance_margin_rate(venue);

@@ -15,16 +15,6 @@ use crate::strategy::{RejectReason, REJECT_REASON_COUNT};
 use crate::target::{PairId, TargetReason};
 use crate::venue::{Venue, VENUE_COUNT};
 
-/// Label of a target reason (`enter`, `exit`, `force_exit`, `flatten`).
-pub const fn target_reason_label(r: TargetReason) -> &'static str {
-    match r {
-        TargetReason::Enter => "enter",
-        TargetReason::Exit => "exit",
-        TargetReason::ForceExit => "force_exit",
-        TargetReason::Flatten => "flatten",
-    }
-}
-
 /// Target reasons in counter order.
 pub const TARGET_REASONS: [TargetReason; 4] = [
     TargetReason::Enter,
@@ -265,6 +255,7 @@ pub struct Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cycle::target_reason_str;
 
     #[test]
     fn indices_are_dense_and_labels_unique() {
@@ -280,16 +271,26 @@ mod tests {
         for (i, r) in RejectReason::ALL.into_iter().enumerate() {
             assert_eq!(r.index(), i);
         }
-        let mut labels: Vec<&str> = SkipReason::ALL.iter().map(|s| s.as_str()).collect();
-        labels.extend(EventOutcome::ALL.iter().map(|s| s.as_str()));
-        labels.extend(RejectReason::ALL.iter().map(|s| s.as_str()));
-        labels.extend(TARGET_REASONS.iter().map(|r| target_reason_label(*r)));
-        labels.extend(BreakerKind::ALL.iter().map(|k| k.as_str()));
-        for l in &labels {
-            assert!(
-                l.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                "{l}"
-            );
+        // Each set labels one metric: unique within the set, Prometheus-friendly.
+        let sets: [Vec<&str>; 5] = [
+            SkipReason::ALL.iter().map(|s| s.as_str()).collect(),
+            EventOutcome::ALL.iter().map(|s| s.as_str()).collect(),
+            RejectReason::ALL.iter().map(|s| s.as_str()).collect(),
+            TARGET_REASONS
+                .iter()
+                .map(|r| target_reason_str(*r))
+                .collect(),
+            BreakerKind::ALL.iter().map(|k| k.as_str()).collect(),
+        ];
+        for labels in &sets {
+            let unique: std::collections::HashSet<&&str> = labels.iter().collect();
+            assert_eq!(unique.len(), labels.len(), "{labels:?}");
+            for l in labels {
+                assert!(
+                    l.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{l}"
+                );
+            }
         }
         let mut c = Counters::default();
         c.event(Venue::ALL[3], EventOutcome::Quote);
