@@ -562,19 +562,32 @@ mod tests {
         }
     }
 
-    fn book_with_entry(first: Leg, qty: &str) -> PairBook {
-        let mut book = PairBook::new(1);
+    /// Applies a change of cycle 1 of pair 0 (long `LONG`, short `SHORT`).
+    fn change(
+        book: &mut PairBook,
+        first: Leg,
+        qty: &str,
+        from: CycleState,
+        to: CycleState,
+        reason: CycleReason,
+    ) {
         book.apply_cycle(&CycleChange {
             pair: PairId(0),
             instrument: InstrumentId(0),
             cycle: 1,
-            from: CycleState::Flat,
-            to: CycleState::Entering,
-            reason: CycleReason::Enter,
+            from,
+            to,
+            reason,
             first,
             qty_base: d(qty),
             venues: [LONG, SHORT],
         });
+    }
+
+    fn book_with_entry(first: Leg, qty: &str) -> PairBook {
+        let mut book = PairBook::new(1);
+        let (from, to) = (CycleState::Flat, CycleState::Entering);
+        change(&mut book, first, qty, from, to, CycleReason::Enter);
         book
     }
 
@@ -696,17 +709,8 @@ mod tests {
                 reason: CycleReason::Residual
             })
         );
-        book.apply_cycle(&CycleChange {
-            pair: PairId(0),
-            instrument: InstrumentId(0),
-            cycle: 1,
-            from: CycleState::Entering,
-            to: CycleState::Unwinding,
-            reason: CycleReason::Residual,
-            first: Leg::Long,
-            qty_base: d("1"),
-            venues: [LONG, SHORT],
-        });
+        let (from, to) = (CycleState::Entering, CycleState::Unwinding);
+        change(&mut book, Leg::Long, "1", from, to, CycleReason::Residual);
         let u = act(&mut book, 1);
         assert_eq!(
             (u.step, u.leg, u.side, u.qty_base),
@@ -757,17 +761,7 @@ mod tests {
                 CycleReason::Exit(TargetReason::Exit),
             ),
         ] {
-            book.apply_cycle(&CycleChange {
-                pair: PairId(0),
-                instrument: InstrumentId(0),
-                cycle: 1,
-                from,
-                to,
-                reason,
-                first: Leg::Long,
-                qty_base: d("0.5"),
-                venues: [LONG, SHORT],
-            });
+            change(&mut book, Leg::Long, "0.5", from, to, reason);
         }
         let x_long = act(&mut book, 1);
         let x_short = act(&mut book, 1);

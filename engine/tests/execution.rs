@@ -264,6 +264,17 @@ impl Harness<MemorySink> {
         h.quotes();
         h
     }
+
+    /// Enters 1 BTC fully hedged, then asks for its exit; returns the exit orders it sends.
+    fn exiting() -> (Harness, Vec<OrderIntent>) {
+        let decider = Scripted::new()
+            .with_target(1, enter("1"))
+            .with_target(10, exit(TargetReason::Exit));
+        let mut h = Harness::new(decider, exec_config());
+        h.open_position();
+        let exits = h.tick(10);
+        (h, exits)
+    }
 }
 
 impl<S: RecordSink> Harness<S> {
@@ -439,12 +450,7 @@ fn partly_hedged_cycle_unwinds_only_what_the_hedge_did_not_match() {
 
 #[test]
 fn exit_closes_both_legs_in_parallel_and_a_rejected_leg_does_not_block_the_other() {
-    let decider = Scripted::new()
-        .with_target(1, enter("1"))
-        .with_target(10, exit(TargetReason::Exit));
-    let mut h = Harness::new(decider, exec_config());
-    h.open_position();
-    let exits = h.tick(10);
+    let (mut h, exits) = Harness::exiting();
     assert_eq!(
         exits.len(),
         2,
@@ -478,12 +484,7 @@ fn exit_closes_both_legs_in_parallel_and_a_rejected_leg_does_not_block_the_other
 
 #[test]
 fn exit_out_of_attempts_reports_exposure_and_waits_for_a_forced_exit() {
-    let decider = Scripted::new()
-        .with_target(1, enter("1"))
-        .with_target(10, exit(TargetReason::Exit));
-    let mut h = Harness::new(decider, exec_config());
-    h.open_position();
-    let exits = h.tick(10);
+    let (mut h, exits) = Harness::exiting();
     h.answer(&exits[1], ExecKind::Fill, OrderStatus::Filled, "1");
     let mut long = exits[0];
     for _ in 0..2 {
@@ -1009,12 +1010,7 @@ order_qty = "0.5"
 
 #[test]
 fn a_flatten_during_an_exit_re_arms_it_instead_of_giving_up() {
-    let decider = Scripted::new()
-        .with_target(1, enter("1"))
-        .with_target(10, exit(TargetReason::Exit));
-    let mut h = Harness::new(decider, exec_config());
-    h.open_position();
-    let exits = h.tick(10);
+    let (mut h, exits) = Harness::exiting();
     h.answer(&exits[1], ExecKind::Fill, OrderStatus::Filled, "1");
     // The operator flattens while the exit runs: nothing new yet, but it is remembered.
     assert!(h.input(Input::Command(OperatorCommand::Flatten)).is_empty());

@@ -233,6 +233,21 @@ impl World {
         self.quote("binance-spot", BTC, "99.99", "100.01");
         self.quote("binance-perp", BTC, "99.99", "100.01");
     }
+
+    /// BTC books, and perp funding of 3 bp per 8 h (32.85 % gross): above the entry threshold.
+    fn btc_paying(&mut self) {
+        self.btc_books();
+        self.funding("binance-perp", BTC, "0.0003", "100");
+    }
+
+    /// The BTC pair entered on [`World::btc_paying`] and filled at 100; returns the entry.
+    fn open_btc(&mut self) -> PairTarget {
+        self.btc_paying();
+        let entry = self.evaluate(SPOT_PERP).expect("an entry");
+        assert_eq!(entry.reason, TargetReason::Enter);
+        self.fill_target(&entry, "100");
+        entry
+    }
 }
 
 fn stream(venue: &str, instrument: InstrumentId) -> Scope {
@@ -275,8 +290,7 @@ fn funding_widens_into_an_entry_target() {
 #[test]
 fn an_entry_that_did_not_fill_is_asked_for_again() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     let first = w.evaluate(SPOT_PERP).unwrap();
     assert_eq!(w.evaluate_in_flight(SPOT_PERP, true), None);
     // The cycle ended with nothing filled (IOC missed): flat and idle, so the target returns.
@@ -286,8 +300,7 @@ fn an_entry_that_did_not_fill_is_asked_for_again() {
 #[test]
 fn one_stale_leg_means_no_entry_and_the_breaker_says_which() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     // 6 s later only the perp has quoted: the spot book is older than its 5 s TTL.
     w.at(7_000).quote("binance-perp", BTC, "99.99", "100.01");
     assert_eq!(w.evaluate(SPOT_PERP), None);
@@ -312,8 +325,7 @@ fn one_stale_leg_means_no_entry_and_the_breaker_says_which() {
 #[test]
 fn stale_funding_on_the_perp_also_stops_entries_and_ticks_report_it() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     // Books keep quoting, funding stops (TTL 60 s).
     for s in 1..=62u64 {
         w.at(1_000 + s * 1_000).btc_books();
@@ -337,8 +349,7 @@ fn stale_funding_on_the_perp_also_stops_entries_and_ticks_report_it() {
 #[test]
 fn a_reset_spot_leg_recovers_as_soon_as_its_quotes_resume() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     w.at(2_000).reset("binance-spot");
     assert_eq!(
         w.changes(),
@@ -362,10 +373,7 @@ fn a_reset_spot_leg_recovers_as_soon_as_its_quotes_resume() {
 #[test]
 fn the_spread_flipping_sign_exits_and_hysteresis_holds_in_between() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    w.open_btc();
 
     // 10.95 % gross: below the entry threshold, above the 2 % exit threshold: hold.
     w.at(2_000).funding("binance-perp", BTC, "0.0001", "100");
@@ -395,10 +403,7 @@ fn the_spread_flipping_sign_exits_and_hysteresis_holds_in_between() {
 #[test]
 fn carry_fading_below_the_exit_threshold_exits() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    w.open_btc();
     // 0.1 bp per 8 h = 1.095 %: positive but below exit_apr 2 %.
     w.at(2_000).funding("binance-perp", BTC, "0.00001", "100");
     assert_eq!(w.evaluate(SPOT_PERP).unwrap().reason, TargetReason::Exit);
@@ -409,10 +414,7 @@ fn carry_fading_below_the_exit_threshold_exits() {
 #[test]
 fn shrinking_liquidation_distance_forces_an_exit_while_entries_are_paused() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    w.open_btc();
     let now = w.now();
     w.decider.on_command(OperatorCommand::Pause, now);
 
@@ -468,8 +470,7 @@ fn shrinking_liquidation_distance_forces_an_exit_while_entries_are_paused() {
 #[test]
 fn a_margin_ratio_past_its_ceiling_forces_an_exit_during_an_entry_cycle() {
     let mut w = World::with(|c| c.risk.max_margin_ratio = d("0.02"));
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     let entry = w.evaluate(SPOT_PERP).unwrap();
     // Only the perp leg has filled so far; the cycle is still in flight.
     w.fill("binance-perp", BTC, "-0.5", "100");
@@ -502,8 +503,7 @@ fn a_margin_ratio_past_its_ceiling_forces_an_exit_during_an_entry_cycle() {
 #[test]
 fn pause_resume_and_flatten() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     let now = w.now();
     w.decider.on_command(OperatorCommand::Pause, now);
     assert_eq!(w.evaluate(SPOT_PERP), None);
@@ -538,10 +538,7 @@ fn pause_resume_and_flatten() {
 #[test]
 fn venue_rejects_pause_entries_there_but_never_block_an_exit() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    let entry = w.open_btc();
     let now = w.now();
     for _ in 0..4 {
         w.decider.on_reject(v("binance-perp"), now);
@@ -595,10 +592,7 @@ impl Flat for PairTarget {
 #[test]
 fn leftover_exposure_pauses_the_pair_until_resume_and_exits_continue() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    w.open_btc();
     w.at(2_000).funding("binance-perp", BTC, "-0.0001", "100");
     assert_eq!(w.evaluate(SPOT_PERP).unwrap().reason, TargetReason::Exit);
     // The exit closed the spot leg only; execution gave up on the perp.
@@ -624,10 +618,7 @@ fn leftover_exposure_pauses_the_pair_until_resume_and_exits_continue() {
 #[test]
 fn a_journal_failure_halts_even_forced_exits() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    w.open_btc();
     let now = w.now();
     w.decider.on_journal_failure(now);
     w.decider.on_command(OperatorCommand::Flatten, now);
@@ -726,8 +717,7 @@ fn a_target_that_breaks_a_limit_is_rejected_and_counted() {
     // Fill the book to the total limit (15000) through the ETH pair: 5 ETH at 3000.
     w.fill("bybit-perp", ETH, "5", "3000");
     w.fill("okx-perp", ETH, "-5", "3000");
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
+    w.btc_paying();
     assert_eq!(w.evaluate(SPOT_PERP), None, "no headroom left");
     assert_eq!(
         w.decider.metrics().counters.rejections[RejectReason::NonPositiveQty.index()],
@@ -739,10 +729,7 @@ fn a_target_that_breaks_a_limit_is_rejected_and_counted() {
 #[test]
 fn metrics_show_spreads_staleness_exposure_and_margin() {
     let mut w = World::new();
-    w.btc_books();
-    w.funding("binance-perp", BTC, "0.0003", "100");
-    let entry = w.evaluate(SPOT_PERP).unwrap();
-    w.fill_target(&entry, "100");
+    w.open_btc();
     w.at(3_000).funding("binance-perp", BTC, "0.0003", "110");
     let now = w.now();
     w.decider.refresh_metrics(&w.positions, now);
