@@ -60,9 +60,9 @@ pub struct Quote {
 }
 
 impl Quote {
-    /// Mid price, `(bid + ask) / 2`.
+    /// Mid price, `(bid + ask) / 2` (see [`crate::money::mid`], the one definition).
     pub fn mid(&self) -> Decimal {
-        (self.bid + self.ask) / Decimal::TWO
+        crate::money::mid(self)
     }
 }
 
