@@ -20,7 +20,7 @@ use carry_feeds::feed::{FeedGroup, FeedGroupConfig, FeedHandle, RestSnapshots, S
 use carry_feeds::{queue, tls, venues};
 use carry_journal::{Durability, Journal, JournalOptions};
 
-use crate::admin::snapshot::Mode;
+use crate::admin::snapshot::{Mode, COMMAND_QUEUE_CAPACITY};
 use crate::admin::{command_channel, snapshot_channel, AdminOptions, AdminServer, AdminSources};
 use crate::config::{Config, DurabilityMode};
 use crate::cores::CorePlan;
@@ -57,15 +57,8 @@ pub struct RunReport {
 
 /// `carry run --config FILE`.
 pub fn run_from_file(path: &Path) -> anyhow::Result<ExitCode> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("carry: {}: cannot read: {e}", path.display());
-            return Ok(ExitCode::from(EXIT_CONFIG));
-        }
-    };
-    let config = match Config::parse(&text, &path.display().to_string()) {
-        Ok(c) => c,
+    let (config, text) = match Config::load_with_text(path) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("carry: {e}");
             return Ok(ExitCode::from(EXIT_CONFIG));
@@ -92,8 +85,12 @@ pub fn run_from_file(path: &Path) -> anyhow::Result<ExitCode> {
 /// One line on exit: what the run did.
 pub fn print_exit_line(report: &RunReport) {
     let c = &report.outcome.counters;
+    let unsent = match report.outcome.unsent_intents {
+        0 => String::new(),
+        n => format!("; {n} journaled intents not sent, resolved on the next start"),
+    };
     eprintln!(
-        "carry: stopped: {} market events, {} intents, {} fills, {} cycles completed, journal at seq {}{}",
+        "carry: stopped: {} market events, {} intents, {} fills, {} cycles completed, journal at seq {}{unsent}{}",
         report.outcome.market_events,
         c.intents,
         c.fills,
@@ -180,21 +177,10 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     let mut collector =
         LatencyCollector::new(LatencyConfig::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let recorder = collector
-        .new_recorder(
-            "engine",
-            &[
-                Stage::Parse,
-                Stage::Queue,
-                Stage::Decide,
-                Stage::Journal,
-                Stage::WireToIntent,
-                Stage::Send,
-                Stage::Ack,
-            ],
-        )
+        .new_recorder("engine", &Stage::ALL)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let (publisher, reader) = snapshot_channel(4);
-    let (command_tx, command_rx) = command_channel(64);
+    let (command_tx, command_rx) = command_channel(COMMAND_QUEUE_CAPACITY);
     let admin = AdminServer::spawn_with(
         &config.admin.socket,
         AdminSources {

@@ -130,7 +130,7 @@ impl Default for AdminSection {
 }
 
 fn default_admin_socket() -> PathBuf {
-    PathBuf::from("carry-admin.sock")
+    PathBuf::from(crate::admin::client::DEFAULT_SOCKET)
 }
 
 /// `[threads]`: core ids to pin threads to; unpinned where absent.
@@ -249,12 +249,19 @@ pub struct Credentials {
 impl Config {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with_text(path).map(|(config, _)| config)
+    }
+
+    /// [`Config::load`], also returning the file's text (the START record journals it, so that
+    /// `carry replay` can rebuild the same engine).
+    pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             file: file.clone(),
             source,
         })?;
-        Config::parse(&text, &file)
+        let config = Config::parse(&text, &file)?;
+        Ok((config, text))
     }
 
     /// Parses and validates config text; `file` names it in errors.
@@ -581,6 +588,11 @@ taker_fee = "0.0005"
         let universe = c.universe().unwrap();
         let btc = universe.find("BTC-USDT").unwrap();
         assert_eq!(universe.symbol(btc, venue), Some("BTCUSDT"));
+        // A plain number where a decimal string is expected reads as the same exact value.
+        let plain = MINIMAL.replace("taker_fee = \"0.0005\"", "taker_fee = 0.0005");
+        assert_ne!(plain, MINIMAL);
+        let c = Config::parse(&plain, "x.toml").unwrap();
+        assert_eq!(c.venues["binance-perp"].taker_fee, Decimal::new(5, 4));
     }
 
     #[test]

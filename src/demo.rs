@@ -51,21 +51,16 @@ pub struct DemoArgs {
 
 /// Runs the demo; exit 0 after `--seconds` or Ctrl-C, 2 for a bad `--config`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let (text, file) = match &args.config {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(t) => (t, path.display().to_string()),
-            Err(e) => {
-                eprintln!("carry: {}: cannot read: {e}", path.display());
-                return Ok(ExitCode::from(EXIT_CONFIG));
-            }
-        },
-        None => (
-            DEMO_TOML.to_string(),
-            "config/demo.toml (built in)".to_string(),
-        ),
+    let (file, loaded) = match &args.config {
+        Some(path) => (path.display().to_string(), Config::load_with_text(path)),
+        None => {
+            let file = "config/demo.toml (built in)";
+            let parsed = Config::parse(DEMO_TOML, file).map(|c| (c, DEMO_TOML.to_string()));
+            (file.to_string(), parsed)
+        }
     };
-    let mut config = match Config::parse(&text, &file) {
-        Ok(c) => c,
+    let (mut config, text) = match loaded {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("carry: {e}");
             return Ok(ExitCode::from(EXIT_CONFIG));

@@ -205,8 +205,9 @@ impl EngineLoop {
             let t = mono_ns();
             if t >= next_tick {
                 next_tick = t + tick_ns;
-                self.engine
-                    .on_event(&Input::Tick, Now::new(t, unix_ms()), &mut out);
+                let now = Now::new(t, unix_ms());
+                self.take_specs(now);
+                self.engine.on_event(&Input::Tick, now, &mut out);
                 self.engine.sink_mut().take_spent();
                 self.hand_over(&mut out, &mut backlog, mono_ns());
                 self.latency.maybe_publish(t);
@@ -234,10 +235,13 @@ impl EngineLoop {
                 std::thread::sleep(NAP);
             }
         }
-        // Last answers already queued by the gateways still belong in the journal.
+        // Last answers already queued by the gateways still belong in the journal; what they
+        // make the engine decide is journaled too, but no longer sent.
+        let mut unsent = backlog.len();
         while let Ok(report) = self.reports.try_recv() {
             let now = Now::new(mono_ns(), unix_ms());
             self.engine.on_event(&Input::Exec(report), now, &mut out);
+            unsent += out.len();
             out.clear();
         }
         let t = mono_ns();
@@ -250,9 +254,20 @@ impl EngineLoop {
             counters: *self.engine.counters(),
             market_events,
             journal_next_seq: self.engine.sink().journal.next_seq(),
-            unsent_intents: backlog.len(),
+            unsent_intents: unsent,
             halted: self.engine.is_halted(),
         }
+    }
+
+    /// Journals the trading rules that REST snapshots fetched after start brought (the engine
+    /// keeps only those that changed), so a venue whose REST was down at start can trade once it
+    /// answers. They come rarely, so the timer tick drains them rather than every round.
+    fn take_specs(&mut self, now: Now) {
+        while let Ok((venue, instrument, spec)) = self.specs.try_recv() {
+            // A failed append halts the engine (counted and shown); nothing else to do here.
+            let _ = self.engine.update_spec(venue, instrument, spec, now);
+        }
+        self.engine.sink_mut().take_spent();
     }
 
     /// Hands every journaled intent in `out` to its gateway; a full gateway queue keeps the rest
@@ -533,5 +548,91 @@ impl EngineLoop {
                     .label("group", &stats.name);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use carry_engine::record::{kind, Record};
+    use carry_engine::InstrumentSpec;
+    use carry_journal::{JournalOptions, JournalReader};
+
+    use crate::admin::{command_channel, snapshot_channel};
+    use crate::config::Config;
+    use crate::latency::{LatencyCollector, LatencyConfig};
+
+    #[test]
+    fn specs_that_arrive_after_start_are_journaled_on_the_tick() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::parse(crate::demo::DEMO_TOML, "demo.toml").unwrap();
+        let (cfg, universe, decider) = config.engine_parts().unwrap();
+        let (journal, _) =
+            Journal::open(dir.path(), JournalOptions::default().segment_size(1 << 20)).unwrap();
+        let mut engine = Engine::new(cfg, &universe, decider, TimedJournal::new(journal)).unwrap();
+        // Started without any trading rules, as when every venue's REST was down.
+        engine.start(&[], Now::new(mono_ns(), unix_ms())).unwrap();
+
+        let gate: carry_engine::Venue = "gate-perp".parse().unwrap();
+        let btc = universe.find("BTC-USDT").unwrap();
+        let spec = InstrumentSpec {
+            tick_size: Decimal::new(1, 1),
+            lot_size: Decimal::ONE,
+            min_qty: Decimal::ONE,
+            min_notional: Decimal::ZERO,
+            contract_size: Some(Decimal::new(1, 4)),
+        };
+        let (spec_tx, spec_rx) = crossbeam::channel::bounded(4);
+        spec_tx.send((gate, btc, spec)).unwrap();
+        // The same rules twice: journaled once.
+        spec_tx.send((gate, btc, spec)).unwrap();
+
+        let mut collector = LatencyCollector::new(LatencyConfig::default()).unwrap();
+        let (publisher, _reader) = snapshot_channel(3);
+        let (_commands, command_rx) = command_channel(4);
+        let (_reports_tx, reports) = crate::gateway::report_queue(4);
+        let universe = Arc::new(universe);
+        let lp = EngineLoop {
+            engine,
+            board: Arc::new(QuoteBoard::new(universe.len())),
+            universe,
+            feeds: Vec::new(),
+            feed_stats: Vec::new(),
+            specs: spec_rx,
+            reports,
+            commands: command_rx,
+            gateways: Gateways::new(),
+            latency: collector.new_recorder("engine", &[Stage::Decide]).unwrap(),
+            snapshots: publisher,
+            // Already stopping: the loop runs one round (with its tick) and returns.
+            stop: Arc::new(AtomicBool::new(true)),
+            options: LoopOptions {
+                core: None,
+                busy_poll: false,
+                tick_every: Duration::ZERO,
+                publish_every: Duration::from_secs(1),
+                mode: Mode::Run,
+                instance: "demo".into(),
+            },
+        };
+        let outcome = lp.run();
+        assert!(!outcome.halted);
+
+        let reader = JournalReader::open(dir.path()).unwrap();
+        let journaled: Vec<_> = reader
+            .iter_from(1)
+            .map(Result::unwrap)
+            .filter(|r| r.kind == kind::SPEC)
+            .map(|r| match Record::decode(r.kind, r.payload).unwrap() {
+                Record::Spec {
+                    venue,
+                    instrument,
+                    spec,
+                    ..
+                } => (venue, instrument, spec),
+                other => panic!("not a spec: {other:?}"),
+            })
+            .collect();
+        assert_eq!(journaled, vec![(gate, btc, spec)]);
     }
 }
