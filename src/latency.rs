@@ -18,7 +18,8 @@
 //! Memory: one histogram of these bounds holds 27 648 counters; interval sets count in `u32`
 //! (110 KiB per histogram), the cumulative view in `u64`. Only the stages a recorder declares
 //! get histograms, and only per-venue stages get one per venue (the all-venues aggregate is built
-//! on the admin side), so the engine recorder's set is 32 histograms, about 3.5 MiB.
+//! on the admin side): the engine recorder of `carry run` declares all seven stages, three of
+//! them per venue, so each of its interval sets is 34 histograms, about 3.7 MiB.
 //!
 //! ```
 //! use carry::latency::{LatencyCollector, LatencyConfig, Stage};
@@ -60,15 +61,16 @@ pub enum Stage {
     Parse,
     /// Event enqueued by the feed thread → dequeued by the engine thread.
     Queue,
-    /// Dequeued → decision taken.
+    /// The engine's time for one market event (dequeued → `on_event` returned), less the time
+    /// its journal appends took.
     Decide,
-    /// Decided → intent appended to the journal.
+    /// The journal appends within that event: its own record and whatever it led to.
     Journal,
     /// Socket read of the triggering event → intent journaled.
     WireToIntent,
-    /// Journaled → handed to the venue by the gateway.
+    /// Journaled → handed to the gateway thread's queue (the engine's non-blocking send).
     Send,
-    /// Sent → acknowledged by the venue.
+    /// The gateway sent the request → the venue's answer arrived (gateway stamps).
     Ack,
 }
 
@@ -166,7 +168,6 @@ const fn set_slot(stage: Stage, venue: Venue) -> usize {
 pub struct IntervalSet {
     recorder: u16,
     start_ns: u64,
-    end_ns: u64,
     hist: Vec<Option<Histogram<u32>>>,
     saturated: [u64; Stage::COUNT],
     /// Records for a stage the recorder did not declare.
@@ -190,7 +191,6 @@ impl IntervalSet {
         Ok(IntervalSet {
             recorder,
             start_ns: 0,
-            end_ns: 0,
             hist,
             saturated: [0; Stage::COUNT],
             undeclared: 0,
@@ -208,7 +208,6 @@ impl IntervalSet {
         self.undeclared = 0;
         self.deferred = 0;
         self.start_ns = 0;
-        self.end_ns = 0;
     }
 
     /// The interval's histogram for `stage` on `venue` (ignored for all-venue stages), if the
@@ -220,11 +219,6 @@ impl IntervalSet {
     /// Registration index of the recorder that filled this set.
     pub fn recorder(&self) -> u16 {
         self.recorder
-    }
-
-    /// Monotonic ns at which the interval started and was published.
-    pub fn span_ns(&self) -> (u64, u64) {
-        (self.start_ns, self.end_ns)
     }
 }
 
@@ -291,7 +285,6 @@ impl LatencyRecorder {
         };
         next.start_ns = now_ns.max(1);
         let mut filled = std::mem::replace(&mut self.current, next);
-        filled.end_ns = now_ns;
         filled.deferred = self.deferred;
         self.deferred = 0;
         if let Err(mut back) = self.link.filled.push(filled) {

@@ -4,7 +4,6 @@
 //! The socket framing is the server's business; this module only turns a line into text.
 
 use std::fmt::Write as _;
-use std::time::Instant;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -189,7 +188,6 @@ pub struct Responder {
     pub latency: LatencyCollector,
     pub commands: CommandSender,
     pub counters: AdminCounters,
-    started: Instant,
 }
 
 fn json<T: Serialize + ?Sized>(v: &T) -> String {
@@ -216,15 +214,14 @@ impl Responder {
             latency,
             commands,
             counters: AdminCounters::default(),
-            started: Instant::now(),
         }
     }
 
     /// Merges published latency sets and returns superseded snapshots to the engine's pool.
     /// The server calls it on its timer and before answering anything that shows latency.
+    /// Stamps with the recorders' clock (`mono_ns`), as the final collection at shutdown does.
     pub fn tick(&mut self) {
-        let now_ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.latency.collect(now_ns.saturating_add(1));
+        self.latency.collect(carry_feeds::clock::mono_ns());
         let _ = self.snapshots.latest();
     }
 
