@@ -215,10 +215,7 @@ impl Protocol for BinanceWs {
     }
 
     fn render(&mut self, sub: &Sub, tick: &MarketTick, conn: &mut Conn<'_>) {
-        let Some(listed) = conn.listing().get(sub.instrument, sub.venue) else {
-            return;
-        };
-        let Some(leg) = tick.leg(sub.instrument, sub.venue) else {
+        let Some((_, listed, leg)) = conn.subject(sub, tick) else {
             return;
         };
         let now = conn.now_ms;

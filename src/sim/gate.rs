@@ -133,14 +133,7 @@ impl Protocol for GateWs {
     }
 
     fn render(&mut self, sub: &Sub, tick: &MarketTick, conn: &mut Conn<'_>) {
-        let listing = conn.listing();
-        let (Some(ins), Some(leg)) = (
-            listing.instruments().get(sub.instrument),
-            tick.leg(sub.instrument, sub.venue),
-        ) else {
-            return;
-        };
-        let Some(l) = ins.on(sub.venue) else {
+        let Some((ins, l, leg)) = conn.subject(sub, tick) else {
             return;
         };
         let now = conn.now_ms;

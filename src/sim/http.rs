@@ -8,6 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use carry_engine::Venue;
+use carry_feeds::clock::unix_ms;
 
 use super::{binance, bitget, bybit, gate, okx, Shared};
 
@@ -101,7 +102,7 @@ pub(crate) fn serve(mut stream: TcpStream, shared: &Shared) {
 
 /// Routes a request to the exchange that serves its path.
 pub(crate) fn route(req: &RestRequest, shared: &Shared) -> (u16, String) {
-    let now_ms = super::unix_ms();
+    let now_ms = unix_ms();
     let reply = binance::rest(req, shared, now_ms)
         .or_else(|| bybit::rest(req, shared, now_ms))
         .or_else(|| okx::rest(req, shared, now_ms))

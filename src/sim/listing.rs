@@ -4,8 +4,9 @@
 //! instrument's static properties comes from here, so the two always agree (an OKX `bbo-tbt`
 //! size in contracts is consistent with the `ctVal` the instruments endpoint reports).
 
+use carry_engine::instrument::UniverseError;
 use carry_engine::venue::{Exchange, Market, Venue, VENUE_COUNT};
-use carry_engine::InstrumentSpec;
+use carry_engine::{InstrumentSpec, Universe};
 use rust_decimal::Decimal;
 
 /// One instrument on one simulated venue.
@@ -60,10 +61,9 @@ impl ListedInstrument {
 /// Why a simulator configuration cannot be listed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListingError {
-    #[error("sim: instrument {0:?} is not of the form BASE-QUOTE (e.g. BTC-USDT)")]
-    BadInstrument(String),
-    #[error("sim: instrument {0:?} is configured twice")]
-    Duplicate(String),
+    /// A name carry's own universe refuses (not `BASE-QUOTE`, or twice).
+    #[error("sim: {0}")]
+    Instrument(#[from] UniverseError),
     #[error("sim: no instruments configured")]
     NoInstruments,
     #[error("sim: no venues configured")]
@@ -93,29 +93,20 @@ impl Listing {
         if vs.is_empty() {
             return Err(ListingError::NoVenues);
         }
+        // Names are read as carry reads them: the demo lists exactly what the config trades.
+        let mut universe = Universe::new();
         let mut listed: Vec<ListedInstrument> = Vec::with_capacity(instruments.len());
         for (position, raw) in instruments.iter().enumerate() {
-            let upper = raw.trim().to_ascii_uppercase();
-            let (base, quote) = upper
-                .split_once('-')
-                .filter(|(b, q)| {
-                    !b.is_empty()
-                        && !q.is_empty()
-                        && b.bytes()
-                            .chain(q.bytes())
-                            .all(|c| c.is_ascii_alphanumeric())
-                })
-                .ok_or_else(|| ListingError::BadInstrument(raw.clone()))?;
-            if listed.iter().any(|l| l.name == upper) {
-                return Err(ListingError::Duplicate(upper));
-            }
+            let id = universe.add(raw)?;
+            let ins = universe.get(id);
+            let (base, quote) = (ins.base.as_str(), ins.quote.as_str());
             let params = InstrumentParams::for_base(base);
             let mut on: [Option<VenueListing>; VENUE_COUNT] = Default::default();
             for &venue in &vs {
                 on[venue.index()] = Some(venue_listing(venue, base, quote, &params, position));
             }
             listed.push(ListedInstrument {
-                name: upper.clone(),
+                name: ins.name.clone(),
                 base: base.to_string(),
                 quote: quote.to_string(),
                 price_scale: params.price_scale,
@@ -155,6 +146,10 @@ impl Listing {
 }
 
 /// The venue's own spelling of `BASE-QUOTE`.
+///
+/// This deliberately repeats `carry_feeds::symbols::venue_symbol` instead of calling it: the
+/// simulator is an independent oracle for carry's symbol mapping, so a mistake there must show
+/// up as carry failing to subscribe here, not be copied into both sides. Keep the two apart.
 pub fn venue_symbol(venue: Venue, base: &str, quote: &str) -> String {
     match (venue.exchange, venue.market) {
         (Exchange::Binance | Exchange::Bybit | Exchange::Bitget, _) => format!("{base}{quote}"),
@@ -286,6 +281,8 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// The same table as carry-feeds' own symbol test, kept separately on purpose (see
+    /// [`venue_symbol`]): the venues' documented spellings, written down twice.
     #[test]
     fn symbols_follow_each_venue_spelling() {
         let cases = [
@@ -351,11 +348,21 @@ mod tests {
     fn bad_configs_are_named() {
         assert_eq!(
             Listing::new(&["BTCUSDT".into()], &Venue::ALL),
-            Err(ListingError::BadInstrument("BTCUSDT".into()))
+            Err(ListingError::Instrument(UniverseError::BadName(
+                "BTCUSDT".into()
+            )))
         );
         assert_eq!(
             Listing::new(&["BTC-USDT".into(), "btc-usdt".into()], &Venue::ALL),
-            Err(ListingError::Duplicate("BTC-USDT".into()))
+            Err(ListingError::Instrument(UniverseError::Duplicate(
+                "BTC-USDT".into()
+            )))
+        );
+        assert_eq!(
+            Listing::new(&["BTCUSDT".into()], &Venue::ALL)
+                .unwrap_err()
+                .to_string(),
+            "sim: instrument \"BTCUSDT\" is not of the form BASE-QUOTE (e.g. BTC-USDT)"
         );
         assert_eq!(
             Listing::new(&[], &Venue::ALL),

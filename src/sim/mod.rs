@@ -34,13 +34,13 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use carry_engine::venue::{Exchange, VENUE_COUNT};
 use carry_engine::Venue;
 
 use listing::Listing;
-use market::{MarketModel, MarketTick, SharedMarket};
+use market::{MarketModel, SharedMarket};
 
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,14 +143,6 @@ impl Shared {
 /// Locks a mutex whose data stays valid even if a holder panicked (lists of sockets/threads).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Wall clock, Unix ms: venue timestamps.
-pub(crate) fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The running simulator. Dropping it stops every thread.
@@ -258,11 +250,6 @@ impl SimVenues {
     /// The simulated universe (symbols, specs, intervals), as the REST side reports it.
     pub fn listing(&self) -> &Listing {
         &self.shared.listing
-    }
-
-    /// The market as every venue currently reports it.
-    pub fn market_now(&self) -> Arc<MarketTick> {
-        self.shared.market.now()
     }
 
     /// Fault: drops every open websocket connection of `venue` at the TCP level, as a network

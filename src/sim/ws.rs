@@ -9,11 +9,13 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use carry_engine::Venue;
+use carry_feeds::clock::unix_ms;
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Error as WsError, Message};
 
-use super::market::MarketTick;
+use super::listing::{ListedInstrument, Listing, VenueListing};
+use super::market::{LegTick, MarketTick};
 use super::Shared;
 
 /// A data stream a client can subscribe to, across all simulated venues.
@@ -91,7 +93,7 @@ pub(crate) struct Conn<'a> {
     pub last_client_ping: Instant,
 }
 
-impl Conn<'_> {
+impl<'a> Conn<'a> {
     pub fn send(&mut self, text: String) {
         self.out.push(text);
     }
@@ -149,8 +151,24 @@ impl Conn<'_> {
         (real / t.funding_speedup.max(1)).max(t.quote_interval)
     }
 
-    pub fn listing(&self) -> &super::listing::Listing {
-        &self.shared.listing
+    pub fn listing(&self) -> &'a Listing {
+        let shared: &'a Shared = self.shared;
+        &shared.listing
+    }
+
+    /// What one push of `sub` is rendered from: the instrument, its listing on the
+    /// subscription's venue and that leg at `tick`; `None` where the venue does not list it.
+    pub fn subject<'t>(
+        &self,
+        sub: &Sub,
+        tick: &'t MarketTick,
+    ) -> Option<(&'a ListedInstrument, &'a VenueListing, &'t LegTick)> {
+        let ins = self.listing().instruments().get(sub.instrument)?;
+        Some((
+            ins,
+            ins.on(sub.venue)?,
+            tick.leg(sub.instrument, sub.venue)?,
+        ))
     }
 }
 
@@ -210,7 +228,7 @@ pub(crate) fn serve(
         conn_id: connection_id(shared.seed, id),
         subs: Vec::new(),
         out: Vec::new(),
-        now_ms: super::unix_ms(),
+        now_ms: unix_ms(),
         server_ping: None,
         client_ping_limit: None,
         last_client_ping: Instant::now(),
@@ -273,7 +291,7 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn<'_>, protocol: &mut dyn Pr
         if ws.get_mut().set_read_timeout(Some(wait)).is_err() {
             return Ended::Io;
         }
-        conn.now_ms = super::unix_ms();
+        conn.now_ms = unix_ms();
         match ws.read() {
             Ok(Message::Text(text)) => protocol.on_text(text.as_str(), conn),
             Ok(Message::Pong(payload)) => {
@@ -295,7 +313,7 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn<'_>, protocol: &mut dyn Pr
         }
 
         let now = Instant::now();
-        conn.now_ms = super::unix_ms();
+        conn.now_ms = unix_ms();
         if !shared.is_stale(conn.venue) && conn.subs.iter().any(|s| s.next_due <= now) {
             let tick = shared.market.now();
             let mut subs = std::mem::take(&mut conn.subs);
