@@ -1,14 +1,16 @@
-//! kill -9 at random moments: a wired node (real engine, real decision half, real journals, the
-//! paper venue on its gateway thread, a scripted market) runs in a child process that is
-//! SIGKILLed over and over, each time restarted on the same journal directory. Afterwards, from
-//! the journals alone: no client order id was placed twice, the paper venue only ever saw ids
-//! the engine had journaled, no venue position ever exceeded the pair's entry size, the engine's
-//! fills agree with the venue's books, and a replay of all runs is identical.
+//! kill -9 at random moments: a wired node is SIGKILLed over and over, each time restarted on
+//! the same journal directory. Afterwards, from the journals alone: no client order id was
+//! placed twice, the paper venue only ever saw ids the engine had journaled, no venue position
+//! ever exceeded the pair's entry size, every cycle that declared its legs matched had hedged
+//! exactly what its first leg executed, the engine's fills agree with the venue's books, and a
+//! replay of all runs is identical.
 //!
-//! `carry demo` is not wired yet, so the child is this test binary itself, re-executed with
-//! `CARRY_CHAOS_DIR` set: it then runs the same loop as `carry demo`'s engine thread, in process
-//! (see `paper_support`). It reports progress on stdout (`chaos: ...` lines); the parent waits
-//! for a random amount of progress, then kills it.
+//! Two nodes are killed. The first is this test binary itself, re-executed with
+//! `CARRY_CHAOS_DIR` set: the real engine, decision half, journals and paper venue on its gateway
+//! thread, driven by a scripted market in process (see `paper_support`), which keeps it fast and
+//! seedable. It reports progress on stdout (`chaos: ...` lines); the parent waits for a random
+//! amount of progress, then kills it. The second is `carry demo` itself (simulated venues,
+//! feeds, engine thread), killed when its journal shows a random amount of trading.
 
 mod paper_support;
 

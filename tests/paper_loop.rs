@@ -212,6 +212,11 @@ fn wired_node_trades_cycles_that_match_the_paper_venue_and_replay_identically() 
     let a = audit(dir.path());
     assert_consistent_and_flat(&a);
     assert!(
+        a.matched_transitions >= 2,
+        "the completed cycles were hedged: {}",
+        a.matched_transitions
+    );
+    assert!(
         a.entry_limit.values().all(|q| *q <= d(ORDER_QTY)),
         "{:?}",
         a.entry_limit

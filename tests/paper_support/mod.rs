@@ -393,6 +393,11 @@ pub struct Audit {
     pub paper_positions: std::collections::BTreeMap<Slot, Decimal>,
     /// Client order ids the paper venue accepted.
     pub paper_ids: std::collections::HashSet<String>,
+    /// Transitions that declared a cycle's legs matched (`Hedged`, `Unwound`).
+    pub matched_transitions: usize,
+    /// Those at which the cycle's long and short fills, summed from the journaled execution
+    /// reports, did not cancel out: (pair, cycle, long leg, short leg) in base units.
+    pub unmatched_legs: Vec<(u16, u32, Decimal, Decimal)>,
 }
 
 impl Audit {
@@ -422,13 +427,16 @@ impl Audit {
 /// Reads the engine journal in `dir` and the paper venue's journal beside it.
 pub fn audit(dir: &Path) -> Audit {
     use carry_engine::cycle::CycleReason;
-    use carry_engine::order::{IntentAction, Side};
+    use carry_engine::order::{IntentAction, Leg, Side};
     use carry_engine::record::{kind, Record};
     use std::collections::HashMap;
 
     let mut a = Audit::default();
     let mut placed: HashMap<String, (Slot, Side)> = HashMap::new();
     let mut cum: HashMap<String, Decimal> = HashMap::new();
+    // Per client order id its (pair, cycle, leg); per (pair, cycle) the signed fills of each leg.
+    let mut cycle_of: HashMap<String, ((u16, u32), Leg)> = HashMap::new();
+    let mut legs: HashMap<(u16, u32), [Decimal; 2]> = HashMap::new();
     let reader = carry_journal::JournalReader::open(dir).unwrap();
     for r in reader.iter_from(1) {
         let r = r.unwrap();
@@ -442,11 +450,22 @@ pub fn audit(dir: &Path) -> Audit {
                 let limit = a.entry_limit.entry(change.instrument.0).or_default();
                 *limit = (*limit).max(change.qty_base);
             }
+            Record::Cycle { change, .. }
+                if matches!(change.reason, CycleReason::Hedged | CycleReason::Unwound) =>
+            {
+                a.matched_transitions += 1;
+                let key = (change.pair.0, change.cycle);
+                let [long, short] = legs.get(&key).copied().unwrap_or_default();
+                if long + short != Decimal::ZERO {
+                    a.unmatched_legs.push((key.0, key.1, long, short));
+                }
+            }
             Record::Intent { intent, .. } => {
                 let id = intent.client_order_id.to_string();
                 match intent.action {
                     IntentAction::Place => {
                         *a.places.entry(id.clone()).or_default() += 1;
+                        cycle_of.insert(id.clone(), ((intent.pair.0, intent.cycle), intent.leg));
                         placed.insert(id, ((intent.venue, intent.instrument.0), intent.side));
                     }
                     IntentAction::Resend => a.resends += 1,
@@ -459,10 +478,13 @@ pub fn audit(dir: &Path) -> Audit {
                 let Some((slot, side)) = placed.get(&id).copied() else {
                     continue;
                 };
-                let known = cum.entry(id).or_default();
+                let known = cum.entry(id.clone()).or_default();
                 if report.cum_qty_base > *known {
                     let delta = report.cum_qty_base - *known;
                     *known = report.cum_qty_base;
+                    if let Some((key, leg)) = cycle_of.get(&id) {
+                        legs.entry(*key).or_default()[leg.index()] += side.sign() * delta;
+                    }
                     let p = a.engine_positions.entry(slot).or_default();
                     *p += side.sign() * delta;
                     let m = a.max_abs_position.entry(slot).or_default();
@@ -495,7 +517,8 @@ pub fn audit(dir: &Path) -> Audit {
 }
 
 /// What must hold after any run that ended flat: every id placed once, the venue never saw an
-/// id the engine had not journaled, no position past its entry size, the engine's fills agree
+/// id the engine had not journaled, no position past its entry size, every cycle that called
+/// its legs matched had hedged exactly what its first leg executed, the engine's fills agree
 /// with the venue's books, and nothing is held.
 pub fn assert_consistent_and_flat(a: &Audit) {
     assert!(
@@ -512,6 +535,11 @@ pub fn assert_consistent_and_flat(a: &Audit) {
         a.over_limit().is_empty(),
         "positions past the entry size: {:?}",
         a.over_limit()
+    );
+    assert!(
+        a.unmatched_legs.is_empty(),
+        "legs declared matched that were not (pair, cycle, long, short): {:?}",
+        a.unmatched_legs
     );
     assert_eq!(
         a.engine_positions, a.paper_positions,
