@@ -17,10 +17,12 @@ use carry_engine::breaker::Scope;
 use carry_engine::decider::Decider;
 use carry_engine::engine::{Engine, ExecCounters, Input, RecordSink};
 use carry_engine::order::OrderIntent;
-use carry_engine::{MarketEventKind, Now, Universe};
+use carry_engine::venue::VENUE_COUNT;
+use carry_engine::{MarketEventKind, Now, Universe, Venue};
 use carry_feeds::clock::{mono_ns, unix_ms};
 use carry_feeds::queue::Consumer;
-use carry_feeds::stats::GroupStats;
+use carry_feeds::stats::{ConnectionStats, DisconnectReason, GroupStats};
+use carry_feeds::DropReason;
 use carry_journal::{Journal, JournalError};
 use core_affinity::CoreId;
 use rust_decimal::prelude::FromPrimitive;
@@ -474,69 +476,74 @@ impl EngineLoop {
                         .label("pair", &g.name);
                 }
             }
+            // One series per venue, summed over its connections (Binance perp has two), read
+            // straight from the atomics: no per-publish allocation.
+            let mut venues = [FeedTotals::default(); VENUE_COUNT];
             for stats in feed_stats {
                 for conn in &stats.connections {
-                    let snap = conn.snapshot();
-                    let venue = snap.venue.as_str();
+                    venues[conn.venue.index()].add(conn);
+                }
+            }
+            for (v, t) in venues.iter().enumerate() {
+                if t.connections == 0 {
+                    continue;
+                }
+                let venue = Venue::ALL[v].as_str();
+                for (name, help, value) in [
+                    (
+                        "feed_connects_total",
+                        "Websocket connections established",
+                        counter(t.connects),
+                    ),
+                    (
+                        "feed_messages_total",
+                        "Websocket messages received",
+                        counter(t.messages),
+                    ),
+                    (
+                        "feed_events_total",
+                        "Market events produced",
+                        counter(t.events),
+                    ),
+                    (
+                        "feed_connections_up",
+                        "Websocket connections currently up",
+                        MetricValue::Gauge(t.up as f64),
+                    ),
+                ] {
                     s.metrics
                         .push_slot()
-                        .set(
-                            "feed_connects_total",
-                            "Websocket connections established",
-                            counter(snap.connects),
-                        )
+                        .set(name, help, value)
                         .label("venue", venue);
-                    s.metrics
-                        .push_slot()
-                        .set(
-                            "feed_messages_total",
-                            "Websocket messages received",
-                            counter(snap.messages),
-                        )
-                        .label("venue", venue);
-                    s.metrics
-                        .push_slot()
-                        .set(
-                            "feed_events_total",
-                            "Market events produced",
-                            counter(snap.events),
-                        )
-                        .label("venue", venue);
-                    s.metrics
-                        .push_slot()
-                        .set(
-                            "feed_up",
-                            "1 while the connection is up",
-                            MetricValue::Gauge(f64::from(u8::from(snap.up))),
-                        )
-                        .label("venue", venue);
-                    for (reason, n) in snap.disconnects {
-                        if n > 0 {
-                            s.metrics
-                                .push_slot()
-                                .set(
-                                    "feed_disconnects_total",
-                                    "Websocket disconnects by reason",
-                                    counter(n),
-                                )
-                                .label("venue", venue)
-                                .label("reason", reason.as_str());
-                        }
-                    }
-                    for (reason, n) in snap.drops {
-                        if n > 0 {
-                            s.metrics
-                                .push_slot()
-                                .set(
-                                    "feed_dropped_messages_total",
-                                    "Venue messages dropped as not understood, by reason",
-                                    counter(n),
-                                )
-                                .label("venue", venue)
-                                .label("reason", reason.as_str());
-                        }
+                }
+                for (reason, n) in DisconnectReason::ALL.iter().zip(t.disconnects) {
+                    if n > 0 {
+                        s.metrics
+                            .push_slot()
+                            .set(
+                                "feed_disconnects_total",
+                                "Websocket disconnects by reason",
+                                counter(n),
+                            )
+                            .label("venue", venue)
+                            .label("reason", reason.as_str());
                     }
                 }
+                for (reason, n) in DropReason::ALL.iter().zip(t.drops) {
+                    if n > 0 {
+                        s.metrics
+                            .push_slot()
+                            .set(
+                                "feed_dropped_messages_total",
+                                "Venue messages dropped as not understood, by reason",
+                                counter(n),
+                            )
+                            .label("venue", venue)
+                            .label("reason", reason.as_str());
+                    }
+                }
+            }
+            for stats in feed_stats {
                 let q = stats.queue.snapshot();
                 s.metrics
                     .push_slot()
@@ -634,5 +641,33 @@ mod tests {
             })
             .collect();
         assert_eq!(journaled, vec![(gate, btc, spec)]);
+    }
+}
+
+/// One venue's feed counters, summed over its connections.
+#[derive(Clone, Copy, Default)]
+struct FeedTotals {
+    connections: u64,
+    up: u64,
+    connects: u64,
+    messages: u64,
+    events: u64,
+    disconnects: [u64; DisconnectReason::COUNT],
+    drops: [u64; DropReason::ALL.len()],
+}
+
+impl FeedTotals {
+    fn add(&mut self, c: &ConnectionStats) {
+        self.connections += 1;
+        self.up += c.up.get().min(1);
+        self.connects += c.connects.get();
+        self.messages += c.messages.get();
+        self.events += c.events.get();
+        for (total, reason) in self.disconnects.iter_mut().zip(DisconnectReason::ALL) {
+            *total += c.disconnect(reason).get();
+        }
+        for (total, reason) in self.drops.iter_mut().zip(DropReason::ALL) {
+            *total += c.drops(reason).get();
+        }
     }
 }

@@ -285,6 +285,26 @@ fn demo_answers_the_admin_socket_and_stops_cleanly_on_sigterm() {
         metrics.contains("carry_feed_connects_total{venue=\"okx-perp\"}"),
         "{metrics}"
     );
+    // Prometheus refuses duplicate series: one sample per name and label set, even for venues
+    // that take several connections (binance-perp: /market and /public).
+    let mut series = std::collections::HashSet::new();
+    for line in metrics
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let key = line.rsplit_once(' ').map_or(line, |(k, _)| k);
+        assert!(series.insert(key.to_string()), "duplicate series {key}");
+    }
+    // Both of binance-perp's connections count in its one gauge (once both are up).
+    let both_up = wait_for(Duration::from_secs(20), || {
+        let m = text(&admin(&socket, "metrics").stdout);
+        m.contains("carry_feed_connections_up{venue=\"binance-perp\"} 2")
+            .then_some(())
+    });
+    assert!(
+        both_up.is_some(),
+        "binance-perp never showed 2 connections up"
+    );
 
     // SAFETY: signalling our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
