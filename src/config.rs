@@ -261,6 +261,10 @@ impl Config {
             source,
         })?;
         let config = Config::parse(&text, &file)?;
+        // Cores are a fact of this machine, not of the text, so they are checked here, where a
+        // file is about to run, rather than in `parse` (which replay also uses, anywhere).
+        crate::cores::CorePlan::detect(&config.threads)
+            .map_err(|(key, reason)| ConfigError::Invalid { file, key, reason })?;
         Ok((config, text))
     }
 

@@ -66,6 +66,14 @@ fn run_refuses_a_bad_config_with_file_key_and_reason_and_exit_2() {
             demo_toml.replacen("exit_apr = \"0.02\"", "exit_apr = \"0.5\"", 1),
             "strategy.exit_apr: must be below entry_apr",
         ),
+        (
+            demo_toml.replacen(
+                "busy_poll = false",
+                "busy_poll = false\nengine_core = 9999",
+                1,
+            ),
+            "threads.engine_core: core 9999 does not exist here",
+        ),
     ];
     for (i, (toml, want)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{i}.toml"));
