@@ -9,8 +9,8 @@
 //!   six orientations.
 //! - `decider/evaluate_entry/{1,256}_pairs`: one decision that returns an entry target, in a
 //!   decider of 1 or 256 flat spot–perp pairs (the pairs of `pipeline`'s `wire_to_intent`). An
-//!   entry is sized against the notional every other pair holds: the gap between the two is
-//!   what summing 255 other pairs costs.
+//!   entry is sized against the notional the other pairs hold, summed over the instruments that
+//!   hold a position (none here): the two should cost the same.
 //! - `engine/on_event`: the full path, `Engine::on_event` with the real decider, every input
 //!   encoded as a journal record into a reused buffer (the journal's own append cost is measured
 //!   by the `journal` benchmark).

@@ -66,8 +66,19 @@ struct PairState {
     /// The forced reason last emitted while a cycle was in flight (emit it once per cycle).
     forced_emitted: Option<TargetReason>,
     /// The last edge computed, for views.
-    edge: Option<EdgeInputs>,
+    edge: Option<LastEdge>,
     last_skip: Option<SkipReason>,
+}
+
+/// What [`Decider::edge`] shows for a pair.
+#[derive(Clone, Copy, Debug)]
+enum LastEdge {
+    /// The held orientation's inputs, as the exit rule saw them.
+    Held(EdgeInputs),
+    /// The best candidate of the last entry decision. Its inputs are combined from the stream
+    /// caches when a view asks (which change only with new events, each of which re-decides),
+    /// so the decision itself stays in fixed point.
+    Best(Orientation),
 }
 
 /// The decision half of the engine. See the module documentation for the protocol.
@@ -82,6 +93,9 @@ pub struct Decider {
     legs: Vec<LegCache>,
     max_total_notional: Decimal,
     instruments: usize,
+    /// Pairs of each instrument, so sums over open positions visit only the pairs that can hold
+    /// them.
+    pairs_by_instrument: Vec<Vec<PairId>>,
     state: Vec<PairState>,
     metrics: Metrics,
 }
@@ -93,6 +107,33 @@ fn breaker_for(problem: Option<LegProblem>) -> Option<BreakerKind> {
         // Never received is not a feed failure (it is the state at start); it shows in the
         // stream gauges and simply yields no spread.
         Some(LegProblem::Missing) | None => None,
+    }
+}
+
+/// An orientation's entry margin: in fixed point, or exact where a term does not fit. One
+/// decision never compares the two kinds (a fallback converts every candidate).
+#[derive(Clone, Copy, Debug)]
+enum Margin {
+    Fx(crate::fixed::Fx2),
+    Exact(Decimal),
+}
+
+impl Margin {
+    fn above(&self, other: &Margin) -> bool {
+        match (self, other) {
+            (Margin::Fx(a), Margin::Fx(b)) => a > b,
+            (Margin::Exact(a), Margin::Exact(b)) => a > b,
+            // Unreachable by construction; prefer the exact one.
+            (Margin::Exact(_), Margin::Fx(_)) => true,
+            (Margin::Fx(_), Margin::Exact(_)) => false,
+        }
+    }
+
+    fn is_negative(&self) -> bool {
+        match self {
+            Margin::Fx(v) => *v < 0,
+            Margin::Exact(v) => *v < Decimal::ZERO,
+        }
     }
 }
 
@@ -160,7 +201,14 @@ impl Decider {
             total_notional: 0.0,
             counters: Default::default(),
         };
+        let mut pairs_by_instrument = vec![Vec::new(); instruments];
+        for p in pairs.iter() {
+            if let Some(list) = pairs_by_instrument.get_mut(p.instrument.index()) {
+                list.push(p.id);
+            }
+        }
         Ok(Decider {
+            pairs_by_instrument,
             state: vec![PairState::default(); pairs.len()],
             params: StrategyParams::new(&cfg),
             max_total_notional: cfg.risk.max_total_notional,
@@ -334,7 +382,7 @@ impl Decider {
                 self.skip(pair, SkipReason::NoSpread)
             }
             Ok(e) => {
-                self.state[pair.index()].edge = Some(e);
+                self.state[pair.index()].edge = Some(LastEdge::Held(e));
                 if strategy::should_exit(e.gross_apr, &self.params) {
                     self.emit_exit(pair, o, TargetReason::Exit)
                 } else {
@@ -478,8 +526,11 @@ impl Decider {
             }
         }
         let base = instrument.index() * VENUE_COUNT;
-        let mut best: Option<(Orientation, Decimal)> = None;
+        let mut best: Option<(Orientation, Margin)> = None;
         let mut venue_paused = false;
+        // Fixed point while every orientation's terms fit (always, at real prices and rates);
+        // exact decimals for all of them otherwise, so the ranking compares like with like.
+        let mut exact = false;
         for &o in &p.orientations {
             match (status[o.long.index()], status[o.short.index()]) {
                 (USABLE, USABLE) => {}
@@ -495,8 +546,17 @@ impl Decider {
             ) else {
                 continue;
             };
-            let margin = strategy::entry_margin(o, l, s, &self.params);
-            if best.is_none_or(|(_, m)| margin > m) {
+            let margin = match strategy::entry_margin_fx(o, l, s, &self.params) {
+                Some(fx) if !exact => Margin::Fx(fx),
+                _ => {
+                    if !exact {
+                        exact = true;
+                        best = best.map(|(bo, _)| (bo, self.exact_margin(base, bo)));
+                    }
+                    Margin::Exact(strategy::entry_margin(o, l, s, &self.params))
+                }
+            };
+            if best.is_none_or(|(_, m)| margin.above(&m)) {
                 best = Some((o, margin));
             }
         }
@@ -509,14 +569,8 @@ impl Decider {
             };
             return self.skip(pair, reason);
         };
-        let (Some(l), Some(s)) = (
-            self.legs.get(base + o.long.index()),
-            self.legs.get(base + o.short.index()),
-        ) else {
-            return None;
-        };
-        self.state[pair.index()].edge = Some(EdgeInputs::combine(o, l, s));
-        if margin < Decimal::ZERO {
+        self.state[pair.index()].edge = Some(LastEdge::Best(o));
+        if margin.is_negative() {
             return self.skip(pair, SkipReason::BelowEntry);
         }
         let (Some(lq), Some(sq)) = (
@@ -556,12 +610,29 @@ impl Decider {
         Some(t)
     }
 
+    /// [`strategy::entry_margin`] of `o` from the caches at `base` (the exact fallback).
+    fn exact_margin(&self, base: usize, o: Orientation) -> Margin {
+        match (
+            self.legs.get(base + o.long.index()),
+            self.legs.get(base + o.short.index()),
+        ) {
+            (Some(l), Some(s)) => Margin::Exact(strategy::entry_margin(o, l, s, &self.params)),
+            _ => Margin::Exact(Decimal::MIN),
+        }
+    }
+
     /// Notional held by pairs, each counting its larger side (long legs vs short legs) at mark
-    /// (or mid, or entry where no price is known); `except` is left out. Every entry decision
-    /// pays this O(pairs) walk, so a flat pair costs only the reads of its legs' quantities.
+    /// (or mark, or entry where no price is known); `except` is left out. Every entry decision
+    /// pays this walk, so it visits only the pairs of instruments that hold a position.
     fn open_notional(&self, positions: &Positions, except: Option<PairId>) -> Decimal {
         let mut total = Decimal::ZERO;
-        for p in self.pairs.iter() {
+        let open_pairs = positions
+            .open_instruments()
+            .iter()
+            .filter_map(|i| self.pairs_by_instrument.get(i.index()))
+            .flatten()
+            .filter_map(|&id| self.pairs.get(id));
+        for p in open_pairs {
             if Some(p.id) == except {
                 continue;
             }
@@ -637,10 +708,18 @@ impl Decider {
     /// The edge last computed for a pair (held orientation, or best candidate when flat), as
     /// APRs (computed on demand: one division, not on the decision path).
     pub fn edge(&self, pair: PairId) -> Option<Edge> {
-        self.state
-            .get(pair.index())
-            .and_then(|s| s.edge)
-            .map(|e| e.edge(&self.params))
+        let inputs = match self.state.get(pair.index())?.edge? {
+            LastEdge::Held(e) => e,
+            LastEdge::Best(o) => {
+                let base = self.pairs.get(pair)?.instrument.index() * VENUE_COUNT;
+                EdgeInputs::combine(
+                    o,
+                    self.legs.get(base + o.long.index())?,
+                    self.legs.get(base + o.short.index())?,
+                )
+            }
+        };
+        Some(inputs.edge(&self.params))
     }
 
     /// The margin risk of one open perp position, at its current mark.

@@ -12,6 +12,7 @@ pub mod cycle;
 pub mod decider;
 pub mod engine;
 pub mod event;
+pub mod fixed;
 pub mod funding;
 pub mod instrument;
 pub mod interval;

@@ -65,10 +65,16 @@ impl Position {
     }
 }
 
-/// Positions of every (venue, instrument), indexed without hashing.
+/// Positions of every (venue, instrument), indexed without hashing, with the list of instruments
+/// that hold any, so that sums over open positions cost what is open rather than what is
+/// configured.
 #[derive(Clone, Debug, Default)]
 pub struct Positions {
     slots: Vec<Position>,
+    /// Non-flat venues per instrument.
+    open_legs: Vec<u16>,
+    /// Instruments with a non-flat position on some venue, in the order they opened.
+    open_instruments: Vec<InstrumentId>,
 }
 
 impl Positions {
@@ -76,6 +82,8 @@ impl Positions {
     pub fn new(instruments: usize) -> Positions {
         Positions {
             slots: vec![Position::default(); instruments * VENUE_COUNT],
+            open_legs: vec![0; instruments],
+            open_instruments: Vec::with_capacity(instruments),
         }
     }
 
@@ -98,9 +106,35 @@ impl Positions {
         qty: Decimal,
         price: Decimal,
     ) {
-        if let Some(p) = self.slots.get_mut(Self::slot(instrument, venue)) {
-            p.apply_fill(qty, price);
+        let Some(p) = self.slots.get_mut(Self::slot(instrument, venue)) else {
+            return;
+        };
+        let was_open = !p.qty.is_zero();
+        p.apply_fill(qty, price);
+        let is_open = !p.qty.is_zero();
+        let Some(legs) = self.open_legs.get_mut(instrument.index()) else {
+            return;
+        };
+        match (was_open, is_open) {
+            (false, true) => {
+                *legs += 1;
+                if *legs == 1 {
+                    self.open_instruments.push(instrument);
+                }
+            }
+            (true, false) => {
+                *legs -= 1;
+                if *legs == 0 {
+                    self.open_instruments.retain(|&i| i != instrument);
+                }
+            }
+            _ => {}
         }
+    }
+
+    /// Instruments holding a non-flat position on some venue.
+    pub fn open_instruments(&self) -> &[InstrumentId] {
+        &self.open_instruments
     }
 
     /// Every non-flat position.
@@ -153,6 +187,29 @@ mod tests {
                 "{fills:?}"
             );
         }
+    }
+
+    #[test]
+    fn open_instruments_follow_fills_in_and_out() {
+        let mut book = Positions::new(3);
+        let (a, b) = (Venue::ALL[0], Venue::ALL[5]);
+        assert!(book.open_instruments().is_empty());
+        book.apply_fill(a, InstrumentId(2), d("1"), d("10"));
+        book.apply_fill(b, InstrumentId(2), d("-1"), d("10"));
+        book.apply_fill(a, InstrumentId(0), d("3"), d("10"));
+        assert_eq!(book.open_instruments(), &[InstrumentId(2), InstrumentId(0)]);
+        // One leg of instrument 2 closes: it is still open on the other venue.
+        book.apply_fill(a, InstrumentId(2), d("-1"), d("11"));
+        assert_eq!(book.open_instruments(), &[InstrumentId(2), InstrumentId(0)]);
+        book.apply_fill(b, InstrumentId(2), d("0.4"), d("11"));
+        book.apply_fill(b, InstrumentId(2), d("0.6"), d("11"));
+        assert_eq!(book.open_instruments(), &[InstrumentId(0)]);
+        // Flipping through zero in one fill stays open; an instrument out of range is ignored.
+        book.apply_fill(a, InstrumentId(0), d("-5"), d("9"));
+        book.apply_fill(a, InstrumentId(7), d("1"), d("9"));
+        assert_eq!(book.open_instruments(), &[InstrumentId(0)]);
+        let listed: Vec<_> = book.open().map(|(_, i, _)| i).collect();
+        assert_eq!(listed, vec![InstrumentId(0)]);
     }
 
     #[test]

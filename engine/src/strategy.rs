@@ -24,6 +24,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::config::{Crossing, DeciderConfig};
 use crate::event::Quote;
+use crate::fixed::{self, Fx, Fx2};
 use crate::funding::{FundingMonitor, FundingState, LegProblem};
 use crate::instrument::InstrumentId;
 use crate::money;
@@ -54,6 +55,36 @@ pub struct StrategyParams {
     pub fee_hours: [[Decimal; VENUE_COUNT]; VENUE_COUNT],
     /// Borrow APR charged when the short leg is spot.
     pub spot_borrow_apr: Decimal,
+    /// The decision's terms above in fixed point, when every one fits ([`crate::fixed`]).
+    fx: Option<ParamsFx>,
+}
+
+/// [`StrategyParams`]' terms of the entry margin in 10⁻¹² units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ParamsFx {
+    entry_apr_hours: Fx,
+    borrow_hours: Fx,
+    fee_hours: [[Fx; VENUE_COUNT]; VENUE_COUNT],
+}
+
+impl ParamsFx {
+    fn new(
+        entry_apr_hours: Decimal,
+        borrow_hours: Decimal,
+        fee_hours: &[[Decimal; VENUE_COUNT]; VENUE_COUNT],
+    ) -> Option<ParamsFx> {
+        let mut fx = [[0; VENUE_COUNT]; VENUE_COUNT];
+        for (row, fees) in fx.iter_mut().zip(fee_hours) {
+            for (slot, fee) in row.iter_mut().zip(fees) {
+                *slot = fixed::to_fx(*fee)?;
+            }
+        }
+        Some(ParamsFx {
+            entry_apr_hours: fixed::to_fx(entry_apr_hours)?,
+            borrow_hours: fixed::to_fx(borrow_hours)?,
+            fee_hours: fx,
+        })
+    }
 }
 
 impl StrategyParams {
@@ -70,6 +101,8 @@ impl StrategyParams {
             }
         }
         let borrow = s.spot_borrow_apr.unwrap_or(Decimal::ZERO);
+        let entry_apr_hours = s.entry_apr * s.expected_holding_hours;
+        let borrow_hours = borrow * s.expected_holding_hours;
         StrategyParams {
             entry_apr: s.entry_apr,
             exit_apr: s.exit_apr,
@@ -78,11 +111,17 @@ impl StrategyParams {
             fees,
             cost_per_year: Decimal::from(money::HOURS_PER_YEAR) / s.expected_holding_hours,
             holding_hours: s.expected_holding_hours,
-            entry_apr_hours: s.entry_apr * s.expected_holding_hours,
-            borrow_hours: borrow * s.expected_holding_hours,
+            entry_apr_hours,
+            borrow_hours,
+            fx: ParamsFx::new(entry_apr_hours, borrow_hours, &fee_hours),
             fee_hours,
             spot_borrow_apr: borrow,
         }
+    }
+
+    /// Recomputes the fixed-point terms after a change to the decimal ones (tests set fields).
+    pub fn refresh_fx(&mut self) {
+        self.fx = ParamsFx::new(self.entry_apr_hours, self.borrow_hours, &self.fee_hours);
     }
 
     /// Fee term of an orientation in [`entry_margin`].
@@ -122,10 +161,23 @@ pub struct LegCache {
     /// the other leg's mid (or mark).
     pub reference: Decimal,
     mark: Option<Decimal>,
-    /// `apr × holding_hours` and `width × 2 × 8760`: the leg's terms of
-    /// [`EdgeInputs::entry_margin`], so a decision multiplies only what spans both legs.
+    /// `apr × holding_hours`: the leg's term of [`EdgeInputs::entry_margin`], so a decision
+    /// multiplies only what spans both legs.
     pub apr_hours: Decimal,
-    pub width_hours: Decimal,
+    /// The same terms in fixed point ([`crate::fixed`]): `apr_hours` (0 until a funding update,
+    /// as for spot) unless it did not fit, and the book's, `None` until a quote or if unfit.
+    fx_apr_hours: Fx,
+    fx_apr_unfit: bool,
+    fx_quote: Option<QuoteFx>,
+}
+
+/// A stream's book terms of the entry margin in fixed point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct QuoteFx {
+    mid: Fx,
+    width: Fx,
+    /// `reference` where it is the mid; replaced by the mark's when one is known.
+    reference: Fx,
 }
 
 impl LegCache {
@@ -133,12 +185,32 @@ impl LegCache {
     pub fn on_quote(&mut self, q: &Quote, params: &StrategyParams) {
         if let Some(w) = money::crossing_width(q, params.crossing) {
             self.width = w;
-            self.width_hours = w * FEE_HOURS;
             self.mid = money::mid(q);
             if self.mark.is_none() {
                 self.reference = self.mid;
             }
+            self.fx_quote = self.quote_fx();
         }
+    }
+
+    /// Recomputes the fixed-point terms after a change to the decimal ones (tests set fields).
+    pub fn refresh_fx(&mut self) {
+        self.set_fx_apr_hours();
+        self.fx_quote = self.quote_fx();
+    }
+
+    fn set_fx_apr_hours(&mut self) {
+        let fx = fixed::to_fx(self.apr_hours);
+        self.fx_apr_hours = fx.unwrap_or(0);
+        self.fx_apr_unfit = fx.is_none();
+    }
+
+    fn quote_fx(&self) -> Option<QuoteFx> {
+        Some(QuoteFx {
+            mid: fixed::to_fx(self.mid)?,
+            width: fixed::to_fx(self.width)?,
+            reference: fixed::to_fx(self.reference)?,
+        })
     }
 
     /// Takes in a new funding state.
@@ -152,6 +224,8 @@ impl LegCache {
         self.apr_hours = self.apr * params.holding_hours;
         self.mark = f.funding.mark_price.filter(|m| *m > Decimal::ZERO);
         self.reference = self.mark.unwrap_or(self.mid);
+        self.set_fx_apr_hours();
+        self.fx_quote = self.quote_fx();
     }
 
     /// The cache as it would be after every update the monitor holds (for views and tests).
@@ -251,8 +325,45 @@ impl EdgeInputs {
     }
 }
 
+/// [`entry_margin`] in fixed point ([`crate::fixed`]): one exact `i64 × i64` product and a few
+/// additions, in 10⁻²⁴ units. `None` when a term did not fit, and the caller uses
+/// [`entry_margin`]; the two agree to within 10⁻⁵ (see the property test).
+#[inline]
+pub fn entry_margin_fx(
+    o: Orientation,
+    long: &LegCache,
+    short: &LegCache,
+    p: &StrategyParams,
+) -> Option<Fx2> {
+    let pf = p.fx.as_ref()?;
+    if long.fx_apr_unfit || short.fx_apr_unfit {
+        return None;
+    }
+    let (lq, sq) = (long.fx_quote?, short.fx_quote?);
+    let fee = pf.fee_hours[o.long.index()][o.short.index()];
+    let mut x = i128::from(short.fx_apr_hours)
+        - i128::from(long.fx_apr_hours)
+        - i128::from(pf.entry_apr_hours)
+        - i128::from(fee);
+    if !o.short.is_perp() {
+        x -= i128::from(pf.borrow_hours);
+    }
+    let x = Fx::try_from(x).ok()?;
+    // |x·mid| < 2¹²⁶ and each other term < 2¹¹⁹: no sum below can overflow.
+    let mut margin =
+        fixed::mul(x, lq.mid) - (i128::from(lq.width) + i128::from(sq.width)) * FEE_HOURS_FX2;
+    if lq.reference > sq.reference {
+        margin -= (i128::from(lq.reference) - i128::from(sq.reference)) * HOURS_PER_YEAR_FX2;
+    }
+    Some(margin)
+}
+
+/// `2 × 8760` and `8760` as multipliers taking an [`Fx`] to 10⁻²⁴ units.
+const FEE_HOURS_FX2: Fx2 = 17_520 * fixed::FX_ONE as i128;
+const HOURS_PER_YEAR_FX2: Fx2 = money::HOURS_PER_YEAR as i128 * fixed::FX_ONE as i128;
+
 /// [`EdgeInputs::entry_margin`] from the legs' cached hour-scaled terms: the same number with
-/// two multiplications (`× reference` and the basis) instead of five.
+/// three multiplications instead of five. The exact fallback of [`entry_margin_fx`].
 pub fn entry_margin(
     o: Orientation,
     long: &LegCache,
@@ -263,7 +374,7 @@ pub fn entry_margin(
     if !o.short.is_perp() {
         x -= p.borrow_hours;
     }
-    let mut margin = x * long.mid - long.width_hours - short.width_hours;
+    let mut margin = x * long.mid - (long.width + short.width) * FEE_HOURS;
     if long.reference > short.reference {
         margin -= (long.reference - short.reference) * HOURS_PER_YEAR;
     }
@@ -527,7 +638,132 @@ mod tests {
                 t
             },
             spot_borrow_apr: Decimal::ZERO,
+            fx: None,
         }
+        .with_fx()
+    }
+
+    impl StrategyParams {
+        fn with_fx(mut self) -> StrategyParams {
+            self.refresh_fx();
+            self
+        }
+    }
+
+    fn funding_state(rate: Decimal, mark: Option<Decimal>, interval_ms: u64) -> FundingState {
+        FundingState {
+            funding: Funding {
+                rate,
+                predicted_rate: None,
+                next_funding_time_ms: 0,
+                interval_ms: Some(interval_ms),
+                mark_price: mark,
+                index_price: None,
+            },
+            ts_ms: 0,
+            recv_ns: 0,
+            interval_ms,
+            interval_source: crate::interval::IntervalSource::Venue,
+            periods_per_year: money::periods_per_year(interval_ms),
+        }
+    }
+
+    proptest::proptest! {
+        /// Fixed point decides as exact decimals do: over prices from 10⁻¹² to 5·10⁶, rates past
+        /// any venue's cap, odd intervals and fees, the two margins differ by under 10⁻⁵ quote
+        /// units × hours, so their signs agree wherever the margin is not within that of zero.
+        #[test]
+        fn fixed_point_margin_agrees_with_exact_decimals(
+            price_units in 1i64..5_000_000_000_000,
+            price_dp in 6u32..=12,
+            spread_ticks in 0i64..1_000,
+            basis_ticks in -1_000i64..1_000,
+            long_rate in -300_000i64..300_000,
+            short_rate in -300_000i64..300_000,
+            rate_dp in 5u32..=12,
+            interval_h in 1u64..=24,
+            fee_bp in 0i64..20,
+            holding_h in 1i64..2_000,
+            long_perp in proptest::bool::ANY,
+            short_perp in proptest::bool::ANY,
+            has_mark in proptest::bool::ANY,
+        ) {
+            let price = Decimal::new(price_units, price_dp);
+            let tick = Decimal::new(1, price_dp);
+            let mut p = params();
+            p.holding_hours = Decimal::from(holding_h);
+            p.entry_apr_hours = p.entry_apr * p.holding_hours;
+            p.borrow_hours = d("0.05") * p.holding_hours;
+            p.spot_borrow_apr = d("0.05");
+            for row in p.fee_hours.iter_mut() {
+                for f in row.iter_mut() {
+                    *f = Decimal::new(fee_bp, 4) * d("17520");
+                }
+            }
+            p.refresh_fx();
+            let leg = |perp: bool, rate: i64, shift: i64| {
+                let mut c = LegCache::default();
+                let mid = price + tick * Decimal::from(shift);
+                if mid <= Decimal::ZERO {
+                    return None;
+                }
+                let q = Quote {
+                    bid: mid,
+                    bid_qty: Decimal::ONE,
+                    ask: mid + tick * Decimal::from(spread_ticks),
+                    ask_qty: Decimal::ONE,
+                };
+                c.on_quote(&q, &p);
+                if perp {
+                    let mark = has_mark.then_some(mid);
+                    c.on_funding(
+                        &funding_state(Decimal::new(rate, rate_dp), mark, interval_h * 3_600_000),
+                        &p,
+                    );
+                }
+                Some(c)
+            };
+            let (Some(l), Some(s)) = (leg(long_perp, long_rate, 0), leg(short_perp, short_rate, basis_ticks)) else {
+                return Ok(());
+            };
+            let o = Orientation {
+                long: if long_perp { v("binance-perp") } else { v("binance-spot") },
+                short: if short_perp { v("bybit-perp") } else { v("bybit-spot") },
+            };
+            let exact = entry_margin(o, &l, &s, &p);
+            let fx = entry_margin_fx(o, &l, &s, &p);
+            // Below 9.2·10⁶ every term fits; past it (a rate × hours no venue allows) the
+            // decider falls back to `exact`.
+            let limit = d("9223372");
+            let x = s.apr_hours - l.apr_hours - p.entry_apr_hours - p.fee_hours(o)
+                - if o.short.is_perp() { Decimal::ZERO } else { p.borrow_hours };
+            if l.apr_hours.abs() > limit || s.apr_hours.abs() > limit || x.abs() > limit {
+                proptest::prop_assert!(fx.is_none());
+                return Ok(());
+            }
+            proptest::prop_assert!(fx.is_some(), "price {price}");
+            let fx = fixed::fx2_to_decimal(fx.unwrap_or_default()).unwrap_or(Decimal::MAX);
+            let bound = d("0.00001");
+            proptest::prop_assert!((fx - exact).abs() <= bound, "fx {fx} exact {exact}");
+            if exact.abs() > bound {
+                proptest::prop_assert_eq!(fx < Decimal::ZERO, exact < Decimal::ZERO);
+            }
+        }
+    }
+
+    #[test]
+    fn a_term_that_does_not_fit_leaves_the_decision_to_exact_decimals() {
+        let p = params();
+        let mut dear = LegCache::default();
+        dear.on_quote(&quote("20000000", "20000001", "1"), &p);
+        let mut cheap = LegCache::default();
+        cheap.on_quote(&quote("100", "100.1", "1"), &p);
+        let o = Orientation {
+            long: v("binance-spot"),
+            short: v("bybit-perp"),
+        };
+        assert_eq!(entry_margin_fx(o, &dear, &cheap, &p), None);
+        assert!(entry_margin_fx(o, &cheap, &cheap, &p).is_some());
     }
 
     #[test]
@@ -782,19 +1018,20 @@ mod tests {
         let mut p = params();
         p.spot_borrow_apr = d("0.07");
         p.borrow_hours = d("0.07") * p.holding_hours;
-        let spot = LegCache {
+        p.refresh_fx();
+        let mut spot = LegCache {
             mid: d("100"),
             width: d("0.01"),
-            width_hours: d("0.01") * d("17520"),
             reference: d("100"),
             ..LegCache::default()
         };
+        spot.refresh_fx();
         let mut decisions = [0usize; 2];
         for rate in -120i64..=120 {
             for width in ["0", "0.005", "0.05", "0.4"] {
                 for mark in ["99.5", "100", "100.3"] {
                     let apr = Decimal::new(rate, 5) * d("1095");
-                    let perp = LegCache {
+                    let mut perp = LegCache {
                         rate: Decimal::new(rate, 5),
                         apr,
                         mid: d("100.01"),
@@ -802,8 +1039,9 @@ mod tests {
                         reference: d(mark),
                         mark: Some(d(mark)),
                         apr_hours: apr * p.holding_hours,
-                        width_hours: d(width) * d("17520"),
+                        ..LegCache::default()
                     };
+                    perp.refresh_fx();
                     for o in [
                         Orientation {
                             long: v("binance-spot"),
@@ -822,6 +1060,9 @@ mod tests {
                         let inputs = EdgeInputs::combine(o, l, s);
                         let margin = inputs.entry_margin(&p);
                         assert_eq!(entry_margin(o, l, s, &p), margin, "cached terms");
+                        // These terms all have at most 12 places: fixed point is exact.
+                        let fx = entry_margin_fx(o, l, s, &p).expect("terms fit");
+                        assert_eq!(fixed::fx2_to_decimal(fx), Some(margin.normalize()));
                         let by_margin = margin >= Decimal::ZERO;
                         let by_apr = should_enter(&inputs.edge(&p), &p);
                         assert_eq!(

@@ -727,6 +727,26 @@ fn a_target_that_breaks_a_limit_is_rejected_and_counted() {
 }
 
 #[test]
+fn an_entry_is_sized_to_the_headroom_other_pairs_leave_and_gets_it_back_when_they_close() {
+    let mut w = World::new();
+    // 14970 of the 15000 total held through the ETH pair (4.99 ETH at 3000 on each leg).
+    w.fill("bybit-perp", ETH, "4.99", "3000");
+    w.fill("okx-perp", ETH, "-4.99", "3000");
+    w.btc_paying();
+    // 30 of headroom at the dearer touch (the long leg's ask, 100.01), cut to 8 places.
+    let t = w.evaluate(SPOT_PERP).expect("an entry within the headroom");
+    assert_eq!(
+        (t.long.qty, t.short.qty),
+        (d("0.29997000"), d("-0.29997000"))
+    );
+    // The ETH pair closes: the BTC pair is back to its own order_qty.
+    w.fill("bybit-perp", ETH, "-4.99", "3000");
+    w.fill("okx-perp", ETH, "4.99", "3000");
+    let t = w.evaluate(SPOT_PERP).expect("a full entry");
+    assert_eq!(t.long.qty, d("0.5"));
+}
+
+#[test]
 fn metrics_show_spreads_staleness_exposure_and_margin() {
     let mut w = World::new();
     w.open_btc();
