@@ -110,33 +110,6 @@ fn breaker_for(problem: Option<LegProblem>) -> Option<BreakerKind> {
     }
 }
 
-/// An orientation's entry margin: in fixed point, or exact where a term does not fit. One
-/// decision never compares the two kinds (a fallback converts every candidate).
-#[derive(Clone, Copy, Debug)]
-enum Margin {
-    Fx(crate::fixed::Fx2),
-    Exact(Decimal),
-}
-
-impl Margin {
-    fn above(&self, other: &Margin) -> bool {
-        match (self, other) {
-            (Margin::Fx(a), Margin::Fx(b)) => a > b,
-            (Margin::Exact(a), Margin::Exact(b)) => a > b,
-            // Unreachable by construction; prefer the exact one.
-            (Margin::Exact(_), Margin::Fx(_)) => true,
-            (Margin::Fx(_), Margin::Exact(_)) => false,
-        }
-    }
-
-    fn is_negative(&self) -> bool {
-        match self {
-            Margin::Fx(v) => *v < 0,
-            Margin::Exact(v) => *v < Decimal::ZERO,
-        }
-    }
-}
-
 fn f64_of(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
 }
@@ -526,41 +499,26 @@ impl Decider {
             }
         }
         let base = instrument.index() * VENUE_COUNT;
-        let mut best: Option<(Orientation, Margin)> = None;
-        let mut venue_paused = false;
-        // Fixed point while every orientation's terms fit (always, at real prices and rates);
+        let usable =
+            |o: &Orientation| status[o.long.index()] == USABLE && status[o.short.index()] == USABLE;
+        let venue_paused = p.orientations.iter().any(|o| {
+            !usable(o) && status[o.long.index()] != UNUSABLE && status[o.short.index()] != UNUSABLE
+        });
+        // Fixed point while every candidate's terms fit (always, at real prices and rates);
         // exact decimals for all of them otherwise, so the ranking compares like with like.
-        let mut exact = false;
-        for &o in &p.orientations {
-            match (status[o.long.index()], status[o.short.index()]) {
-                (USABLE, USABLE) => {}
-                (UNUSABLE, _) | (_, UNUSABLE) => continue,
-                _ => {
-                    venue_paused = true;
-                    continue;
-                }
-            }
-            let (Some(l), Some(s)) = (
-                self.legs.get(base + o.long.index()),
-                self.legs.get(base + o.short.index()),
-            ) else {
-                continue;
-            };
-            let margin = match strategy::entry_margin_fx(o, l, s, &self.params) {
-                Some(fx) if !exact => Margin::Fx(fx),
-                _ => {
-                    if !exact {
-                        exact = true;
-                        best = best.map(|(bo, _)| (bo, self.exact_margin(base, bo)));
-                    }
-                    Margin::Exact(strategy::entry_margin(o, l, s, &self.params))
-                }
-            };
-            if best.is_none_or(|(_, m)| margin.above(&m)) {
-                best = Some((o, margin));
-            }
-        }
-        let Some((o, margin)) = best else {
+        let params = &self.params;
+        let best = match self.best_entry(p, base, usable, |o, l, s| {
+            strategy::entry_margin_fx(o, l, s, params)
+        }) {
+            Some(best) => best.map(|(o, m)| (o, m < 0)),
+            None => self
+                .best_entry(p, base, usable, |o, l, s| {
+                    Some(strategy::entry_margin(o, l, s, params))
+                })
+                .flatten()
+                .map(|(o, m)| (o, m < Decimal::ZERO)),
+        };
+        let Some((o, below_entry)) = best else {
             self.state[pair.index()].edge = None;
             let reason = if venue_paused {
                 SkipReason::EntriesPaused
@@ -570,7 +528,7 @@ impl Decider {
             return self.skip(pair, reason);
         };
         self.state[pair.index()].edge = Some(LastEdge::Best(o));
-        if margin.is_negative() {
+        if below_entry {
             return self.skip(pair, SkipReason::BelowEntry);
         }
         let (Some(lq), Some(sq)) = (
@@ -610,19 +568,33 @@ impl Decider {
         Some(t)
     }
 
-    /// [`strategy::entry_margin`] of `o` from the caches at `base` (the exact fallback).
-    fn exact_margin(&self, base: usize, o: Orientation) -> Margin {
-        match (
-            self.legs.get(base + o.long.index()),
-            self.legs.get(base + o.short.index()),
-        ) {
-            (Some(l), Some(s)) => Margin::Exact(strategy::entry_margin(o, l, s, &self.params)),
-            _ => Margin::Exact(Decimal::MIN),
+    /// The `usable` orientation of `p` with the largest `margin`, from the stream caches at
+    /// `base`; `None` as soon as `margin` gives up on one (a term out of fixed point's range).
+    fn best_entry<T: PartialOrd>(
+        &self,
+        p: &Pair,
+        base: usize,
+        usable: impl Fn(&Orientation) -> bool,
+        margin: impl Fn(Orientation, &LegCache, &LegCache) -> Option<T>,
+    ) -> Option<Option<(Orientation, T)>> {
+        let mut best: Option<(Orientation, T)> = None;
+        for &o in p.orientations.iter().filter(|o| usable(o)) {
+            let (Some(l), Some(s)) = (
+                self.legs.get(base + o.long.index()),
+                self.legs.get(base + o.short.index()),
+            ) else {
+                continue;
+            };
+            let m = margin(o, l, s)?;
+            if best.as_ref().is_none_or(|(_, b)| m > *b) {
+                best = Some((o, m));
+            }
         }
+        Some(best)
     }
 
     /// Notional held by pairs, each counting its larger side (long legs vs short legs) at mark
-    /// (or mark, or entry where no price is known); `except` is left out. Every entry decision
+    /// (or at entry price where no mark is known); `except` is left out. Every entry decision
     /// pays this walk, so it visits only the pairs of instruments that hold a position.
     fn open_notional(&self, positions: &Positions, except: Option<PairId>) -> Decimal {
         let mut total = Decimal::ZERO;

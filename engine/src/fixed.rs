@@ -55,19 +55,16 @@ pub fn to_fx(d: Decimal) -> Option<Fx> {
     i64::try_from(v).ok()
 }
 
-/// An integer count in 10⁻²⁴ units (`n × 10²⁴`), for multiplying an [`Fx`] by a constant.
-pub const fn fx2_of_int(n: i64) -> Fx2 {
-    n as i128 * (FX_ONE as i128) * (FX_ONE as i128)
-}
-
 /// `a × b` in 10⁻²⁴ units, exact.
 #[inline]
 pub fn mul(a: Fx, b: Fx) -> Fx2 {
     i128::from(a) * i128::from(b)
 }
 
-/// An [`Fx2`] as a decimal (for tests and views): exact when it fits 28 digits.
-pub fn fx2_to_decimal(v: Fx2) -> Option<Decimal> {
+/// An [`Fx2`] as a decimal, for the tests that compare it with the exact margin: exact when it
+/// fits 28 digits.
+#[cfg(test)]
+pub(crate) fn fx2_to_decimal(v: Fx2) -> Option<Decimal> {
     Decimal::try_from_i128_with_scale(v, 2 * FX_DP)
         .ok()
         .or_else(|| Decimal::try_from_i128_with_scale(v / POW10[FX_DP as usize], FX_DP).ok())
@@ -106,7 +103,6 @@ mod tests {
     fn products_are_exact_in_the_wider_unit() {
         let (a, b) = (to_fx(d("1234.5")).unwrap(), to_fx(d("-0.002")).unwrap());
         assert_eq!(fx2_to_decimal(mul(a, b)), Some(d("-2.469")));
-        assert_eq!(fx2_of_int(17_520), mul(17_520 * FX_ONE, FX_ONE));
-        assert_eq!(fx2_to_decimal(fx2_of_int(3)), Some(d("3")));
+        assert_eq!(fx2_to_decimal(mul(3 * FX_ONE, FX_ONE)), Some(d("3")));
     }
 }

@@ -746,6 +746,28 @@ fn an_entry_is_sized_to_the_headroom_other_pairs_leave_and_gets_it_back_when_the
     assert_eq!(t.long.qty, d("0.5"));
 }
 
+/// Prices of 10⁷ and up do not fit the fixed point the entry decision uses: it decides with
+/// exact decimals instead, and decides the same way.
+#[test]
+fn an_entry_at_a_price_past_fixed_point_is_decided_exactly() {
+    let mut w = World::new();
+    w.quote("binance-spot", BTC, "19999990", "20000010");
+    w.quote("binance-perp", BTC, "19999990", "20000010");
+    w.funding("binance-perp", BTC, "0.0003", "20000000");
+    let t = w
+        .evaluate(SPOT_PERP)
+        .expect("32.85 % gross pays at any price");
+    assert_eq!(t.reason, TargetReason::Enter);
+    // 10000 of pair notional at the long leg's ask, cut to 8 places.
+    assert_eq!(t.long.qty, d("0.00049999"));
+    // Below the threshold it stays flat, exactly as at ordinary prices.
+    let mut w = World::new();
+    w.quote("binance-spot", BTC, "19999990", "20000010");
+    w.quote("binance-perp", BTC, "19999990", "20000010");
+    w.funding("binance-perp", BTC, "0.00005", "20000000");
+    assert_eq!(w.evaluate(SPOT_PERP), None);
+}
+
 #[test]
 fn metrics_show_spreads_staleness_exposure_and_margin() {
     let mut w = World::new();
