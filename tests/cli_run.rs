@@ -23,6 +23,19 @@ fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
 }
 
+/// Runs `carry ARGS PATH`, asserts it succeeded (showing what it printed if not) and returns its
+/// standard output.
+fn carry_ok(args: &[&str], path: &Path) -> String {
+    let out = carry().args(args).arg(path).output().unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "carry {args:?}: {stdout}{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
 fn demo(journal: &Path, seconds: u64, summary: &Path) -> Output {
     carry()
         .args(["demo", "--quiet", "--seconds", &seconds.to_string()])
@@ -146,17 +159,7 @@ fn demo_trades_restarts_on_its_journal_and_replays_identically() {
         text(&out.stderr)
     );
 
-    let out = carry()
-        .args(["replay", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout);
-    assert!(
-        out.status.success(),
-        "replay: {stdout}{}",
-        text(&out.stderr)
-    );
+    let stdout = carry_ok(&["replay", "--journal"], &journal);
     assert!(stdout.starts_with("identical: "), "{stdout}");
     assert!(stdout.contains(", 2 runs"), "{stdout}");
     let intents: u64 = stdout["identical: ".len()..]
@@ -167,33 +170,14 @@ fn demo_trades_restarts_on_its_journal_and_replays_identically() {
         .unwrap();
     assert!(intents >= s["intents"].as_u64().unwrap(), "{stdout} vs {s}");
 
-    let out = carry()
-        .args(["journal", "verify"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).starts_with("ok: "),
-        "{}",
-        text(&out.stdout)
-    );
+    let verified = carry_ok(&["journal", "verify"], &journal);
+    assert!(verified.starts_with("ok: "), "{verified}");
 
     // Every journaled intent dumps with its client order id and action; ids are never reused.
-    let out = carry()
-        .args(["journal", "dump", "--kind", "intent"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dump = carry_ok(&["journal", "dump", "--kind", "intent"], &journal);
     let mut ids = std::collections::HashSet::new();
     let mut places = 0;
-    for line in text(&out.stdout).lines() {
+    for line in dump.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["kind"], "intent", "{line}");
         let id = v["client_order_id"]
@@ -324,15 +308,5 @@ fn demo_answers_the_admin_socket_and_stops_cleanly_on_sigterm() {
     assert!(stderr.contains("carry: stopped: "), "{stderr}");
     assert!(!socket.exists(), "admin socket left behind");
 
-    let out = carry()
-        .args(["replay", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    carry_ok(&["replay", "--journal"], &journal);
 }
