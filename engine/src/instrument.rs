@@ -1,7 +1,8 @@
 //! Instruments and the universe: the configured canonical instruments (`BTC-USDT`), each given a
 //! small [`InstrumentId`] at start, and the venue symbol of each on each venue it trades on.
-//! Resolution from a venue symbol to an id is a short linear scan over bytes: no hashing, no
-//! allocation, which is what a feed thread needs per message.
+//! Resolution from a venue symbol to an id is a short linear scan over a per-venue index that
+//! compares two words (length, first eight bytes) before any byte: no hashing, no allocation,
+//! which is what a feed thread needs per message.
 
 use crate::venue::{Venue, VENUE_COUNT};
 
@@ -30,6 +31,28 @@ pub struct Instrument {
 #[derive(Clone, Debug, Default)]
 pub struct Universe {
     instruments: Vec<Instrument>,
+    /// Per venue, the symbols it carries, for [`Universe::lookup`].
+    by_symbol: [Vec<SymbolKey>; VENUE_COUNT],
+}
+
+/// A venue symbol as [`Universe::lookup`] compares it first: its length and first eight bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SymbolKey {
+    len: usize,
+    head: u64,
+    id: InstrumentId,
+}
+
+/// The first eight bytes of `symbol` as a word, zero-padded.
+#[inline]
+fn head(symbol: &[u8]) -> u64 {
+    match symbol.first_chunk::<8>() {
+        Some(word) => u64::from_le_bytes(*word),
+        None => symbol
+            .iter()
+            .rev()
+            .fold(0u64, |word, &c| (word << 8) | u64::from(c)),
+    }
 }
 
 /// Why an instrument could not be added.
@@ -77,6 +100,13 @@ impl Universe {
     /// Records the venue's own symbol for an instrument (the venue then carries it).
     pub fn set_symbol(&mut self, id: InstrumentId, venue: Venue, symbol: &str) {
         self.instruments[id.index()].symbols[venue.index()] = Some(symbol.to_string());
+        let keys = &mut self.by_symbol[venue.index()];
+        keys.retain(|k| k.id != id);
+        keys.push(SymbolKey {
+            len: symbol.len(),
+            head: head(symbol.as_bytes()),
+            id,
+        });
     }
 
     pub fn len(&self) -> usize {
@@ -113,10 +143,21 @@ impl Universe {
 
     /// Resolves a venue's symbol (exact bytes) to an instrument id, without allocating.
     pub fn lookup(&self, venue: Venue, symbol: &[u8]) -> Option<InstrumentId> {
-        self.instruments
-            .iter()
-            .position(|i| i.symbols[venue.index()].as_deref().map(str::as_bytes) == Some(symbol))
-            .map(|i| InstrumentId(i as u16))
+        let (len, head) = (symbol.len(), head(symbol));
+        let keys = self.by_symbol.get(venue.index())?;
+        keys.iter()
+            .filter(|k| k.len == len && k.head == head)
+            // Eight bytes or fewer are the whole symbol; longer ones are compared in full.
+            .find(|k| {
+                len <= 8
+                    || self
+                        .instruments
+                        .get(k.id.index())
+                        .and_then(|i| i.symbols.get(venue.index())?.as_deref())
+                        .map(str::as_bytes)
+                        == Some(symbol)
+            })
+            .map(|k| k.id)
     }
 
     /// Venues on which at least one instrument is configured.
@@ -156,5 +197,22 @@ mod tests {
         );
         assert_eq!(u.venues().collect::<Vec<_>>(), vec![okx]);
         assert_eq!(u.get(eth).base, "ETH");
+        // Symbols that share their first eight bytes, short ones, and a symbol replaced.
+        u.set_symbol(btc, okx, "ETH-USDT-SWAP2");
+        assert_eq!(u.lookup(okx, b"ETH-USDT-SWAP"), Some(eth));
+        assert_eq!(u.lookup(okx, b"ETH-USDT-SWAP2"), Some(btc));
+        assert_eq!(u.lookup(okx, b"ETH-USDT-SWAP3"), None);
+        let bin = Venue::new(Exchange::Binance, Market::Perp);
+        u.set_symbol(btc, bin, "BTCUSDT");
+        u.set_symbol(eth, bin, "ETH");
+        assert_eq!(u.lookup(bin, b"BTCUSDT"), Some(btc));
+        assert_eq!(u.lookup(bin, b"ETH"), Some(eth));
+        assert_eq!(u.lookup(bin, b"ETH\0"), None);
+        assert_eq!(u.lookup(bin, b"BTCUSD"), None);
+        assert_eq!(u.lookup(bin, b""), None);
+        u.set_symbol(btc, bin, "XBTUSDT");
+        assert_eq!(u.lookup(bin, b"BTCUSDT"), None);
+        assert_eq!(u.lookup(bin, b"XBTUSDT"), Some(btc));
+        assert_eq!(u.symbol(btc, bin), Some("XBTUSDT"));
     }
 }
