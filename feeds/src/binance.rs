@@ -10,9 +10,10 @@
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
-use crate::json::{decimal, millis, opt_decimal, opt_millis, Fault, Json};
+use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::json::Fault;
 use crate::session::{DropReason, Inbound};
-use crate::venues::{chunks, for_each_item, Cx, Plan, DAY};
+use crate::venues::{chunks, each_read, Cx, Plan, Saved, Sym, DAY};
 
 /// Streams per connection. The docs allow 1024; 200 is the practical cap production clients
 /// (nautilus_trader) use, and it keeps the URL short.
@@ -45,128 +46,270 @@ pub(crate) fn plans(venue: Venue, base: &str, symbols: &[&str]) -> Vec<Plan> {
     plans
 }
 
-pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    if root.is_array() {
+/// Buffers reused frame after frame.
+#[derive(Default)]
+pub(crate) struct State {
+    /// The events of an array frame (all-market streams), read before any is acted on.
+    events: Vec<Event>,
+}
+
+pub(crate) fn parse(
+    scanner: &mut Scanner,
+    frame: &mut [u8],
+    cx: &mut Cx<'_>,
+    state: &mut State,
+) -> Result<Inbound, Fault> {
+    let mut cur = scanner.scan(frame)?;
+    let events = &mut state.events;
+    if cur.array() {
         // Raw-mode all-market stream (`!markPrice@arr`).
-        return for_each_item(root, cx, |item, cx| event(item, cx).map(|_| ()));
+        read_events(cur, cx, events).end()?;
+        return each_read(events, cx, |ev, cx| dispatch(ev, cx).map(drop));
     }
-    if !root.is_object() {
+    if !cur.object() {
+        cur.skip();
+        cur.end()?;
         return Err(Fault::malformed("not a JSON object"));
     }
     // One pass over the root reads both the envelope (combined-stream `data`, replies to
     // requests) and a raw-mode event's own fields.
-    let f = read_fields(root);
-    if let Some(data) = f.data {
-        if data.is_array() {
-            return for_each_item(data, cx, |item, cx| event(item, cx).map(|_| ()));
+    let mut root = Event::default();
+    let mut root_text = EventText::default();
+    let mut data = Data::Absent;
+    let (mut id, mut error, mut code) = (false, None, None);
+    while let Some(key) = cur.next_key() {
+        if let Some(slot) = root.slot(key, &mut root_text) {
+            cur.read(slot);
+            continue;
         }
-        return event(data, cx);
+        match key {
+            b"data" => {
+                data = if cur.object() {
+                    let mut ev = Event::default();
+                    ev.read_rest(&mut cur, cx);
+                    Data::Event(ev)
+                } else if cur.array() {
+                    cur = read_events(cur, cx, events);
+                    Data::Array
+                } else {
+                    cur.skip();
+                    Data::Other
+                }
+            }
+            b"id" => {
+                id = true;
+                cur.skip();
+            }
+            b"error" => {
+                let (rest, read) = read_error(cur, cx);
+                cur = rest;
+                error = read;
+            }
+            b"code" => code = Some(cur.code()),
+            _ => cur.skip(),
+        }
     }
-    if let Some(error) = f.error.filter(|e| !e.is_null()) {
-        let msg = error.get("msg").and_then(|m| m.as_str());
-        return Err(cx.subscribe_error(error.get("code"), msg));
+    cur.end()?;
+    root.finish(&root_text, cx);
+    match data {
+        Data::Event(ev) => return dispatch(&ev, cx),
+        Data::Array => return each_read(events, cx, |ev, cx| dispatch(ev, cx).map(drop)),
+        // Not an event: no event type.
+        Data::Other => return dispatch(&Event::default(), cx),
+        Data::Absent => {}
     }
-    if f.code.is_some() && f.msg.is_some() {
-        return Err(cx.subscribe_error(f.code, f.msg));
+    if let Some((code, msg)) = error {
+        return Err(cx.refused(code, msg));
     }
-    if f.id {
+    if let (Some(code), Some(msg)) = (code, root.msg) {
+        return Err(cx.refused(code, Some(msg)));
+    }
+    if id {
         // `{"result":null,"id":1}` answers SUBSCRIBE; other requests with an id answer with data
         // in `result` and need nothing either.
         return Ok(Inbound::SubscribeAck);
     }
-    dispatch(&f, cx)
+    dispatch(&root, cx)
 }
 
-/// One stream event: markPriceUpdate, bookTicker (the spot one has no `e`), serverShutdown.
-fn event(obj: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    dispatch(&read_fields(obj), cx)
+/// What a combined-stream envelope's `data` held.
+enum Data {
+    Absent,
+    Event(Event),
+    /// An all-market array, read into [`State::events`].
+    Array,
+    Other,
 }
 
-fn read_fields<'t, 'i>(obj: Json<'t, 'i>) -> Fields<'t, 'i> {
-    let mut f = Fields::default();
-    for (key, value) in obj.fields() {
-        match key {
-            "e" => f.e = value.as_str(),
-            "E" => f.event_time = Some(value),
-            "T" => f.t = Some(value),
-            "s" => f.s = value.as_str(),
-            "p" => f.p = Some(value),
-            "i" => f.i = Some(value),
-            "r" => f.r = Some(value),
-            "b" => f.b = Some(value),
-            "B" => f.bq = Some(value),
-            "a" => f.a = Some(value),
-            "A" => f.aq = Some(value),
-            "msg" => f.msg = value.as_str(),
-            "data" => f.data = Some(value),
-            "id" => f.id = true,
-            "error" => f.error = Some(value),
-            "code" => f.code = Some(value),
-            _ => {}
+/// The elements of the array just entered, each read as an event. Out of line, on a copy of
+/// the cursor (see [`Cursor`]), as all-market arrays are not what carry subscribes to.
+#[inline(never)]
+fn read_events<'a>(mut cur: Cursor<'a>, cx: &mut Cx<'_>, events: &mut Vec<Event>) -> Cursor<'a> {
+    events.clear();
+    while cur.next_item() {
+        let mut ev = Event::default();
+        if cur.object() {
+            ev.read_rest(&mut cur, cx);
+        } else {
+            cur.skip();
         }
+        events.push(ev);
     }
-    f
+    cur
 }
 
-fn dispatch(f: &Fields<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    match f.e {
-        Some("markPriceUpdate") => mark_price(f, cx),
-        Some("bookTicker") => book_ticker(f, cx),
-        None if f.b.is_some() && f.a.is_some() => book_ticker(f, cx),
-        Some("serverShutdown") => Ok(cx.notice(f.msg.or(Some("serverShutdown")))),
-        Some(_) => Err(Fault::new(DropReason::UnknownChannel, "e (event type)")),
-        None => Err(Fault::malformed("no event type `e`")),
+/// A request's `error`, unless absent or `null`: `{"code": .., "msg": ..}`. Out of line, on a
+/// copy of the cursor that it returns (see [`Cursor`]).
+#[allow(clippy::type_complexity)]
+#[inline(never)]
+fn read_error<'a>(
+    mut cur: Cursor<'a>,
+    cx: &mut Cx<'_>,
+) -> (Cursor<'a>, Option<(Code<'a>, Option<Saved>)>) {
+    if cur.peek() == Some(b'n') {
+        cur.skip();
+        return (cur, None);
     }
+    let (mut code, mut msg) = (Code::None, None);
+    if cur.object() {
+        while let Some(key) = cur.next_key() {
+            match key {
+                b"code" => code = cur.code(),
+                b"msg" => msg = cur.str().map(|m| cx.save(m)),
+                _ => cur.skip(),
+            }
+        }
+    } else {
+        cur.skip();
+    }
+    (cur, Some((code, msg)))
 }
 
+/// The event types carry reads (`e`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Kind {
+    #[default]
+    Absent,
+    MarkPrice,
+    BookTicker,
+    Shutdown,
+    Other,
+}
+
+/// One stream event as read: markPriceUpdate, bookTicker (the spot one has no `e`),
+/// serverShutdown. Fields are kept as sent until the event type is known.
+#[derive(Clone, Copy, Debug, Default)]
+struct Event {
+    kind: Kind,
+    symbol: Sym,
+    event_time: Int,
+    t: Int,
+    p: Dec,
+    i: Dec,
+    r: Dec,
+    b: Dec,
+    bq: Dec,
+    a: Dec,
+    aq: Dec,
+    msg: Option<Saved>,
+}
+
+/// The strings of an event kept as slices of the frame while it is read.
 #[derive(Default)]
-struct Fields<'t, 'i> {
-    e: Option<&'i str>,
-    event_time: Option<Json<'t, 'i>>,
-    t: Option<Json<'t, 'i>>,
-    s: Option<&'i str>,
-    p: Option<Json<'t, 'i>>,
-    i: Option<Json<'t, 'i>>,
-    r: Option<Json<'t, 'i>>,
-    b: Option<Json<'t, 'i>>,
-    bq: Option<Json<'t, 'i>>,
-    a: Option<Json<'t, 'i>>,
-    aq: Option<Json<'t, 'i>>,
-    msg: Option<&'i str>,
-    data: Option<Json<'t, 'i>>,
-    id: bool,
-    error: Option<Json<'t, 'i>>,
-    code: Option<Json<'t, 'i>>,
+struct EventText<'a> {
+    e: Option<&'a [u8]>,
+    s: Option<&'a [u8]>,
+    msg: Option<&'a [u8]>,
 }
 
-fn mark_price(f: &Fields<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    let id = cx.instrument(f.s.ok_or(Fault::missing("s"))?)?;
-    let rate = opt_decimal(f.r, "r")?.ok_or(Fault::missing("r"))?;
+impl Event {
+    /// Where the value of `key` goes if it is an event field.
+    #[inline(always)]
+    fn slot<'s, 'a>(&'s mut self, key: &[u8], text: &'s mut EventText<'a>) -> Option<Slot<'s, 'a>> {
+        // One-letter keys (all but `msg`) dispatch on their byte.
+        Some(match key {
+            [b'e'] => Slot::Str(&mut text.e),
+            [b'E'] => Slot::Int(&mut self.event_time),
+            [b'T'] => Slot::Int(&mut self.t),
+            [b's'] => Slot::Str(&mut text.s),
+            [b'p'] => Slot::Dec(&mut self.p),
+            [b'i'] => Slot::Dec(&mut self.i),
+            [b'r'] => Slot::Dec(&mut self.r),
+            [b'b'] => Slot::Dec(&mut self.b),
+            [b'B'] => Slot::Dec(&mut self.bq),
+            [b'a'] => Slot::Dec(&mut self.a),
+            [b'A'] => Slot::Dec(&mut self.aq),
+            b"msg" => Slot::Str(&mut text.msg),
+            _ => return None,
+        })
+    }
+
+    /// Takes the event's strings once it has been read.
+    #[inline(always)]
+    fn finish(&mut self, text: &EventText<'_>, cx: &mut Cx<'_>) {
+        self.kind = match text.e {
+            Some(b"markPriceUpdate") => Kind::MarkPrice,
+            Some(b"bookTicker") => Kind::BookTicker,
+            Some(b"serverShutdown") => Kind::Shutdown,
+            Some(_) => Kind::Other,
+            None => Kind::Absent,
+        };
+        self.symbol = text.s.map_or(Sym::Absent, |s| cx.symbol(s));
+        self.msg = text.msg.map(|m| cx.save(m));
+    }
+
+    /// Reads the rest of the object just entered as an event.
+    #[inline(always)]
+    fn read_rest(&mut self, cur: &mut Cursor<'_>, cx: &mut Cx<'_>) {
+        let mut text = EventText::default();
+        while let Some(key) = cur.next_key() {
+            let slot = self.slot(key, &mut text).unwrap_or(Slot::Skip);
+            cur.read(slot);
+        }
+        self.finish(&text, cx);
+    }
+}
+
+fn dispatch(ev: &Event, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
+    match ev.kind {
+        Kind::MarkPrice => mark_price(ev, cx),
+        Kind::BookTicker => book_ticker(ev, cx),
+        Kind::Absent if ev.b.is_present() && ev.a.is_present() => book_ticker(ev, cx),
+        Kind::Shutdown => Ok(cx.reconnect_notice(ev.msg, "serverShutdown")),
+        Kind::Other => Err(Fault::new(DropReason::UnknownChannel, "e (event type)")),
+        Kind::Absent => Err(Fault::malformed("no event type `e`")),
+    }
+}
+
+fn mark_price(ev: &Event, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
+    let id = cx.resolve(ev.symbol, "s")?;
+    let rate = ev.r.optional("r")?.ok_or(Fault::missing("r"))?;
     let funding = Funding {
         rate,
         predicted_rate: None,
-        next_funding_time_ms: opt_millis(f.t, "T")?.unwrap_or(0),
+        next_funding_time_ms: ev.t.opt_millis("T")?.unwrap_or(0),
         interval_ms: None,
-        mark_price: opt_decimal(f.p, "p")?,
-        index_price: opt_decimal(f.i, "i")?,
+        mark_price: ev.p.optional("p")?,
+        index_price: ev.i.optional("i")?,
     };
-    let ts = cx.ts(opt_millis(f.event_time, "E")?);
+    let ts = cx.ts(ev.event_time.opt_millis("E")?);
     cx.funding(id, ts, funding)?;
     Ok(cx.data())
 }
 
-fn book_ticker(f: &Fields<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    let id = cx.instrument(f.s.ok_or(Fault::missing("s"))?)?;
+fn book_ticker(ev: &Event, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
+    let id = cx.resolve(ev.symbol, "s")?;
     let quote = Quote {
-        bid: decimal(f.b.ok_or(Fault::missing("b"))?, "b")?,
-        bid_qty: decimal(f.bq.ok_or(Fault::missing("B"))?, "B")?,
-        ask: decimal(f.a.ok_or(Fault::missing("a"))?, "a")?,
-        ask_qty: decimal(f.aq.ok_or(Fault::missing("A"))?, "A")?,
+        bid: ev.b.required("b")?,
+        bid_qty: ev.bq.required("B")?,
+        ask: ev.a.required("a")?,
+        ask_qty: ev.aq.required("A")?,
     };
     // Spot bookTicker carries no time (some captures do: use it when there).
-    let venue_time = match f.event_time {
-        Some(v) => Some(millis(v, "E")?),
-        None => opt_millis(f.t, "T")?,
+    let venue_time = if ev.event_time.is_present() {
+        Some(ev.event_time.millis("E")?)
+    } else {
+        ev.t.opt_millis("T")?
     };
     let ts = cx.ts(venue_time);
     cx.quote(id, ts, quote)?;

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use carry_engine::{Funding, Market, Venue};
 
-use crate::json::{opt_decimal, opt_level, opt_millis, Fault, Json};
+use crate::cursor::{Scanner, Slot};
+use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{arg_envelope, book_item, chunks, for_each_item, Cx, Plan, DAY};
+use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym, DAY};
 
 /// Instruments per connection: Bitget recommends fewer than 50 channels per connection, and a
 /// perp takes two.
@@ -51,84 +52,77 @@ pub const fn inst_type(venue: Venue) -> &'static str {
     }
 }
 
-pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    if !root.is_object() {
-        return Err(Fault::malformed("not a JSON object"));
-    }
-    let (mut arg, mut data, mut event, mut code, mut msg, mut ts) =
-        (None, None, None, None, None, None);
-    for (key, value) in root.fields() {
-        match key {
-            "arg" => arg = Some(value),
-            "data" => data = Some(value),
-            "event" => event = value.as_str(),
-            "code" => code = Some(value),
-            "msg" => msg = value.as_str(),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
-    }
-    if let Some(event) = event {
+pub(crate) fn parse(
+    scanner: &mut Scanner,
+    frame: &mut [u8],
+    cx: &mut Cx<'_>,
+    items: &mut Vec<Item>,
+) -> Result<Inbound, Fault> {
+    let push = Push::read(scanner.scan(frame)?, cx, items, slot)?;
+    if let Some(event) = push.event {
         return match event {
-            "subscribe" => Ok(Inbound::SubscribeAck),
-            "error" => Err(cx.subscribe_error(code, msg)),
-            "unsubscribe" | "login" => Ok(Inbound::Control),
+            b"subscribe" => Ok(Inbound::SubscribeAck),
+            b"error" => Err(cx.refused(push.code, push.msg)),
+            b"unsubscribe" | b"login" => Ok(Inbound::Control),
             _ => Err(Fault::new(DropReason::UnknownChannel, "event")),
         };
     }
-    let (channel, arg_inst, data) = arg_envelope(arg, data)?;
+    let (channel, arg_inst) = push.channel(cx)?;
     // `data[].ts` is a string, the envelope's `ts` a number; prefer the item's own.
-    let frame_ts = opt_millis(ts, "ts")?;
+    let frame_ts = push.ts.opt_millis("ts")?;
     match channel {
-        "ticker" => for_each_item(data, cx, |item, cx| ticker(item, arg_inst, frame_ts, cx)),
-        "books1" | "books5" | "books15" => {
-            for_each_item(data, cx, |item, cx| book_item(item, arg_inst, frame_ts, cx))
-        }
+        b"ticker" => each_read(items, cx, |item, cx| ticker(item, arg_inst, frame_ts, cx)),
+        b"books1" | b"books5" | b"books15" => each_read(items, cx, |item, cx| {
+            book_read(item, arg_inst, frame_ts, cx)
+        }),
         _ => Err(Fault::new(DropReason::UnknownChannel, "arg.channel")),
     }
 }
 
-fn ticker(
-    item: Json<'_, '_>,
-    arg_inst: Option<&str>,
-    frame_ts: Option<i64>,
-    cx: &mut Cx<'_>,
-) -> Result<(), Fault> {
-    let mut inst = arg_inst;
-    let (mut rate, mut next, mut mark, mut index, mut ts) = (None, None, None, None, None);
-    let (mut bid, mut bid_qty, mut ask, mut ask_qty) = (None, None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "instId" => inst = value.as_str().or(inst),
-            "fundingRate" => rate = Some(value),
-            "nextFundingTime" => next = Some(value),
-            "markPrice" => mark = Some(value),
-            "indexPrice" => index = Some(value),
-            "bidPr" => bid = Some(value),
-            "bidSz" => bid_qty = Some(value),
-            "askPr" => ask = Some(value),
-            "askSz" => ask_qty = Some(value),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
+/// Where a field of an element of `data` goes, any channel.
+#[inline(always)]
+fn slot<'s, 'a>(key: &[u8], item: &'s mut Item, inst: &'s mut Option<&'a [u8]>) -> Slot<'s, 'a> {
+    match key {
+        b"instId" => Slot::Str(inst),
+        b"fundingRate" => Slot::Dec(&mut item.rate),
+        b"nextFundingTime" => Slot::Int(&mut item.next_funding),
+        b"markPrice" => Slot::Dec(&mut item.mark),
+        b"indexPrice" => Slot::Dec(&mut item.index),
+        b"bidPr" => Slot::Dec(&mut item.bid),
+        b"bidSz" => Slot::Dec(&mut item.bid_qty),
+        b"askPr" => Slot::Dec(&mut item.ask),
+        b"askSz" => Slot::Dec(&mut item.ask_qty),
+        b"ts" => Slot::Int(&mut item.ts),
+        b"asks" => Slot::Level(&mut item.asks),
+        b"bids" => Slot::Level(&mut item.bids),
+        _ => Slot::Skip,
     }
-    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
-    let ts = cx.ts(opt_millis(ts, "data.ts")?.or(frame_ts));
+}
+
+fn ticker(item: &Item, arg_inst: Sym, frame_ts: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {
+    let id = cx.resolve(item.inst.or(arg_inst), "instId")?;
+    let ts = cx.ts(item.ts.opt_millis("data.ts")?.or(frame_ts));
     match cx.venue.market {
         Market::Perp => {
             let funding = Funding {
-                rate: opt_decimal(rate, "fundingRate")?.ok_or(Fault::missing("fundingRate"))?,
+                rate: item
+                    .rate
+                    .optional("fundingRate")?
+                    .ok_or(Fault::missing("fundingRate"))?,
                 predicted_rate: None,
-                next_funding_time_ms: opt_millis(next, "nextFundingTime")?.unwrap_or(0),
+                next_funding_time_ms: item
+                    .next_funding
+                    .opt_millis("nextFundingTime")?
+                    .unwrap_or(0),
                 interval_ms: None,
-                mark_price: opt_decimal(mark, "markPrice")?,
-                index_price: opt_decimal(index, "indexPrice")?,
+                mark_price: item.mark.optional("markPrice")?,
+                index_price: item.index.optional("indexPrice")?,
             };
             cx.funding(id, ts, funding)
         }
         Market::Spot => {
-            let bid = opt_level(bid, bid_qty, "bidPr", "bidSz")?;
-            let ask = opt_level(ask, ask_qty, "askPr", "askSz")?;
+            let bid = level(item.bid, item.bid_qty, "bidPr", "bidSz")?;
+            let ask = level(item.ask, item.ask_qty, "askPr", "askSz")?;
             cx.quote_top(id, ts, bid, ask)
         }
     }

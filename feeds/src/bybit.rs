@@ -12,9 +12,10 @@ use std::time::Duration;
 use carry_engine::{Funding, InstrumentId, Market, Venue};
 use rust_decimal::Decimal;
 
-use crate::json::{first_level, opt_decimal, opt_millis, parse_int, Fault, Json};
+use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{chunks, Cx, Plan};
+use crate::venues::{chunks, Cx, Plan, Sym};
 
 /// Symbols per connection: two topics each, far below the 21,000-character args limit.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -105,48 +106,61 @@ impl State {
 }
 
 pub(crate) fn parse(
-    root: Json<'_, '_>,
+    scanner: &mut Scanner,
+    frame: &mut [u8],
     cx: &mut Cx<'_>,
     state: &mut State,
 ) -> Result<Inbound, Fault> {
-    if !root.is_object() {
+    let mut cur = scanner.scan(frame)?;
+    if !cur.object() {
+        cur.skip();
+        cur.end()?;
         return Err(Fault::malformed("not a JSON object"));
     }
-    let (mut topic, mut kind, mut ts, mut data, mut cts) = (None, None, None, None, None);
+    let (mut topic, mut kind, mut ts, mut cts) = (None, None, Int::Absent, Int::Absent);
     let (mut op, mut success, mut ret_msg) = (None, None, None);
-    for (key, value) in root.fields() {
-        match key {
-            "topic" => topic = value.as_str(),
-            "type" => kind = value.as_str(),
-            "ts" => ts = Some(value),
-            "cts" => cts = Some(value),
-            "data" => data = Some(value),
-            "op" => op = value.as_str(),
-            "success" => success = value.as_bool(),
-            "ret_msg" => ret_msg = value.as_str(),
-            _ => {}
-        }
+    // `data` is read whatever the topic (which may come after it): a ticker's and a book's
+    // fields have different names, so one set of fields holds either.
+    let mut data = Data::Absent;
+    while let Some(key) = cur.next_key() {
+        let slot = match key {
+            b"topic" => Slot::Str(&mut topic),
+            b"type" => Slot::Str(&mut kind),
+            b"ts" => Slot::Int(&mut ts),
+            b"cts" => Slot::Int(&mut cts),
+            b"op" => Slot::Str(&mut op),
+            b"success" => Slot::Bool(&mut success),
+            b"ret_msg" => Slot::Str(&mut ret_msg),
+            b"data" => {
+                data = read_data(&mut cur, cx);
+                continue;
+            }
+            _ => Slot::Skip,
+        };
+        cur.read(slot);
     }
+    cur.end()?;
+    let ret_msg = ret_msg.map(|m| cx.save(m));
     if let Some(topic) = topic {
-        let data = data.ok_or(Fault::missing("data"))?;
+        if matches!(data, Data::Absent) {
+            return Err(Fault::missing("data"));
+        }
         let snapshot = match kind {
-            Some("snapshot") => true,
-            Some("delta") => false,
+            Some(b"snapshot") => true,
+            Some(b"delta") => false,
             _ => return Err(Fault::missing("type")),
         };
-        let ts = cx.ts(match opt_millis(ts, "ts")? {
+        let ts = cx.ts(match ts.opt_millis("ts")? {
             Some(t) => Some(t),
-            None => opt_millis(cts, "cts")?,
+            None => cts.opt_millis("cts")?,
         });
-        let data = if data.is_array() {
-            data.first().ok_or(Fault::missing("data[0]"))?
-        } else {
-            data
+        let Data::Fields(data) = data else {
+            return Err(Fault::missing("data[0]"));
         };
-        return if topic.starts_with("tickers.") {
-            ticker(data, snapshot, ts, cx, state)
-        } else if topic.starts_with("orderbook.1.") {
-            book(data, snapshot, ts, cx, state)
+        return if topic.starts_with(b"tickers.") {
+            ticker(&data, snapshot, ts, cx, state)
+        } else if topic.starts_with(b"orderbook.1.") {
+            book(&data, snapshot, ts, cx, state)
         } else {
             Err(Fault::new(DropReason::UnknownChannel, "topic"))
         };
@@ -154,17 +168,83 @@ pub(crate) fn parse(
     // Command replies: subscribe acks differ by category (`ret_msg` "" or "subscribe"; options
     // use `type: COMMAND_RESP`), so key on `success` and `op` only.
     match (op, success) {
-        (Some("subscribe"), Some(true)) => Ok(Inbound::SubscribeAck),
-        (Some("subscribe"), _) => Err(cx.subscribe_error(None, ret_msg)),
-        (Some("ping" | "pong" | "unsubscribe"), _) => Ok(Inbound::Control),
-        (Some(_), Some(false)) => Err(cx.subscribe_error(None, ret_msg)),
+        (Some(b"subscribe"), Some(true)) => Ok(Inbound::SubscribeAck),
+        (Some(b"subscribe"), _) => Err(cx.refused(Code::None, ret_msg)),
+        (Some(b"ping" | b"pong" | b"unsubscribe"), _) => Ok(Inbound::Control),
+        (Some(_), Some(false)) => Err(cx.refused(Code::None, ret_msg)),
         (Some(_), _) => Ok(Inbound::Control),
         (None, _) => Err(Fault::malformed("neither topic nor op")),
     }
 }
 
+/// What a message's `data` held: an object (or an array, whose first element counts), read as
+/// a ticker's and a book's fields at once.
+enum Data {
+    Absent,
+    /// An empty array.
+    NoFirst,
+    Fields(Fields),
+}
+
+/// The fields of a ticker (`symbol`, funding, mark, index) and of a level-1 book (`s`, `b`,
+/// `a`), as read.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fields {
+    symbol: Sym,
+    rate: Dec,
+    next: Int,
+    interval: Int,
+    mark: Dec,
+    index: Dec,
+    book_symbol: Sym,
+    bid: Level,
+    ask: Level,
+}
+
+#[inline(always)]
+fn read_data(cur: &mut Cursor<'_>, cx: &mut Cx<'_>) -> Data {
+    let mut f = Fields::default();
+    // An array counts by its first element; one place reads the fields either way.
+    let array = cur.array();
+    if array && !cur.next_item() {
+        return Data::NoFirst;
+    }
+    if cur.object() {
+        read_fields(cur, cx, &mut f);
+    } else {
+        // Neither an object nor an array of one: no fields at all.
+        cur.skip();
+    }
+    if array {
+        cur.skip_rest(false);
+    }
+    Data::Fields(f)
+}
+
+#[inline(always)]
+fn read_fields(cur: &mut Cursor<'_>, cx: &mut Cx<'_>, f: &mut Fields) {
+    let (mut symbol, mut book_symbol) = (None, None);
+    while let Some(key) = cur.next_key() {
+        let slot = match key {
+            b"symbol" => Slot::Str(&mut symbol),
+            b"fundingRate" => Slot::Dec(&mut f.rate),
+            b"nextFundingTime" => Slot::Int(&mut f.next),
+            b"fundingIntervalHour" => Slot::Int(&mut f.interval),
+            b"markPrice" => Slot::Dec(&mut f.mark),
+            b"indexPrice" => Slot::Dec(&mut f.index),
+            [b's'] => Slot::Str(&mut book_symbol),
+            [b'b'] => Slot::Level(&mut f.bid),
+            [b'a'] => Slot::Level(&mut f.ask),
+            _ => Slot::Skip,
+        };
+        cur.read(slot);
+    }
+    f.symbol = symbol.map_or(Sym::Absent, |s| cx.symbol(s));
+    f.book_symbol = book_symbol.map_or(Sym::Absent, |s| cx.symbol(s));
+}
+
 fn ticker(
-    data: Json<'_, '_>,
+    data: &Fields,
     snapshot: bool,
     ts: i64,
     cx: &mut Cx<'_>,
@@ -174,20 +254,7 @@ fn ticker(
         // Spot tickers carry neither funding nor a book; the BBO comes from orderbook.1.
         return Ok(cx.data());
     }
-    let mut symbol = None;
-    let (mut rate, mut next, mut interval, mut mark, mut index) = (None, None, None, None, None);
-    for (key, value) in data.fields() {
-        match key {
-            "symbol" => symbol = value.as_str(),
-            "fundingRate" => rate = Some(value),
-            "nextFundingTime" => next = Some(value),
-            "fundingIntervalHour" => interval = Some(value),
-            "markPrice" => mark = Some(value),
-            "indexPrice" => index = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(symbol.ok_or(Fault::missing("symbol"))?)?;
+    let id = cx.resolve(data.symbol, "symbol")?;
     let slot = slot(&mut state.tickers, id)?;
     if !snapshot && !slot.live {
         return Err(Fault::new(
@@ -197,19 +264,15 @@ fn ticker(
     }
     // Read everything before touching the state, so a bad field leaves it as it was. The outer
     // Option is "present in this message", the inner one "has a value" (`""` has none).
-    let rate = rate
-        .map(|v| opt_decimal(Some(v), "fundingRate"))
-        .transpose()?;
-    let next = next
-        .map(|v| opt_millis(Some(v), "nextFundingTime"))
-        .transpose()?;
-    let interval = interval.map(hours_ms).transpose()?;
-    let mark = mark
-        .map(|v| opt_decimal(Some(v), "markPrice"))
-        .transpose()?;
-    let index = index
-        .map(|v| opt_decimal(Some(v), "indexPrice"))
-        .transpose()?;
+    let rate = present(data.rate.is_present(), || data.rate.optional("fundingRate"))?;
+    let next = present(data.next.is_present(), || {
+        data.next.opt_millis("nextFundingTime")
+    })?;
+    let interval = present(data.interval.is_present(), || hours_ms(data.interval))?;
+    let mark = present(data.mark.is_present(), || data.mark.optional("markPrice"))?;
+    let index = present(data.index.is_present(), || {
+        data.index.optional("indexPrice")
+    })?;
     let changed =
         rate.is_some() || next.is_some() || interval.is_some() || mark.is_some() || index.is_some();
     if snapshot {
@@ -249,38 +312,33 @@ fn ticker(
     Ok(cx.data())
 }
 
+/// `Some(read())` for a field present in the message.
+fn present<T>(
+    is_present: bool,
+    read: impl FnOnce() -> Result<T, Fault>,
+) -> Result<Option<T>, Fault> {
+    is_present.then(read).transpose()
+}
+
 /// `fundingIntervalHour`: whole hours as a string (or number); `""` means not applicable.
-fn hours_ms(value: Json<'_, '_>) -> Result<Option<u64>, Fault> {
-    let hours = match value.as_str() {
-        Some("") => return Ok(None),
-        Some(text) => parse_int(text),
-        None => value.as_i64(),
-    };
-    match hours {
-        Some(h) if h > 0 => Ok(Some(h as u64 * 3_600_000)),
+fn hours_ms(value: Int) -> Result<Option<u64>, Fault> {
+    match value {
+        Int::Empty => Ok(None),
+        Int::Num(h) | Int::Text(h) if h > 0 => Ok(Some(h as u64 * 3_600_000)),
         _ => Err(Fault::bad_number("fundingIntervalHour")),
     }
 }
 
 fn book(
-    data: Json<'_, '_>,
+    data: &Fields,
     snapshot: bool,
     ts: i64,
     cx: &mut Cx<'_>,
     state: &mut State,
 ) -> Result<Inbound, Fault> {
-    let (mut symbol, mut bids, mut asks) = (None, None, None);
-    for (key, value) in data.fields() {
-        match key {
-            "s" => symbol = value.as_str(),
-            "b" => bids = Some(value),
-            "a" => asks = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(symbol.ok_or(Fault::missing("s"))?)?;
-    let bid = top_level(bids.ok_or(Fault::missing("b"))?, "b")?;
-    let ask = top_level(asks.ok_or(Fault::missing("a"))?, "a")?;
+    let id = cx.resolve(data.book_symbol, "s")?;
+    let bid = top_level(data.bid, "b")?;
+    let ask = top_level(data.ask, "a")?;
     let slot = slot(&mut state.books, id)?;
     if snapshot {
         *slot = BookState {
@@ -311,10 +369,12 @@ fn book(
 /// its size is 0 (level removed).
 #[allow(clippy::type_complexity)]
 fn top_level(
-    side: Json<'_, '_>,
+    side: Level,
     field: &'static str,
 ) -> Result<Option<Option<(Decimal, Decimal)>>, Fault> {
-    Ok(first_level(side, field)?.map(|(price, size)| (!size.is_zero()).then_some((price, size))))
+    Ok(side
+        .required(field)?
+        .map(|(price, size)| (!size.is_zero()).then_some((price, size))))
 }
 
 fn slot<T>(slots: &mut [T], id: InstrumentId) -> Result<&mut T, Fault> {

@@ -15,9 +15,10 @@ use std::time::Duration;
 use carry_engine::{Funding, Market, Quote, Venue};
 
 use crate::clock;
-use crate::json::{decimal, opt_decimal, opt_millis, Fault, Json};
+use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{chunks, for_each_item, Cx, Plan};
+use crate::venues::{chunks, each_read, Cx, Plan, Saved, Sym};
 
 /// Contracts per connection: Gate documents no limit; this keeps reconnects cheap.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -52,72 +53,202 @@ pub(crate) fn plans(venue: Venue, base: &str, symbols: &[&str]) -> Vec<Plan> {
         .collect()
 }
 
-pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    if !root.is_object() {
+pub(crate) fn parse(
+    scanner: &mut Scanner,
+    frame: &mut [u8],
+    cx: &mut Cx<'_>,
+    items: &mut Vec<Item>,
+) -> Result<Inbound, Fault> {
+    let mut cur = scanner.scan(frame)?;
+    if !cur.object() {
+        cur.skip();
+        cur.end()?;
         return Err(Fault::malformed("not a JSON object"));
     }
-    let (mut time, mut time_ms, mut channel, mut event, mut error, mut result) =
-        (None, None, None, None, None, None);
-    let (mut kind, mut msg) = (None, None);
-    for (key, value) in root.fields() {
-        match key {
-            "time" => time = value.as_i64(),
-            "time_ms" => time_ms = Some(value),
-            "channel" => channel = value.as_str(),
-            "event" => event = value.as_str(),
-            "error" => error = Some(value),
-            "result" => result = Some(value),
-            "type" => kind = value.as_str(),
-            "msg" => msg = value.as_str(),
-            _ => {}
-        }
+    let (mut time, mut time_ms, mut channel, mut event) = (Int::Absent, Int::Absent, None, None);
+    let (mut error, mut kind) = (None, None);
+    // `result` is read whatever the channel (which may come after it): a ticker's and a book
+    // ticker's fields have different names, so one set of fields holds either.
+    let mut result = Result_::Absent;
+    let mut msg_text = None;
+    while let Some(key) = cur.next_key() {
+        let slot = match key {
+            b"time" => Slot::Int(&mut time),
+            b"time_ms" => Slot::Int(&mut time_ms),
+            b"channel" => Slot::Str(&mut channel),
+            b"event" => Slot::Str(&mut event),
+            b"type" => Slot::Str(&mut kind),
+            b"msg" => Slot::Str(&mut msg_text),
+            b"error" => {
+                let (rest, read) = read_error(cur, cx);
+                cur = rest;
+                error = read;
+                continue;
+            }
+            b"result" => {
+                // One loop for both shapes, so that an element is read at one place.
+                items.clear();
+                let many = cur.array();
+                loop {
+                    if many && !cur.next_item() {
+                        break;
+                    }
+                    items.push(Item::default());
+                    let item = items.last_mut().ok_or(Fault::malformed("result"))?;
+                    if cur.object() {
+                        read_item(&mut cur, cx, item);
+                    } else {
+                        cur.skip();
+                    }
+                    if !many {
+                        break;
+                    }
+                }
+                result = if many { Result_::Many } else { Result_::One };
+                continue;
+            }
+            _ => Slot::Skip,
+        };
+        cur.read(slot);
     }
-    if matches!(kind, Some("service_upgrade" | "upgrade")) {
-        return Ok(cx.notice(msg));
+    let msg = msg_text.map(|m| cx.save(m));
+    cur.end()?;
+    if matches!(kind, Some(b"service_upgrade" | b"upgrade")) {
+        return Ok(cx.reconnect_notice(msg, "(no message)"));
     }
     let channel = channel.ok_or(Fault::malformed("no channel"))?;
-    if channel.ends_with(".pong") || channel.ends_with(".ping") {
+    if channel.ends_with(b".pong") || channel.ends_with(b".ping") {
         return Ok(Inbound::Control);
     }
-    if let Some(error) = error.filter(|e| !e.is_null()) {
-        let message = error.get("message").and_then(|m| m.as_str());
-        return Err(cx.subscribe_error(error.get("code"), message));
+    if let Some((code, message)) = error {
+        return Err(cx.refused(code, message));
     }
     match event {
-        Some("subscribe") => return Ok(Inbound::SubscribeAck),
-        Some("unsubscribe") => return Ok(Inbound::Control),
-        Some("update" | "all") => {}
+        Some(b"subscribe") => return Ok(Inbound::SubscribeAck),
+        Some(b"unsubscribe") => return Ok(Inbound::Control),
+        Some(b"update" | b"all") => {}
         _ => return Err(Fault::new(DropReason::UnknownChannel, "event")),
     }
-    let frame_ms = match opt_millis(time_ms, "time_ms")? {
+    let frame_ms = match time_ms.opt_millis("time_ms")? {
         Some(ms) => Some(ms),
-        None => time.map(|s| s.saturating_mul(1000)),
+        None => match time {
+            Int::Num(s) => Some(s.saturating_mul(1000)),
+            _ => None,
+        },
     };
-    let result = result.ok_or(Fault::missing("result"))?;
-    match channel {
-        "futures.tickers" if result.is_array() => {
-            for_each_item(result, cx, |item, cx| ticker(item, frame_ms, cx))
+    match (channel, result) {
+        (_, Result_::Absent) => Err(Fault::missing("result")),
+        (b"futures.tickers", Result_::Many) => {
+            each_read(items, cx, |item, cx| ticker(item, frame_ms, cx))
         }
-        "futures.tickers" => ticker(result, frame_ms, cx).map(|()| cx.data()),
-        "futures.book_ticker" | "spot.book_ticker" => {
-            book_ticker(result, frame_ms, cx).map(|()| cx.data())
+        (b"futures.tickers", Result_::One) => {
+            let item = items.first().unwrap_or(&Item::EMPTY);
+            ticker(item, frame_ms, cx).map(|()| cx.data())
+        }
+        (b"futures.book_ticker" | b"spot.book_ticker", result) => {
+            // An array has none of a book ticker's fields.
+            let item = match result {
+                Result_::One => items.first().unwrap_or(&Item::EMPTY),
+                _ => &Item::EMPTY,
+            };
+            book_ticker(item, frame_ms, cx).map(|()| cx.data())
         }
         _ => Err(Fault::new(DropReason::UnknownChannel, "channel")),
     }
 }
 
-fn ticker(item: Json<'_, '_>, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {
-    let (mut contract, mut rate, mut mark, mut index) = (None, None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "contract" => contract = value.as_str(),
-            "funding_rate" => rate = Some(value),
-            "mark_price" => mark = Some(value),
-            "index_price" => index = Some(value),
-            _ => {}
-        }
+/// What a message's `result` held (its elements are in the parser's reused items).
+enum Result_ {
+    Absent,
+    /// An object (or a value that is not an array: no fields): one item.
+    One,
+    Many,
+}
+
+/// A `futures.tickers` element (`contract`, funding, mark, index) or a book ticker (`t`, `s`,
+/// `b`, `B`, `a`, `A`), as read.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Item {
+    contract: Sym,
+    rate: Dec,
+    mark: Dec,
+    index: Dec,
+    t: Int,
+    symbol: Sym,
+    bid: Dec,
+    bid_qty: Dec,
+    ask: Dec,
+    ask_qty: Dec,
+}
+
+impl Item {
+    const EMPTY: Item = Item {
+        contract: Sym::Absent,
+        rate: Dec::Absent,
+        mark: Dec::Absent,
+        index: Dec::Absent,
+        t: Int::Absent,
+        symbol: Sym::Absent,
+        bid: Dec::Absent,
+        bid_qty: Dec::Absent,
+        ask: Dec::Absent,
+        ask_qty: Dec::Absent,
+    };
+}
+
+/// Reads the rest of the object just entered as an [`Item`].
+#[inline(always)]
+fn read_item<'a>(cur: &mut Cursor<'a>, cx: &mut Cx<'_>, item: &mut Item) {
+    let (mut contract, mut symbol) = (None, None);
+    while let Some(key) = cur.next_key() {
+        let slot = match key {
+            b"contract" => Slot::Str(&mut contract),
+            b"funding_rate" => Slot::Dec(&mut item.rate),
+            b"mark_price" => Slot::Dec(&mut item.mark),
+            b"index_price" => Slot::Dec(&mut item.index),
+            [b't'] => Slot::Int(&mut item.t),
+            [b's'] => Slot::Str(&mut symbol),
+            [b'b'] => Slot::Dec(&mut item.bid),
+            [b'B'] => Slot::Dec(&mut item.bid_qty),
+            [b'a'] => Slot::Dec(&mut item.ask),
+            [b'A'] => Slot::Dec(&mut item.ask_qty),
+            _ => Slot::Skip,
+        };
+        cur.read(slot);
     }
-    let id = cx.instrument(contract.ok_or(Fault::missing("contract"))?)?;
+    item.contract = contract.map_or(Sym::Absent, |s| cx.symbol(s));
+    item.symbol = symbol.map_or(Sym::Absent, |s| cx.symbol(s));
+}
+
+/// A request's `error`, unless absent or `null`: `{"code": .., "message": ..}`. Out of line, on
+/// a copy of the cursor that it returns (see [`Cursor`]).
+#[allow(clippy::type_complexity)]
+#[inline(never)]
+fn read_error<'a>(
+    mut cur: Cursor<'a>,
+    cx: &mut Cx<'_>,
+) -> (Cursor<'a>, Option<(Code<'a>, Option<Saved>)>) {
+    if cur.peek() == Some(b'n') {
+        cur.skip();
+        return (cur, None);
+    }
+    let (mut code, mut message) = (Code::None, None);
+    if cur.object() {
+        while let Some(key) = cur.next_key() {
+            match key {
+                b"code" => code = cur.code(),
+                b"message" => message = cur.str().map(|m| cx.save(m)),
+                _ => cur.skip(),
+            }
+        }
+    } else {
+        cur.skip();
+    }
+    (cur, Some((code, message)))
+}
+
+fn ticker(item: &Item, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {
+    let id = cx.resolve(item.contract, "contract")?;
     let ts = cx.ts(frame_ms);
     let (next_funding_time_ms, interval_ms) = match cx.meta(id) {
         Some(meta) => {
@@ -135,41 +266,31 @@ fn ticker(item: Json<'_, '_>, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<
     };
     let funding = Funding {
         // `funding_rate_indicative` is deprecated ("use funding_rate"), so no predicted rate.
-        rate: opt_decimal(rate, "funding_rate")?.ok_or(Fault::missing("funding_rate"))?,
+        rate: item
+            .rate
+            .optional("funding_rate")?
+            .ok_or(Fault::missing("funding_rate"))?,
         predicted_rate: None,
         next_funding_time_ms,
         interval_ms,
-        mark_price: opt_decimal(mark, "mark_price")?,
-        index_price: opt_decimal(index, "index_price")?,
+        mark_price: item.mark.optional("mark_price")?,
+        index_price: item.index.optional("index_price")?,
     };
     cx.funding(id, ts, funding)
 }
 
-fn book_ticker(result: Json<'_, '_>, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {
-    let (mut t, mut symbol, mut bid, mut bid_qty, mut ask, mut ask_qty) =
-        (None, None, None, None, None, None);
-    for (key, value) in result.fields() {
-        match key {
-            "t" => t = Some(value),
-            "s" => symbol = value.as_str(),
-            "b" => bid = Some(value),
-            "B" => bid_qty = Some(value),
-            "a" => ask = Some(value),
-            "A" => ask_qty = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(symbol.ok_or(Fault::missing("s"))?)?;
+fn book_ticker(item: &Item, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {
+    let id = cx.resolve(item.symbol, "s")?;
     // A side with no orders has price "" (and size 0): nothing to quote.
-    let (Some(bid), Some(ask)) = (opt_decimal(bid, "b")?, opt_decimal(ask, "a")?) else {
+    let (Some(bid), Some(ask)) = (item.bid.optional("b")?, item.ask.optional("a")?) else {
         return Ok(());
     };
     let quote = Quote {
         bid,
-        bid_qty: decimal(bid_qty.ok_or(Fault::missing("B"))?, "B")?,
+        bid_qty: item.bid_qty.required("B")?,
         ask,
-        ask_qty: decimal(ask_qty.ok_or(Fault::missing("A"))?, "A")?,
+        ask_qty: item.ask_qty.required("A")?,
     };
-    let ts = cx.ts(opt_millis(t, "t")?.or(frame_ms));
+    let ts = cx.ts(item.t.opt_millis("t")?.or(frame_ms));
     cx.quote(id, ts, quote)
 }

@@ -6,6 +6,7 @@ pub mod binance;
 pub mod bitget;
 pub mod bybit;
 pub mod clock;
+pub mod cursor;
 pub mod feed;
 pub mod gate;
 pub mod json;

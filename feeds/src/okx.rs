@@ -12,9 +12,10 @@ use std::time::Duration;
 use carry_engine::interval::interval_from_schedule;
 use carry_engine::{Funding, Market, Venue};
 
-use crate::json::{opt_decimal, opt_level, opt_millis, Fault, Json};
+use crate::cursor::{Scanner, Slot};
+use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{arg_envelope, book_item, chunks, for_each_item, Cx, Plan};
+use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym};
 
 /// Instruments per connection: OKX asks for fewer than 30 depth channels per connection.
 pub const SYMBOLS_PER_CONNECTION: usize = 25;
@@ -44,95 +45,84 @@ pub(crate) fn plans(venue: Venue, base: &str, symbols: &[&str]) -> Vec<Plan> {
         .collect()
 }
 
-pub(crate) fn parse(root: Json<'_, '_>, cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
-    if !root.is_object() {
-        return Err(Fault::malformed("not a JSON object"));
-    }
-    let (mut arg, mut data, mut event, mut code, mut msg) = (None, None, None, None, None);
-    for (key, value) in root.fields() {
-        match key {
-            "arg" => arg = Some(value),
-            "data" => data = Some(value),
-            "event" => event = value.as_str(),
-            "code" => code = Some(value),
-            "msg" => msg = value.as_str(),
-            _ => {}
-        }
-    }
-    if let Some(event) = event {
+pub(crate) fn parse(
+    scanner: &mut Scanner,
+    frame: &mut [u8],
+    cx: &mut Cx<'_>,
+    items: &mut Vec<Item>,
+) -> Result<Inbound, Fault> {
+    let push = Push::read(scanner.scan(frame)?, cx, items, slot)?;
+    if let Some(event) = push.event {
         return match event {
-            "subscribe" => Ok(Inbound::SubscribeAck),
-            "error" => Err(cx.subscribe_error(code, msg)),
-            "notice" => Ok(cx.notice(msg)),
-            "unsubscribe" | "channel-conn-count" | "channel-conn-count-error" | "login" => {
+            b"subscribe" => Ok(Inbound::SubscribeAck),
+            b"error" => Err(cx.refused(push.code, push.msg)),
+            b"notice" => Ok(cx.reconnect_notice(push.msg, "(no message)")),
+            b"unsubscribe" | b"channel-conn-count" | b"channel-conn-count-error" | b"login" => {
                 Ok(Inbound::Control)
             }
             _ => Err(Fault::new(DropReason::UnknownChannel, "event")),
         };
     }
-    let (channel, arg_inst, data) = arg_envelope(arg, data)?;
+    let (channel, arg_inst) = push.channel(cx)?;
     match channel {
-        "funding-rate" => for_each_item(data, cx, |item, cx| funding(item, arg_inst, cx)),
+        b"funding-rate" => each_read(items, cx, |item, cx| funding(item, arg_inst, cx)),
         // Levels are `[price, size, "0", orders]`.
-        "bbo-tbt" | "books5" => {
-            for_each_item(data, cx, |item, cx| book_item(item, arg_inst, None, cx))
+        b"bbo-tbt" | b"books5" => {
+            each_read(items, cx, |item, cx| book_read(item, arg_inst, None, cx))
         }
-        "tickers" => for_each_item(data, cx, |item, cx| ticker(item, arg_inst, cx)),
+        b"tickers" => each_read(items, cx, |item, cx| ticker(item, arg_inst, cx)),
         _ => Err(Fault::new(DropReason::UnknownChannel, "arg.channel")),
     }
 }
 
-fn funding(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Result<(), Fault> {
-    let mut inst = arg_inst;
-    let (mut rate, mut predicted, mut time, mut next, mut ts) = (None, None, None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "instId" => inst = value.as_str().or(inst),
-            "fundingRate" => rate = Some(value),
-            "nextFundingRate" => predicted = Some(value),
-            "fundingTime" => time = Some(value),
-            "nextFundingTime" => next = Some(value),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
+/// Where a field of an element of `data` goes, any channel.
+#[inline(always)]
+fn slot<'s, 'a>(key: &[u8], item: &'s mut Item, inst: &'s mut Option<&'a [u8]>) -> Slot<'s, 'a> {
+    match key {
+        b"instId" => Slot::Str(inst),
+        b"fundingRate" => Slot::Dec(&mut item.rate),
+        b"nextFundingRate" => Slot::Dec(&mut item.predicted),
+        b"fundingTime" => Slot::Int(&mut item.funding_time),
+        b"nextFundingTime" => Slot::Int(&mut item.next_funding),
+        b"ts" => Slot::Int(&mut item.ts),
+        b"asks" => Slot::Level(&mut item.asks),
+        b"bids" => Slot::Level(&mut item.bids),
+        b"bidPx" => Slot::Dec(&mut item.bid),
+        b"bidSz" => Slot::Dec(&mut item.bid_qty),
+        b"askPx" => Slot::Dec(&mut item.ask),
+        b"askSz" => Slot::Dec(&mut item.ask_qty),
+        _ => Slot::Skip,
     }
-    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
+}
+
+fn funding(item: &Item, arg_inst: Sym, cx: &mut Cx<'_>) -> Result<(), Fault> {
+    let id = cx.resolve(item.inst.or(arg_inst), "instId")?;
     // `fundingTime` is the upcoming settlement, `nextFundingTime` the one after it.
-    let settles = opt_millis(time, "fundingTime")?;
-    let after = opt_millis(next, "nextFundingTime")?;
+    let settles = item.funding_time.opt_millis("fundingTime")?;
+    let after = item.next_funding.opt_millis("nextFundingTime")?;
     let interval_ms = settles
         .zip(after)
         .and_then(|(a, b)| interval_from_schedule(a, b));
     let funding = Funding {
-        rate: opt_decimal(rate, "fundingRate")?.ok_or(Fault::missing("fundingRate"))?,
+        rate: item
+            .rate
+            .optional("fundingRate")?
+            .ok_or(Fault::missing("fundingRate"))?,
         // `""` under method=current_period, which is all instruments now.
-        predicted_rate: opt_decimal(predicted, "nextFundingRate")?,
+        predicted_rate: item.predicted.optional("nextFundingRate")?,
         next_funding_time_ms: settles.unwrap_or(0),
         interval_ms,
         mark_price: None,
         index_price: None,
     };
-    let ts = cx.ts(opt_millis(ts, "ts")?);
+    let ts = cx.ts(item.ts.opt_millis("ts")?);
     cx.funding(id, ts, funding)
 }
 
-fn ticker(item: Json<'_, '_>, arg_inst: Option<&str>, cx: &mut Cx<'_>) -> Result<(), Fault> {
-    let mut inst = arg_inst;
-    let (mut bid, mut bid_qty, mut ask, mut ask_qty, mut ts) = (None, None, None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "instId" => inst = value.as_str().or(inst),
-            "bidPx" => bid = Some(value),
-            "bidSz" => bid_qty = Some(value),
-            "askPx" => ask = Some(value),
-            "askSz" => ask_qty = Some(value),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
-    let bid = opt_level(bid, bid_qty, "bidPx", "bidSz")?;
-    let ask = opt_level(ask, ask_qty, "askPx", "askSz")?;
-    let ts = cx.ts(opt_millis(ts, "ts")?);
+fn ticker(item: &Item, arg_inst: Sym, cx: &mut Cx<'_>) -> Result<(), Fault> {
+    let id = cx.resolve(item.inst.or(arg_inst), "instId")?;
+    let bid = level(item.bid, item.bid_qty, "bidPx", "bidSz")?;
+    let ask = level(item.ask, item.ask_qty, "askPx", "askSz")?;
+    let ts = cx.ts(item.ts.opt_millis("ts")?);
     cx.quote_top(id, ts, bid, ask)
 }

@@ -23,7 +23,8 @@ use carry_engine::{
 };
 use rust_decimal::Decimal;
 
-use crate::json::{first_level, opt_millis, Fault, Json, Note, TapeParser};
+use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::{Fault, Note};
 use crate::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
 use crate::{binance, bitget, bybit, gate, okx};
 
@@ -171,27 +172,33 @@ pub(crate) struct InstrumentMeta {
     pub next_funding_ms: i64,
 }
 
-/// Per-venue state that must survive between frames.
+/// Per-venue state that must survive between frames (and buffers reused frame after frame).
 pub(crate) enum VenueState {
-    Binance,
+    Binance(binance::State),
     Bybit(bybit::State),
-    Okx,
-    Bitget,
-    Gate,
+    /// The elements of the push being read.
+    Okx(Vec<Item>),
+    Bitget(Vec<Item>),
+    Gate(Vec<gate::Item>),
 }
 
-/// Turns one venue's text frames into normalized events. Reuses its token buffer and keeps
-/// per-instrument state in vectors indexed by [`InstrumentId`], so after warm-up a frame costs no
-/// allocation. Symbols resolve through [`Universe::lookup`].
+/// Turns one venue's text frames into normalized events: the frame is read in full with a
+/// [`crate::cursor::Cursor`] (so a frame that is not JSON is dropped before anything is acted
+/// on), then the venue module turns what it read into events. Reuses its quote bitmask, element
+/// vectors and scratch text, and keeps per-instrument state in vectors indexed by
+/// [`InstrumentId`], so after warm-up a frame costs no allocation. Symbols resolve through
+/// [`Universe::lookup`].
 pub struct Parser {
     venue: Venue,
     universe: Arc<Universe>,
-    json: TapeParser,
+    scanner: Scanner,
     meta: Vec<InstrumentMeta>,
     state: VenueState,
     require_contract_size: bool,
     problem: Note,
     unknown_symbol: Note,
+    /// Text kept from the frame being read until it is acted on (see [`Saved`]).
+    scratch: Vec<u8>,
 }
 
 impl Parser {
@@ -201,21 +208,22 @@ impl Parser {
     pub fn new(venue: Venue, universe: Arc<Universe>, require_contract_size: bool) -> Parser {
         let n = universe.len();
         let state = match venue.exchange {
-            Exchange::Binance => VenueState::Binance,
+            Exchange::Binance => VenueState::Binance(binance::State::default()),
             Exchange::Bybit => VenueState::Bybit(bybit::State::new(n)),
-            Exchange::Okx => VenueState::Okx,
-            Exchange::Bitget => VenueState::Bitget,
-            Exchange::Gate => VenueState::Gate,
+            Exchange::Okx => VenueState::Okx(Vec::with_capacity(4)),
+            Exchange::Bitget => VenueState::Bitget(Vec::with_capacity(4)),
+            Exchange::Gate => VenueState::Gate(Vec::with_capacity(4)),
         };
         Parser {
             venue,
             universe,
-            json: TapeParser::new(),
+            scanner: Scanner::new(),
             meta: vec![InstrumentMeta::default(); n],
             state,
             require_contract_size,
             problem: Note::default(),
             unknown_symbol: Note::default(),
+            scratch: Vec::with_capacity(256),
         }
     }
 
@@ -308,13 +316,15 @@ impl Parser {
         let Parser {
             venue,
             universe,
-            json,
+            scanner,
             meta,
             state,
             require_contract_size,
             problem,
             unknown_symbol,
+            scratch,
         } = self;
+        scratch.clear();
         let mut cx = Cx {
             venue: *venue,
             universe,
@@ -323,19 +333,24 @@ impl Parser {
             sink,
             problem,
             unknown_symbol,
+            scratch,
             require_contract_size: *require_contract_size,
             emitted: 0,
         };
-        let result = json
-            .parse(frame, |root| match state {
-                VenueState::Binance => binance::parse(root, &mut cx),
-                VenueState::Bybit(s) => bybit::parse(root, &mut cx, s),
-                VenueState::Okx => okx::parse(root, &mut cx),
-                VenueState::Bitget => bitget::parse(root, &mut cx),
-                VenueState::Gate => gate::parse(root, &mut cx),
-            })
-            .and_then(|r| r);
+        let result = match state {
+            VenueState::Binance(s) => binance::parse(scanner, frame, &mut cx, s),
+            VenueState::Bybit(s) => bybit::parse(scanner, frame, &mut cx, s),
+            VenueState::Okx(items) => okx::parse(scanner, frame, &mut cx, items),
+            VenueState::Bitget(items) => bitget::parse(scanner, frame, &mut cx, items),
+            VenueState::Gate(items) => gate::parse(scanner, frame, &mut cx, items),
+        };
         result.map_err(|fault| {
+            // A frame that is not JSON says nothing else: what reading it noted before the
+            // grammar failed (an unknown symbol) does not stand.
+            if fault.reason == DropReason::Malformed {
+                self.unknown_symbol.clear();
+                self.problem.clear();
+            }
             if self.problem.is_empty() {
                 self.problem.set(format_args!("{} {fault}", self.venue));
             }
@@ -353,58 +368,115 @@ pub(crate) struct Cx<'a> {
     sink: &'a mut dyn FnMut(MarketEvent),
     problem: &'a mut Note,
     unknown_symbol: &'a mut Note,
+    scratch: &'a mut Vec<u8>,
     require_contract_size: bool,
     /// Events handed to the sink so far in this frame.
     pub emitted: usize,
 }
 
+/// Text copied out of the frame being read, to be used once it has been read in full (the
+/// symbol of an unknown instrument for the log, a venue's message): a range of the parser's
+/// scratch buffer, so that what a venue module keeps per element borrows nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Saved {
+    start: u32,
+    len: u32,
+}
+
+/// A symbol as read: resolved while reading (the lookup has no side effect), reported only if
+/// the message turns out to need it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Sym {
+    #[default]
+    Absent,
+    Known(InstrumentId),
+    Unknown(Saved),
+}
+
+impl Sym {
+    pub fn is_absent(self) -> bool {
+        self == Sym::Absent
+    }
+
+    /// This symbol, else `fallback`.
+    pub fn or(self, fallback: Sym) -> Sym {
+        if self.is_absent() {
+            fallback
+        } else {
+            self
+        }
+    }
+}
+
 impl Cx<'_> {
-    /// The instrument of a venue symbol on this venue.
-    pub fn instrument(&mut self, symbol: &str) -> Result<InstrumentId, Fault> {
-        self.universe
-            .lookup(self.venue, symbol.as_bytes())
-            .ok_or_else(|| {
+    /// Resolves a venue symbol read from the frame.
+    #[inline]
+    pub fn symbol(&mut self, text: &[u8]) -> Sym {
+        match self.universe.lookup(self.venue, text) {
+            Some(id) => Sym::Known(id),
+            None => Sym::Unknown(self.save(text)),
+        }
+    }
+
+    /// Keeps `text` until the frame has been read.
+    pub fn save(&mut self, text: &[u8]) -> Saved {
+        let start = self.scratch.len();
+        self.scratch.extend_from_slice(text);
+        // Frames are far below 4 GiB; a range that does not fit reads back as "".
+        Saved {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            len: u32::try_from(text.len()).unwrap_or(0),
+        }
+    }
+
+    /// The instrument of a symbol read from the frame; an unknown one is named in the log.
+    pub fn resolve(&mut self, sym: Sym, field: &'static str) -> Result<InstrumentId, Fault> {
+        match sym {
+            Sym::Known(id) => Ok(id),
+            Sym::Absent => Err(Fault::missing(field)),
+            Sym::Unknown(saved) => {
+                let symbol = saved_text(self.scratch, saved);
                 self.unknown_symbol.set(format_args!("{symbol}"));
                 self.problem
                     .set(format_args!("{} unknown symbol {symbol:?}", self.venue));
-                Fault::new(DropReason::UnknownSymbol, "symbol")
-            })
+                Err(Fault::new(DropReason::UnknownSymbol, "symbol"))
+            }
+        }
     }
 
-    /// The event time: the venue's, else the receive time.
-    pub fn ts(&self, venue_ms: Option<i64>) -> i64 {
-        venue_ms.filter(|t| *t > 0).unwrap_or(self.recv.unix_ms)
-    }
-
-    /// Records a subscription the venue refused, with its own words, and returns the fault.
-    pub fn subscribe_error(&mut self, code: Option<Json<'_, '_>>, msg: Option<&str>) -> Fault {
-        let msg = msg.unwrap_or("(no message)");
+    /// Records a subscription the venue refused, with its code and message (kept with
+    /// [`Cx::save`]), and returns the fault.
+    pub fn refused(&mut self, code: Code<'_>, msg: Option<Saved>) -> Fault {
+        let msg = msg.map_or("(no message)", |m| saved_text(self.scratch, m));
         match code {
-            Some(c) if c.as_str().is_some() => self.problem.set(format_args!(
+            Code::Text(c) => self.problem.set(format_args!(
                 "{} subscription refused: code {} {msg}",
                 self.venue,
-                c.as_str().unwrap_or_default()
+                text(c)
             )),
-            Some(c) if c.as_i64().is_some() => self.problem.set(format_args!(
-                "{} subscription refused: code {} {msg}",
-                self.venue,
-                c.as_i64().unwrap_or_default()
+            Code::Num(c) => self.problem.set(format_args!(
+                "{} subscription refused: code {c} {msg}",
+                self.venue
             )),
-            _ => self
+            Code::None => self
                 .problem
                 .set(format_args!("{} subscription refused: {msg}", self.venue)),
         }
         Fault::new(DropReason::SubscribeError, "subscription")
     }
 
-    /// Records a venue notice that asks clients to reconnect.
-    pub fn notice(&mut self, msg: Option<&str>) -> Inbound {
-        self.problem.set(format_args!(
-            "{} asks to reconnect: {}",
-            self.venue,
-            msg.unwrap_or("(no message)")
-        ));
+    /// Records a venue notice that asks clients to reconnect, in the venue's words (kept with
+    /// [`Cx::save`]) or else `default`.
+    pub fn reconnect_notice(&mut self, msg: Option<Saved>, default: &str) -> Inbound {
+        let msg = msg.map_or(default, |m| saved_text(self.scratch, m));
+        self.problem
+            .set(format_args!("{} asks to reconnect: {msg}", self.venue));
         Inbound::ReconnectRequested
+    }
+
+    /// The event time: the venue's, else the receive time.
+    pub fn ts(&self, venue_ms: Option<i64>) -> i64 {
+        venue_ms.filter(|t| *t > 0).unwrap_or(self.recv.unix_ms)
     }
 
     pub fn meta(&mut self, id: InstrumentId) -> Option<&mut InstrumentMeta> {
@@ -495,17 +567,30 @@ impl Cx<'_> {
     }
 }
 
-/// Runs `each` over the elements of a venue's data array. An element with an unknown symbol does
-/// not stop the others (all-market arrays carry symbols nobody subscribed); the frame still
-/// reports [`DropReason::UnknownSymbol`] afterwards so that it is counted and `carry decode` can
-/// learn the symbol. Any other fault stops the frame.
-pub(crate) fn for_each_item<'t, 'i>(
-    array: Json<'t, 'i>,
+/// A string read from a frame as `&str` (the cursor checked it is UTF-8).
+pub(crate) fn text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+fn saved_text(scratch: &[u8], saved: Saved) -> &str {
+    let start = saved.start as usize;
+    let bytes = scratch
+        .get(start..start + saved.len as usize)
+        .unwrap_or_default();
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Runs `each` over the elements a venue module read from a data array. An element with an
+/// unknown symbol does not stop the others (all-market arrays carry symbols nobody subscribed);
+/// the frame still reports [`DropReason::UnknownSymbol`] afterwards so that it is counted and
+/// `carry decode` can learn the symbol. Any other fault stops the frame.
+pub(crate) fn each_read<T>(
+    items: &[T],
     cx: &mut Cx<'_>,
-    mut each: impl FnMut(Json<'t, 'i>, &mut Cx<'_>) -> Result<(), Fault>,
+    mut each: impl FnMut(&T, &mut Cx<'_>) -> Result<(), Fault>,
 ) -> Result<Inbound, Fault> {
     let mut unknown = None;
-    for item in array.items() {
+    for item in items {
         match each(item, cx) {
             Ok(()) => {}
             Err(f) if f.reason == DropReason::UnknownSymbol => unknown = unknown.or(Some(f)),
@@ -518,54 +603,162 @@ pub(crate) fn for_each_item<'t, 'i>(
     }
 }
 
+/// One element of an OKX or Bitget push's `data` array as read: the fields any of their
+/// channels carries (funding, a ticker's BBO, a book's sides), kept as sent until the channel is
+/// known.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Item {
+    pub inst: Sym,
+    pub rate: Dec,
+    pub predicted: Dec,
+    pub funding_time: Int,
+    pub next_funding: Int,
+    pub mark: Dec,
+    pub index: Dec,
+    pub bid: Dec,
+    pub bid_qty: Dec,
+    pub ask: Dec,
+    pub ask_qty: Dec,
+    pub bids: Level,
+    pub asks: Level,
+    pub ts: Int,
+}
+
+/// A push's `arg`: the channel and the envelope's `instId` (items may name their own).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Arg<'a> {
+    pub channel: Option<&'a [u8]>,
+    pub inst: Option<&'a [u8]>,
+}
+
 /// The push envelope OKX v5 and Bitget v2 share, `{"arg": {"channel", "instId", ..}, "data":
-/// [..]}`: the channel, the envelope's `instId` (items may name their own) and the data array.
-pub(crate) fn arg_envelope<'t, 'i>(
-    arg: Option<Json<'t, 'i>>,
-    data: Option<Json<'t, 'i>>,
-) -> Result<(&'i str, Option<&'i str>, Json<'t, 'i>), Fault> {
-    let arg = arg.ok_or(Fault::malformed("neither event nor arg"))?;
-    let (mut channel, mut inst) = (None, None);
-    for (key, value) in arg.fields() {
-        match key {
-            "channel" => channel = value.as_str(),
-            "instId" => inst = value.as_str(),
-            _ => {}
+/// [..]}`, with the fields of their control messages, as read. The elements of `data` go to a
+/// reused vector.
+#[derive(Default)]
+pub(crate) struct Push<'a> {
+    pub arg: Option<Arg<'a>>,
+    /// `None` when absent, `Some(false)` when not an array.
+    pub data: Option<bool>,
+    pub event: Option<&'a [u8]>,
+    pub code: Code<'a>,
+    pub msg: Option<Saved>,
+    /// The envelope's time (Bitget).
+    pub ts: Int,
+}
+
+impl<'a> Push<'a> {
+    /// Reads a whole push frame; `slot` says where a field of a data element goes (the
+    /// element's `instId` text goes to the second place).
+    #[inline(always)]
+    pub fn read(
+        mut cur: Cursor<'a>,
+        cx: &mut Cx<'_>,
+        items: &mut Vec<Item>,
+        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
+    ) -> Result<Push<'a>, Fault> {
+        items.clear();
+        if !cur.object() {
+            cur.skip();
+            cur.end()?;
+            return Err(Fault::malformed("not a JSON object"));
         }
+        let mut push = Push::default();
+        let mut msg = None;
+        while let Some(key) = cur.next_key() {
+            let root = match key {
+                b"event" => Slot::Str(&mut push.event),
+                b"code" => Slot::Code(&mut push.code),
+                b"msg" => Slot::Str(&mut msg),
+                b"ts" => Slot::Int(&mut push.ts),
+                b"arg" => {
+                    let mut arg = Arg::default();
+                    if cur.object() {
+                        while let Some(key) = cur.next_key() {
+                            let field = match key {
+                                b"channel" => Slot::Str(&mut arg.channel),
+                                b"instId" => Slot::Str(&mut arg.inst),
+                                _ => Slot::Skip,
+                            };
+                            cur.read(field);
+                        }
+                    } else {
+                        cur.skip();
+                    }
+                    push.arg = Some(arg);
+                    continue;
+                }
+                b"data" => {
+                    let array = cur.array();
+                    if array {
+                        items.clear();
+                        while cur.next_item() {
+                            items.push(Item::default());
+                            let item = items.last_mut().ok_or(Fault::malformed("data"))?;
+                            let mut inst = None;
+                            if cur.object() {
+                                while let Some(key) = cur.next_key() {
+                                    cur.read(slot(key, item, &mut inst));
+                                }
+                            } else {
+                                cur.skip();
+                            }
+                            item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
+                        }
+                    } else {
+                        cur.skip();
+                    }
+                    push.data = Some(array);
+                    continue;
+                }
+                _ => Slot::Skip,
+            };
+            cur.read(root);
+        }
+        cur.end()?;
+        push.msg = msg.map(|m| cx.save(m));
+        Ok(push)
     }
-    let data = data.ok_or(Fault::missing("data"))?;
-    if !data.is_array() {
-        return Err(Fault::malformed("data is not an array"));
+
+    /// The channel and the envelope's symbol of a data push.
+    pub fn channel(&self, cx: &mut Cx<'_>) -> Result<(&'a [u8], Sym), Fault> {
+        let arg = self.arg.ok_or(Fault::malformed("neither event nor arg"))?;
+        match self.data {
+            None => return Err(Fault::missing("data")),
+            Some(false) => return Err(Fault::malformed("data is not an array")),
+            Some(true) => {}
+        }
+        let channel = arg.channel.ok_or(Fault::missing("arg.channel"))?;
+        Ok((channel, arg.inst.map_or(Sym::Absent, |s| cx.symbol(s))))
     }
-    Ok((channel.ok_or(Fault::missing("arg.channel"))?, inst, data))
 }
 
 /// One element of an OKX (`bbo-tbt`, `books5`) or Bitget (`books1`/`5`/`15`) book channel; the
 /// two venues send the same shape: `{"instId", "bids": [[price, size, ..], ..], "asks": [..],
 /// "ts"}`, the symbol falling back to the envelope's `arg.instId` and the time to `frame_ts`. An
 /// empty side (OKX sends empty books as keep-alives) quotes nothing.
-pub(crate) fn book_item(
-    item: Json<'_, '_>,
-    arg_inst: Option<&str>,
+pub(crate) fn book_read(
+    item: &Item,
+    arg_inst: Sym,
     frame_ts: Option<i64>,
     cx: &mut Cx<'_>,
 ) -> Result<(), Fault> {
-    let mut inst = arg_inst;
-    let (mut asks, mut bids, mut ts) = (None, None, None);
-    for (key, value) in item.fields() {
-        match key {
-            "instId" => inst = value.as_str().or(inst),
-            "asks" => asks = Some(value),
-            "bids" => bids = Some(value),
-            "ts" => ts = Some(value),
-            _ => {}
-        }
-    }
-    let id = cx.instrument(inst.ok_or(Fault::missing("instId"))?)?;
-    let bid = first_level(bids.ok_or(Fault::missing("bids"))?, "bids")?;
-    let ask = first_level(asks.ok_or(Fault::missing("asks"))?, "asks")?;
-    let ts = cx.ts(opt_millis(ts, "ts")?.or(frame_ts));
+    let id = cx.resolve(item.inst.or(arg_inst), "instId")?;
+    let bid = item.bids.required("bids")?;
+    let ask = item.asks.required("asks")?;
+    let ts = cx.ts(item.ts.opt_millis("ts")?.or(frame_ts));
     cx.quote_top(id, ts, bid, ask)
+}
+
+/// A `(price, size)` level from two fields that may each be absent, `null` or `""` (a ticker's
+/// best bid or ask); `None` unless both have a value. Both are read, so a bad number in either is
+/// a fault.
+pub(crate) fn level(
+    price: Dec,
+    size: Dec,
+    price_field: &'static str,
+    size_field: &'static str,
+) -> Result<Option<(Decimal, Decimal)>, Fault> {
+    Ok(price.optional(price_field)?.zip(size.optional(size_field)?))
 }
 
 /// Splits `items` into chunks of at most `n` (at least one per chunk).
@@ -597,4 +790,5 @@ mod tests {
         assert!(sessions("okx-spot".parse().unwrap(), "wss://x", Arc::clone(&u)).is_empty());
         assert_eq!(sessions(okx, "wss://x", u).len(), 1);
     }
+
 }
