@@ -509,14 +509,10 @@ impl Cx<'_> {
         if sizes_in_contracts(self.venue) {
             match self.meta.get(id.index()).and_then(|m| m.contract_size) {
                 Some(size) => {
-                    quote.bid_qty = quote
-                        .bid_qty
-                        .checked_mul(size)
-                        .ok_or(Fault::bad_number("bid size"))?;
-                    quote.ask_qty = quote
-                        .ask_qty
-                        .checked_mul(size)
-                        .ok_or(Fault::bad_number("ask size"))?;
+                    quote.bid_qty =
+                        mul_exact(quote.bid_qty, size).ok_or(Fault::bad_number("bid size"))?;
+                    quote.ask_qty =
+                        mul_exact(quote.ask_qty, size).ok_or(Fault::bad_number("ask size"))?;
                 }
                 None if self.require_contract_size => return Ok(()),
                 None => {}
@@ -565,6 +561,28 @@ impl Cx<'_> {
     pub fn data(&self) -> Inbound {
         Inbound::Data(self.emitted)
     }
+}
+
+/// `a × b`, exactly what [`Decimal::checked_mul`] gives (value and scale), without its general
+/// multiply when both mantissas fit an i64 and the product needs no rounding: a size in
+/// contracts times a contract size, on every quote of a contract-sized venue.
+#[inline]
+pub(crate) fn mul_exact(a: Decimal, b: Decimal) -> Option<Decimal> {
+    if a.is_zero() || b.is_zero() {
+        // What the general multiply returns for any zero: zero at scale 0.
+        return Some(Decimal::ZERO);
+    }
+    let scale = a.scale() + b.scale();
+    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
+        if scale <= 28 {
+            if let Ok(product) =
+                Decimal::try_from_i128_with_scale(i128::from(x) * i128::from(y), scale)
+            {
+                return Some(product);
+            }
+        }
+    }
+    a.checked_mul(b)
 }
 
 /// A string read from a frame as `&str` (the cursor checked it is UTF-8).
@@ -791,4 +809,45 @@ mod tests {
         assert_eq!(sessions(okx, "wss://x", u).len(), 1);
     }
 
+    /// Same value and same scale as `checked_mul`, and `None` where it is `None`.
+    fn agrees_with_checked_mul(a: Decimal, b: Decimal) {
+        let (fast, general) = (mul_exact(a, b), a.checked_mul(b));
+        assert_eq!(fast, general, "{a} × {b}");
+        if let (Some(f), Some(g)) = (fast, general) {
+            assert_eq!(f.scale(), g.scale(), "{a} × {b}");
+            assert_eq!(f.to_string(), g.to_string(), "{a} × {b}");
+        }
+    }
+
+    #[test]
+    fn exact_multiply_edges() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        for (a, b) in [
+            ("37000", "0.0001"),
+            ("47061", "0.01"),
+            ("0.5", "10"),
+            ("0", "0.001"),
+            ("-3", "0.000"),
+            ("-3", "0.25"),
+            ("123.456", "1.000"),
+            // Scales past 28: rounded by the general multiply.
+            ("0.00000000000001", "0.000000000000001"),
+            // Products past 96 bits, and mantissas past i64.
+            ("9223372036854775807", "9223372036854775807"),
+            ("79228162514264337593543950335", "1"),
+            ("79228162514264337593543950335", "2"),
+        ] {
+            agrees_with_checked_mul(d(a), d(b));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn exact_multiply_is_checked_mul(
+            ma in proptest::prelude::any::<i64>(), sa in 0u32..=28,
+            mb in proptest::prelude::any::<i64>(), sb in 0u32..=28,
+        ) {
+            agrees_with_checked_mul(Decimal::new(ma, sa), Decimal::new(mb, sb));
+        }
+    }
 }
