@@ -46,13 +46,18 @@ struct SymbolKey {
 /// The first eight bytes of `symbol` as a word, zero-padded.
 #[inline]
 fn head(symbol: &[u8]) -> u64 {
-    match symbol.first_chunk::<8>() {
-        Some(word) => u64::from_le_bytes(*word),
-        None => symbol
-            .iter()
-            .rev()
-            .fold(0u64, |word, &c| (word << 8) | u64::from(c)),
+    if let Some(word) = symbol.first_chunk::<8>() {
+        return u64::from_le_bytes(*word);
     }
+    // Four to seven bytes (most symbols): two overlapping four-byte loads, no loop.
+    if let (Some(lo), Some(hi)) = (symbol.first_chunk::<4>(), symbol.last_chunk::<4>()) {
+        let shift = 8 * (symbol.len() - 4);
+        return u64::from(u32::from_le_bytes(*lo)) | u64::from(u32::from_le_bytes(*hi)) << shift;
+    }
+    symbol
+        .iter()
+        .rev()
+        .fold(0u64, |word, &c| (word << 8) | u64::from(c))
 }
 
 /// Why an instrument could not be added.
@@ -214,5 +219,17 @@ mod tests {
         assert_eq!(u.lookup(bin, b"BTCUSDT"), None);
         assert_eq!(u.lookup(bin, b"XBTUSDT"), Some(btc));
         assert_eq!(u.symbol(btc, bin), Some("XBTUSDT"));
+    }
+
+    #[test]
+    fn head_is_the_first_eight_bytes_zero_padded() {
+        let text = b"BTC-USDT-SWAP";
+        for len in 0..=text.len() {
+            let mut word = [0u8; 8];
+            for (slot, &c) in word.iter_mut().zip(&text[..len]) {
+                *slot = c;
+            }
+            assert_eq!(head(&text[..len]), u64::from_le_bytes(word), "{len} bytes");
+        }
     }
 }
