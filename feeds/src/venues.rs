@@ -564,22 +564,29 @@ impl Cx<'_> {
 }
 
 /// `a × b`, exactly what [`Decimal::checked_mul`] gives (value and scale), without its general
-/// multiply when both mantissas fit an i64 and the product needs no rounding: a size in
+/// multiply when both mantissas fit 64 bits and the product needs no rounding: a size in
 /// contracts times a contract size, on every quote of a contract-sized venue.
 #[inline]
 pub(crate) fn mul_exact(a: Decimal, b: Decimal) -> Option<Decimal> {
-    if a.is_zero() || b.is_zero() {
-        // What the general multiply returns for any zero: zero at scale 0.
-        return Some(Decimal::ZERO);
-    }
-    let scale = a.scale() + b.scale();
-    if let (Ok(x), Ok(y)) = (i64::try_from(a.mantissa()), i64::try_from(b.mantissa())) {
-        if scale <= 28 {
-            if let Ok(product) =
-                Decimal::try_from_i128_with_scale(i128::from(x) * i128::from(y), scale)
-            {
-                return Some(product);
-            }
+    let (x, y) = (a.unpack(), b.unpack());
+    if x.hi == 0 && y.hi == 0 {
+        let (mx, my) = (
+            u64::from(x.mid) << 32 | u64::from(x.lo),
+            u64::from(y.mid) << 32 | u64::from(y.lo),
+        );
+        if mx == 0 || my == 0 {
+            // What the general multiply returns for any zero: zero at scale 0.
+            return Some(Decimal::ZERO);
+        }
+        let (product, scale) = (u128::from(mx) * u128::from(my), x.scale + y.scale);
+        if scale <= 28 && product >> 96 == 0 {
+            return Some(Decimal::from_parts(
+                product as u32,
+                (product >> 32) as u32,
+                (product >> 64) as u32,
+                x.negative != y.negative,
+                scale,
+            ));
         }
     }
     a.checked_mul(b)
@@ -846,8 +853,13 @@ mod tests {
         fn exact_multiply_is_checked_mul(
             ma in proptest::prelude::any::<i64>(), sa in 0u32..=28,
             mb in proptest::prelude::any::<i64>(), sb in 0u32..=28,
+            wide in proptest::prelude::any::<u32>(),
         ) {
             agrees_with_checked_mul(Decimal::new(ma, sa), Decimal::new(mb, sb));
+            // A mantissa past 64 bits takes the general multiply.
+            let big = Decimal::from_parts(ma as u32, mb as u32, wide, ma < 0, sa);
+            agrees_with_checked_mul(big, Decimal::new(mb, sb));
+            agrees_with_checked_mul(Decimal::new(ma, sa), big);
         }
     }
 }
