@@ -10,10 +10,10 @@
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
-use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Inbound};
-use crate::venues::{chunks, each_read, Cx, Plan, Saved, Sym, DAY};
+use crate::venues::{chunks, each_read, read_error, Cx, Plan, Saved, Sym, DAY};
 
 /// Streams per connection. The docs allow 1024; 200 is the practical cap production clients
 /// (nautilus_trader) use, and it keeps the URL short.
@@ -101,7 +101,7 @@ pub(crate) fn parse(
                 cur.skip();
             }
             b"error" => {
-                let (rest, read) = read_error(cur, cx);
+                let (rest, read) = read_error(cur, cx, b"msg");
                 cur = rest;
                 error = read;
             }
@@ -156,33 +156,6 @@ fn read_events<'a>(mut cur: Cursor<'a>, cx: &mut Cx<'_>, events: &mut Vec<Event>
         events.push(ev);
     }
     cur
-}
-
-/// A request's `error`, unless absent or `null`: `{"code": .., "msg": ..}`. Out of line, on a
-/// copy of the cursor that it returns (see [`Cursor`]).
-#[allow(clippy::type_complexity)]
-#[inline(never)]
-fn read_error<'a>(
-    mut cur: Cursor<'a>,
-    cx: &mut Cx<'_>,
-) -> (Cursor<'a>, Option<(Code<'a>, Option<Saved>)>) {
-    if cur.peek() == Some(b'n') {
-        cur.skip();
-        return (cur, None);
-    }
-    let (mut code, mut msg) = (Code::None, None);
-    if cur.object() {
-        while let Some(key) = cur.next_key() {
-            match key {
-                b"code" => code = cur.code(),
-                b"msg" => msg = cur.str().map(|m| cx.save(m)),
-                _ => cur.skip(),
-            }
-        }
-    } else {
-        cur.skip();
-    }
-    (cur, Some((code, msg)))
 }
 
 /// The event types carry reads (`e`).

@@ -15,10 +15,10 @@ use std::time::Duration;
 use carry_engine::{Funding, Market, Quote, Venue};
 
 use crate::clock;
-use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{chunks, each_read, Cx, Plan, Saved, Sym};
+use crate::venues::{chunks, each_read, read_error, Cx, Plan, Sym};
 
 /// Contracts per connection: Gate documents no limit; this keeps reconnects cheap.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -80,7 +80,7 @@ pub(crate) fn parse(
             b"type" => Slot::Str(&mut kind),
             b"msg" => Slot::Str(&mut msg_text),
             b"error" => {
-                let (rest, read) = read_error(cur, cx);
+                let (rest, read) = read_error(cur, cx, b"message");
                 cur = rest;
                 error = read;
                 continue;
@@ -218,33 +218,6 @@ fn read_item<'a>(cur: &mut Cursor<'a>, cx: &mut Cx<'_>, item: &mut Item) {
     }
     item.contract = contract.map_or(Sym::Absent, |s| cx.symbol(s));
     item.symbol = symbol.map_or(Sym::Absent, |s| cx.symbol(s));
-}
-
-/// A request's `error`, unless absent or `null`: `{"code": .., "message": ..}`. Out of line, on
-/// a copy of the cursor that it returns (see [`Cursor`]).
-#[allow(clippy::type_complexity)]
-#[inline(never)]
-fn read_error<'a>(
-    mut cur: Cursor<'a>,
-    cx: &mut Cx<'_>,
-) -> (Cursor<'a>, Option<(Code<'a>, Option<Saved>)>) {
-    if cur.peek() == Some(b'n') {
-        cur.skip();
-        return (cur, None);
-    }
-    let (mut code, mut message) = (Code::None, None);
-    if cur.object() {
-        while let Some(key) = cur.next_key() {
-            match key {
-                b"code" => code = cur.code(),
-                b"message" => message = cur.str().map(|m| cx.save(m)),
-                _ => cur.skip(),
-            }
-        }
-    } else {
-        cur.skip();
-    }
-    (cur, Some((code, message)))
 }
 
 fn ticker(item: &Item, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {

@@ -592,6 +592,37 @@ pub(crate) fn mul_exact(a: Decimal, b: Decimal) -> Option<Decimal> {
     a.checked_mul(b)
 }
 
+/// A request's `error`, unless absent or `null`: `{"code": .., MESSAGE_KEY: ..}` (Binance names
+/// the message `msg`, Gate `message`). Out of line, on a copy of the cursor that it returns (see
+/// [`Cursor`]).
+#[allow(clippy::type_complexity)]
+#[inline(never)]
+pub(crate) fn read_error<'a>(
+    mut cur: Cursor<'a>,
+    cx: &mut Cx<'_>,
+    message_key: &[u8],
+) -> (Cursor<'a>, Option<(Code<'a>, Option<Saved>)>) {
+    if cur.peek() == Some(b'n') {
+        cur.skip();
+        return (cur, None);
+    }
+    let (mut code, mut message) = (Code::None, None);
+    if cur.object() {
+        while let Some(key) = cur.next_key() {
+            if key == b"code" {
+                code = cur.code();
+            } else if key == message_key {
+                message = cur.str().map(|m| cx.save(m));
+            } else {
+                cur.skip();
+            }
+        }
+    } else {
+        cur.skip();
+    }
+    (cur, Some((code, message)))
+}
+
 /// A string read from a frame as `&str` (the cursor checked it is UTF-8).
 pub(crate) fn text(bytes: &[u8]) -> &str {
     std::str::from_utf8(bytes).unwrap_or_default()
