@@ -345,12 +345,6 @@ impl Parser {
             VenueState::Gate(items) => gate::parse(scanner, frame, &mut cx, items),
         };
         result.map_err(|fault| {
-            // A frame that is not JSON says nothing else: what reading it noted before the
-            // grammar failed (an unknown symbol) does not stand.
-            if fault.reason == DropReason::Malformed {
-                self.unknown_symbol.clear();
-                self.problem.clear();
-            }
             if self.problem.is_empty() {
                 self.problem.set(format_args!("{} {fault}", self.venue));
             }
@@ -442,6 +436,12 @@ impl Cx<'_> {
                 Err(Fault::new(DropReason::UnknownSymbol, "symbol"))
             }
         }
+    }
+
+    /// Drops what [`Cx::resolve`] noted about unknown symbols in this frame.
+    fn forget_unknown_symbols(&mut self) {
+        self.unknown_symbol.clear();
+        self.problem.clear();
     }
 
     /// Records a subscription the venue refused, with its code and message (kept with
@@ -650,7 +650,12 @@ pub(crate) fn each_read<T>(
         match each(item, cx) {
             Ok(()) => {}
             Err(f) if f.reason == DropReason::UnknownSymbol => unknown = unknown.or(Some(f)),
-            Err(f) => return Err(f),
+            Err(f) => {
+                // The frame is dropped for this fault, so the log names it, not a symbol an
+                // earlier element did not know.
+                cx.forget_unknown_symbols();
+                return Err(f);
+            }
         }
     }
     match unknown {

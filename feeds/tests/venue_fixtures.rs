@@ -440,6 +440,37 @@ fn control_messages_errors_and_notices() {
     );
 }
 
+/// In an all-market array, an element with an unknown symbol does not stop the others; a later
+/// element that is not understood drops the frame, and the log names that fault, not the symbol.
+#[test]
+fn a_fault_after_an_unknown_symbol_in_an_array_is_what_the_log_names() {
+    let unknown =
+        r#"{"e":"markPriceUpdate","E":1,"s":"XYZUSDT","p":"1","i":"1","P":"1","r":"0.0001","T":2}"#;
+    let cases = [
+        (r#"{"s":"BTCUSDT"}"#, DropReason::Malformed, "no event type"),
+        (
+            r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"1","i":"1","P":"1","r":"x","T":2}"#,
+            DropReason::BadNumber,
+            "not an exact number: r",
+        ),
+    ];
+    for (bad, reason, needle) in cases {
+        let mut p = parser("binance-perp", &["BTCUSDT"]);
+        let frame = format!("[{unknown},{bad}]");
+        assert_eq!(feed(&mut p, frame.as_bytes()).0, Err(reason), "{frame}");
+        let note = p.last_problem().unwrap_or_default();
+        assert!(note.contains(needle), "{frame}: {note:?}");
+        assert_eq!(p.unknown_symbol(), None, "{frame}");
+    }
+    // With nothing else wrong, the unknown symbol is what the frame is dropped for.
+    let mut p = parser("binance-perp", &["BTCUSDT"]);
+    assert_eq!(
+        feed(&mut p, format!("[{unknown}]").as_bytes()).0,
+        Err(DropReason::UnknownSymbol)
+    );
+    assert_eq!(p.unknown_symbol(), Some("XYZUSDT"));
+}
+
 #[test]
 fn wrong_market_unknown_symbols_and_missing_fields_are_named() {
     // A futures ticker read on the spot venue is a quote (spot has no funding) ...
