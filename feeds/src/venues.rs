@@ -630,10 +630,11 @@ pub(crate) fn text(bytes: &[u8]) -> &str {
 
 fn saved_text(scratch: &[u8], saved: Saved) -> &str {
     let start = saved.start as usize;
-    let bytes = scratch
-        .get(start..start + saved.len as usize)
-        .unwrap_or_default();
-    std::str::from_utf8(bytes).unwrap_or_default()
+    text(
+        scratch
+            .get(start..start + saved.len as usize)
+            .unwrap_or_default(),
+    )
 }
 
 /// Runs `each` over the elements a venue module read from a data array. An element with an
@@ -875,7 +876,7 @@ mod tests {
             ("123.456", "1.000"),
             // Scales past 28: rounded by the general multiply.
             ("0.00000000000001", "0.000000000000001"),
-            // Products past 96 bits, and mantissas past i64.
+            // Products past 96 bits, and mantissas past 64 bits.
             ("9223372036854775807", "9223372036854775807"),
             ("79228162514264337593543950335", "1"),
             ("79228162514264337593543950335", "2"),
