@@ -66,11 +66,7 @@ pub(crate) fn parse(
         read_events(cur, cx, events).end()?;
         return each_read(events, cx, |ev, cx| dispatch(ev, cx).map(drop));
     }
-    if !cur.object() {
-        cur.skip();
-        cur.end()?;
-        return Err(Fault::malformed("not a JSON object"));
-    }
+    cur.root_object()?;
     // One pass over the root reads both the envelope (combined-stream `data`, replies to
     // requests) and a raw-mode event's own fields.
     let mut root = Event::default();

@@ -112,11 +112,7 @@ pub(crate) fn parse(
     state: &mut State,
 ) -> Result<Inbound, Fault> {
     let mut cur = scanner.scan(frame)?;
-    if !cur.object() {
-        cur.skip();
-        cur.end()?;
-        return Err(Fault::malformed("not a JSON object"));
-    }
+    cur.root_object()?;
     let (mut topic, mut kind, mut ts, mut cts) = (None, None, Int::Absent, Int::Absent);
     let (mut op, mut success, mut ret_msg) = (None, None, None);
     // `data` is read whatever the topic (which may come after it): a ticker's and a book's

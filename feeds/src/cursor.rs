@@ -338,6 +338,18 @@ impl<'a> Cursor<'a> {
         !self.failed()
     }
 
+    /// Enters the frame's root object. A frame whose root is something else is read to its end
+    /// first, so that one that is not JSON at all is dropped as such, then refused.
+    #[inline(always)]
+    pub fn root_object(&mut self) -> Result<(), Fault> {
+        if self.object() {
+            return Ok(());
+        }
+        self.skip();
+        self.end()?;
+        Err(malformed("not a JSON object"))
+    }
+
     /// Enters the array that starts here; `false`, with nothing read, if the next value is not
     /// an array.
     #[inline(always)]

@@ -60,11 +60,7 @@ pub(crate) fn parse(
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
     let mut cur = scanner.scan(frame)?;
-    if !cur.object() {
-        cur.skip();
-        cur.end()?;
-        return Err(Fault::malformed("not a JSON object"));
-    }
+    cur.root_object()?;
     let (mut time, mut time_ms, mut channel, mut event) = (Int::Absent, Int::Absent, None, None);
     let (mut error, mut kind) = (None, None);
     // `result` is read whatever the channel (which may come after it): a ticker's and a book

@@ -719,11 +719,7 @@ impl<'a> Push<'a> {
         slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
     ) -> Result<Push<'a>, Fault> {
         items.clear();
-        if !cur.object() {
-            cur.skip();
-            cur.end()?;
-            return Err(Fault::malformed("not a JSON object"));
-        }
+        cur.root_object()?;
         let mut push = Push::default();
         let mut msg = None;
         while let Some(key) = cur.next_key() {

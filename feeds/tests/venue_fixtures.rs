@@ -419,6 +419,25 @@ fn control_messages_errors_and_notices() {
             Err(DropReason::Malformed),
             Some("not JSON"),
         ),
+        // Valid JSON whose root is not an object, and a root that is not JSON at all.
+        (
+            "gate-spot",
+            "[1,2]",
+            Err(DropReason::Malformed),
+            Some("not a JSON object"),
+        ),
+        (
+            "bybit-perp",
+            "\"pong\"",
+            Err(DropReason::Malformed),
+            Some("not a JSON object"),
+        ),
+        (
+            "bitget-perp",
+            "[1,",
+            Err(DropReason::Malformed),
+            Some("not JSON: unexpected end"),
+        ),
     ];
     for (venue_name, text, outcome, problem) in cases {
         let mut p = parser(venue_name, &[]);
