@@ -13,6 +13,7 @@ use carry_engine::{Funding, Market, Quote, Venue};
 use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Inbound};
+use crate::strict::Strict;
 use crate::venues::{chunks, each_read, read_error, Cx, Plan, Saved, Sym, DAY};
 
 /// Streams per connection. The docs allow 1024; 200 is the practical cap production clients
@@ -59,6 +60,13 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     state: &mut State,
 ) -> Result<Inbound, Fault> {
+    let mut ev = Event::default();
+    let mut text = EventText::default();
+    if fast(frame, &mut ev, &mut text).is_some() {
+        cx.fast = true;
+        ev.finish(&text, cx);
+        return dispatch(&ev, cx);
+    }
     let mut cur = scanner.scan(frame)?;
     let events = &mut state.events;
     if cur.array() {
@@ -126,6 +134,36 @@ pub(crate) fn parse(
         return Ok(Inbound::SubscribeAck);
     }
     dispatch(&root, cx)
+}
+
+/// The fast path (see [`Strict`]): one event, raw or in the combined-stream envelope
+/// `{"stream":..,"data":{..}}`, read into `ev` as the general path would read it. `None` for
+/// anything else: an envelope with other keys, an event with the keys of a reply (`id`,
+/// `error`, `code`) or of an envelope, an array, or a frame that is not compact plain JSON.
+#[inline(always)]
+fn fast<'a>(frame: &'a [u8], ev: &mut Event, text: &mut EventText<'a>) -> Option<()> {
+    let mut s = Strict::new(frame);
+    s.object()?;
+    let envelope = s.eat(br#""stream":""#);
+    if envelope {
+        s.skip_string_rest()?;
+        s.expect(br#","data":"#)?;
+        s.object()?;
+    }
+    while let Some(key) = s.next_key()? {
+        if let Some(slot) = ev.slot(key, text) {
+            s.read(slot)?;
+            continue;
+        }
+        match key {
+            b"data" | b"id" | b"error" | b"code" if !envelope => return None,
+            _ => s.skip()?,
+        }
+    }
+    if envelope {
+        s.expect(b"}")?;
+    }
+    s.end()
 }
 
 /// What a combined-stream envelope's `data` held.

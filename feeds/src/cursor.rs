@@ -612,15 +612,16 @@ impl<'a> Cursor<'a> {
                 self.decimal_at(start, end)
             }
             Some(b'-' | b'0'..=b'9') => {
-                // Sizes sent as integers (Gate futures) need no text parsing.
                 let rest = self.b.get(self.pos..).unwrap_or_default();
-                if let Some((n, used)) = plain_int(rest) {
-                    self.pos += used;
-                    return Dec::Val(Decimal::from(n));
-                }
-                match self.number() {
-                    Some(text) => parse_decimal_bytes(text).map_or(Dec::Bad, Dec::Val),
-                    None => Dec::Bad,
+                match dec_number(rest) {
+                    Some((d, used)) => {
+                        self.pos += used;
+                        d
+                    }
+                    None => {
+                        self.fail("not JSON: bad number");
+                        Dec::Bad
+                    }
                 }
             }
             Some(b'n') => {
@@ -634,42 +635,25 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A decimal string the fast path does not read: empty, long, an exponent, or not one.
-    #[inline(never)]
-    fn decimal_text(&self, start: usize, end: usize) -> Dec {
-        match self.b.get(start..end) {
-            Some([]) => Dec::Empty,
-            Some(text) => parse_decimal_bytes(text).map_or(Dec::Bad, Dec::Val),
-            None => Dec::Bad,
-        }
-    }
-
     /// A base-10 integer (optional `-`, at most 18 digits) from a number or a string of digits.
     #[inline(always)]
     pub fn int(&mut self) -> Int {
         match self.peek() {
-            Some(b'"') => {
-                let Some((start, end)) = self.string_value() else {
-                    return Int::Bad;
-                };
-                match digits16(self.b, start, end) {
-                    Some(d) if d.is_int() => Int::Text(d.int()),
-                    _ => match self.b.get(start..end) {
-                        Some([]) => Int::Empty,
-                        Some(text) => parse_int_bytes(text).map_or(Int::Bad, Int::Text),
-                        None => Int::Bad,
-                    },
-                }
-            }
+            Some(b'"') => match self.string_value() {
+                Some((start, end)) => int_text(self.b, start, end),
+                None => Int::Bad,
+            },
             Some(b'-' | b'0'..=b'9') => {
                 let rest = self.b.get(self.pos..).unwrap_or_default();
-                if let Some((n, used)) = plain_int(rest) {
-                    self.pos += used;
-                    return Int::Num(n);
-                }
-                match self.number() {
-                    Some(text) => parse_int_bytes(text).map_or(Int::Bad, Int::Num),
-                    None => Int::Bad,
+                match int_number(rest) {
+                    Some((i, used)) => {
+                        self.pos += used;
+                        i
+                    }
+                    None => {
+                        self.fail("not JSON: bad number");
+                        Int::Bad
+                    }
                 }
             }
             Some(b'n') => {
@@ -758,10 +742,7 @@ impl<'a> Cursor<'a> {
     /// The decimal string `b[start..end]`.
     #[inline(always)]
     fn decimal_at(&self, start: usize, end: usize) -> Dec {
-        match digits16(self.b, start, end) {
-            Some(d) => Dec::Val(d.decimal()),
-            None => self.decimal_text(start, end),
-        }
+        dec_text(self.b, start, end)
     }
 
     /// The string whose opening quote is at the cursor.
@@ -825,6 +806,63 @@ impl<'a> Cursor<'a> {
             }
         }
     }
+}
+
+/// The decimal string `b[start..end]`, as [`Cursor::decimal`] reads it.
+#[inline(always)]
+pub(crate) fn dec_text(b: &[u8], start: usize, end: usize) -> Dec {
+    match digits16(b, start, end) {
+        Some(d) => Dec::Val(d.decimal()),
+        None => dec_text_slow(b, start, end),
+    }
+}
+
+/// A decimal string [`digits16`] does not read: empty, long, an exponent, or not one.
+#[inline(never)]
+fn dec_text_slow(b: &[u8], start: usize, end: usize) -> Dec {
+    match b.get(start..end) {
+        Some([]) => Dec::Empty,
+        Some(text) => parse_decimal_bytes(text).map_or(Dec::Bad, Dec::Val),
+        None => Dec::Bad,
+    }
+}
+
+/// The decimal of the JSON number at the start of `rest`, and its length; `None` if `rest` does
+/// not start with a number by the grammar.
+#[inline(always)]
+pub(crate) fn dec_number(rest: &[u8]) -> Option<(Dec, usize)> {
+    // Sizes sent as integers (Gate futures) need no text parsing.
+    if let Some((n, used)) = plain_int(rest) {
+        return Some((Dec::Val(Decimal::from(n)), used));
+    }
+    let n = number_len(rest)?;
+    let d = rest.get(..n).and_then(parse_decimal_bytes);
+    Some((d.map_or(Dec::Bad, Dec::Val), n))
+}
+
+/// The integer string `b[start..end]`, as [`Cursor::int`] reads it.
+#[inline(always)]
+pub(crate) fn int_text(b: &[u8], start: usize, end: usize) -> Int {
+    match digits16(b, start, end) {
+        Some(d) if d.is_int() => Int::Text(d.int()),
+        _ => match b.get(start..end) {
+            Some([]) => Int::Empty,
+            Some(text) => parse_int_bytes(text).map_or(Int::Bad, Int::Text),
+            None => Int::Bad,
+        },
+    }
+}
+
+/// The integer of the JSON number at the start of `rest`, and its length; `None` if `rest` does
+/// not start with a number by the grammar.
+#[inline(always)]
+pub(crate) fn int_number(rest: &[u8]) -> Option<(Int, usize)> {
+    if let Some((n, used)) = plain_int(rest) {
+        return Some((Int::Num(n), used));
+    }
+    let n = number_len(rest)?;
+    let i = rest.get(..n).and_then(parse_int_bytes);
+    Some((i.map_or(Int::Bad, Int::Num), n))
 }
 
 /// The first position from `i` on that is not whitespace.
@@ -924,7 +962,7 @@ fn unescape_string(b: &mut [u8], start: usize) -> Result<(usize, usize), Fault> 
 }
 
 /// The length of `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?` at the start of `b`.
-fn number_len(b: &[u8]) -> Option<usize> {
+pub(crate) fn number_len(b: &[u8]) -> Option<usize> {
     let negative = usize::from(b.first() == Some(&b'-'));
     let n = digit_count(b, negative);
     // The usual number: an integer, no leading zero, nothing after it that continues it.
@@ -1185,6 +1223,43 @@ fn digits16(frame: &[u8], start: usize, end: usize) -> Option<Digits> {
     })
 }
 
+/// A decimal string in the shape venues send most, `-?D{1,8}(.D{1,8})?` with at most sixteen
+/// characters after the sign, read from `start` (just after its opening quote) without finding
+/// the closing quote first: the digits end where the quote is. The decimal (as [`dec_text`]
+/// reads it) and the index of the closing quote; `None` for anything else.
+#[inline(always)]
+pub(crate) fn dec_quoted(b: &[u8], start: usize) -> Option<(Dec, usize)> {
+    let negative = b.get(start) == Some(&b'-');
+    let at = start + usize::from(negative);
+    let lo = load8(b, at) ^ (ONES * 0x30);
+    let n_int = (digit_flags(lo).trailing_zeros() / 8) as usize;
+    if n_int == 0 {
+        return None;
+    }
+    let int = eight_digits(shift_out(lo, 8 - n_int));
+    let (mantissa, scale, end) = match b.get(at + n_int) {
+        Some(b'"') => (int, 0, at + n_int),
+        Some(b'.') => {
+            let frac = load8(b, at + n_int + 1) ^ (ONES * 0x30);
+            let n_frac = (digit_flags(frac).trailing_zeros() / 8) as usize;
+            let end = at + n_int + 1 + n_frac;
+            if n_frac == 0 || n_int + n_frac > 15 || b.get(end) != Some(&b'"') {
+                return None;
+            }
+            let frac = eight_digits(shift_out(frac, 8 - n_frac));
+            (int * POW10[n_frac] + frac, n_frac as u32, end)
+        }
+        _ => return None,
+    };
+    let digits = Digits {
+        mantissa,
+        scale,
+        negative,
+        not_int: true,
+    };
+    Some((Dec::Val(digits.decimal()), end))
+}
+
 /// The number of ASCII digits from `i` on, eight bytes at a time.
 #[inline(always)]
 fn digit_count(b: &[u8], mut i: usize) -> usize {
@@ -1293,7 +1368,7 @@ fn scan64(block: &[u8; 64]) -> (u64, u64) {
 /// characters and non-ASCII bytes (negative as `i8`) at once.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn scan16(chunk: &[u8; 16]) -> (u16, u16) {
+pub(crate) fn scan16(chunk: &[u8; 16]) -> (u16, u16) {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -1314,7 +1389,7 @@ fn scan16(chunk: &[u8; 16]) -> (u16, u16) {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn scan16(chunk: &[u8; 16]) -> (u16, u16) {
+pub(crate) fn scan16(chunk: &[u8; 16]) -> (u16, u16) {
     scan16_words(chunk)
 }
 
@@ -1360,7 +1435,7 @@ fn eight_digits(v: u64) -> u64 {
 /// an exponent: the value and its length, two words at most and no loop. Anything else takes
 /// the general number path.
 #[inline(always)]
-fn plain_int(b: &[u8]) -> Option<(i64, usize)> {
+pub(crate) fn plain_int(b: &[u8]) -> Option<(i64, usize)> {
     let negative = b.first() == Some(&b'-');
     let start = usize::from(negative);
     let x0 = load8(b, start) ^ (ONES * 0x30);
@@ -1857,6 +1932,50 @@ mod tests {
                 number_len(b).map(|len| parse_int_bytes(&b[..len]).map_or(Int::Bad, Int::Num));
             let got = cur.int();
             proptest::prop_assert_eq!((!cur.failed()).then_some(got), want);
+        }
+
+        /// The quoted-decimal shortcut reads what the string reader reads, scale included, and
+        /// stops at the closing quote; it may decline anything.
+        #[test]
+        fn quoted_decimals_read_as_decimal_strings_do(
+            text in "-?[0-9]{0,10}[.]?[0-9]{0,10}[\"x.]?[0-9\"]?"
+        ) {
+            let b = text.as_bytes();
+            if let Some((got, end)) = dec_quoted(b, 0) {
+                proptest::prop_assert_eq!(b.get(end), Some(&b'"'));
+                proptest::prop_assert!(!b[..end].contains(&b'"'));
+                let want = dec_text(b, 0, end);
+                let shown = |d: Dec| match d {
+                    Dec::Val(v) => v.to_string(),
+                    other => format!("{other:?}"),
+                };
+                proptest::prop_assert_eq!(shown(got), shown(want));
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_decimals_take_the_shapes_venues_send() {
+        for (text, want) in [
+            (&b"25.35190000\""[..], Some("25.35190000")),
+            (b"-0.00038167\"", Some("-0.00038167")),
+            (b"-0.0\"", Some("0.0")),
+            (b"37000\"", Some("37000")),
+            (b"12345678.1234567\"", Some("12345678.1234567")),
+            // Past sixteen characters, no digit before or after the point, an exponent, a plus
+            // sign, no closing quote: the general reader's.
+            (b"12345678.12345678\"", None),
+            (b".5\"", None),
+            (b"5.\"", None),
+            (b"1e5\"", None),
+            (b"+1\"", None),
+            (b"1.5", None),
+        ] {
+            let got = dec_quoted(text, 0).map(|(d, _)| match d {
+                Dec::Val(v) => v.to_string(),
+                other => format!("{other:?}"),
+            });
+            assert_eq!(got.as_deref(), want, "{}", String::from_utf8_lossy(text));
         }
     }
 }

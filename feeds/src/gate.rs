@@ -15,10 +15,11 @@ use std::time::Duration;
 use carry_engine::{Funding, Market, Quote, Venue};
 
 use crate::clock;
-use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
+use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Sym};
+use crate::strict::Strict;
+use crate::venues::{chunks, each_read, read_error, Cx, Plan, Saved, Sym};
 
 /// Contracts per connection: Gate documents no limit; this keeps reconnects cheap.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -59,27 +60,27 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
+    let mut top = Top::default();
+    let saved = cx.saved_len();
+    if fast(frame, &mut top, items, cx).is_some() {
+        cx.fast = true;
+        return act(top, items, cx);
+    }
+    // Declined: what it kept for the log goes.
+    cx.unsave(saved);
+    let mut top = Top::default();
     let mut cur = scanner.scan(frame)?;
     cur.root_object()?;
-    let (mut time, mut time_ms, mut channel, mut event) = (Int::Absent, Int::Absent, None, None);
-    let (mut error, mut kind) = (None, None);
-    // `result` is read whatever the channel (which may come after it): a ticker's and a book
-    // ticker's fields have different names, so one set of fields holds either.
-    let mut result = Result_::Absent;
-    let mut msg_text = None;
     while let Some(key) = cur.next_key() {
-        let slot = match key {
-            b"time" => Slot::Int(&mut time),
-            b"time_ms" => Slot::Int(&mut time_ms),
-            b"channel" => Slot::Str(&mut channel),
-            b"event" => Slot::Str(&mut event),
-            b"type" => Slot::Str(&mut kind),
-            b"msg" => Slot::Str(&mut msg_text),
+        if let Some(slot) = top.slot(key) {
+            cur.read(slot);
+            continue;
+        }
+        match key {
             b"error" => {
                 let (rest, read) = read_error(cur, cx, b"message");
                 cur = rest;
-                error = read;
-                continue;
+                top.error = read;
             }
             b"result" => {
                 // One loop for both shapes, so that an element is read at one place.
@@ -100,39 +101,120 @@ pub(crate) fn parse(
                         break;
                     }
                 }
-                result = if many { Result_::Many } else { Result_::One };
-                continue;
+                top.result = if many { Result_::Many } else { Result_::One };
             }
-            _ => Slot::Skip,
-        };
-        cur.read(slot);
+            _ => cur.skip(),
+        }
     }
-    let msg = msg_text.map(|m| cx.save(m));
     cur.end()?;
-    if matches!(kind, Some(b"service_upgrade" | b"upgrade")) {
+    act(top, items, cx)
+}
+
+/// The fast path (see [`Strict`]): a frame whose `result` is an object or an array of objects,
+/// read into `top` and `items` as the general path would read it. `None` for anything else (an
+/// `error`, a `result` of another type, a frame that is not compact plain JSON).
+#[inline(always)]
+fn fast<'a>(
+    frame: &'a [u8],
+    top: &mut Top<'a>,
+    items: &mut Vec<Item>,
+    cx: &mut Cx<'_>,
+) -> Option<()> {
+    let mut s = Strict::new(frame);
+    s.object()?;
+    while let Some(key) = s.next_key()? {
+        if let Some(slot) = top.slot(key) {
+            s.read(slot)?;
+            continue;
+        }
+        match key {
+            b"error" => return None,
+            b"result" => {
+                items.clear();
+                let mut item = |s: &mut Strict<'a>| {
+                    s.object()?;
+                    // Read in place: an item is too big to move cheaply.
+                    items.push(Item::default());
+                    let item = items.last_mut()?;
+                    let mut text = ItemText::default();
+                    while let Some(key) = s.next_key()? {
+                        s.read(item.slot(key, &mut text))?;
+                    }
+                    item.finish(&text, cx);
+                    Some(())
+                };
+                top.result = if s.eat(b"[") {
+                    s.items(&mut item)?;
+                    Result_::Many
+                } else {
+                    item(&mut s)?;
+                    Result_::One
+                };
+            }
+            _ => s.skip()?,
+        }
+    }
+    s.end()
+}
+
+/// A frame's top-level fields, as read.
+#[derive(Default)]
+struct Top<'a> {
+    time: Int,
+    time_ms: Int,
+    channel: Option<&'a [u8]>,
+    event: Option<&'a [u8]>,
+    kind: Option<&'a [u8]>,
+    msg: Option<&'a [u8]>,
+    error: Option<(Code<'a>, Option<Saved>)>,
+    // `result` is read whatever the channel (which may come after it): a ticker's and a book
+    // ticker's fields have different names, so one set of fields holds either.
+    result: Result_,
+}
+
+impl<'a> Top<'a> {
+    /// Where the value of `key` goes if it is a plain top-level field.
+    #[inline(always)]
+    fn slot(&mut self, key: &[u8]) -> Option<Slot<'_, 'a>> {
+        Some(match key {
+            b"time" => Slot::Int(&mut self.time),
+            b"time_ms" => Slot::Int(&mut self.time_ms),
+            b"channel" => Slot::Str(&mut self.channel),
+            b"event" => Slot::Str(&mut self.event),
+            b"type" => Slot::Str(&mut self.kind),
+            b"msg" => Slot::Str(&mut self.msg),
+            _ => return None,
+        })
+    }
+}
+
+/// What a frame said, once read in full.
+fn act(top: Top<'_>, items: &[Item], cx: &mut Cx<'_>) -> Result<Inbound, Fault> {
+    let msg = top.msg.map(|m| cx.save(m));
+    if matches!(top.kind, Some(b"service_upgrade" | b"upgrade")) {
         return Ok(cx.reconnect_notice(msg, "(no message)"));
     }
-    let channel = channel.ok_or(Fault::malformed("no channel"))?;
+    let channel = top.channel.ok_or(Fault::malformed("no channel"))?;
     if channel.ends_with(b".pong") || channel.ends_with(b".ping") {
         return Ok(Inbound::Control);
     }
-    if let Some((code, message)) = error {
+    if let Some((code, message)) = top.error {
         return Err(cx.refused(code, message));
     }
-    match event {
+    match top.event {
         Some(b"subscribe") => return Ok(Inbound::SubscribeAck),
         Some(b"unsubscribe") => return Ok(Inbound::Control),
         Some(b"update" | b"all") => {}
         _ => return Err(Fault::new(DropReason::UnknownChannel, "event")),
     }
-    let frame_ms = match time_ms.opt_millis("time_ms")? {
+    let frame_ms = match top.time_ms.opt_millis("time_ms")? {
         Some(ms) => Some(ms),
-        None => match time {
+        None => match top.time {
             Int::Num(s) => Some(s.saturating_mul(1000)),
             _ => None,
         },
     };
-    match (channel, result) {
+    match (channel, top.result) {
         (_, Result_::Absent) => Err(Fault::missing("result")),
         (b"futures.tickers", Result_::Many) => {
             each_read(items, cx, |item, cx| ticker(item, frame_ms, cx))
@@ -154,7 +236,9 @@ pub(crate) fn parse(
 }
 
 /// What a message's `result` held (its elements are in the parser's reused items).
+#[derive(Clone, Copy, Default)]
 enum Result_ {
+    #[default]
     Absent,
     /// An object (or a value that is not an array: no fields): one item.
     One,
@@ -192,28 +276,48 @@ impl Item {
     };
 }
 
+/// The strings of an [`Item`] kept as slices of the frame while it is read.
+#[derive(Default)]
+struct ItemText<'a> {
+    contract: Option<&'a [u8]>,
+    symbol: Option<&'a [u8]>,
+}
+
+impl Item {
+    /// Where the value of `key` goes.
+    #[inline(always)]
+    fn slot<'s, 'a>(&'s mut self, key: &[u8], text: &'s mut ItemText<'a>) -> Slot<'s, 'a> {
+        match key {
+            b"contract" => Slot::Str(&mut text.contract),
+            b"funding_rate" => Slot::Dec(&mut self.rate),
+            b"mark_price" => Slot::Dec(&mut self.mark),
+            b"index_price" => Slot::Dec(&mut self.index),
+            [b't'] => Slot::Int(&mut self.t),
+            [b's'] => Slot::Str(&mut text.symbol),
+            [b'b'] => Slot::Dec(&mut self.bid),
+            [b'B'] => Slot::Dec(&mut self.bid_qty),
+            [b'a'] => Slot::Dec(&mut self.ask),
+            [b'A'] => Slot::Dec(&mut self.ask_qty),
+            _ => Slot::Skip,
+        }
+    }
+
+    /// Takes the item's strings once it has been read.
+    #[inline(always)]
+    fn finish(&mut self, text: &ItemText<'_>, cx: &mut Cx<'_>) {
+        self.contract = text.contract.map_or(Sym::Absent, |s| cx.symbol(s));
+        self.symbol = text.symbol.map_or(Sym::Absent, |s| cx.symbol(s));
+    }
+}
+
 /// Reads the rest of the object just entered as an [`Item`].
 #[inline(always)]
 fn read_item<'a>(cur: &mut Cursor<'a>, cx: &mut Cx<'_>, item: &mut Item) {
-    let (mut contract, mut symbol) = (None, None);
+    let mut text = ItemText::default();
     while let Some(key) = cur.next_key() {
-        let slot = match key {
-            b"contract" => Slot::Str(&mut contract),
-            b"funding_rate" => Slot::Dec(&mut item.rate),
-            b"mark_price" => Slot::Dec(&mut item.mark),
-            b"index_price" => Slot::Dec(&mut item.index),
-            [b't'] => Slot::Int(&mut item.t),
-            [b's'] => Slot::Str(&mut symbol),
-            [b'b'] => Slot::Dec(&mut item.bid),
-            [b'B'] => Slot::Dec(&mut item.bid_qty),
-            [b'a'] => Slot::Dec(&mut item.ask),
-            [b'A'] => Slot::Dec(&mut item.ask_qty),
-            _ => Slot::Skip,
-        };
-        cur.read(slot);
+        cur.read(item.slot(key, &mut text));
     }
-    item.contract = contract.map_or(Sym::Absent, |s| cx.symbol(s));
-    item.symbol = symbol.map_or(Sym::Absent, |s| cx.symbol(s));
+    item.finish(&text, cx);
 }
 
 fn ticker(item: &Item, frame_ms: Option<i64>, cx: &mut Cx<'_>) -> Result<(), Fault> {

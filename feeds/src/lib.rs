@@ -15,6 +15,7 @@ pub mod queue;
 pub mod rest;
 pub mod session;
 pub mod stats;
+mod strict;
 pub mod symbols;
 pub mod tls;
 pub mod transport;

@@ -199,6 +199,8 @@ pub struct Parser {
     unknown_symbol: Note,
     /// Text kept from the frame being read until it is acted on (see [`Saved`]).
     scratch: Vec<u8>,
+    /// Frames read by the venue module's fast path (see `strict.rs`).
+    fast_frames: u64,
 }
 
 impl Parser {
@@ -224,6 +226,7 @@ impl Parser {
             problem: Note::default(),
             unknown_symbol: Note::default(),
             scratch: Vec::with_capacity(256),
+            fast_frames: 0,
         }
     }
 
@@ -286,6 +289,14 @@ impl Parser {
 
     /// Why the last frame was dropped, in words (for the connection's log): the venue's own
     /// message for a refused subscription, the symbol for an unknown one, else the field.
+    /// How many frames the venue module's fast path has read, of all parsed: the fast path
+    /// reads the compact frames venues send on the streams carry subscribes to, and declines
+    /// anything else (whitespace, escapes, replies, shapes it does not know), which the
+    /// general cursor then reads. A share that drops means a venue changed its frames.
+    pub fn fast_path_frames(&self) -> u64 {
+        self.fast_frames
+    }
+
     pub fn last_problem(&self) -> Option<&str> {
         (!self.problem.is_empty()).then(|| self.problem.as_str())
     }
@@ -323,6 +334,7 @@ impl Parser {
             problem,
             unknown_symbol,
             scratch,
+            fast_frames,
         } = self;
         scratch.clear();
         let mut cx = Cx {
@@ -336,6 +348,7 @@ impl Parser {
             scratch,
             require_contract_size: *require_contract_size,
             emitted: 0,
+            fast: false,
         };
         let result = match state {
             VenueState::Binance(s) => binance::parse(scanner, frame, &mut cx, s),
@@ -344,6 +357,7 @@ impl Parser {
             VenueState::Bitget(items) => bitget::parse(scanner, frame, &mut cx, items),
             VenueState::Gate(items) => gate::parse(scanner, frame, &mut cx, items),
         };
+        *fast_frames += u64::from(cx.fast);
         result.map_err(|fault| {
             if self.problem.is_empty() {
                 self.problem.set(format_args!("{} {fault}", self.venue));
@@ -366,6 +380,8 @@ pub(crate) struct Cx<'a> {
     require_contract_size: bool,
     /// Events handed to the sink so far in this frame.
     pub emitted: usize,
+    /// The frame was read by the venue module's fast path.
+    pub fast: bool,
 }
 
 /// Text copied out of the frame being read, to be used once it has been read in full (the
@@ -410,6 +426,17 @@ impl Cx<'_> {
             Some(id) => Sym::Known(id),
             None => Sym::Unknown(self.save(text)),
         }
+    }
+
+    /// How much text is kept so far, for [`Cx::unsave`].
+    pub fn saved_len(&self) -> usize {
+        self.scratch.len()
+    }
+
+    /// Drops the text kept since [`Cx::saved_len`] said `len`: a fast path that declined a
+    /// frame leaves nothing behind.
+    pub fn unsave(&mut self, len: usize) {
+        self.scratch.truncate(len);
     }
 
     /// Keeps `text` until the frame has been read.

@@ -1,0 +1,125 @@
+//! The venue modules' fast path (`feeds/src/strict.rs`) reads the compact frames venues send
+//! and gives exactly what the general cursor gives. A frame with a space after it is the same
+//! JSON but is always declined by the fast path (it reads compact frames only), so the two
+//! paths are compared frame for frame. Mutated frames are compared the same way in
+//! `venue_fuzz.rs`; frames with keys reordered or unknown keys added, in `venue_reorder.rs`.
+
+mod venues_support;
+
+use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
+
+/// The venues whose modules have a fast path.
+const FAST: &[&str] = &["binance", "gate"];
+
+/// The outcome, events and logged problem of `frame` read by a fresh parser (Bybit deltas after
+/// their snapshot), and whether the fast path read it.
+fn read(file: &str, venue: &str, symbol: &str, frame: &[u8]) -> (String, bool) {
+    let mut p = parser(venue, &[symbol]);
+    if file.contains("delta") {
+        let snapshot = compact(&fixture(&file.replace("delta", "snapshot")));
+        assert!(feed(&mut p, &snapshot).0.is_ok(), "{file}: snapshot");
+    }
+    let before = p.fast_path_frames();
+    let (out, events) = feed(&mut p, frame);
+    let fast = p.fast_path_frames() - before;
+    assert!(fast <= 1, "one frame counts once");
+    let said = format!("{out:?} {events:?} {:?}", p.last_problem());
+    (said, fast == 1)
+}
+
+#[test]
+fn compact_market_data_takes_the_fast_path_and_reads_as_the_general_path_does() {
+    for (file, venue, symbol) in MARKET_DATA {
+        let frame = compact(&fixture(file));
+        let (fast_said, fast) = read(file, venue, symbol, &frame);
+        assert!(fast_said.starts_with("Ok(Data"), "{file}: {fast_said}");
+        let has_fast_path = FAST.iter().any(|v| venue.starts_with(v));
+        assert_eq!(fast, has_fast_path, "{file}: read by the fast path");
+
+        let mut padded = frame.clone();
+        padded.push(b' ');
+        let (general_said, fast) = read(file, venue, symbol, &padded);
+        assert!(!fast, "{file}: whitespace is for the general path");
+        assert_eq!(fast_said, general_said, "{file}");
+    }
+}
+
+#[test]
+fn the_fast_path_declines_what_it_does_not_read() {
+    for (frame, why) in [
+        (
+            &br#"{"u":1, "s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1"}"#[..],
+            "whitespace",
+        ),
+        (
+            br#"{"u":1,"s":"BNB\u0055SDT","b":"1","B":"1","a":"2","A":"1"}"#,
+            "an escape",
+        ),
+        (
+            br#"{"stream":"bnbusdt@bookTicker","data":{"u":1,"s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1"},"x":1}"#,
+            "an envelope with another key",
+        ),
+        (br#"{"result":null,"id":1}"#, "a reply"),
+        (br#"[{"e":"markPriceUpdate"}]"#, "an array"),
+        (
+            br#"{"u":1,"s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1","x":{"y":1}}"#,
+            "an object it does not need",
+        ),
+    ] {
+        let text = String::from_utf8_lossy(frame);
+        let (said, fast) = read("", "binance-spot", "BNBUSDT", frame);
+        assert!(!fast, "{why}: {text} read by the fast path");
+        let mut padded = frame.to_vec();
+        padded.push(b' ');
+        assert_eq!(read("", "binance-spot", "BNBUSDT", &padded).0, said, "{why}");
+    }
+    // And the same frame without what made it decline is read by it.
+    let plain = br#"{"u":1,"s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1"}"#;
+    assert!(read("", "binance-spot", "BNBUSDT", plain).1);
+}
+
+/// Bytes that matter to JSON and to the fast path's checks, and some that do not.
+const EDITS: &[u8] = b"\"\\,:{}[]-+.eE019ntfx \x1f\x7f\x80\xff";
+
+#[test]
+fn every_one_byte_edit_of_a_fast_frame_reads_as_the_general_path_reads_it() {
+    let mut fast_read = 0;
+    for (file, venue, symbol) in MARKET_DATA {
+        if !FAST.iter().any(|v| venue.starts_with(v)) {
+            continue;
+        }
+        let frame = compact(&fixture(file));
+        let mut edited = Vec::new();
+        for at in 0..=frame.len() {
+            for &c in EDITS {
+                // Insert `c` before `at`, and put it in place of the byte at `at`.
+                let mut insert = frame.clone();
+                insert.insert(at, c);
+                edited.push(insert);
+                if at < frame.len() {
+                    let mut replace = frame.clone();
+                    replace[at] = c;
+                    edited.push(replace);
+                }
+            }
+            if at < frame.len() {
+                let mut delete = frame.clone();
+                delete.remove(at);
+                edited.push(delete);
+            }
+        }
+        for edit in edited {
+            let (said, fast) = read(file, venue, symbol, &edit);
+            let mut padded = edit.clone();
+            padded.push(b' ');
+            let text = String::from_utf8_lossy(&edit);
+            assert_eq!(said, read(file, venue, symbol, &padded).0, "{file}: {text}");
+            fast_read += usize::from(fast);
+        }
+    }
+    // The edits that keep a frame compact and plain are many: the fast path read them.
+    assert!(
+        fast_read > 1000,
+        "{fast_read} edited frames read by the fast path"
+    );
+}
