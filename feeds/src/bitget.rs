@@ -58,7 +58,13 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
-    let push = Push::read(scanner.scan(frame)?, cx, items, slot)?;
+    let push = match Push::fast(frame, cx, items, slot) {
+        Some(push) => {
+            cx.fast = true;
+            push
+        }
+        None => Push::read(scanner.scan(frame)?, cx, items, slot)?,
+    };
     if let Some(event) = push.event {
         return match event {
             b"subscribe" => Ok(Inbound::SubscribeAck),

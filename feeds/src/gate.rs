@@ -19,7 +19,7 @@ use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
 use crate::strict::Strict;
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Saved, Sym};
+use crate::venues::{chunks, each_read, read_error, Cx, Plan, Saved, Sym, SymbolText};
 
 /// Contracts per connection: Gate documents no limit; this keeps reconnects cheap.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -136,7 +136,7 @@ fn fast<'a>(
                     // Read in place: an item is too big to move cheaply.
                     items.push(Item::default());
                     let item = items.last_mut()?;
-                    let mut text = ItemText::default();
+                    let mut text = SymbolText::default();
                     while let Some(key) = s.next_key()? {
                         s.read(item.slot(key, &mut text))?;
                     }
@@ -276,24 +276,17 @@ impl Item {
     };
 }
 
-/// The strings of an [`Item`] kept as slices of the frame while it is read.
-#[derive(Default)]
-struct ItemText<'a> {
-    contract: Option<&'a [u8]>,
-    symbol: Option<&'a [u8]>,
-}
-
 impl Item {
     /// Where the value of `key` goes.
     #[inline(always)]
-    fn slot<'s, 'a>(&'s mut self, key: &[u8], text: &'s mut ItemText<'a>) -> Slot<'s, 'a> {
+    fn slot<'s, 'a>(&'s mut self, key: &[u8], text: &'s mut SymbolText<'a>) -> Slot<'s, 'a> {
         match key {
-            b"contract" => Slot::Str(&mut text.contract),
+            b"contract" => Slot::Str(&mut text.ticker),
             b"funding_rate" => Slot::Dec(&mut self.rate),
             b"mark_price" => Slot::Dec(&mut self.mark),
             b"index_price" => Slot::Dec(&mut self.index),
             [b't'] => Slot::Int(&mut self.t),
-            [b's'] => Slot::Str(&mut text.symbol),
+            [b's'] => Slot::Str(&mut text.book),
             [b'b'] => Slot::Dec(&mut self.bid),
             [b'B'] => Slot::Dec(&mut self.bid_qty),
             [b'a'] => Slot::Dec(&mut self.ask),
@@ -304,16 +297,15 @@ impl Item {
 
     /// Takes the item's strings once it has been read.
     #[inline(always)]
-    fn finish(&mut self, text: &ItemText<'_>, cx: &mut Cx<'_>) {
-        self.contract = text.contract.map_or(Sym::Absent, |s| cx.symbol(s));
-        self.symbol = text.symbol.map_or(Sym::Absent, |s| cx.symbol(s));
+    fn finish(&mut self, text: &SymbolText<'_>, cx: &mut Cx<'_>) {
+        (self.contract, self.symbol) = text.resolve(cx);
     }
 }
 
 /// Reads the rest of the object just entered as an [`Item`].
 #[inline(always)]
 fn read_item<'a>(cur: &mut Cursor<'a>, cx: &mut Cx<'_>, item: &mut Item) {
-    let mut text = ItemText::default();
+    let mut text = SymbolText::default();
     while let Some(key) = cur.next_key() {
         cur.read(item.slot(key, &mut text));
     }

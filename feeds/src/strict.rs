@@ -109,17 +109,8 @@ impl<'a> Strict<'a> {
         if self.eat(b"]") {
             return Some(());
         }
-        loop {
-            item(self)?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        item(self)?;
+        self.rest_of(item)
     }
 
     /// Reads the value here into `slot`, as [`Cursor::read`](crate::cursor::Cursor::read)
@@ -302,12 +293,20 @@ impl<'a> Strict<'a> {
 
     /// The rest of an array after one of its elements, each element read by `item`.
     #[inline(always)]
-    fn rest_of(&mut self, item: impl FnMut(&mut Strict<'a>) -> Option<()>) -> Option<()> {
-        if self.eat(b"]") {
-            return Some(());
+    fn rest_of(&mut self, mut item: impl FnMut(&mut Strict<'a>) -> Option<()>) -> Option<()> {
+        loop {
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    item(self)?;
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
         }
-        self.expect(b",")?;
-        self.items(item)
     }
 
     /// The rest of an array of scalars after one of its elements.
@@ -464,6 +463,9 @@ mod tests {
             (b"01", false),
             (b"nul", false),
             (b"[1,]", false),
+            (br#"[["1"],]"#, false),
+            (b"[,1]", false),
+            (b"[1,,2]", false),
             (b"[1 ,2]", false),
         ] {
             let mut s = Strict::new(text);

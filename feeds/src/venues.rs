@@ -26,6 +26,7 @@ use rust_decimal::Decimal;
 use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
 use crate::json::{Fault, Note};
 use crate::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
+use crate::strict::Strict;
 use crate::{binance, bitget, bybit, gate, okx};
 
 /// The public websocket base URL of each venue (what [`sessions`] expects as `ws_url`).
@@ -720,6 +721,37 @@ pub(crate) struct Arg<'a> {
     pub inst: Option<&'a [u8]>,
 }
 
+impl<'a> Arg<'a> {
+    #[inline(always)]
+    fn slot(&mut self, key: &[u8]) -> Slot<'_, 'a> {
+        match key {
+            b"channel" => Slot::Str(&mut self.channel),
+            b"instId" => Slot::Str(&mut self.inst),
+            _ => Slot::Skip,
+        }
+    }
+}
+
+/// The symbols of an element that holds either a ticker or a book (Bybit `data`, Gate
+/// `result`), kept as slices of the frame while it is read: each is resolved once the element
+/// has been read.
+#[derive(Default)]
+pub(crate) struct SymbolText<'a> {
+    /// The ticker's symbol field (Bybit `symbol`, Gate `contract`).
+    pub ticker: Option<&'a [u8]>,
+    /// The book's (`s`).
+    pub book: Option<&'a [u8]>,
+}
+
+impl SymbolText<'_> {
+    /// The ticker's symbol and the book's, resolved.
+    #[inline(always)]
+    pub fn resolve(&self, cx: &mut Cx<'_>) -> (Sym, Sym) {
+        let mut resolve = |text: Option<&[u8]>| text.map_or(Sym::Absent, |s| cx.symbol(s));
+        (resolve(self.ticker), resolve(self.book))
+    }
+}
+
 /// The push envelope OKX v5 and Bitget v2 share, `{"arg": {"channel", "instId", ..}, "data":
 /// [..]}`, with the fields of their control messages, as read. The elements of `data` go to a
 /// reused vector.
@@ -750,27 +782,21 @@ impl<'a> Push<'a> {
         let mut push = Push::default();
         let mut msg = None;
         while let Some(key) = cur.next_key() {
-            let root = match key {
-                b"event" => Slot::Str(&mut push.event),
-                b"code" => Slot::Code(&mut push.code),
-                b"msg" => Slot::Str(&mut msg),
-                b"ts" => Slot::Int(&mut push.ts),
+            if let Some(root) = push.slot(key, &mut msg) {
+                cur.read(root);
+                continue;
+            }
+            match key {
                 b"arg" => {
                     let mut arg = Arg::default();
                     if cur.object() {
                         while let Some(key) = cur.next_key() {
-                            let field = match key {
-                                b"channel" => Slot::Str(&mut arg.channel),
-                                b"instId" => Slot::Str(&mut arg.inst),
-                                _ => Slot::Skip,
-                            };
-                            cur.read(field);
+                            cur.read(arg.slot(key));
                         }
                     } else {
                         cur.skip();
                     }
                     push.arg = Some(arg);
-                    continue;
                 }
                 b"data" => {
                     let array = cur.array();
@@ -793,15 +819,85 @@ impl<'a> Push<'a> {
                         cur.skip();
                     }
                     push.data = Some(array);
-                    continue;
                 }
-                _ => Slot::Skip,
-            };
-            cur.read(root);
+                _ => cur.skip(),
+            }
         }
         cur.end()?;
         push.msg = msg.map(|m| cx.save(m));
         Ok(push)
+    }
+
+    /// The fast path of [`Push::read`] (see [`Strict`]): a push whose `arg` is an object and
+    /// whose `data` is an array of objects, read as [`Push::read`] reads it. `None` for
+    /// anything else, having kept nothing in `cx`.
+    #[inline(always)]
+    pub fn fast(
+        frame: &'a [u8],
+        cx: &mut Cx<'_>,
+        items: &mut Vec<Item>,
+        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
+    ) -> Option<Push<'a>> {
+        items.clear();
+        let saved = cx.saved_len();
+        let mut s = Strict::new(frame);
+        let mut push = Push::default();
+        let mut msg = None;
+        let read = (|| {
+            s.object()?;
+            while let Some(key) = s.next_key()? {
+                if let Some(root) = push.slot(key, &mut msg) {
+                    s.read(root)?;
+                    continue;
+                }
+                match key {
+                    b"arg" => {
+                        let mut arg = Arg::default();
+                        s.object()?;
+                        while let Some(key) = s.next_key()? {
+                            s.read(arg.slot(key))?;
+                        }
+                        push.arg = Some(arg);
+                    }
+                    b"data" => {
+                        s.expect(b"[")?;
+                        items.clear();
+                        s.items(|s| {
+                            s.object()?;
+                            items.push(Item::default());
+                            let item = items.last_mut()?;
+                            let mut inst = None;
+                            while let Some(key) = s.next_key()? {
+                                s.read(slot(key, item, &mut inst))?;
+                            }
+                            item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
+                            Some(())
+                        })?;
+                        push.data = Some(true);
+                    }
+                    _ => s.skip()?,
+                }
+            }
+            s.end()
+        })();
+        if read.is_none() {
+            cx.unsave(saved);
+            return None;
+        }
+        push.msg = msg.map(|m| cx.save(m));
+        Some(push)
+    }
+
+    /// Where a top-level key's value goes if it is a plain field.
+    #[inline(always)]
+    fn slot<'s>(&'s mut self, key: &[u8], msg: &'s mut Option<&'a [u8]>) -> Option<Slot<'s, 'a>> {
+        Some(match key {
+            b"event" => Slot::Str(&mut self.event),
+            b"code" => Slot::Code(&mut self.code),
+            b"msg" => Slot::Str(msg),
+            b"ts" => Slot::Int(&mut self.ts),
+            _ => return None,
+        })
     }
 
     /// The channel and the envelope's symbol of a data push.
