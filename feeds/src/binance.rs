@@ -142,7 +142,7 @@ pub(crate) fn parse(
 /// `error`, `code`) or of an envelope, an array, or a frame that is not compact plain JSON.
 #[inline(always)]
 fn fast<'a>(frame: &'a [u8], ev: &mut Event, text: &mut EventText<'a>) -> Option<()> {
-    let mut s = Strict::new(frame);
+    let mut s = Strict::new(frame)?;
     s.object()?;
     let envelope = s.eat(br#""stream":""#);
     if envelope {

@@ -15,7 +15,6 @@ use rust_decimal::Decimal;
 use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::strict::Strict;
 use crate::venues::{chunks, Cx, Plan, Sym, SymbolText};
 
 /// Symbols per connection: two topics each, far below the 21,000-character args limit.
@@ -112,115 +111,46 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     state: &mut State,
 ) -> Result<Inbound, Fault> {
-    let mut top = Top::default();
-    let saved = cx.saved_len();
-    if fast(frame, &mut top, cx).is_some() {
-        cx.fast = true;
-        return act(top, cx, state);
-    }
-    // Declined: what it kept for the log goes.
-    cx.unsave(saved);
-    let mut top = Top::default();
     let mut cur = scanner.scan(frame)?;
     cur.root_object()?;
-    while let Some(key) = cur.next_key() {
-        match top.slot(key) {
-            Some(slot) => cur.read(slot),
-            None => top.data = read_data(&mut cur, cx),
-        }
-    }
-    cur.end()?;
-    act(top, cx, state)
-}
-
-/// The fast path (see [`Strict`]): a frame whose `data` is an object, or an array of objects
-/// of which the first counts, read into `top` as the general path would read it. `None` for
-/// anything else (a `data` of another type, a frame that is not compact plain JSON).
-#[inline(always)]
-fn fast<'a>(frame: &'a [u8], top: &mut Top<'a>, cx: &mut Cx<'_>) -> Option<()> {
-    let mut s = Strict::new(frame);
-    s.object()?;
-    while let Some(key) = s.next_key()? {
-        if let Some(slot) = top.slot(key) {
-            s.read(slot)?;
-            continue;
-        }
-        let mut f = Fields::default();
-        let mut text = SymbolText::default();
-        let mut fields = |s: &mut Strict<'a>| {
-            s.object()?;
-            while let Some(key) = s.next_key()? {
-                s.read(f.slot(key, &mut text))?;
-            }
-            Some(())
-        };
-        let array = s.eat(b"[");
-        if array && s.eat(b"]") {
-            top.data = Data::NoFirst;
-            continue;
-        }
-        fields(&mut s)?;
-        if array {
-            // The elements after the first do not count: carry subscribes to one symbol per
-            // topic, so there are none.
-            s.expect(b"]")?;
-        }
-        f.finish(&text, cx);
-        top.data = Data::Fields(f);
-    }
-    s.end()
-}
-
-/// A frame's top-level fields, as read.
-#[derive(Default)]
-struct Top<'a> {
-    topic: Option<&'a [u8]>,
-    kind: Option<&'a [u8]>,
-    ts: Int,
-    cts: Int,
-    op: Option<&'a [u8]>,
-    success: Option<bool>,
-    ret_msg: Option<&'a [u8]>,
+    let (mut topic, mut kind, mut ts, mut cts) = (None, None, Int::Absent, Int::Absent);
+    let (mut op, mut success, mut ret_msg) = (None, None, None);
     // `data` is read whatever the topic (which may come after it): a ticker's and a book's
     // fields have different names, so one set of fields holds either.
-    data: Data,
-}
-
-impl<'a> Top<'a> {
-    /// Where the value of `key` goes; `None` for `data`.
-    #[inline(always)]
-    fn slot(&mut self, key: &[u8]) -> Option<Slot<'_, 'a>> {
-        Some(match key {
-            b"topic" => Slot::Str(&mut self.topic),
-            b"type" => Slot::Str(&mut self.kind),
-            b"ts" => Slot::Int(&mut self.ts),
-            b"cts" => Slot::Int(&mut self.cts),
-            b"op" => Slot::Str(&mut self.op),
-            b"success" => Slot::Bool(&mut self.success),
-            b"ret_msg" => Slot::Str(&mut self.ret_msg),
-            b"data" => return None,
+    let mut data = Data::Absent;
+    while let Some(key) = cur.next_key() {
+        let slot = match key {
+            b"topic" => Slot::Str(&mut topic),
+            b"type" => Slot::Str(&mut kind),
+            b"ts" => Slot::Int(&mut ts),
+            b"cts" => Slot::Int(&mut cts),
+            b"op" => Slot::Str(&mut op),
+            b"success" => Slot::Bool(&mut success),
+            b"ret_msg" => Slot::Str(&mut ret_msg),
+            b"data" => {
+                data = read_data(&mut cur, cx);
+                continue;
+            }
             _ => Slot::Skip,
-        })
+        };
+        cur.read(slot);
     }
-}
-
-/// What a frame said, once read in full.
-fn act(top: Top<'_>, cx: &mut Cx<'_>, state: &mut State) -> Result<Inbound, Fault> {
-    let ret_msg = top.ret_msg.map(|m| cx.save(m));
-    if let Some(topic) = top.topic {
-        if matches!(top.data, Data::Absent) {
+    cur.end()?;
+    let ret_msg = ret_msg.map(|m| cx.save(m));
+    if let Some(topic) = topic {
+        if matches!(data, Data::Absent) {
             return Err(Fault::missing("data"));
         }
-        let snapshot = match top.kind {
+        let snapshot = match kind {
             Some(b"snapshot") => true,
             Some(b"delta") => false,
             _ => return Err(Fault::missing("type")),
         };
-        let ts = cx.ts(match top.ts.opt_millis("ts")? {
+        let ts = cx.ts(match ts.opt_millis("ts")? {
             Some(t) => Some(t),
-            None => top.cts.opt_millis("cts")?,
+            None => cts.opt_millis("cts")?,
         });
-        let Data::Fields(data) = top.data else {
+        let Data::Fields(data) = data else {
             return Err(Fault::missing("data[0]"));
         };
         return if topic.starts_with(b"tickers.") {
@@ -233,7 +163,7 @@ fn act(top: Top<'_>, cx: &mut Cx<'_>, state: &mut State) -> Result<Inbound, Faul
     }
     // Command replies: subscribe acks differ by category (`ret_msg` "" or "subscribe"; options
     // use `type: COMMAND_RESP`), so key on `success` and `op` only.
-    match (top.op, top.success) {
+    match (op, success) {
         (Some(b"subscribe"), Some(true)) => Ok(Inbound::SubscribeAck),
         (Some(b"subscribe"), _) => Err(cx.refused(Code::None, ret_msg)),
         (Some(b"ping" | b"pong" | b"unsubscribe"), _) => Ok(Inbound::Control),
@@ -245,9 +175,7 @@ fn act(top: Top<'_>, cx: &mut Cx<'_>, state: &mut State) -> Result<Inbound, Faul
 
 /// What a message's `data` held: an object (or an array, whose first element counts), read as
 /// a ticker's and a book's fields at once.
-#[derive(Default)]
 enum Data {
-    #[default]
     Absent,
     /// An empty array.
     NoFirst,
@@ -289,38 +217,25 @@ fn read_data(cur: &mut Cursor<'_>, cx: &mut Cx<'_>) -> Data {
     Data::Fields(f)
 }
 
-impl Fields {
-    /// Where the value of `key` goes.
-    #[inline(always)]
-    fn slot<'s, 'a>(&'s mut self, key: &[u8], text: &'s mut SymbolText<'a>) -> Slot<'s, 'a> {
-        match key {
-            b"symbol" => Slot::Str(&mut text.ticker),
-            b"fundingRate" => Slot::Dec(&mut self.rate),
-            b"nextFundingTime" => Slot::Int(&mut self.next),
-            b"fundingIntervalHour" => Slot::Int(&mut self.interval),
-            b"markPrice" => Slot::Dec(&mut self.mark),
-            b"indexPrice" => Slot::Dec(&mut self.index),
-            [b's'] => Slot::Str(&mut text.book),
-            [b'b'] => Slot::Level(&mut self.bid),
-            [b'a'] => Slot::Level(&mut self.ask),
-            _ => Slot::Skip,
-        }
-    }
-
-    /// Takes the strings once the fields have been read.
-    #[inline(always)]
-    fn finish(&mut self, text: &SymbolText<'_>, cx: &mut Cx<'_>) {
-        (self.symbol, self.book_symbol) = text.resolve(cx);
-    }
-}
-
 #[inline(always)]
 fn read_fields(cur: &mut Cursor<'_>, cx: &mut Cx<'_>, f: &mut Fields) {
     let mut text = SymbolText::default();
     while let Some(key) = cur.next_key() {
-        cur.read(f.slot(key, &mut text));
+        let slot = match key {
+            b"symbol" => Slot::Str(&mut text.ticker),
+            b"fundingRate" => Slot::Dec(&mut f.rate),
+            b"nextFundingTime" => Slot::Int(&mut f.next),
+            b"fundingIntervalHour" => Slot::Int(&mut f.interval),
+            b"markPrice" => Slot::Dec(&mut f.mark),
+            b"indexPrice" => Slot::Dec(&mut f.index),
+            [b's'] => Slot::Str(&mut text.book),
+            [b'b'] => Slot::Level(&mut f.bid),
+            [b'a'] => Slot::Level(&mut f.ask),
+            _ => Slot::Skip,
+        };
+        cur.read(slot);
     }
-    f.finish(&text, cx);
+    (f.symbol, f.book_symbol) = text.resolve(cx);
 }
 
 fn ticker(

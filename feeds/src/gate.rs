@@ -120,7 +120,7 @@ fn fast<'a>(
     items: &mut Vec<Item>,
     cx: &mut Cx<'_>,
 ) -> Option<()> {
-    let mut s = Strict::new(frame);
+    let mut s = Strict::new(frame)?;
     s.object()?;
     while let Some(key) = s.next_key()? {
         if let Some(slot) = top.slot(key) {

@@ -16,6 +16,8 @@ pub mod rest;
 pub mod session;
 pub mod stats;
 mod strict;
+
+pub use strict::MAX_LEN as FAST_PATH_MAX_LEN;
 pub mod symbols;
 pub mod tls;
 pub mod transport;

@@ -18,6 +18,13 @@ use crate::cursor::{
 use crate::cursor::{Code, Dec, Int, Level, Slot};
 use crate::json::parse_int_bytes;
 
+/// The longest frame the fast path reads. Each string's end is found from where the previous
+/// token ended, so the compares form a chain; the general cursor's quote-marking pass has no
+/// such chain and costs less on long frames with many strings (measured, time per parse paired
+/// with serde_json's: OKX funding-rate, 483 bytes and 38 strings, 0.35 of serde's time through
+/// the cursor and 0.51 through the fast path; Binance spot bookTicker, 101 bytes, 0.45 and 0.37).
+pub const MAX_LEN: usize = 256;
+
 /// Reads one compact frame front to back; the slices it returns borrow the frame.
 #[derive(Clone, Copy)]
 pub(crate) struct Strict<'a> {
@@ -29,12 +36,13 @@ pub(crate) struct Strict<'a> {
 }
 
 impl<'a> Strict<'a> {
-    pub fn new(b: &'a [u8]) -> Strict<'a> {
-        Strict {
+    /// A reader for `b`, or `None` for a frame longer than [`MAX_LEN`].
+    pub fn new(b: &'a [u8]) -> Option<Strict<'a>> {
+        (b.len() <= MAX_LEN).then_some(Strict {
             b,
             pos: 0,
             fresh: false,
-        }
+        })
     }
 
     /// Consumes `lit` if the frame goes on with it.
@@ -468,7 +476,7 @@ mod tests {
             (b"[1,,2]", false),
             (b"[1 ,2]", false),
         ] {
-            let mut s = Strict::new(text);
+            let mut s = Strict::new(text).unwrap();
             let read = s.skip().and_then(|()| s.end());
             assert_eq!(read.is_some(), ok, "{}", String::from_utf8_lossy(text));
         }

@@ -840,7 +840,7 @@ impl<'a> Push<'a> {
     ) -> Option<Push<'a>> {
         items.clear();
         let saved = cx.saved_len();
-        let mut s = Strict::new(frame);
+        let mut s = Strict::new(frame)?;
         let mut push = Push::default();
         let mut msg = None;
         let read = (|| {

@@ -6,7 +6,15 @@
 
 mod venues_support;
 
+use carry_feeds::FAST_PATH_MAX_LEN;
 use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
+
+/// Whether a venue module reads `frame` with its fast path when it is compact market data:
+/// Bybit's has none (its frames' many long keys make the per-string chain cost more than the
+/// cursor's quote-marking pass), and frames longer than the bound go to the cursor.
+fn fast_path_for(venue: &str, frame: &[u8]) -> bool {
+    !venue.starts_with("bybit") && frame.len() <= FAST_PATH_MAX_LEN
+}
 
 /// The outcome, events and logged problem of `frame` read by a fresh parser (Bybit deltas after
 /// their snapshot), and whether the fast path read it.
@@ -30,7 +38,7 @@ fn compact_market_data_takes_the_fast_path_and_reads_as_the_general_path_does() 
         let frame = compact(&fixture(file));
         let (fast_said, fast) = read(file, venue, symbol, &frame);
         assert!(fast_said.starts_with("Ok(Data"), "{file}: {fast_said}");
-        assert!(fast, "{file}: not read by the fast path");
+        assert_eq!(fast, fast_path_for(venue, &frame), "{file}: fast path");
 
         let mut padded = frame.clone();
         padded.push(b' ');
@@ -82,6 +90,9 @@ fn every_one_byte_edit_of_a_fast_frame_reads_as_the_general_path_reads_it() {
     let mut fast_read = 0;
     for (file, venue, symbol) in MARKET_DATA {
         let frame = compact(&fixture(file));
+        if !fast_path_for(venue, &frame) {
+            continue;
+        }
         let mut edited = Vec::new();
         for at in 0..=frame.len() {
             for &c in EDITS {
