@@ -291,9 +291,9 @@ impl Parser {
     /// Why the last frame was dropped, in words (for the connection's log): the venue's own
     /// message for a refused subscription, the symbol for an unknown one, else the field.
     /// How many frames the venue module's fast path has read, of all parsed: the fast path
-    /// reads the compact frames venues send on the streams carry subscribes to, and declines
-    /// anything else (whitespace, escapes, replies, shapes it does not know), which the
-    /// general cursor then reads. A share that drops means a venue changed its frames.
+    /// reads the short compact frames venues send on the streams carry subscribes to, and
+    /// declines anything else (whitespace, escapes, replies, shapes it does not know, frames
+    /// longer than [`crate::FAST_PATH_MAX_LEN`]), which the general cursor then reads.
     pub fn fast_path_frames(&self) -> u64 {
         self.fast_frames
     }
