@@ -62,8 +62,7 @@ pub(crate) fn parse(
 ) -> Result<Inbound, Fault> {
     let mut ev = Event::default();
     let mut text = EventText::default();
-    if fast(frame, &mut ev, &mut text).is_some() {
-        cx.fast = true;
+    if cx.attempt(|_| fast(frame, &mut ev, &mut text)).is_some() {
         ev.finish(&text, cx);
         return dispatch(&ev, cx);
     }
@@ -140,6 +139,7 @@ pub(crate) fn parse(
 /// `{"stream":..,"data":{..}}`, read into `ev` as the general path would read it. `None` for
 /// anything else: an envelope with other keys, an event with the keys of a reply (`id`,
 /// `error`, `code`) or of an envelope, an array, or a frame that is not compact plain JSON.
+/// Run it through [`Cx::attempt`].
 #[inline(always)]
 fn fast<'a>(frame: &'a [u8], ev: &mut Event, text: &mut EventText<'a>) -> Option<()> {
     let mut s = Strict::new(frame)?;

@@ -60,14 +60,9 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
-    let mut top = Top::default();
-    let saved = cx.saved_len();
-    if fast(frame, &mut top, items, cx).is_some() {
-        cx.fast = true;
+    if let Some(top) = cx.attempt(|cx| fast(frame, items, cx)) {
         return act(top, items, cx);
     }
-    // Declined: what it kept for the log goes.
-    cx.unsave(saved);
     let mut top = Top::default();
     let mut cur = scanner.scan(frame)?;
     cur.root_object()?;
@@ -111,15 +106,12 @@ pub(crate) fn parse(
 }
 
 /// The fast path (see [`Strict`]): a frame whose `result` is an object or an array of objects,
-/// read into `top` and `items` as the general path would read it. `None` for anything else (an
-/// `error`, a `result` of another type, a frame that is not compact plain JSON).
+/// read (its elements into `items`) as the general path would read it. `None` for anything else
+/// (an `error`, a `result` of another type, a frame that is not compact plain JSON); run it
+/// through [`Cx::attempt`].
 #[inline(always)]
-fn fast<'a>(
-    frame: &'a [u8],
-    top: &mut Top<'a>,
-    items: &mut Vec<Item>,
-    cx: &mut Cx<'_>,
-) -> Option<()> {
+fn fast<'a>(frame: &'a [u8], items: &mut Vec<Item>, cx: &mut Cx<'_>) -> Option<Top<'a>> {
+    let mut top = Top::default();
     let mut s = Strict::new(frame)?;
     s.object()?;
     while let Some(key) = s.next_key()? {
@@ -154,7 +146,8 @@ fn fast<'a>(
             _ => s.skip()?,
         }
     }
-    s.end()
+    s.end()?;
+    Some(top)
 }
 
 /// A frame's top-level fields, as read.

@@ -51,11 +51,8 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
-    let push = match Push::fast(frame, cx, items, slot) {
-        Some(push) => {
-            cx.fast = true;
-            push
-        }
+    let push = match cx.attempt(|cx| Push::fast(frame, cx, items, slot)) {
+        Some(push) => push,
         None => Push::read(scanner.scan(frame)?, cx, items, slot)?,
     };
     if let Some(event) = push.event {

@@ -381,8 +381,8 @@ pub(crate) struct Cx<'a> {
     require_contract_size: bool,
     /// Events handed to the sink so far in this frame.
     pub emitted: usize,
-    /// The frame was read by the venue module's fast path.
-    pub fast: bool,
+    /// The frame was read by the venue module's fast path ([`Cx::attempt`]).
+    fast: bool,
 }
 
 /// Text copied out of the frame being read, to be used once it has been read in full (the
@@ -429,15 +429,18 @@ impl Cx<'_> {
         }
     }
 
-    /// How much text is kept so far, for [`Cx::unsave`].
-    pub fn saved_len(&self) -> usize {
-        self.scratch.len()
-    }
-
-    /// Drops the text kept since [`Cx::saved_len`] said `len`: a fast path that declined a
-    /// frame leaves nothing behind.
-    pub fn unsave(&mut self, len: usize) {
-        self.scratch.truncate(len);
+    /// Runs a venue module's fast path (see `strict.rs`) over the frame: what it read, noted
+    /// as read by the fast path; `None` when it declined, with the text it kept for the log
+    /// dropped, so that the general path starts from the `Cx` the frame started with.
+    #[inline(always)]
+    pub fn attempt<T>(&mut self, fast: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        let kept = self.scratch.len();
+        let read = fast(self);
+        match read {
+            Some(_) => self.fast = true,
+            None => self.scratch.truncate(kept),
+        }
+        read
     }
 
     /// Keeps `text` until the frame has been read.
@@ -830,7 +833,7 @@ impl<'a> Push<'a> {
 
     /// The fast path of [`Push::read`] (see [`Strict`]): a push whose `arg` is an object and
     /// whose `data` is an array of objects, read as [`Push::read`] reads it. `None` for
-    /// anything else, having kept nothing in `cx`.
+    /// anything else; run it through [`Cx::attempt`].
     #[inline(always)]
     pub fn fast(
         frame: &'a [u8],
@@ -839,51 +842,44 @@ impl<'a> Push<'a> {
         slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
     ) -> Option<Push<'a>> {
         items.clear();
-        let saved = cx.saved_len();
         let mut s = Strict::new(frame)?;
         let mut push = Push::default();
         let mut msg = None;
-        let read = (|| {
-            s.object()?;
-            while let Some(key) = s.next_key()? {
-                if let Some(root) = push.slot(key, &mut msg) {
-                    s.read(root)?;
-                    continue;
-                }
-                match key {
-                    b"arg" => {
-                        let mut arg = Arg::default();
-                        s.object()?;
-                        while let Some(key) = s.next_key()? {
-                            s.read(arg.slot(key))?;
-                        }
-                        push.arg = Some(arg);
-                    }
-                    b"data" => {
-                        s.expect(b"[")?;
-                        items.clear();
-                        s.items(|s| {
-                            s.object()?;
-                            items.push(Item::default());
-                            let item = items.last_mut()?;
-                            let mut inst = None;
-                            while let Some(key) = s.next_key()? {
-                                s.read(slot(key, item, &mut inst))?;
-                            }
-                            item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
-                            Some(())
-                        })?;
-                        push.data = Some(true);
-                    }
-                    _ => s.skip()?,
-                }
+        s.object()?;
+        while let Some(key) = s.next_key()? {
+            if let Some(root) = push.slot(key, &mut msg) {
+                s.read(root)?;
+                continue;
             }
-            s.end()
-        })();
-        if read.is_none() {
-            cx.unsave(saved);
-            return None;
+            match key {
+                b"arg" => {
+                    let mut arg = Arg::default();
+                    s.object()?;
+                    while let Some(key) = s.next_key()? {
+                        s.read(arg.slot(key))?;
+                    }
+                    push.arg = Some(arg);
+                }
+                b"data" => {
+                    s.expect(b"[")?;
+                    items.clear();
+                    s.items(|s| {
+                        s.object()?;
+                        items.push(Item::default());
+                        let item = items.last_mut()?;
+                        let mut inst = None;
+                        while let Some(key) = s.next_key()? {
+                            s.read(slot(key, item, &mut inst))?;
+                        }
+                        item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
+                        Some(())
+                    })?;
+                    push.data = Some(true);
+                }
+                _ => s.skip()?,
+            }
         }
+        s.end()?;
         push.msg = msg.map(|m| cx.save(m));
         Some(push)
     }
