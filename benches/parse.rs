@@ -8,18 +8,22 @@
 //! the venue module's fast path for short frames (Binance, OKX, Bitget, Gate), the cursor for
 //! the rest.
 //!
+//! Before criterion's groups it prints carry's time over serde_json typed per kind timed in
+//! pairs (see [`paired`]), the steadier ratio on a shared machine.
+//!
 //! Short run for CI: `cargo bench --bench parse -- --warm-up-time 0.3 --measurement-time 0.5`.
 
 #![allow(non_snake_case, dead_code)]
 
 use std::hint::black_box;
 use std::sync::Arc;
+use std::time::Instant;
 
 use carry_engine::{Universe, Venue};
 use carry_feeds::symbols;
 use carry_feeds::venues::Parser;
 use carry_feeds::RecvStamp;
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -430,29 +434,83 @@ const KINDS: &[Kind] = &[
     },
 ];
 
+/// The frame of `kind`, a parser warmed up for it, and a buffer holding the frame, which the
+/// parser reads in place.
+fn setup(kind: &Kind) -> (Vec<u8>, Parser, Vec<u8>) {
+    let frame = fixture(kind.file);
+    let venue: Venue = kind.venue.parse().expect("venue");
+    let mut p = parser(venue, kind.symbol);
+    if let Some(first) = kind.warm_with {
+        let mut warm = fixture(first);
+        p.parse(&mut warm, RECV, &mut |_| {})
+            .expect("warm-up message");
+    }
+    // Every kind must yield its event, or the timing would measure a drop path.
+    let mut buf = frame.clone();
+    let mut events = 0usize;
+    p.parse(&mut buf, RECV, &mut |_| events += 1)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", kind.name));
+    assert_eq!(events, 1, "{}", kind.name);
+    // The live path reads a frame in place in the socket buffer. A plain frame (what venues
+    // send: no escapes) is left as it was, so every iteration reads the same frame.
+    assert_eq!(buf, frame, "{}: the frame changed", kind.name);
+    (frame, p, buf)
+}
+
+/// carry's time over serde_json typed for each kind, timed in pairs: per round, `PAIRED_N`
+/// carry parses then as many serde_json ones, and the median over the rounds of each round's
+/// ratio. Criterion times a kind's functions seconds to minutes apart, and on a shared machine
+/// the CPU's speed moves by more than the ratio in that time; both halves of a pair run within
+/// a millisecond. `CARRY_PAIRED_ROUNDS` sets the rounds (0 skips this table).
+fn paired() {
+    const PAIRED_N: u32 = 2000;
+    let rounds: usize = std::env::var("CARRY_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(150);
+    if rounds == 0 {
+        return;
+    }
+    println!("parse, paired: carry / serde_json_struct, median of {rounds} rounds of {PAIRED_N} parses each");
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for kind in KINDS {
+        let (frame, mut p, mut buf) = setup(kind);
+        let (mut carry, mut serde, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = Instant::now();
+            for _ in 0..PAIRED_N {
+                let mut last = None;
+                let out = p.parse(black_box(&mut buf), RECV, &mut |e| last = Some(e));
+                let _ = black_box((out, last));
+            }
+            let c = t.elapsed().as_nanos() as f64 / f64::from(PAIRED_N);
+            let t = Instant::now();
+            for _ in 0..PAIRED_N {
+                black_box((kind.typed)(black_box(&frame)));
+            }
+            let s = t.elapsed().as_nanos() as f64 / f64::from(PAIRED_N);
+            carry.push(c);
+            serde.push(s);
+            ratio.push(c / s);
+        }
+        assert_eq!(buf, frame, "{}: the frame changed", kind.name);
+        println!(
+            "  {:26} carry {:6.0} ns  serde_json_struct {:6.0} ns  ratio {:.2}",
+            kind.name,
+            median(&mut carry),
+            median(&mut serde),
+            median(&mut ratio)
+        );
+    }
+}
+
 fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     for kind in KINDS {
-        let frame = fixture(kind.file);
-        let venue: Venue = kind.venue.parse().expect("venue");
-
-        let mut p = parser(venue, kind.symbol);
-        let mut buf: Vec<u8> = Vec::with_capacity(4096);
-        if let Some(first) = kind.warm_with {
-            let mut warm = fixture(first);
-            p.parse(&mut warm, RECV, &mut |_| {})
-                .expect("warm-up message");
-        }
-        // Every kind must yield its event, or the timing would measure a drop path.
-        buf.extend_from_slice(&frame);
-        let mut events = 0usize;
-        p.parse(&mut buf, RECV, &mut |_| events += 1)
-            .unwrap_or_else(|e| panic!("{}: {e:?}", kind.name));
-        assert_eq!(events, 1, "{}", kind.name);
-        // The live path reads a frame in place in the socket buffer. A plain frame (what venues
-        // send: no escapes) is left as it was, so every iteration reads the same frame.
-        assert_eq!(buf, frame, "{}: the frame changed", kind.name);
-
+        let (frame, mut p, mut buf) = setup(kind);
         group.bench_with_input(BenchmarkId::new("carry", kind.name), &frame, |b, _| {
             b.iter(|| {
                 let mut last = None;
@@ -506,4 +564,12 @@ fn parse(c: &mut Criterion) {
 }
 
 criterion_group!(benches, parse);
-criterion_main!(benches);
+
+fn main() {
+    // Not when cargo only lists or smoke-tests the benches.
+    if !std::env::args().any(|a| a == "--list" || a == "--test") {
+        paired();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
