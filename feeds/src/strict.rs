@@ -278,7 +278,7 @@ impl<'a> Strict<'a> {
             Level::BadShape
         };
         // The other levels.
-        self.rest_of(Strict::skip_flat)?;
+        self.rest_of_flat()?;
         Some(level)
     }
 
@@ -300,10 +300,44 @@ impl<'a> Strict<'a> {
         }
     }
 
+    // The skips below spell out their loops rather than pass a skip to `rest_of`: a method
+    // passed as a closure was compiled out of line, with the reader in memory (measured: an
+    // eighth of the time of an OKX bbo-tbt frame).
+
     /// The rest of an array of scalars after one of its elements.
     #[inline(always)]
     fn rest_of_scalars(&mut self) -> Option<()> {
-        self.rest_of(Strict::skip_scalar)
+        loop {
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_scalar()?;
+                }
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The rest of an array of scalars and arrays of scalars after one of its elements.
+    #[inline(always)]
+    fn rest_of_flat(&mut self) -> Option<()> {
+        loop {
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_flat()?;
+                }
+                b']' => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
     }
 
     /// Skips the value here: a scalar, or an array of scalars or of arrays of scalars (what
@@ -313,7 +347,11 @@ impl<'a> Strict<'a> {
         if !self.eat(b"[") {
             return self.skip_scalar();
         }
-        self.items(Strict::skip_flat)
+        if self.eat(b"]") {
+            return Some(());
+        }
+        self.skip_flat()?;
+        self.rest_of_flat()
     }
 
     /// Skips a scalar or an array of scalars (a book level).
@@ -322,7 +360,11 @@ impl<'a> Strict<'a> {
         if !self.eat(b"[") {
             return self.skip_scalar();
         }
-        self.items(Strict::skip_scalar)
+        if self.eat(b"]") {
+            return Some(());
+        }
+        self.skip_scalar()?;
+        self.rest_of_scalars()
     }
 
     /// Skips the string, number, `true`, `false` or `null` here, checking its grammar.
