@@ -14,7 +14,7 @@ use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Inbound};
 use crate::strict::Strict;
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Saved, Sym, DAY};
+use crate::venues::{chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, DAY};
 
 /// Streams per connection. The docs allow 1024; 200 is the practical cap production clients
 /// (nautilus_trader) use, and it keeps the URL short.
@@ -62,7 +62,7 @@ pub(crate) fn parse(
 ) -> Result<Inbound, Fault> {
     let mut ev = Event::default();
     let mut text = EventText::default();
-    if cx.attempt(|_| fast(frame, &mut ev, &mut text)).is_some() {
+    if cx.attempt(Reader::Keyed, |_| fast(frame, &mut ev, &mut text)).is_some() {
         ev.finish(&text, cx);
         return dispatch(&ev, cx);
     }

@@ -45,6 +45,16 @@ impl<'a> Strict<'a> {
         })
     }
 
+    /// A reader for `b` at any length, for a reader that expects each key at its place: it
+    /// finds the end of no key, so the chain that bounds [`Strict::new`] is short.
+    pub fn in_order(b: &'a [u8]) -> Strict<'a> {
+        Strict {
+            b,
+            pos: 0,
+            fresh: false,
+        }
+    }
+
     /// Consumes `lit` if the frame goes on with it.
     #[inline(always)]
     pub fn eat(&mut self, lit: &[u8]) -> bool {

@@ -200,8 +200,21 @@ pub struct Parser {
     unknown_symbol: Note,
     /// Text kept from the frame being read until it is acted on (see [`Saved`]).
     scratch: Vec<u8>,
-    /// Frames read by the venue module's fast path (see `strict.rs`).
-    fast_frames: u64,
+    /// Frames read by each reader, by [`Reader`] order.
+    read_by: [u64; 3],
+}
+
+/// Which of a venue module's readers read a frame. The fast paths read the compact frames
+/// venues send and decline anything else, which the next reader then reads (see `strict.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// A high-rate stream's frame with its fields in the order the venue sends them, each
+    /// key checked by one compare.
+    InOrder,
+    /// A compact frame of a known shape, whatever the order of its keys.
+    Keyed,
+    /// The general cursor: any JSON.
+    General,
 }
 
 impl Parser {
@@ -227,7 +240,7 @@ impl Parser {
             problem: Note::default(),
             unknown_symbol: Note::default(),
             scratch: Vec::with_capacity(256),
-            fast_frames: 0,
+            read_by: [0; 3],
         }
     }
 
@@ -290,12 +303,17 @@ impl Parser {
 
     /// Why the last frame was dropped, in words (for the connection's log): the venue's own
     /// message for a refused subscription, the symbol for an unknown one, else the field.
-    /// How many frames the venue module's fast path has read, of all parsed: the fast path
-    /// reads the short compact frames venues send on the streams carry subscribes to, and
-    /// declines anything else (whitespace, escapes, replies, shapes it does not know, frames
-    /// longer than [`crate::FAST_PATH_MAX_LEN`]), which the general cursor then reads.
+    /// How many frames the venue module's fast paths have read, of all parsed: they read the
+    /// compact frames venues send on the streams carry subscribes to, and decline anything else
+    /// (whitespace, escapes, replies, shapes they do not know, keyed frames longer than
+    /// [`crate::FAST_PATH_MAX_LEN`]), which the general cursor then reads.
     pub fn fast_path_frames(&self) -> u64 {
-        self.fast_frames
+        self.frames_read_by(Reader::InOrder) + self.frames_read_by(Reader::Keyed)
+    }
+
+    /// How many frames `reader` has read, of all parsed.
+    pub fn frames_read_by(&self, reader: Reader) -> u64 {
+        self.read_by[reader as usize]
     }
 
     pub fn last_problem(&self) -> Option<&str> {
@@ -335,7 +353,7 @@ impl Parser {
             problem,
             unknown_symbol,
             scratch,
-            fast_frames,
+            read_by,
         } = self;
         scratch.clear();
         let mut cx = Cx {
@@ -349,7 +367,7 @@ impl Parser {
             scratch,
             require_contract_size: *require_contract_size,
             emitted: 0,
-            fast: false,
+            read_by: Reader::General,
         };
         let result = match state {
             VenueState::Binance(s) => binance::parse(scanner, frame, &mut cx, s),
@@ -358,7 +376,7 @@ impl Parser {
             VenueState::Bitget(items) => bitget::parse(scanner, frame, &mut cx, items),
             VenueState::Gate(items) => gate::parse(scanner, frame, &mut cx, items),
         };
-        *fast_frames += u64::from(cx.fast);
+        read_by[cx.read_by as usize] += 1;
         result.map_err(|fault| {
             if self.problem.is_empty() {
                 self.problem.set(format_args!("{} {fault}", self.venue));
@@ -381,8 +399,8 @@ pub(crate) struct Cx<'a> {
     require_contract_size: bool,
     /// Events handed to the sink so far in this frame.
     pub emitted: usize,
-    /// The frame was read by the venue module's fast path ([`Cx::attempt`]).
-    fast: bool,
+    /// Which reader read the frame ([`Cx::attempt`]).
+    read_by: Reader,
 }
 
 /// Text copied out of the frame being read, to be used once it has been read in full (the
@@ -429,15 +447,19 @@ impl Cx<'_> {
         }
     }
 
-    /// Runs a venue module's fast path (see `strict.rs`) over the frame: what it read, noted
-    /// as read by the fast path; `None` when it declined, with the text it kept for the log
-    /// dropped, so that the general path starts from the `Cx` the frame started with.
+    /// Runs one of a venue module's fast paths (see `strict.rs`) over the frame: what it
+    /// read, noted as read by `reader`; `None` when it declined, with the text it kept for the
+    /// log dropped, so that the next reader starts from the `Cx` the frame started with.
     #[inline(always)]
-    pub fn attempt<T>(&mut self, fast: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+    pub fn attempt<T>(
+        &mut self,
+        reader: Reader,
+        fast: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<T> {
         let kept = self.scratch.len();
         let read = fast(self);
         match read {
-            Some(_) => self.fast = true,
+            Some(_) => self.read_by = reader,
             None => self.scratch.truncate(kept),
         }
         read
@@ -877,6 +899,66 @@ impl<'a> Push<'a> {
                     push.data = Some(true);
                 }
                 _ => s.skip()?,
+            }
+        }
+        s.end()?;
+        push.msg = msg.map(|m| cx.save(m));
+        Some(push)
+    }
+
+    /// A book push (OKX `bbo-tbt`, Bitget `books1`) with its fields in the order the venues
+    /// send them, each key checked by one compare together with the punctuation around it:
+    /// `{["action":..,]"arg":{["instType":..,]"channel":..,"instId":..},"data":[{"asks":[..],
+    /// "bids":[..],..}],..}`, the element's other fields and the envelope's last ones read by
+    /// key. Read as [`Push::read`] reads it; `None` for anything else.
+    #[inline(always)]
+    pub fn book_in_order(
+        frame: &'a [u8],
+        cx: &mut Cx<'_>,
+        items: &mut Vec<Item>,
+        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
+    ) -> Option<Push<'a>> {
+        let mut s = Strict::in_order(frame);
+        s.expect(b"{\"")?;
+        if s.eat(b"action\":") {
+            s.skip()?;
+            s.expect(b",\"")?;
+        }
+        s.expect(b"arg\":{\"")?;
+        if s.eat(b"instType\":") {
+            s.skip()?;
+            s.expect(b",\"")?;
+        }
+        let mut arg = Arg::default();
+        s.expect(b"channel\":")?;
+        s.read(Slot::Str(&mut arg.channel))?;
+        s.expect(b",\"instId\":")?;
+        s.read(Slot::Str(&mut arg.inst))?;
+        s.expect(b"},\"data\":[{\"asks\":")?;
+        items.clear();
+        items.push(Item::default());
+        let item = items.last_mut()?;
+        s.read(Slot::Level(&mut item.asks))?;
+        s.expect(b",\"bids\":")?;
+        s.read(Slot::Level(&mut item.bids))?;
+        let mut inst = None;
+        while let Some(key) = s.next_key()? {
+            s.read(slot(key, item, &mut inst))?;
+        }
+        item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
+        s.expect(b"]")?;
+        let mut push = Push {
+            arg: Some(arg),
+            data: Some(true),
+            ..Push::default()
+        };
+        let mut msg = None;
+        while let Some(key) = s.next_key()? {
+            match push.slot(key, &mut msg) {
+                Some(root) => s.read(root)?,
+                // A second `arg` or `data` replaces the first: for the keyed readers.
+                None if matches!(key, b"arg" | b"data") => return None,
+                None => s.skip()?,
             }
         }
         s.end()?;
