@@ -59,7 +59,9 @@ pub(crate) fn parse(
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
     let push = match cx
-        .attempt(Reader::InOrder, |cx| Push::book_in_order(frame, cx, items, slot))
+        .attempt(Reader::InOrder, |cx| {
+            Push::book_in_order(frame, cx, items, slot)
+        })
         .or_else(|| cx.attempt(Reader::Keyed, |cx| Push::fast(frame, cx, items, slot)))
     {
         Some(push) => push,

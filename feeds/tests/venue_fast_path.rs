@@ -12,6 +12,8 @@ use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
 
 /// The book streams' fixtures, which the in-order readers read at any length.
 const IN_ORDER: &[&str] = &[
+    "binance_usdm_bookTicker_1.json",
+    "binance_spot_bookTicker_1.json",
     "okx_bbo_tbt_push_1.json",
     "bitget_spot_books5_push_1.json",
     "gate_futures_book_ticker_push_1.json",
@@ -160,4 +162,55 @@ fn every_one_byte_edit_of_a_fast_frame_reads_as_the_general_path_reads_it() {
         fast_read > 1000 && in_order_read > 500,
         "{fast_read} edited frames read by a fast path, {in_order_read} in order"
     );
+}
+
+#[test]
+fn book_frames_in_the_venues_order_are_read_in_order_and_reordered_ones_by_key() {
+    let cases: [(&str, &str, &[u8], Reader); 6] = [
+        (
+            "binance-spot",
+            "BNBUSDT",
+            br#"{"stream":"bnbusdt@bookTicker","data":{"u":1,"s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1"}}"#,
+            Reader::InOrder,
+        ),
+        (
+            "binance-spot",
+            "BNBUSDT",
+            br#"{"stream":"bnbusdt@bookTicker","data":{"s":"BNBUSDT","u":1,"b":"1","B":"1","a":"2","A":"1"}}"#,
+            Reader::Keyed,
+        ),
+        (
+            "okx-perp",
+            "BTC-USDT-SWAP",
+            br#"{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT-SWAP"},"data":[{"asks":[["2","1","0","1"]],"bids":[["1","1","0","1"]],"ts":"1670324386802","seqId":1}]}"#,
+            Reader::InOrder,
+        ),
+        (
+            "okx-perp",
+            "BTC-USDT-SWAP",
+            br#"{"arg":{"channel":"bbo-tbt","instId":"BTC-USDT-SWAP"},"data":[{"bids":[["1","1","0","1"]],"asks":[["2","1","0","1"]],"ts":"1670324386802","seqId":1}]}"#,
+            Reader::Keyed,
+        ),
+        (
+            "gate-spot",
+            "BTC_USDT",
+            br#"{"time":1606292218,"time_ms":1606292218231,"channel":"spot.book_ticker","event":"update","result":{"t":1606292218213,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}"#,
+            Reader::InOrder,
+        ),
+        (
+            "gate-spot",
+            "BTC_USDT",
+            br#"{"time_ms":1606292218231,"time":1606292218,"channel":"spot.book_ticker","event":"update","result":{"t":1606292218213,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}"#,
+            Reader::Keyed,
+        ),
+    ];
+    for (venue, symbol, frame, reader) in cases {
+        let text = String::from_utf8_lossy(frame);
+        let (said, by) = read_by("", venue, symbol, frame);
+        assert_eq!(by, reader, "{text}");
+        assert!(said.starts_with("Ok(Data"), "{text}: {said}");
+        let mut padded = frame.to_vec();
+        padded.push(b' ');
+        assert_eq!(read("", venue, symbol, &padded).0, said, "{text}");
+    }
 }
