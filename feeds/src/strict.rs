@@ -55,6 +55,12 @@ impl<'a> Strict<'a> {
         }
     }
 
+    /// Whether the frame goes on with `lit` (not consumed).
+    #[inline(always)]
+    pub fn at(&self, lit: &[u8]) -> bool {
+        self.b.get(self.pos..self.pos + lit.len()) == Some(lit)
+    }
+
     /// Consumes `lit` if the frame goes on with it.
     #[inline(always)]
     pub fn eat(&mut self, lit: &[u8]) -> bool {

@@ -14,6 +14,7 @@ use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
 const IN_ORDER: &[&str] = &[
     "binance_usdm_bookTicker_1.json",
     "binance_spot_bookTicker_1.json",
+    "bybit_spot_orderbook1_snapshot_1.json",
     "okx_bbo_tbt_push_1.json",
     "bitget_spot_books5_push_1.json",
     "gate_futures_book_ticker_push_1.json",
