@@ -5,8 +5,8 @@
 //! and `serde_json_value` (serde_json into a `Value`); `simd_json_tape` is simd-json's reusable
 //! tape alone, the baseline that led carry to its own single-pass cursor. Messages are the
 //! recorded payloads, compacted as they arrive on the wire, so each takes the path it takes live:
-//! the venue module's fast path for short frames (Binance, OKX, Bitget, Gate), the cursor for
-//! the rest.
+//! the in-order reader for the book streams, the keyed fast path for the other short frames
+//! (Binance, OKX, Bitget, Gate), the cursor for the rest.
 //!
 //! Before criterion's groups it prints carry's time over serde_json typed per kind timed in
 //! pairs (see [`paired`]), the steadier ratio on a shared machine.

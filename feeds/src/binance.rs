@@ -63,9 +63,7 @@ pub(crate) fn parse(
     let mut ev = Event::default();
     let mut text = EventText::default();
     let fast_read = cx
-        .attempt(Reader::InOrder, |_| {
-            book_in_order(frame, &mut ev, &mut text)
-        })
+        .attempt(Reader::InOrder, |_| in_order(frame, &mut ev, &mut text))
         .is_some()
         || {
             (ev, text) = (Event::default(), EventText::default());
@@ -158,14 +156,24 @@ fn fast<'a>(frame: &'a [u8], ev: &mut Event, text: &mut EventText<'a>) -> Option
     read_by_key(&mut s, envelope, ev, text)
 }
 
-/// A bookTicker with its fields in the order Binance sends them (`e`, `u`, `E`, `T`, `s`, `b`,
+/// An event of the streams carry subscribes to with its first fields in the order Binance
+/// sends them (markPriceUpdate: `e`, `E`, `s`, `p`; bookTicker: `e`, `u`, `E`, `T`, `s`, `b`,
 /// `B`, `a`, `A` from futures, `u`, `s`, `b`, `B`, `a`, `A` from spot), each key checked by one
-/// compare together with the punctuation around it, any fields after them read by key. Read as
+/// compare together with the punctuation around it, the fields after them read by key. Read as
 /// [`fast`] reads it; `None` for anything else.
 #[inline(always)]
-fn book_in_order<'a>(frame: &'a [u8], ev: &mut Event, text: &mut EventText<'a>) -> Option<()> {
+fn in_order<'a>(frame: &'a [u8], ev: &mut Event, text: &mut EventText<'a>) -> Option<()> {
     let mut s = Strict::in_order(frame);
     let envelope = enter_envelope(&mut s)?;
+    if s.eat(br#"{"e":"markPriceUpdate","E":"#) {
+        text.e = Some(b"markPriceUpdate");
+        s.read(Slot::Int(&mut ev.event_time))?;
+        s.expect(br#","s":"#)?;
+        s.read(Slot::Str(&mut text.s))?;
+        s.expect(br#","p":"#)?;
+        s.read(Slot::Dec(&mut ev.p))?;
+        return read_by_key(&mut s, envelope, ev, text);
+    }
     if s.eat(br#"{"e":"bookTicker","u":"#) {
         text.e = Some(b"bookTicker");
         s.skip()?;

@@ -7,9 +7,16 @@
 //! the general [`Cursor`](crate::cursor::Cursor), which reads every valid JSON frame and
 //! reports every invalid one.
 //!
+//! Two readers use it. The keyed one reads the keys in any order, finding each key's end and
+//! mapping it to its field. The in-order one, for the book streams (the highest-rate frames)
+//! and Binance markPrice, expects the fields in the order the venue sends them and checks each
+//! key together with the punctuation around it by one compare (`s.expect(br#","b":"#)`),
+//! reading by key only what follows the fields carry needs; a frame in another order declines
+//! at the first compare that differs, and the keyed reader takes it.
+//!
 //! A value is decoded by the same functions as the cursor's, and a venue module maps keys to
-//! [`Slot`]s with the same code on both paths, so a frame the fast path accepts gives the same
-//! events as the cursor would: `feeds/tests/venue_fast_path.rs` compares the two on every
+//! [`Slot`]s with the same code on every path, so a frame a fast path accepts gives the same
+//! events as the cursor would: `feeds/tests/venue_fast_path.rs` compares them on every
 //! fixture and every one-byte edit of them, `venue_fuzz.rs` on mutated frames.
 
 use crate::cursor::{

@@ -10,8 +10,10 @@ use carry_feeds::venues::Reader;
 use carry_feeds::FAST_PATH_MAX_LEN;
 use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
 
-/// The book streams' fixtures, which the in-order readers read at any length.
+/// The fixtures of the book streams and of Binance's markPrice, which the in-order readers read
+/// at any length.
 const IN_ORDER: &[&str] = &[
+    "binance_usdm_markPrice_1.json",
     "binance_usdm_bookTicker_1.json",
     "binance_spot_bookTicker_1.json",
     "bybit_spot_orderbook1_snapshot_1.json",
