@@ -14,7 +14,7 @@ use carry_engine::{Funding, Market, Venue};
 use crate::cursor::{Scanner, Slot};
 use crate::json::Fault;
 use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Reader, Sym, DAY};
+use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym, DAY};
 
 /// Instruments per connection: Bitget recommends fewer than 50 channels per connection, and a
 /// perp takes two.
@@ -58,12 +58,7 @@ pub(crate) fn parse(
     cx: &mut Cx<'_>,
     items: &mut Vec<Item>,
 ) -> Result<Inbound, Fault> {
-    let push = match cx
-        .attempt(Reader::InOrder, |cx| {
-            Push::book_in_order(frame, cx, items, slot)
-        })
-        .or_else(|| cx.attempt(Reader::Keyed, |cx| Push::fast(frame, cx, items, slot)))
-    {
+    let push = match Push::fast_readers(frame, cx, items, slot) {
         Some(push) => push,
         None => Push::read(scanner.scan(frame)?, cx, items, slot)?,
     };

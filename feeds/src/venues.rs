@@ -906,6 +906,23 @@ impl<'a> Push<'a> {
         Some(push)
     }
 
+    /// A push read by the first fast reader that takes it, [`Push::book_in_order`] then
+    /// [`Push::fast`]; `None` when both decline, and the caller reads the frame with
+    /// [`Push::read`] (which needs the frame mutable, so it cannot be called from here while
+    /// a declined reader's borrow of the frame is live).
+    #[inline(always)]
+    pub fn fast_readers(
+        frame: &'a [u8],
+        cx: &mut Cx<'_>,
+        items: &mut Vec<Item>,
+        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a> + Copy,
+    ) -> Option<Push<'a>> {
+        cx.attempt(Reader::InOrder, |cx| {
+            Push::book_in_order(frame, cx, items, slot)
+        })
+        .or_else(|| cx.attempt(Reader::Keyed, |cx| Push::fast(frame, cx, items, slot)))
+    }
+
     /// A book push (OKX `bbo-tbt`, Bitget `books1`) with its fields in the order the venues
     /// send them, each key checked by one compare together with the punctuation around it:
     /// `{["action":..,]"arg":{["instType":..,]"channel":..,"instId":..},"data":[{"asks":[..],
