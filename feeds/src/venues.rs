@@ -301,21 +301,16 @@ impl Parser {
         }
     }
 
-    /// Why the last frame was dropped, in words (for the connection's log): the venue's own
-    /// message for a refused subscription, the symbol for an unknown one, else the field.
-    /// How many frames the venue module's fast paths have read, of all parsed: they read the
-    /// compact frames venues send on the streams carry subscribes to, and decline anything else
+    /// How many frames `reader` has read, of all parsed. The fast readers take the compact
+    /// frames venues send on the streams carry subscribes to and decline anything else
     /// (whitespace, escapes, replies, shapes they do not know, keyed frames longer than
     /// [`crate::FAST_PATH_MAX_LEN`]), which the general cursor then reads.
-    pub fn fast_path_frames(&self) -> u64 {
-        self.frames_read_by(Reader::InOrder) + self.frames_read_by(Reader::Keyed)
-    }
-
-    /// How many frames `reader` has read, of all parsed.
     pub fn frames_read_by(&self, reader: Reader) -> u64 {
         self.read_by[reader as usize]
     }
 
+    /// Why the last frame was dropped, in words (for the connection's log): the venue's own
+    /// message for a refused subscription, the symbol for an unknown one, else the field.
     pub fn last_problem(&self) -> Option<&str> {
         (!self.problem.is_empty()).then(|| self.problem.as_str())
     }
