@@ -154,8 +154,9 @@ fn fast<'a>(frame: &'a [u8], items: &mut Vec<Item>, cx: &mut Cx<'_>) -> Option<T
 }
 
 /// A book ticker (`futures.book_ticker`, `spot.book_ticker`) with its fields in the order Gate
-/// sends them, each key checked by one compare together with the punctuation around it. Read
-/// as [`fast`] reads it; `None` for anything else.
+/// sends them, each key checked by one compare together with the punctuation around it, the
+/// fields after them (in `result` and after it) read by key. Read as [`fast`] reads it; `None`
+/// for anything else.
 #[inline(always)]
 fn book_in_order<'a>(frame: &'a [u8], items: &mut Vec<Item>, cx: &mut Cx<'_>) -> Option<Top<'a>> {
     let mut s = Strict::in_order(frame);
@@ -190,7 +191,17 @@ fn book_in_order<'a>(frame: &'a [u8], items: &mut Vec<Item>, cx: &mut Cx<'_>) ->
     s.read(Slot::Dec(&mut item.ask))?;
     s.expect(b",\"A\":")?;
     s.read(Slot::Dec(&mut item.ask_qty))?;
-    s.expect(b"}}")?;
+    while let Some(key) = s.next_key()? {
+        s.read(item.slot(key, &mut text))?;
+    }
+    while let Some(key) = s.next_key()? {
+        match top.slot(key) {
+            Some(slot) => s.read(slot)?,
+            // An error, or a second result (which replaces the first): for the keyed reader.
+            None if matches!(key, b"error" | b"result") => return None,
+            None => s.skip()?,
+        }
+    }
     s.end()?;
     item.finish(&text, cx);
     top.result = Result_::One;

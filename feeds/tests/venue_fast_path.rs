@@ -165,7 +165,7 @@ fn every_one_byte_edit_of_a_fast_frame_reads_as_the_general_path_reads_it() {
 
 #[test]
 fn book_frames_in_the_venues_order_are_read_in_order_and_reordered_ones_by_key() {
-    let cases: [(&str, &str, &[u8], Reader); 6] = [
+    let cases: [(&str, &str, &[u8], Reader); 7] = [
         (
             "binance-spot",
             "BNBUSDT",
@@ -194,6 +194,13 @@ fn book_frames_in_the_venues_order_are_read_in_order_and_reordered_ones_by_key()
             "gate-spot",
             "BTC_USDT",
             br#"{"time":1606292218,"time_ms":1606292218231,"channel":"spot.book_ticker","event":"update","result":{"t":1606292218213,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09"}}"#,
+            Reader::InOrder,
+        ),
+        // Fields the reader does not know, after the ones it reads in order: still in order.
+        (
+            "gate-spot",
+            "BTC_USDT",
+            br#"{"time":1606292218,"time_ms":1606292218231,"channel":"spot.book_ticker","event":"update","result":{"t":1606292218213,"u":48733182,"s":"BTC_USDT","b":"19177.79","B":"0.0003341504","a":"19179.38","A":"0.09","x":[1]},"y":"z"}"#,
             Reader::InOrder,
         ),
         (
