@@ -66,6 +66,9 @@ pub(crate) fn parse(
         .attempt(Reader::InOrder, |_| in_order(frame, &mut ev, &mut text))
         .is_some()
         || {
+            // A declined in-order read may have filled some fields. The keyed read would set
+            // each again from the same key, but starting clean does not lean on that, and only
+            // frames off the venues' order pay for it.
             (ev, text) = (Event::default(), EventText::default());
             cx.attempt(Reader::Keyed, |_| fast(frame, &mut ev, &mut text))
                 .is_some()
