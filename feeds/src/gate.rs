@@ -191,15 +191,19 @@ fn book_in_order<'a>(frame: &'a [u8], items: &mut Vec<Item>, cx: &mut Cx<'_>) ->
     s.read(Slot::Dec(&mut item.ask))?;
     s.expect(b",\"A\":")?;
     s.read(Slot::Dec(&mut item.ask_qty))?;
-    while let Some(key) = s.next_key()? {
-        s.read(item.slot(key, &mut text))?;
-    }
-    while let Some(key) = s.next_key()? {
-        match top.slot(key) {
-            Some(slot) => s.read(slot)?,
-            // An error, or a second result (which replaces the first): for the keyed reader.
-            None if matches!(key, b"error" | b"result") => return None,
-            None => s.skip()?,
+    // Most frames end here; fields after these are read by key.
+    if !s.eat(b"}}") {
+        while let Some(key) = s.next_key()? {
+            s.read(item.slot(key, &mut text))?;
+        }
+        while let Some(key) = s.next_key()? {
+            match top.slot(key) {
+                Some(slot) => s.read(slot)?,
+                // An error, or a second result (which replaces the first): for the keyed
+                // reader.
+                None if matches!(key, b"error" | b"result") => return None,
+                None => s.skip()?,
+            }
         }
     }
     s.end()?;
