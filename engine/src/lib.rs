@@ -3,33 +3,22 @@
 //! Nothing here reads a clock, touches the network or spawns a thread, so the same inputs always
 //! yield the same outputs: that is what makes `carry replay` an exact re-run.
 
-pub mod breaker;
-pub mod client_id;
 pub mod clock;
-pub mod command;
 pub mod config;
-pub mod cycle;
-pub mod decider;
+pub mod decision;
 pub mod engine;
-pub mod event;
-pub mod fixed;
-pub mod funding;
-pub mod instrument;
-pub mod interval;
-pub mod metrics;
-pub mod money;
-pub mod order;
-pub mod pair;
-pub mod position;
-pub mod reconciler;
+pub mod execution;
+pub mod market;
 pub mod record;
 pub mod replay;
-pub mod risk;
-pub mod rounding;
-pub mod spec;
-pub mod strategy;
-pub mod target;
-pub mod venue;
+
+// The flat paths the crate had before its modules moved into folders; dropped once every user
+// names the folder.
+pub use decision::{
+    breaker, command, decider, fixed, metrics, money, pair, risk, strategy, target,
+};
+pub use execution::{client_id, cycle, order, position, reconciler, rounding};
+pub use market::{event, funding, instrument, interval, spec, venue};
 
 pub use clock::Now;
 pub use command::OperatorCommand;
