@@ -30,7 +30,7 @@ use carry_engine::config::{
     BreakerConfig, Crossing, FeeKind, PairConfig, RiskConfig, StrategyConfig,
 };
 use carry_engine::engine::{Engine, EngineConfig, ExecConfig, Input, RecordSink};
-use carry_engine::order::OrderIntent;
+use carry_engine::execution::order::OrderIntent;
 use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind,
     Now, PairId, Positions, Quote, Universe, Venue, VenueParams,

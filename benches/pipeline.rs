@@ -45,7 +45,7 @@ use carry_engine::config::{
     BreakerConfig, Crossing, FeeKind, PairConfig, RiskConfig, StrategyConfig,
 };
 use carry_engine::engine::{Engine, EngineConfig, ExecConfig, Input};
-use carry_engine::order::OrderIntent;
+use carry_engine::execution::order::OrderIntent;
 use carry_engine::{
     Decider, DeciderConfig, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind, Now, Quote,
     Universe, Venue, VenueParams,

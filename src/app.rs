@@ -319,7 +319,7 @@ fn journal_options(config: &Config) -> JournalOptions {
 fn open_engine(
     cfg: carry_engine::engine::EngineConfig,
     universe: &Universe,
-    decider: carry_engine::decider::Decider,
+    decider: carry_engine::decision::decider::Decider,
     specs: &[(Venue, InstrumentId, InstrumentSpec)],
     journal: Journal,
 ) -> anyhow::Result<crate::engine_thread::LiveEngine> {

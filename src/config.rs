@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use carry_engine::config::{
     BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
 };
-use carry_engine::decider::Decider;
+use carry_engine::decision::decider::Decider;
 use carry_engine::engine::{EngineConfig, ExecConfig};
-use carry_engine::venue::VENUE_COUNT;
+use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::{Universe, Venue};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -438,9 +438,11 @@ impl Config {
                         .map(|(j, v)| (format!("pairs[{i}].venues[{j}]"), v.as_str())),
                 );
             for (key, name) in legs {
-                let venue: Venue = name
-                    .parse()
-                    .map_err(|e: carry_engine::venue::UnknownVenue| (key.clone(), e.to_string()))?;
+                let venue: Venue =
+                    name.parse()
+                        .map_err(|e: carry_engine::market::venue::UnknownVenue| {
+                            (key.clone(), e.to_string())
+                        })?;
                 if !self.venues.contains_key(venue.as_str()) {
                     return Err((
                         key,

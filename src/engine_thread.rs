@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use carry_engine::breaker::Scope;
-use carry_engine::decider::Decider;
+use carry_engine::decision::breaker::Scope;
+use carry_engine::decision::decider::Decider;
 use carry_engine::engine::{Engine, ExecCounters, Input, RecordSink};
-use carry_engine::order::OrderIntent;
-use carry_engine::venue::VENUE_COUNT;
+use carry_engine::execution::order::OrderIntent;
+use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::{MarketEventKind, Now, Universe, Venue};
 use carry_feeds::clock::{mono_ns, unix_ms};
 use carry_feeds::queue::Consumer;

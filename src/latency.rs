@@ -42,7 +42,7 @@ use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use carry_engine::venue::{Venue, VENUE_COUNT};
+use carry_engine::market::venue::{Venue, VENUE_COUNT};
 use crossbeam::queue::ArrayQueue;
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -740,7 +740,7 @@ impl std::fmt::Display for Nanos {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carry_engine::venue::{Exchange, Market};
+    use carry_engine::market::venue::{Exchange, Market};
 
     const OKX: Venue = Venue::new(Exchange::Okx, Market::Perp);
     const GATE: Venue = Venue::new(Exchange::Gate, Market::Spot);

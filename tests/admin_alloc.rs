@@ -8,7 +8,7 @@ use std::cell::Cell;
 use carry::admin::snapshot::{set_str, MetricValue};
 use carry::admin::{command_channel, snapshot_channel, OperatorCommand, Snapshot};
 use carry::latency::{LatencyCollector, LatencyConfig, Stage, HIGHEST_NS};
-use carry_engine::venue::Venue;
+use carry_engine::market::venue::Venue;
 use rust_decimal::Decimal;
 
 struct Counting;

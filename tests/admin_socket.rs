@@ -17,7 +17,7 @@ use carry::admin::{
     AdminSources, CommandReceiver, OperatorCommand, Reply, SnapshotPublisher,
 };
 use carry::latency::{LatencyCollector, LatencyConfig, LatencyRecorder, Stage};
-use carry_engine::venue::{Exchange, Market, Venue};
+use carry_engine::market::venue::{Exchange, Market, Venue};
 use rust_decimal::Decimal;
 
 const OKX: Venue = Venue::new(Exchange::Okx, Market::Perp);

@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use carry_engine::cycle::CycleState;
+use carry_engine::execution::cycle::CycleState;
 use carry_engine::replay::{replay, ReplayOutcome};
 use carry_engine::{OperatorCommand, PairId};
 use paper_support::*;

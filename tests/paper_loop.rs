@@ -12,9 +12,9 @@ use std::time::Duration;
 use carry::gateway::paper::{PaperConfig, PaperVenue};
 use carry::gateway::quote_board::QuoteBoard;
 use carry::gateway::{self, Gateway, GatewayOptions};
-use carry_engine::client_id::{ClientOrderId, InstanceId};
-use carry_engine::cycle::CycleState;
-use carry_engine::order::{
+use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
+use carry_engine::execution::cycle::CycleState;
+use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, Side, Step, TimeInForce,
 };
 use carry_engine::replay::{replay, ReplayOutcome};

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use carry::sim::SimVenues;
-use carry_engine::venue::Exchange;
+use carry_engine::market::venue::Exchange;
 use carry_engine::{MarketEvent, MarketEventKind, Venue};
 use carry_feeds::{DropReason, Inbound, VenueSession};
 use rust_decimal::Decimal;

@@ -13,7 +13,7 @@
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// A configuration error, always naming the key (dotted path, with `pairs[i]` indices).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -242,7 +242,7 @@ impl Default for VenueParams {
     }
 }
 
-/// Everything [`crate::decider::Decider::new`] needs besides the universe.
+/// Everything [`crate::decision::decider::Decider::new`] needs besides the universe.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeciderConfig {
     pub pairs: Vec<PairConfig>,
@@ -430,7 +430,7 @@ impl DeciderConfig {
             ));
         }
         // A short is the tighter side: its distance at entry is (1/L − m) / (1 + m).
-        let entry_distance = crate::risk::entry_liquidation_distance(lev, mmr);
+        let entry_distance = crate::decision::risk::entry_liquidation_distance(lev, mmr);
         if self.risk.min_liquidation_distance >= entry_distance {
             return Err(ConfigError::invalid(
                 "risk.min_liquidation_distance",

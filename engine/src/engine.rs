@@ -26,30 +26,32 @@ use std::collections::HashSet;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::breaker::BreakerChange;
-use crate::client_id::{ClientIdError, ClientOrderId, InstanceId};
 use crate::clock::Now;
-use crate::command::OperatorCommand;
 use crate::config::ConfigError;
-use crate::cycle::{
+use crate::decision::breaker::BreakerChange;
+use crate::decision::command::OperatorCommand;
+use crate::decision::decider::Decider;
+use crate::decision::target::{PairId, PairTarget, TargetReason};
+use crate::execution::client_id::{ClientIdError, ClientOrderId, InstanceId};
+use crate::execution::cycle::{
     Cycle, CycleChange, CycleReason, CycleState, FillDelta, PairBook, WorkingOrder,
 };
-use crate::decider::Decider;
-use crate::event::{MarketEvent, MarketEventKind, Quote};
-use crate::instrument::{InstrumentId, Universe};
-use crate::order::{ExecKind, ExecReport, IntentAction, Leg, OrderIntent, Step, TimeInForce};
-use crate::position::Positions;
-use crate::reconciler::{
+use crate::execution::order::{
+    ExecKind, ExecReport, IntentAction, Leg, OrderIntent, Step, TimeInForce,
+};
+use crate::execution::position::Positions;
+use crate::execution::reconciler::{
     choose_first_leg, common_entry_qty, Action, Blocked, FirstLeg, Market, PairContext,
     ReconcileParams,
 };
+use crate::execution::rounding::{protective_price, size_order};
+use crate::market::event::{MarketEvent, MarketEventKind, Quote};
+use crate::market::instrument::{InstrumentId, Universe};
+use crate::market::spec::InstrumentSpec;
+use crate::market::venue::{Venue, VENUE_COUNT};
 use crate::record::{
     ExposureReason, ExposureRecord, Record, RecordError, StartRecord, FORMAT_VERSION,
 };
-use crate::rounding::{protective_price, size_order};
-use crate::spec::InstrumentSpec;
-use crate::target::{PairId, PairTarget, TargetReason};
-use crate::venue::{Venue, VENUE_COUNT};
 
 /// One input of the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -506,7 +508,7 @@ pub struct Engine<D: Decide = Decider, S: RecordSink = carry_journal::Journal> {
     counters: ExecCounters,
     halted: bool,
     /// A late fill found while applying the current input: reported as exposure by its decision.
-    late_fill: Option<(PairId, u32, crate::order::Leg, FillDelta)>,
+    late_fill: Option<(PairId, u32, crate::execution::order::Leg, FillDelta)>,
     pairs_scratch: Vec<PairId>,
     breaker_scratch: Vec<BreakerChange>,
 }
@@ -1151,7 +1153,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                     unknown_orders: c
                         .orders
                         .iter()
-                        .filter(|o| o.status == crate::cycle::WorkStatus::Unknown)
+                        .filter(|o| o.status == crate::execution::cycle::WorkStatus::Unknown)
                         .count(),
                     stalled: c.stalled,
                 },

@@ -12,21 +12,13 @@ pub mod market;
 pub mod record;
 pub mod replay;
 
-// The flat paths the crate had before its modules moved into folders; dropped once every user
-// names the folder.
-pub use decision::{
-    breaker, command, decider, fixed, metrics, money, pair, risk, strategy, target,
-};
-pub use execution::{client_id, cycle, order, position, reconciler, rounding};
-pub use market::{event, funding, instrument, interval, spec, venue};
-
 pub use clock::Now;
-pub use command::OperatorCommand;
 pub use config::{DeciderConfig, VenueParams};
-pub use decider::Decider;
-pub use event::{Funding, MarketEvent, MarketEventKind, Quote};
-pub use instrument::{Instrument, InstrumentId, Universe};
-pub use position::{Position, Positions};
-pub use spec::InstrumentSpec;
-pub use target::{LegTarget, PairId, PairTarget, TargetReason};
-pub use venue::{Exchange, Market, Venue};
+pub use decision::command::OperatorCommand;
+pub use decision::decider::Decider;
+pub use decision::target::{LegTarget, PairId, PairTarget, TargetReason};
+pub use execution::position::{Position, Positions};
+pub use market::event::{Funding, MarketEvent, MarketEventKind, Quote};
+pub use market::instrument::{Instrument, InstrumentId, Universe};
+pub use market::spec::InstrumentSpec;
+pub use market::venue::{Exchange, Market, Venue};

@@ -16,8 +16,8 @@ use std::path::Path;
 use carry_journal::JournalReader;
 
 use crate::engine::{Decide, Engine, EngineConfig, EngineError, Input, MemorySink};
-use crate::instrument::Universe;
-use crate::order::OrderIntent;
+use crate::execution::order::OrderIntent;
+use crate::market::instrument::Universe;
 use crate::record::{record_json, Record, RecordError, StartRecord};
 
 /// What a replay that matched found.

@@ -6,14 +6,14 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use carry_engine::breaker::BreakerChange;
-use carry_engine::client_id::ClientOrderId;
-use carry_engine::command::OperatorCommand;
-use carry_engine::cycle::CycleState;
+use carry_engine::decision::breaker::BreakerChange;
+use carry_engine::decision::command::OperatorCommand;
 use carry_engine::engine::{
     Decide, Engine, EngineConfig, ExecConfig, Input, MemorySink, RecordSink, ResolveMode,
 };
-use carry_engine::order::{
+use carry_engine::execution::client_id::ClientOrderId;
+use carry_engine::execution::cycle::CycleState;
+use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, RejectReason, Side, Step,
 };
 use carry_engine::record::{kind, ExposureReason, Record};
@@ -339,7 +339,10 @@ fn partial_first_leg_gets_a_hedge_of_exactly_the_executed_quantity() {
     );
     assert_eq!(
         (entry.action, entry.tif),
-        (IntentAction::Place, carry_engine::order::TimeInForce::Ioc)
+        (
+            IntentAction::Place,
+            carry_engine::execution::order::TimeInForce::Ioc
+        )
     );
     assert_eq!((entry.qty_base, entry.price), (d("1"), d("100.15")));
 

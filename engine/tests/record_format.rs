@@ -4,10 +4,10 @@
 //! (every market event kind, every breaker scope), the payload bytes and the JSON that the
 //! engine produced when the fixture was written; these tests compare today's code with it.
 
-use carry_engine::breaker::{BreakerChange, BreakerKind, Scope};
-use carry_engine::client_id::{ClientOrderId, InstanceId};
-use carry_engine::cycle::{CycleChange, CycleReason, CycleState};
-use carry_engine::order::{
+use carry_engine::decision::breaker::{BreakerChange, BreakerKind, Scope};
+use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
+use carry_engine::execution::cycle::{CycleChange, CycleReason, CycleState};
+use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, RejectReason, Side, Step,
     TimeInForce,
 };

@@ -3,10 +3,10 @@
 //! trader would tell (funding widens, a leg goes stale, the spread flips, margin runs out, the
 //! operator steps in) with the targets and breaker changes it must produce.
 
-use carry_engine::breaker::{BreakerChange, BreakerKind, Scope};
 use carry_engine::config::{BreakerConfig, PairConfig, RiskConfig, StrategyConfig};
-use carry_engine::metrics::SkipReason;
-use carry_engine::strategy::RejectReason;
+use carry_engine::decision::breaker::{BreakerChange, BreakerKind, Scope};
+use carry_engine::decision::metrics::SkipReason;
+use carry_engine::decision::strategy::RejectReason;
 use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, MarketEvent, MarketEventKind, Now,
     OperatorCommand, PairId, PairTarget, Positions, Quote, TargetReason, Universe, Venue,

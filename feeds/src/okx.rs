@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use carry_engine::interval::interval_from_schedule;
+use carry_engine::market::interval::interval_from_schedule;
 use carry_engine::{Funding, Market, Venue};
 
 use crate::cursor::{Scanner, Slot};

@@ -23,7 +23,7 @@
 
 use std::fmt::Write as _;
 
-use carry_engine::interval::interval_from_schedule;
+use carry_engine::market::interval::interval_from_schedule;
 use carry_engine::{
     Exchange, Funding, InstrumentId, InstrumentSpec, Market, MarketEvent, MarketEventKind,
     Universe, Venue,

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use carry_engine::order::{ExecReport, IntentAction, OrderIntent};
-use carry_engine::venue::VENUE_COUNT;
+use carry_engine::execution::order::{ExecReport, IntentAction, OrderIntent};
+use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::Venue;
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender, TrySendError};
 

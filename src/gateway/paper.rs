@@ -19,14 +19,14 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use carry_engine::client_id::ClientOrderId;
 use carry_engine::engine::SpecTable;
-use carry_engine::order::{
+use carry_engine::execution::client_id::ClientOrderId;
+use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, OrderIntent, OrderStatus, RejectReason, Side, TimeInForce,
 };
+use carry_engine::execution::rounding::{base_step, round_to_step};
+use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::record::{kind, PaperOrder, Record};
-use carry_engine::rounding::{base_step, round_to_step};
-use carry_engine::venue::VENUE_COUNT;
 use carry_engine::{InstrumentId, InstrumentSpec, Now, Venue};
 use carry_journal::{Journal, JournalError, JournalReader};
 use rust_decimal::prelude::ToPrimitive;
@@ -577,8 +577,8 @@ impl Fate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carry_engine::client_id::InstanceId;
-    use carry_engine::order::{Leg, Step};
+    use carry_engine::execution::client_id::InstanceId;
+    use carry_engine::execution::order::{Leg, Step};
     use carry_engine::{PairId, Quote};
 
     fn d(s: &str) -> Decimal {

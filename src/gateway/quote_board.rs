@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 
-use carry_engine::venue::VENUE_COUNT;
+use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Quote, Venue};
 use rust_decimal::Decimal;
 

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use carry_engine::venue::{Exchange, Market};
+use carry_engine::market::venue::{Exchange, Market};
 use carry_engine::Venue;
 use rust_decimal::Decimal;
 use serde_json::Value;

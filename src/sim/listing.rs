@@ -4,8 +4,8 @@
 //! instrument's static properties comes from here, so the two always agree (an OKX `bbo-tbt`
 //! size in contracts is consistent with the `ctVal` the instruments endpoint reports).
 
-use carry_engine::instrument::UniverseError;
-use carry_engine::venue::{Exchange, Market, Venue, VENUE_COUNT};
+use carry_engine::market::instrument::UniverseError;
+use carry_engine::market::venue::{Exchange, Market, Venue, VENUE_COUNT};
 use carry_engine::{InstrumentSpec, Universe};
 use rust_decimal::Decimal;
 

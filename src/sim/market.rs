@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use carry_engine::venue::{Venue, VENUE_COUNT};
+use carry_engine::market::venue::{Venue, VENUE_COUNT};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 

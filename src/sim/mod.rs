@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use carry_engine::venue::{Exchange, VENUE_COUNT};
+use carry_engine::market::venue::{Exchange, VENUE_COUNT};
 use carry_engine::Venue;
 
 use listing::Listing;

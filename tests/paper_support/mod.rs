@@ -15,7 +15,7 @@ use carry::gateway::quote_board::QuoteBoard;
 use carry::gateway::{self, GatewayOptions, Gateways, ReportReceiver};
 use carry_engine::config::{BreakerConfig, PairConfig, RiskConfig, StrategyConfig};
 use carry_engine::engine::{Engine, EngineConfig, ExecConfig, Input, ResolveMode};
-use carry_engine::order::OrderIntent;
+use carry_engine::execution::order::OrderIntent;
 use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind,
     Now, OperatorCommand, Quote, Universe, Venue, VenueParams,
@@ -426,8 +426,8 @@ impl Audit {
 
 /// Reads the engine journal in `dir` and the paper venue's journal beside it.
 pub fn audit(dir: &Path) -> Audit {
-    use carry_engine::cycle::CycleReason;
-    use carry_engine::order::{IntentAction, Leg, Side};
+    use carry_engine::execution::cycle::CycleReason;
+    use carry_engine::execution::order::{IntentAction, Leg, Side};
     use carry_engine::record::{kind, Record};
     use std::collections::HashMap;
 

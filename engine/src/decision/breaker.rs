@@ -23,10 +23,10 @@
 //! buffer only grows if more changes happen between two drains than there are breakers.
 
 use crate::clock::Now;
-use crate::command::OperatorCommand;
-use crate::instrument::InstrumentId;
-use crate::target::PairId;
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::decision::command::OperatorCommand;
+use crate::decision::target::PairId;
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// What tripped a breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// One operator command. `Copy` and one byte, so it crosses the admin queue by value.
 ///
 /// ```
-/// use carry_engine::command::OperatorCommand;
+/// use carry_engine::decision::command::OperatorCommand;
 /// let c: OperatorCommand = "flatten".parse().unwrap();
 /// assert_eq!(c, OperatorCommand::Flatten);
 /// assert_eq!(OperatorCommand::from_code(c.code()), Some(c));

@@ -41,22 +41,22 @@
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::breaker::{BreakerChange, BreakerKind, Breakers};
 use crate::clock::Now;
-use crate::command::OperatorCommand;
 use crate::config::{ConfigError, DeciderConfig};
-use crate::event::{MarketEvent, MarketEventKind, Quote};
-use crate::funding::{Applied, FundingMonitor, FundingState, LegProblem, StreamKind, Ttls};
-use crate::instrument::{InstrumentId, Universe};
-use crate::metrics::{
+use crate::decision::breaker::{BreakerChange, BreakerKind, Breakers};
+use crate::decision::command::OperatorCommand;
+use crate::decision::metrics::{
     ExposureGauges, LegRiskGauges, Metrics, PairGauges, SkipReason, StreamGauges,
 };
-use crate::pair::{Orientation, Pair, PairTable};
-use crate::position::Positions;
-use crate::risk::{self, Breach, LegRisk, MarginCheck, MarginModel};
-use crate::strategy::{self, Edge, EdgeInputs, LegCache, StrategyParams, TargetContext};
-use crate::target::{LegTarget, PairId, PairTarget, TargetReason};
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::decision::pair::{Orientation, Pair, PairTable};
+use crate::decision::risk::{self, Breach, LegRisk, MarginCheck, MarginModel};
+use crate::decision::strategy::{self, Edge, EdgeInputs, LegCache, StrategyParams, TargetContext};
+use crate::decision::target::{LegTarget, PairId, PairTarget, TargetReason};
+use crate::execution::position::Positions;
+use crate::market::event::{MarketEvent, MarketEventKind, Quote};
+use crate::market::funding::{Applied, FundingMonitor, FundingState, LegProblem, StreamKind, Ttls};
+use crate::market::instrument::{InstrumentId, Universe};
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// Per-pair decision state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -219,9 +219,10 @@ impl Decider {
             }
             _ => {}
         }
-        self.metrics
-            .counters
-            .event(ev.venue, crate::metrics::EventOutcome::of(applied));
+        self.metrics.counters.event(
+            ev.venue,
+            crate::decision::metrics::EventOutcome::of(applied),
+        );
         match applied {
             Applied::Reset(_) => {
                 for i in 0..self.instruments {

@@ -1,19 +1,19 @@
 //! Gauges and counters of the decision half, as plain data for the admin socket: the lead reads
-//! [`Metrics`] on the engine thread (after [`crate::decider::Decider::refresh_metrics`], a few
+//! [`Metrics`] on the engine thread (after [`crate::decision::decider::Decider::refresh_metrics`], a few
 //! times a second) and renders it elsewhere. Nothing here formats or allocates on the hot path:
 //! counters are array slots indexed by small enums, gauges are recomputed on refresh into vectors
 //! sized at start. Labels are low-cardinality: venue ids, configured pair names, enum labels.
 //! Gauges are `f64` (they are read by people and Prometheus, never by the strategy).
 
-use crate::breaker::{BreakerKind, BREAKER_KIND_COUNT};
-use crate::command::OperatorCommand;
-use crate::funding::{Applied, LegProblem};
-use crate::instrument::InstrumentId;
-use crate::interval::IntervalSource;
-use crate::pair::Orientation;
-use crate::strategy::{RejectReason, REJECT_REASON_COUNT};
-use crate::target::{PairId, TargetReason};
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::decision::breaker::{BreakerKind, BREAKER_KIND_COUNT};
+use crate::decision::command::OperatorCommand;
+use crate::decision::pair::Orientation;
+use crate::decision::strategy::{RejectReason, REJECT_REASON_COUNT};
+use crate::decision::target::{PairId, TargetReason};
+use crate::market::funding::{Applied, LegProblem};
+use crate::market::instrument::InstrumentId;
+use crate::market::interval::IntervalSource;
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// Target reasons in counter order.
 pub const TARGET_REASONS: [TargetReason; 4] = [
@@ -255,7 +255,7 @@ pub struct Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cycle::target_reason_str;
+    use crate::execution::cycle::target_reason_str;
 
     #[test]
     fn indices_are_dense_and_labels_unique() {

@@ -10,7 +10,7 @@
 use rust_decimal::Decimal;
 
 use crate::config::Crossing;
-use crate::event::Quote;
+use crate::market::event::Quote;
 
 /// Milliseconds in the 365-day year funding APRs are quoted on.
 pub const MS_PER_YEAR: u64 = 365 * 24 * 3_600_000;

@@ -12,9 +12,9 @@
 use rust_decimal::Decimal;
 
 use crate::config::{ConfigError, DeciderConfig, PairConfig};
-use crate::instrument::{InstrumentId, Universe};
-use crate::target::PairId;
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::decision::target::PairId;
+use crate::market::instrument::{InstrumentId, Universe};
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// Longest pair label kept (it labels metrics).
 const MAX_NAME_LEN: usize = 64;

@@ -12,9 +12,9 @@
 
 use rust_decimal::Decimal;
 
-use crate::instrument::InstrumentId;
-use crate::position::Position;
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::execution::position::Position;
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// Estimated liquidation price of a perp position with entry `entry`, on side `long`.
 pub fn liquidation_price(long: bool, entry: Decimal, leverage: Decimal, mmr: Decimal) -> Decimal {
@@ -242,7 +242,7 @@ impl Exposure {
 /// (falling back to the entry price where no price is known).
 pub fn instrument_exposure(
     instrument: InstrumentId,
-    positions: &crate::position::Positions,
+    positions: &crate::execution::position::Positions,
     mut price_of: impl FnMut(Venue) -> Option<Decimal>,
 ) -> Exposure {
     let mut e = Exposure::default();
@@ -407,7 +407,7 @@ mod tests {
 
     #[test]
     fn exposure_nets_spot_against_perp() {
-        let mut book = crate::position::Positions::new(1);
+        let mut book = crate::execution::position::Positions::new(1);
         let spot: Venue = "binance-spot".parse().unwrap();
         let perp: Venue = "binance-perp".parse().unwrap();
         book.apply_fill(spot, InstrumentId(0), d("2"), d("100"));

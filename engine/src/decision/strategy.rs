@@ -23,14 +23,14 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::config::{Crossing, DeciderConfig};
-use crate::event::Quote;
-use crate::fixed::{self, Fx, Fx2};
-use crate::funding::{FundingMonitor, FundingState, LegProblem};
-use crate::instrument::InstrumentId;
-use crate::money;
-use crate::pair::{Orientation, Pair};
-use crate::target::{PairTarget, TargetReason};
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::decision::fixed::{self, Fx, Fx2};
+use crate::decision::money;
+use crate::decision::pair::{Orientation, Pair};
+use crate::decision::target::{PairTarget, TargetReason};
+use crate::market::event::Quote;
+use crate::market::funding::{FundingMonitor, FundingState, LegProblem};
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// Decimal places an entry size is cut to.
 pub const QTY_DP: u32 = 8;
@@ -55,7 +55,7 @@ pub struct StrategyParams {
     pub fee_hours: [[Decimal; VENUE_COUNT]; VENUE_COUNT],
     /// Borrow APR charged when the short leg is spot.
     pub spot_borrow_apr: Decimal,
-    /// The decision's terms above in fixed point, when every one fits ([`crate::fixed`]).
+    /// The decision's terms above in fixed point, when every one fits ([`crate::decision::fixed`]).
     fx: Option<ParamsFx>,
 }
 
@@ -164,7 +164,7 @@ pub struct LegCache {
     /// `apr × holding_hours`: the leg's term of [`EdgeInputs::entry_margin`], so a decision
     /// multiplies only what spans both legs.
     pub apr_hours: Decimal,
-    /// The same terms in fixed point ([`crate::fixed`]): `apr_hours` (0 until a funding update,
+    /// The same terms in fixed point ([`crate::decision::fixed`]): `apr_hours` (0 until a funding update,
     /// as for spot) unless it did not fit, and the book's, `None` until a quote or if unfit.
     fx_apr_hours: Fx,
     fx_apr_unfit: bool,
@@ -325,7 +325,7 @@ impl EdgeInputs {
     }
 }
 
-/// [`entry_margin`] in fixed point ([`crate::fixed`]): one exact `i64 × i64` product and a few
+/// [`entry_margin`] in fixed point ([`crate::decision::fixed`]): one exact `i64 × i64` product and a few
 /// additions, in 10⁻²⁴ units. `None` when a term did not fit, and the caller uses
 /// [`entry_margin`]; the two agree to within 10⁻⁵ (see the property test).
 #[inline]
@@ -574,10 +574,10 @@ pub fn validate(t: &PairTarget, pair: &Pair, ctx: &TargetContext) -> Result<(), 
 mod tests {
     use super::*;
     use crate::clock::Now;
-    use crate::event::{Funding, MarketEvent, MarketEventKind};
-    use crate::funding::Ttls;
-    use crate::pair::LegChoice;
-    use crate::target::{LegTarget, PairId};
+    use crate::decision::pair::LegChoice;
+    use crate::decision::target::{LegTarget, PairId};
+    use crate::market::event::{Funding, MarketEvent, MarketEventKind};
+    use crate::market::funding::Ttls;
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
@@ -663,7 +663,7 @@ mod tests {
             ts_ms: 0,
             recv_ns: 0,
             interval_ms,
-            interval_source: crate::interval::IntervalSource::Venue,
+            interval_source: crate::market::interval::IntervalSource::Venue,
             periods_per_year: money::periods_per_year(interval_ms),
         }
     }

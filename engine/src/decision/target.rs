@@ -4,8 +4,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::instrument::InstrumentId;
-use crate::venue::Venue;
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::Venue;
 
 /// Index of a configured pair; dense from 0 in configuration order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

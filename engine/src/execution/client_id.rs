@@ -10,8 +10,8 @@
 //! the `t-` prefix its gateway adds) at once.
 //!
 //! ```
-//! use carry_engine::client_id::{ClientOrderId, InstanceId};
-//! use carry_engine::order::{Leg, Step};
+//! use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
+//! use carry_engine::execution::order::{Leg, Step};
 //! let instance = InstanceId::new("prod1").unwrap();
 //! let id = ClientOrderId::new(&instance, 42, Step::Hedge, Leg::Short, 3).unwrap();
 //! assert_eq!(id.as_str(), "prod10000016HS003");
@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use crate::order::{Leg, Step};
+use crate::execution::order::{Leg, Step};
 
 /// Longest client order id carry issues.
 pub const CLIENT_ID_MAX_LEN: usize = 28;

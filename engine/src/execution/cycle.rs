@@ -9,12 +9,12 @@
 
 use rust_decimal::Decimal;
 
-use crate::client_id::ClientOrderId;
 use crate::clock::Now;
-use crate::instrument::InstrumentId;
-use crate::order::{ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, Step};
-use crate::target::{PairId, TargetReason};
-use crate::venue::Venue;
+use crate::decision::target::{PairId, TargetReason};
+use crate::execution::client_id::ClientOrderId;
+use crate::execution::order::{ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, Step};
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::Venue;
 
 /// Where a pair is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -704,9 +704,9 @@ pub fn increment_price(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client_id::InstanceId;
-    use crate::order::{ExecKind, Side, TimeInForce};
-    use crate::venue::{Exchange, Market};
+    use crate::execution::client_id::InstanceId;
+    use crate::execution::order::{ExecKind, Side, TimeInForce};
+    use crate::market::venue::{Exchange, Market};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

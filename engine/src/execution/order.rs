@@ -9,10 +9,10 @@
 
 use rust_decimal::Decimal;
 
-use crate::client_id::ClientOrderId;
-use crate::instrument::InstrumentId;
-use crate::target::PairId;
-use crate::venue::Venue;
+use crate::decision::target::PairId;
+use crate::execution::client_id::ClientOrderId;
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::Venue;
 
 /// Buy or sell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

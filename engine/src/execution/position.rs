@@ -4,8 +4,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::instrument::InstrumentId;
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// One leg's confirmed position.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,7 +22,7 @@ impl Position {
     /// Applies a fill of `qty` (signed: positive buys, negative sells) at `price`.
     ///
     /// ```
-    /// use carry_engine::position::Position;
+    /// use carry_engine::execution::position::Position;
     /// use rust_decimal::Decimal;
     /// let mut p = Position::default();
     /// p.apply_fill(Decimal::from(2), Decimal::from(100));

@@ -11,17 +11,19 @@
 
 use rust_decimal::Decimal;
 
-use crate::client_id::{ClientOrderId, InstanceId};
 use crate::clock::Now;
-use crate::cycle::{Cycle, CycleReason, CycleState, WorkStatus, WorkingOrder};
-use crate::event::Quote;
-use crate::instrument::InstrumentId;
-use crate::order::{IntentAction, Leg, OrderIntent, Side, Step, TimeInForce};
+use crate::decision::target::{PairId, TargetReason};
+use crate::execution::client_id::{ClientOrderId, InstanceId};
+use crate::execution::cycle::{Cycle, CycleReason, CycleState, WorkStatus, WorkingOrder};
+use crate::execution::order::{IntentAction, Leg, OrderIntent, Side, Step, TimeInForce};
+use crate::execution::rounding::{
+    base_step, protective_price, round_to_step, size_order, touch_size,
+};
+use crate::market::event::Quote;
+use crate::market::instrument::InstrumentId;
+use crate::market::spec::InstrumentSpec;
+use crate::market::venue::Venue;
 use crate::record::ExposureReason;
-use crate::rounding::{base_step, protective_price, round_to_step, size_order, touch_size};
-use crate::spec::InstrumentSpec;
-use crate::target::{PairId, TargetReason};
-use crate::venue::Venue;
 
 /// The knobs the reconciler needs, in engine units (ns, bps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -503,9 +505,9 @@ pub fn common_entry_qty(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cycle::{CycleChange, PairBook};
-    use crate::order::{ExecKind, ExecReport, OrderStatus};
-    use crate::venue::{Exchange, Market as Mkt};
+    use crate::execution::cycle::{CycleChange, PairBook};
+    use crate::execution::order::{ExecKind, ExecReport, OrderStatus};
+    use crate::market::venue::{Exchange, Market as Mkt};
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

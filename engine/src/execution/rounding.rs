@@ -8,9 +8,9 @@
 
 use rust_decimal::Decimal;
 
-use crate::event::Quote;
-use crate::order::Side;
-use crate::spec::InstrumentSpec;
+use crate::execution::order::Side;
+use crate::market::event::Quote;
+use crate::market::spec::InstrumentSpec;
 
 const BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 
@@ -41,7 +41,7 @@ pub enum SizeError {
 /// `x` rounded towards zero onto a multiple of `step`; `x` itself where `step` is not positive.
 ///
 /// ```
-/// use carry_engine::rounding::round_to_step;
+/// use carry_engine::execution::rounding::round_to_step;
 /// use rust_decimal::Decimal;
 /// let d = |s: &str| s.parse::<Decimal>().unwrap();
 /// assert_eq!(round_to_step(d("0.0379"), d("0.001")), d("0.037"));

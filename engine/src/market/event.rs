@@ -7,8 +7,8 @@
 
 use rust_decimal::Decimal;
 
-use crate::instrument::InstrumentId;
-use crate::venue::Venue;
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::Venue;
 
 /// One normalized market data event.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -60,9 +60,9 @@ pub struct Quote {
 }
 
 impl Quote {
-    /// Mid price, `(bid + ask) / 2` (see [`crate::money::mid`], the one definition).
+    /// Mid price, `(bid + ask) / 2` (see [`crate::decision::money::mid`], the one definition).
     pub fn mid(&self) -> Decimal {
-        crate::money::mid(self)
+        crate::decision::money::mid(self)
     }
 }
 

@@ -16,11 +16,11 @@
 use rust_decimal::Decimal;
 
 use crate::clock::Now;
-use crate::event::{Funding, MarketEvent, MarketEventKind, Quote};
-use crate::instrument::InstrumentId;
-use crate::interval::{IntervalSource, IntervalTracker};
-use crate::target::PairId;
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::decision::target::PairId;
+use crate::market::event::{Funding, MarketEvent, MarketEventKind, Quote};
+use crate::market::instrument::InstrumentId;
+use crate::market::interval::{IntervalSource, IntervalTracker};
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// The two kinds of data a stream carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -334,7 +334,7 @@ impl FundingMonitor {
         s.funding
             .and_then(|f| f.funding.mark_price)
             .filter(|m| *m > Decimal::ZERO)
-            .or_else(|| s.quote.map(|q| crate::money::mid(&q.quote)))
+            .or_else(|| s.quote.map(|q| crate::decision::money::mid(&q.quote)))
     }
 
     /// The current funding interval of a perp stream (fallback until learned).

@@ -4,7 +4,7 @@
 //! compares two words (length, first eight bytes) before any byte: no hashing, no allocation,
 //! which is what a feed thread needs per message.
 
-use crate::venue::{Venue, VENUE_COUNT};
+use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// Index of a configured instrument; dense from 0 in configuration order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -178,7 +178,7 @@ impl Universe {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::venue::{Exchange, Market};
+    use crate::market::venue::{Exchange, Market};
 
     #[test]
     fn add_lookup_and_reject_bad_names() {

@@ -10,7 +10,7 @@
 //! After a feed reset the previous `next_funding_time` is forgotten, so a gap in the data that
 //! spans several settlements is never mistaken for one long interval.
 
-use crate::money::periods_per_year;
+use crate::decision::money::periods_per_year;
 use rust_decimal::Decimal;
 
 /// Shortest and longest intervals believed from a schedule step; anything else is a data error
@@ -40,7 +40,7 @@ impl IntervalSource {
 /// forward, and the step is a plausible interval.
 ///
 /// ```
-/// use carry_engine::interval::interval_from_schedule;
+/// use carry_engine::market::interval::interval_from_schedule;
 /// let h: i64 = 3_600_000;
 /// assert_eq!(interval_from_schedule(8 * h, 12 * h), Some(4 * 3_600_000));
 /// assert_eq!(interval_from_schedule(8 * h, 8 * h), None); // same settlement, no step

@@ -54,7 +54,7 @@ impl Market {
 /// One market on one exchange, e.g. `binance-perp`.
 ///
 /// ```
-/// use carry_engine::venue::{Venue, Exchange, Market};
+/// use carry_engine::market::venue::{Venue, Exchange, Market};
 /// let v: Venue = "okx-spot".parse().unwrap();
 /// assert_eq!(v, Venue::new(Exchange::Okx, Market::Spot));
 /// assert_eq!(v.to_string(), "okx-spot");

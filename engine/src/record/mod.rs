@@ -12,20 +12,20 @@
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::breaker::{BreakerChange, BreakerKind, Scope};
-use crate::client_id::{ClientOrderId, InstanceId, CLIENT_ID_MAX_LEN};
 use crate::clock::Now;
-use crate::command::OperatorCommand;
-use crate::cycle::{target_reason_str, CycleChange, CycleReason, CycleState};
-use crate::event::{Funding, MarketEvent, MarketEventKind, Quote};
-use crate::instrument::InstrumentId;
-use crate::order::{
+use crate::decision::breaker::{BreakerChange, BreakerKind, Scope};
+use crate::decision::command::OperatorCommand;
+use crate::decision::target::PairId;
+use crate::execution::client_id::{ClientOrderId, InstanceId, CLIENT_ID_MAX_LEN};
+use crate::execution::cycle::{target_reason_str, CycleChange, CycleReason, CycleState};
+use crate::execution::order::{
     ExecKind, ExecReport, IntentAction, Leg, OrderIntent, OrderStatus, RejectReason, Side, Step,
     TimeInForce,
 };
-use crate::spec::InstrumentSpec;
-use crate::target::PairId;
-use crate::venue::Venue;
+use crate::market::event::{Funding, MarketEvent, MarketEventKind, Quote};
+use crate::market::instrument::InstrumentId;
+use crate::market::spec::InstrumentSpec;
+use crate::market::venue::Venue;
 
 /// Record kind numbers. Stable: a journal outlives the binary that wrote it.
 pub mod kind {
