@@ -123,7 +123,8 @@ pub fn round_price(price: Decimal, tick: Decimal, side: Side) -> Decimal {
 /// `None` when the side it would take is empty or non-positive.
 ///
 /// ```
-/// use carry_engine::{Quote, order::Side, rounding::protective_price};
+/// use carry_engine::execution::{order::Side, rounding::protective_price};
+/// use carry_engine::Quote;
 /// use rust_decimal::Decimal;
 /// let d = |s: &str| s.parse::<Decimal>().unwrap();
 /// let q = Quote { bid: d("100.0"), bid_qty: d("1"), ask: d("100.1"), ask_qty: d("1") };
