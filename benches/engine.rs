@@ -27,10 +27,12 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use carry_engine::config::{
-    BreakerConfig, Crossing, FeeKind, PairConfig, RiskConfig, StrategyConfig,
+    BreakerConfig, Crossing, EngineConfig, ExecConfig, FeeKind, PairConfig, RiskConfig,
+    StrategyConfig,
 };
-use carry_engine::engine::{Engine, EngineConfig, ExecConfig, Input, RecordSink};
+use carry_engine::engine::{Engine, Input};
 use carry_engine::execution::order::OrderIntent;
+use carry_engine::sink::RecordSink;
 use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind,
     Now, PairId, Positions, Quote, Universe, Venue, VenueParams,

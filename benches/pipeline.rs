@@ -42,9 +42,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use carry_engine::config::{
-    BreakerConfig, Crossing, FeeKind, PairConfig, RiskConfig, StrategyConfig,
+    BreakerConfig, Crossing, EngineConfig, ExecConfig, FeeKind, PairConfig, RiskConfig,
+    StrategyConfig,
 };
-use carry_engine::engine::{Engine, EngineConfig, ExecConfig, Input};
+use carry_engine::engine::{Engine, Input};
 use carry_engine::execution::order::OrderIntent;
 use carry_engine::{
     Decider, DeciderConfig, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind, Now, Quote,

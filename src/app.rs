@@ -317,7 +317,7 @@ fn journal_options(config: &Config) -> JournalOptions {
 
 /// Opens the engine on the timed journal: recover from every record, then START.
 fn open_engine(
-    cfg: carry_engine::engine::EngineConfig,
+    cfg: carry_engine::config::EngineConfig,
     universe: &Universe,
     decider: carry_engine::decision::decider::Decider,
     specs: &[(Venue, InstrumentId, InstrumentSpec)],

@@ -11,10 +11,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use carry_engine::config::{
-    BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
+    BreakerConfig, DeciderConfig, EngineConfig, ExecConfig, PairConfig, RiskConfig, StrategyConfig,
+    VenueParams,
 };
 use carry_engine::decision::decider::Decider;
-use carry_engine::engine::{EngineConfig, ExecConfig};
 use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::{Universe, Venue};
 use rust_decimal::Decimal;

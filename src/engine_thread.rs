@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use carry_engine::decision::breaker::Scope;
 use carry_engine::decision::decider::Decider;
-use carry_engine::engine::{Engine, ExecCounters, Input, RecordSink};
+use carry_engine::engine::{Engine, ExecCounters, Input};
 use carry_engine::execution::order::OrderIntent;
 use carry_engine::market::venue::VENUE_COUNT;
+use carry_engine::sink::RecordSink;
 use carry_engine::{MarketEventKind, Now, Universe, Venue};
 use carry_feeds::clock::{mono_ns, unix_ms};
 use carry_feeds::queue::Consumer;

@@ -1,7 +1,9 @@
-//! Configuration of the decision half of the engine: the `[[pairs]]`, `[strategy]`, `[risk]` and
-//! `[breakers]` tables of the top-level TOML, plus the per-venue [`VenueParams`] the binary hands
-//! over from its `[venues.<venue-id>]` sections. Everything is checked once, at start, by
-//! [`DeciderConfig::validate`] and the pair table; every error names the key it is about
+//! The engine's configuration, checked once at start: the decision half's `[[pairs]]`,
+//! `[strategy]`, `[risk]` and `[breakers]` tables of the top-level TOML, plus the per-venue
+//! [`VenueParams`] the binary hands over from its `[venues.<venue-id>]` sections; the execution
+//! half's `[execution]` table ([`ExecConfig`]); and what the engine is opened with
+//! ([`EngineConfig`]). [`DeciderConfig::validate`], the pair table and [`ExecConfig::validate`]
+//! check every value; every error names the key it is about
 //! (`strategy.exit_apr: must be below entry_apr (0.1), got 0.2`).
 //!
 //! Money and rates are `rust_decimal::Decimal`. In TOML they may be written as strings
@@ -11,8 +13,9 @@
 //! Rates and fees are plain fractions (0.0005 = 5 bp), APRs are fractions per year (0.1 = 10 %).
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use crate::execution::reconciler::{FirstLeg, ReconcileParams};
 use crate::market::venue::{Venue, VENUE_COUNT};
 
 /// A configuration error, always naming the key (dotted path, with `pairs[i]` indices).
@@ -465,6 +468,150 @@ fn check_leverage(key: &str, l: Decimal) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// How an order of unknown fate is resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolveMode {
+    /// Ask the venue for the order by client order id (safe on every venue).
+    Query,
+    /// Send the same order again with the same id; the venue's duplicate answer tells its fate.
+    /// Only for venues that reject duplicate ids for good (the paper venue does).
+    Resend,
+}
+
+/// `[execution]`: how targets become orders.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecConfig {
+    /// `less_liquid` (default), `long` or `short`: which leg of an entry goes first.
+    pub first_leg: FirstLeg,
+    /// How far past the touch the first leg's IOC may trade, in basis points.
+    pub entry_slippage_bps: Decimal,
+    /// The same for hedges and unwinds.
+    pub hedge_slippage_bps: Decimal,
+    /// The same for exits.
+    pub exit_slippage_bps: Decimal,
+    /// Hedge orders that may end short (rejected, partly filled, not found) before the first
+    /// leg is unwound.
+    pub max_hedge_attempts: u16,
+    pub max_unwind_attempts: u16,
+    /// Per leg, per exit.
+    pub max_exit_attempts: u16,
+    /// An order with no answer after this long is queried (or resent).
+    pub ack_timeout_ms: u64,
+    /// Time between two queries of the same order.
+    pub probe_interval_ms: u64,
+    /// An acknowledged order still working after this long is cancelled.
+    pub order_timeout_ms: u64,
+    /// Wait before the next attempt after one that executed nothing, doubled for each further
+    /// one (rejects in a row, a venue not ready after a restart); 0 retries at once.
+    pub retry_backoff_ms: u64,
+    /// Longest such wait.
+    pub max_retry_backoff_ms: u64,
+    pub resolve: ResolveMode,
+}
+
+impl Default for ExecConfig {
+    fn default() -> ExecConfig {
+        ExecConfig {
+            first_leg: FirstLeg::LessLiquid,
+            entry_slippage_bps: Decimal::from(5),
+            hedge_slippage_bps: Decimal::from(20),
+            exit_slippage_bps: Decimal::from(20),
+            max_hedge_attempts: 5,
+            max_unwind_attempts: 5,
+            max_exit_attempts: 5,
+            ack_timeout_ms: 2_000,
+            probe_interval_ms: 1_000,
+            order_timeout_ms: 5_000,
+            retry_backoff_ms: 250,
+            max_retry_backoff_ms: 5_000,
+            resolve: ResolveMode::Query,
+        }
+    }
+}
+
+impl ExecConfig {
+    /// Checks ranges; errors name the key (`execution.max_hedge_attempts: ...`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bps_max = Decimal::from(1_000);
+        for (key, v) in [
+            ("execution.entry_slippage_bps", self.entry_slippage_bps),
+            ("execution.hedge_slippage_bps", self.hedge_slippage_bps),
+            ("execution.exit_slippage_bps", self.exit_slippage_bps),
+        ] {
+            if v < Decimal::ZERO || v >= bps_max {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be 0 to below 1000 basis points, got {v}"),
+                ));
+            }
+        }
+        for (key, v) in [
+            ("execution.max_hedge_attempts", self.max_hedge_attempts),
+            ("execution.max_unwind_attempts", self.max_unwind_attempts),
+            ("execution.max_exit_attempts", self.max_exit_attempts),
+        ] {
+            if v == 0 || v > 1_000 {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be 1..=1000, got {v}"),
+                ));
+            }
+        }
+        for (key, v) in [
+            ("execution.ack_timeout_ms", self.ack_timeout_ms),
+            ("execution.probe_interval_ms", self.probe_interval_ms),
+            ("execution.order_timeout_ms", self.order_timeout_ms),
+        ] {
+            if v == 0 || v > 3_600_000 {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("must be 1..=3600000 ms, got {v}"),
+                ));
+            }
+        }
+        if self.retry_backoff_ms > 60_000 || self.max_retry_backoff_ms > 600_000 {
+            return Err(ConfigError::invalid(
+                "execution.retry_backoff_ms",
+                format!(
+                    "retry_backoff_ms must be at most 60000 and max_retry_backoff_ms at most 600000, got {} and {}",
+                    self.retry_backoff_ms, self.max_retry_backoff_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reconciler's view of these settings, in nanoseconds.
+    pub(crate) fn params(&self) -> ReconcileParams {
+        ReconcileParams {
+            hedge_slippage_bps: self.hedge_slippage_bps,
+            exit_slippage_bps: self.exit_slippage_bps,
+            max_hedge_attempts: self.max_hedge_attempts,
+            max_unwind_attempts: self.max_unwind_attempts,
+            max_exit_attempts: self.max_exit_attempts,
+            ack_timeout_ns: self.ack_timeout_ms.saturating_mul(1_000_000),
+            probe_interval_ns: self.probe_interval_ms.saturating_mul(1_000_000),
+            order_timeout_ns: self.order_timeout_ms.saturating_mul(1_000_000),
+            retry_backoff_ns: self.retry_backoff_ms.saturating_mul(1_000_000),
+            max_retry_backoff_ns: self.max_retry_backoff_ms.saturating_mul(1_000_000),
+            resolve_by_resend: self.resolve == ResolveMode::Resend,
+        }
+    }
+}
+
+/// What the engine is started with besides the decider and the journal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// The instance name that prefixes every client order id.
+    pub instance: String,
+    pub execution: ExecConfig,
+    /// The configuration text this engine was built from; journaled in the START record so that
+    /// `carry replay` can rebuild the same engine. Opaque to the engine.
+    pub config_text: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,5 +795,46 @@ max_notional = "2500.50"
         c.risk.max_margin_ratio = d("0.01");
         let err = c.validate_margin_model(bybit).unwrap_err();
         assert_eq!(err.key(), "risk.max_margin_ratio");
+    }
+
+    #[test]
+    fn execution_table_parses_with_defaults_and_names_bad_keys() {
+        let cfg: ExecConfig = toml::from_str(
+            r#"
+first_leg = "short"
+entry_slippage_bps = "7.5"
+hedge_slippage_bps = 30
+max_exit_attempts = 9
+resolve = "resend"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.first_leg, FirstLeg::Short);
+        assert_eq!(cfg.entry_slippage_bps, Decimal::new(75, 1));
+        assert_eq!(cfg.hedge_slippage_bps, Decimal::from(30));
+        assert_eq!((cfg.max_exit_attempts, cfg.max_hedge_attempts), (9, 5));
+        assert_eq!(cfg.resolve, ResolveMode::Resend);
+        assert!(cfg.validate().is_ok());
+        assert_eq!(
+            ExecConfig::default(),
+            toml::from_str::<ExecConfig>("").unwrap()
+        );
+
+        assert!(toml::from_str::<ExecConfig>("max_hedge_atempts = 3").is_err());
+        let bad = ExecConfig {
+            max_hedge_attempts: 0,
+            ..ExecConfig::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.starts_with("execution.max_hedge_attempts: "), "{e}");
+        let bad = ExecConfig {
+            exit_slippage_bps: Decimal::from(-1),
+            ..ExecConfig::default()
+        };
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .starts_with("execution.exit_slippage_bps"));
     }
 }

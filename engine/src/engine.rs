@@ -24,10 +24,10 @@
 use std::collections::HashSet;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::clock::Now;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, EngineConfig, ExecConfig};
 use crate::decision::breaker::BreakerChange;
 use crate::decision::command::OperatorCommand;
 use crate::decision::decider::Decider;
@@ -41,17 +41,17 @@ use crate::execution::order::{
 };
 use crate::execution::position::Positions;
 use crate::execution::reconciler::{
-    choose_first_leg, common_entry_qty, Action, Blocked, FirstLeg, Market, PairContext,
-    ReconcileParams,
+    choose_first_leg, common_entry_qty, Action, Blocked, Market, PairContext, ReconcileParams,
 };
 use crate::execution::rounding::{protective_price, size_order};
 use crate::market::event::{MarketEvent, MarketEventKind, Quote};
 use crate::market::instrument::{InstrumentId, Universe};
-use crate::market::spec::InstrumentSpec;
-use crate::market::venue::{Venue, VENUE_COUNT};
+use crate::market::spec::{InstrumentSpec, SpecTable};
+use crate::market::venue::Venue;
 use crate::record::{
     ExposureReason, ExposureRecord, Record, RecordError, StartRecord, FORMAT_VERSION,
 };
+use crate::sink::RecordSink;
 
 /// One input of the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,149 +61,6 @@ pub enum Input {
     Command(OperatorCommand),
     /// A timer tick: timeouts, staleness and periodic evaluation run on these.
     Tick,
-}
-
-/// How an order of unknown fate is resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResolveMode {
-    /// Ask the venue for the order by client order id (safe on every venue).
-    Query,
-    /// Send the same order again with the same id; the venue's duplicate answer tells its fate.
-    /// Only for venues that reject duplicate ids for good (the paper venue does).
-    Resend,
-}
-
-/// `[execution]`: how targets become orders.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ExecConfig {
-    /// `less_liquid` (default), `long` or `short`: which leg of an entry goes first.
-    pub first_leg: FirstLeg,
-    /// How far past the touch the first leg's IOC may trade, in basis points.
-    pub entry_slippage_bps: Decimal,
-    /// The same for hedges and unwinds.
-    pub hedge_slippage_bps: Decimal,
-    /// The same for exits.
-    pub exit_slippage_bps: Decimal,
-    /// Hedge orders that may end short (rejected, partly filled, not found) before the first
-    /// leg is unwound.
-    pub max_hedge_attempts: u16,
-    pub max_unwind_attempts: u16,
-    /// Per leg, per exit.
-    pub max_exit_attempts: u16,
-    /// An order with no answer after this long is queried (or resent).
-    pub ack_timeout_ms: u64,
-    /// Time between two queries of the same order.
-    pub probe_interval_ms: u64,
-    /// An acknowledged order still working after this long is cancelled.
-    pub order_timeout_ms: u64,
-    /// Wait before the next attempt after one that executed nothing, doubled for each further
-    /// one (rejects in a row, a venue not ready after a restart); 0 retries at once.
-    pub retry_backoff_ms: u64,
-    /// Longest such wait.
-    pub max_retry_backoff_ms: u64,
-    pub resolve: ResolveMode,
-}
-
-impl Default for ExecConfig {
-    fn default() -> ExecConfig {
-        ExecConfig {
-            first_leg: FirstLeg::LessLiquid,
-            entry_slippage_bps: Decimal::from(5),
-            hedge_slippage_bps: Decimal::from(20),
-            exit_slippage_bps: Decimal::from(20),
-            max_hedge_attempts: 5,
-            max_unwind_attempts: 5,
-            max_exit_attempts: 5,
-            ack_timeout_ms: 2_000,
-            probe_interval_ms: 1_000,
-            order_timeout_ms: 5_000,
-            retry_backoff_ms: 250,
-            max_retry_backoff_ms: 5_000,
-            resolve: ResolveMode::Query,
-        }
-    }
-}
-
-impl ExecConfig {
-    /// Checks ranges; errors name the key (`execution.max_hedge_attempts: ...`).
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bps_max = Decimal::from(1_000);
-        for (key, v) in [
-            ("execution.entry_slippage_bps", self.entry_slippage_bps),
-            ("execution.hedge_slippage_bps", self.hedge_slippage_bps),
-            ("execution.exit_slippage_bps", self.exit_slippage_bps),
-        ] {
-            if v < Decimal::ZERO || v >= bps_max {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("must be 0 to below 1000 basis points, got {v}"),
-                ));
-            }
-        }
-        for (key, v) in [
-            ("execution.max_hedge_attempts", self.max_hedge_attempts),
-            ("execution.max_unwind_attempts", self.max_unwind_attempts),
-            ("execution.max_exit_attempts", self.max_exit_attempts),
-        ] {
-            if v == 0 || v > 1_000 {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("must be 1..=1000, got {v}"),
-                ));
-            }
-        }
-        for (key, v) in [
-            ("execution.ack_timeout_ms", self.ack_timeout_ms),
-            ("execution.probe_interval_ms", self.probe_interval_ms),
-            ("execution.order_timeout_ms", self.order_timeout_ms),
-        ] {
-            if v == 0 || v > 3_600_000 {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("must be 1..=3600000 ms, got {v}"),
-                ));
-            }
-        }
-        if self.retry_backoff_ms > 60_000 || self.max_retry_backoff_ms > 600_000 {
-            return Err(ConfigError::invalid(
-                "execution.retry_backoff_ms",
-                format!(
-                    "retry_backoff_ms must be at most 60000 and max_retry_backoff_ms at most 600000, got {} and {}",
-                    self.retry_backoff_ms, self.max_retry_backoff_ms
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn params(&self) -> ReconcileParams {
-        ReconcileParams {
-            hedge_slippage_bps: self.hedge_slippage_bps,
-            exit_slippage_bps: self.exit_slippage_bps,
-            max_hedge_attempts: self.max_hedge_attempts,
-            max_unwind_attempts: self.max_unwind_attempts,
-            max_exit_attempts: self.max_exit_attempts,
-            ack_timeout_ns: self.ack_timeout_ms.saturating_mul(1_000_000),
-            probe_interval_ns: self.probe_interval_ms.saturating_mul(1_000_000),
-            order_timeout_ns: self.order_timeout_ms.saturating_mul(1_000_000),
-            retry_backoff_ns: self.retry_backoff_ms.saturating_mul(1_000_000),
-            max_retry_backoff_ns: self.max_retry_backoff_ms.saturating_mul(1_000_000),
-            resolve_by_resend: self.resolve == ResolveMode::Resend,
-        }
-    }
-}
-
-/// What the engine is started with besides the decider and the journal.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EngineConfig {
-    /// The instance name that prefixes every client order id.
-    pub instance: String,
-    pub execution: ExecConfig,
-    /// The configuration text this engine was built from; journaled in the START record so that
-    /// `carry replay` can rebuild the same engine. Opaque to the engine.
-    pub config_text: String,
 }
 
 /// Why the engine could not open.
@@ -231,84 +88,6 @@ pub enum EngineError {
         found: String,
         expected: String,
     },
-}
-
-/// Where the engine writes its records: the journal, or (for replay and tests) memory.
-pub trait RecordSink {
-    fn append_with<F: FnOnce(&mut [u8])>(
-        &mut self,
-        kind: u16,
-        ts_ns: u64,
-        len: usize,
-        encode: F,
-    ) -> Result<u64, carry_journal::JournalError>;
-}
-
-impl RecordSink for carry_journal::Journal {
-    fn append_with<F: FnOnce(&mut [u8])>(
-        &mut self,
-        kind: u16,
-        ts_ns: u64,
-        len: usize,
-        encode: F,
-    ) -> Result<u64, carry_journal::JournalError> {
-        carry_journal::Journal::append_with(self, kind, ts_ns, len, encode)
-    }
-}
-
-/// Records kept in memory: replay's scratch journal, and tests (optionally failing after a
-/// number of appends, to exercise the journal-failure path).
-#[derive(Debug, Default)]
-pub struct MemorySink {
-    pub records: Vec<(u16, Vec<u8>)>,
-    pub fail_after: Option<usize>,
-    appended: usize,
-}
-
-impl MemorySink {
-    pub fn new() -> MemorySink {
-        MemorySink::default()
-    }
-
-    /// A sink whose appends fail once `n` have succeeded.
-    pub fn failing_after(n: usize) -> MemorySink {
-        MemorySink {
-            fail_after: Some(n),
-            ..MemorySink::default()
-        }
-    }
-
-    /// Decoded records of one kind, in order.
-    pub fn decoded(&self, of_kind: u16) -> Vec<Record> {
-        self.records
-            .iter()
-            .filter(|(k, _)| *k == of_kind)
-            .filter_map(|(k, p)| Record::decode(*k, p).ok())
-            .collect()
-    }
-}
-
-impl RecordSink for MemorySink {
-    fn append_with<F: FnOnce(&mut [u8])>(
-        &mut self,
-        kind: u16,
-        _ts_ns: u64,
-        len: usize,
-        encode: F,
-    ) -> Result<u64, carry_journal::JournalError> {
-        if self.fail_after.is_some_and(|n| self.appended >= n) {
-            return Err(carry_journal::JournalError::Io {
-                path: "memory".into(),
-                op: "append",
-                source: std::io::Error::other("injected append failure"),
-            });
-        }
-        let mut buf = vec![0u8; len];
-        encode(&mut buf);
-        self.records.push((kind, buf));
-        self.appended += 1;
-        Ok(self.appended as u64)
-    }
 }
 
 /// The decision half as the engine drives it. [`Decider`] is the real one.
@@ -384,47 +163,6 @@ impl Decide for Decider {
         for c in self.breaker_changes() {
             sink(c);
         }
-    }
-}
-
-/// Trading rules per (venue, instrument), indexed without hashing.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SpecTable {
-    slots: Vec<Option<InstrumentSpec>>,
-}
-
-impl SpecTable {
-    pub fn new(instruments: usize) -> SpecTable {
-        SpecTable {
-            slots: vec![None; instruments * VENUE_COUNT],
-        }
-    }
-
-    pub fn get(&self, venue: Venue, instrument: InstrumentId) -> Option<InstrumentSpec> {
-        self.slots
-            .get(instrument.index() * VENUE_COUNT + venue.index())
-            .copied()
-            .flatten()
-    }
-
-    pub fn set(&mut self, venue: Venue, instrument: InstrumentId, spec: InstrumentSpec) {
-        let i = instrument.index() * VENUE_COUNT + venue.index();
-        if i >= self.slots.len() {
-            self.slots.resize(i + 1, None);
-        }
-        self.slots[i] = Some(spec);
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (Venue, InstrumentId, InstrumentSpec)> + '_ {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.map(|s| {
-                (
-                    Venue::ALL[i % VENUE_COUNT],
-                    InstrumentId((i / VENUE_COUNT) as u16),
-                    s,
-                )
-            })
-        })
     }
 }
 
@@ -1250,72 +988,5 @@ impl<S: RecordSink> Engine<Decider, S> {
     /// [`Decider::refresh_metrics`]); for snapshot publication, not per event.
     pub fn refresh_metrics(&mut self, now: Now) {
         self.decider.refresh_metrics(&self.positions, now);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn execution_table_parses_with_defaults_and_names_bad_keys() {
-        let cfg: ExecConfig = toml::from_str(
-            r#"
-first_leg = "short"
-entry_slippage_bps = "7.5"
-hedge_slippage_bps = 30
-max_exit_attempts = 9
-resolve = "resend"
-"#,
-        )
-        .unwrap();
-        assert_eq!(cfg.first_leg, FirstLeg::Short);
-        assert_eq!(cfg.entry_slippage_bps, Decimal::new(75, 1));
-        assert_eq!(cfg.hedge_slippage_bps, Decimal::from(30));
-        assert_eq!((cfg.max_exit_attempts, cfg.max_hedge_attempts), (9, 5));
-        assert_eq!(cfg.resolve, ResolveMode::Resend);
-        assert!(cfg.validate().is_ok());
-        assert_eq!(
-            ExecConfig::default(),
-            toml::from_str::<ExecConfig>("").unwrap()
-        );
-
-        assert!(toml::from_str::<ExecConfig>("max_hedge_atempts = 3").is_err());
-        let bad = ExecConfig {
-            max_hedge_attempts: 0,
-            ..ExecConfig::default()
-        };
-        let e = bad.validate().unwrap_err().to_string();
-        assert!(e.starts_with("execution.max_hedge_attempts: "), "{e}");
-        let bad = ExecConfig {
-            exit_slippage_bps: Decimal::from(-1),
-            ..ExecConfig::default()
-        };
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .starts_with("execution.exit_slippage_bps"));
-    }
-
-    #[test]
-    fn spec_table_indexes_by_venue_and_instrument() {
-        let mut t = SpecTable::new(1);
-        let spec = InstrumentSpec {
-            tick_size: Decimal::ONE,
-            lot_size: Decimal::ONE,
-            min_qty: Decimal::ONE,
-            min_notional: Decimal::ZERO,
-            contract_size: None,
-        };
-        let v = Venue::ALL[3];
-        t.set(v, InstrumentId(2), spec);
-        assert_eq!(t.get(v, InstrumentId(2)), Some(spec));
-        assert_eq!(t.get(Venue::ALL[2], InstrumentId(2)), None);
-        assert_eq!(t.get(v, InstrumentId(7)), None);
-        assert_eq!(
-            t.iter().collect::<Vec<_>>(),
-            vec![(v, InstrumentId(2), spec)]
-        );
     }
 }

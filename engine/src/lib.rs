@@ -11,6 +11,7 @@ pub mod execution;
 pub mod market;
 pub mod record;
 pub mod replay;
+pub mod sink;
 
 pub use clock::Now;
 pub use config::{DeciderConfig, VenueParams};

@@ -15,10 +15,12 @@ use std::path::Path;
 
 use carry_journal::JournalReader;
 
-use crate::engine::{Decide, Engine, EngineConfig, EngineError, Input, MemorySink};
+use crate::config::EngineConfig;
+use crate::engine::{Decide, Engine, EngineError, Input};
 use crate::execution::order::OrderIntent;
 use crate::market::instrument::Universe;
 use crate::record::{record_json, Record, RecordError, StartRecord};
+use crate::sink::MemorySink;
 
 /// What a replay that matched found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

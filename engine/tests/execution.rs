@@ -6,11 +6,12 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use carry_engine::config::{
+    BreakerConfig, EngineConfig, ExecConfig, PairConfig, ResolveMode, RiskConfig, StrategyConfig,
+};
 use carry_engine::decision::breaker::BreakerChange;
 use carry_engine::decision::command::OperatorCommand;
-use carry_engine::engine::{
-    Decide, Engine, EngineConfig, ExecConfig, Input, MemorySink, RecordSink, ResolveMode,
-};
+use carry_engine::engine::{Decide, Engine, Input};
 use carry_engine::execution::client_id::ClientOrderId;
 use carry_engine::execution::cycle::CycleState;
 use carry_engine::execution::order::{
@@ -18,6 +19,7 @@ use carry_engine::execution::order::{
 };
 use carry_engine::record::{kind, ExposureReason, Record};
 use carry_engine::replay::{replay_records, ReplayOutcome};
+use carry_engine::sink::{MemorySink, RecordSink};
 use carry_engine::{
     InstrumentId, InstrumentSpec, LegTarget, MarketEvent, MarketEventKind, Now, PairId, PairTarget,
     Positions, Quote, TargetReason, Universe, Venue,
@@ -862,7 +864,6 @@ static ALLOC: allocations::Counting = allocations::Counting;
 
 #[test]
 fn market_events_do_not_allocate_after_warm_up() {
-    use carry_engine::config::{BreakerConfig, PairConfig, RiskConfig, StrategyConfig};
     use carry_engine::{Decider, DeciderConfig, Funding, VenueParams};
 
     #[derive(serde::Deserialize)]

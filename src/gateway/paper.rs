@@ -19,12 +19,12 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use carry_engine::engine::SpecTable;
 use carry_engine::execution::client_id::ClientOrderId;
 use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, OrderIntent, OrderStatus, RejectReason, Side, TimeInForce,
 };
 use carry_engine::execution::rounding::{base_step, round_to_step};
+use carry_engine::market::spec::SpecTable;
 use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::record::{kind, PaperOrder, Record};
 use carry_engine::{InstrumentId, InstrumentSpec, Now, Venue};

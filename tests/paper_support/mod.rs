@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use carry::gateway::paper::{state_dir, PaperConfig, PaperVenue};
 use carry::gateway::quote_board::QuoteBoard;
 use carry::gateway::{self, GatewayOptions, Gateways, ReportReceiver};
-use carry_engine::config::{BreakerConfig, PairConfig, RiskConfig, StrategyConfig};
-use carry_engine::engine::{Engine, EngineConfig, ExecConfig, Input, ResolveMode};
+use carry_engine::config::{
+    BreakerConfig, EngineConfig, ExecConfig, PairConfig, ResolveMode, RiskConfig, StrategyConfig,
+};
+use carry_engine::engine::{Engine, Input};
 use carry_engine::execution::order::OrderIntent;
 use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind,

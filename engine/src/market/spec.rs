@@ -4,6 +4,9 @@
 
 use rust_decimal::Decimal;
 
+use crate::market::instrument::InstrumentId;
+use crate::market::venue::{Venue, VENUE_COUNT};
+
 /// Trading rules of one instrument on one venue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InstrumentSpec {
@@ -18,4 +21,71 @@ pub struct InstrumentSpec {
     pub min_notional: Decimal,
     /// Base units per contract, where orders are sized in contracts.
     pub contract_size: Option<Decimal>,
+}
+
+/// Trading rules per (venue, instrument), indexed without hashing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SpecTable {
+    slots: Vec<Option<InstrumentSpec>>,
+}
+
+impl SpecTable {
+    pub fn new(instruments: usize) -> SpecTable {
+        SpecTable {
+            slots: vec![None; instruments * VENUE_COUNT],
+        }
+    }
+
+    pub fn get(&self, venue: Venue, instrument: InstrumentId) -> Option<InstrumentSpec> {
+        self.slots
+            .get(instrument.index() * VENUE_COUNT + venue.index())
+            .copied()
+            .flatten()
+    }
+
+    pub fn set(&mut self, venue: Venue, instrument: InstrumentId, spec: InstrumentSpec) {
+        let i = instrument.index() * VENUE_COUNT + venue.index();
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i] = Some(spec);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Venue, InstrumentId, InstrumentSpec)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.map(|s| {
+                (
+                    Venue::ALL[i % VENUE_COUNT],
+                    InstrumentId((i / VENUE_COUNT) as u16),
+                    s,
+                )
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_table_indexes_by_venue_and_instrument() {
+        let mut t = SpecTable::new(1);
+        let spec = InstrumentSpec {
+            tick_size: Decimal::ONE,
+            lot_size: Decimal::ONE,
+            min_qty: Decimal::ONE,
+            min_notional: Decimal::ZERO,
+            contract_size: None,
+        };
+        let v = Venue::ALL[3];
+        t.set(v, InstrumentId(2), spec);
+        assert_eq!(t.get(v, InstrumentId(2)), Some(spec));
+        assert_eq!(t.get(Venue::ALL[2], InstrumentId(2)), None);
+        assert_eq!(t.get(v, InstrumentId(7)), None);
+        assert_eq!(
+            t.iter().collect::<Vec<_>>(),
+            vec![(v, InstrumentId(2), spec)]
+        );
+    }
 }
