@@ -49,7 +49,7 @@ use crate::market::instrument::{InstrumentId, Universe};
 use crate::market::spec::{InstrumentSpec, SpecTable};
 use crate::market::venue::Venue;
 use crate::record::{
-    ExposureReason, ExposureRecord, Record, RecordError, StartRecord, FORMAT_VERSION,
+    ts_ns, ExposureReason, ExposureRecord, Record, RecordError, StartRecord, FORMAT_VERSION,
 };
 use crate::sink::RecordSink;
 
@@ -88,6 +88,10 @@ pub enum EngineError {
         found: String,
         expected: String,
     },
+    #[error("record kind {0} is not a gateway's (gateways own kinds 64..=127)")]
+    NotGatewayKind(u16),
+    #[error("the engine halted after a journal failure; nothing more is journaled")]
+    Halted,
 }
 
 /// The decision half as the engine drives it. [`Decider`] is the real one.
@@ -400,6 +404,34 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
         self.apply(&start);
         for (venue, instrument, spec) in specs {
             self.update_spec_inner(*venue, *instrument, *spec, now)?;
+        }
+        Ok(())
+    }
+
+    /// Journals a gateway's own record among the engine's, so that it keeps its place in the
+    /// order of events. `kind` must be a gateway kind ([`crate::record::kind::GATEWAY`]); the payload is
+    /// opaque to the engine, which skips it on recovery and replay. A failed append halts the
+    /// engine, as every journal failure does.
+    pub fn journal_gateway_record(
+        &mut self,
+        kind: u16,
+        payload: &[u8],
+        now: Now,
+    ) -> Result<(), EngineError> {
+        if !crate::record::kind::GATEWAY.contains(&kind) {
+            return Err(EngineError::NotGatewayKind(kind));
+        }
+        if self.halted {
+            return Err(EngineError::Halted);
+        }
+        let appended = self
+            .sink
+            .append_with(kind, ts_ns(now), payload.len(), |buf| {
+                buf.copy_from_slice(payload)
+            });
+        if let Err(e) = appended {
+            self.fail_journal(now);
+            return Err(e.into());
         }
         Ok(())
     }

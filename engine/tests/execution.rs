@@ -11,7 +11,7 @@ use carry_engine::config::{
 };
 use carry_engine::decision::breaker::BreakerChange;
 use carry_engine::decision::command::OperatorCommand;
-use carry_engine::engine::{Decide, Engine, Input};
+use carry_engine::engine::{Decide, Engine, EngineError, Input};
 use carry_engine::execution::client_id::ClientOrderId;
 use carry_engine::execution::cycle::CycleState;
 use carry_engine::execution::order::{
@@ -24,7 +24,7 @@ use carry_engine::{
     InstrumentId, InstrumentSpec, LegTarget, MarketEvent, MarketEventKind, Now, PairId, PairTarget,
     Positions, Quote, TargetReason, Universe, Venue,
 };
-use carry_journal::{Journal, JournalOptions};
+use carry_journal::{Journal, JournalOptions, JournalReader};
 use rust_decimal::Decimal;
 
 fn d(s: &str) -> Decimal {
@@ -724,6 +724,78 @@ fn reopening_the_same_journal_twice_sends_nothing_and_rebuilds_the_same_state() 
         states[0],
         (CycleState::Open, [d("1"), d("-1")], 2, 2, d("-1"))
     );
+}
+
+#[test]
+fn a_gateway_record_is_journaled_as_given_and_skipped_by_recovery_and_replay() {
+    const GATEWAY_KIND: u16 = 64;
+    let payload: &[u8] = b"opaque to the engine";
+    let decider = || Scripted::new().with_target(1, enter("1"));
+    let dir = tempfile::tempdir().unwrap();
+    let entry = {
+        let mut h = open_on(dir.path(), decider(), exec_config(), 0);
+        h.quotes();
+        h.engine
+            .journal_gateway_record(GATEWAY_KIND, payload, at(0))
+            .unwrap();
+        for refused in [kind::TICK, kind::PAPER_ORDER, 128, 0] {
+            let e = h
+                .engine
+                .journal_gateway_record(refused, payload, at(0))
+                .unwrap_err();
+            assert!(
+                matches!(e, EngineError::NotGatewayKind(k) if k == refused),
+                "{e}"
+            );
+        }
+        one(h.tick(1))
+    };
+    let reader = JournalReader::open(dir.path()).unwrap();
+    let records: Vec<(u64, u16, Vec<u8>)> = reader
+        .iter_from(1)
+        .map(|r| r.map(|r| (r.seq, r.kind, r.payload.to_vec())).unwrap())
+        .collect();
+    let gateway: Vec<&(u64, u16, Vec<u8>)> = records
+        .iter()
+        .filter(|r| r.1 != kind::TICK && !kind::ENGINE.contains(&r.1))
+        .collect();
+    assert_eq!(gateway.len(), 1, "the refused kinds journaled nothing");
+    assert_eq!(
+        (gateway[0].1, gateway[0].2.as_slice()),
+        (GATEWAY_KIND, payload)
+    );
+
+    // A restart reads past it to the cycle the entry started.
+    let h = open_on(dir.path(), Scripted::new(), exec_config(), 50);
+    assert_eq!(h.engine.state(PAIR), CycleState::Entering);
+    assert!(h.engine.issued(&entry.client_order_id));
+    // Replay too, and finds the same entry.
+    match replay_records(&records, |_| {
+        Ok((config(exec_config()), universe(), decider()))
+    })
+    .unwrap()
+    {
+        ReplayOutcome::Identical(stats) => assert_eq!(stats.identical, 1),
+        ReplayOutcome::Diverged(d) => panic!("diverged: {d:?}"),
+    }
+}
+
+#[test]
+fn a_gateway_record_that_fails_to_append_halts_the_engine() {
+    // START, two specs and two quotes fit; the gateway record does not.
+    let mut h = Harness::on(Scripted::new(), exec_config(), MemorySink::failing_after(5));
+    assert!(!h.engine.is_halted());
+    let e = h
+        .engine
+        .journal_gateway_record(64, b"x", at(0))
+        .unwrap_err();
+    assert!(matches!(e, EngineError::Journal(_)), "{e}");
+    assert!(h.engine.is_halted());
+    let e = h
+        .engine
+        .journal_gateway_record(64, b"x", at(0))
+        .unwrap_err();
+    assert!(matches!(e, EngineError::Halted), "{e}");
 }
 
 #[test]

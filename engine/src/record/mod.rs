@@ -23,8 +23,10 @@
 //! | 0 | nobody | the journal's "nothing written here"; never a record |
 //! | 1..=31 | the engine's inputs and decisions ([`kind::START`] ... [`kind::SPEC`]) | the engine (recovery), replay, dump |
 //! | 32..=63 | records the engine defines for other parts of carry ([`kind::PAPER_ORDER`]) | their writer, dump; the engine applies nothing |
-//! | 64..=127 ([`kind::GATEWAY`]) | gateways, each its own kinds and payloads | the gateway; the engine skips them on recovery and replay; dump prints the number and the payload in hex |
+//! | 64..=127 ([`kind::GATEWAY`]) | gateways, each its own kinds and payloads | the gateway; the engine journals them as given ([`Engine::journal_gateway_record`]) and skips them on recovery and replay; dump prints the number and the payload in hex |
 //! | 128..=65535 | reserved | dump prints the number and the payload in hex |
+//!
+//! [`Engine::journal_gateway_record`]: crate::engine::Engine::journal_gateway_record
 
 mod breaker;
 mod codec;
@@ -88,39 +90,6 @@ pub mod kind {
     pub const SPEC: u16 = 10;
     /// The paper venue's state of one order, appended whenever it changes (paper journal).
     pub const PAPER_ORDER: u16 = 32;
-}
-
-/// Who a record kind number belongs to (see the [module docs](self)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KindOwner {
-    /// 1..=63: defined by the engine, whether or not this build knows the number.
-    Engine,
-    /// 64..=127: a gateway's own record.
-    Gateway,
-    /// 0 and 128 up: no one writes these.
-    Reserved,
-}
-
-impl KindOwner {
-    /// The owner of `kind`.
-    pub fn of(kind: u16) -> KindOwner {
-        if kind::ENGINE.contains(&kind) {
-            KindOwner::Engine
-        } else if kind::GATEWAY.contains(&kind) {
-            KindOwner::Gateway
-        } else {
-            KindOwner::Reserved
-        }
-    }
-
-    /// The owner's name in `carry journal dump` (`engine`, `gateway`, `reserved`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            KindOwner::Engine => "engine",
-            KindOwner::Gateway => "gateway",
-            KindOwner::Reserved => "reserved",
-        }
-    }
 }
 
 /// Format of the START record's payload; bumped when any payload layout changes.

@@ -431,3 +431,23 @@ fn bad_fields_are_named() {
         Err(RecordError::UnknownKind(0))
     ));
 }
+
+#[test]
+fn engine_kinds_stay_in_their_range_and_gateway_kinds_are_never_decoded() {
+    assert!(kind::ENGINE.end() < kind::GATEWAY.start());
+    for k in 0..=u16::MAX {
+        if kind_name(k).is_some() {
+            assert!(
+                kind::ENGINE.contains(&k),
+                "kind {k} is outside the engine's range"
+            );
+        }
+    }
+    for k in kind::GATEWAY {
+        assert_eq!(describe(k, b"payload"), None);
+        assert_eq!(
+            Record::decode(k, b"payload"),
+            Err(RecordError::UnknownKind(k))
+        );
+    }
+}
