@@ -1,7 +1,8 @@
 //! The engine thread: busy-polls every feed queue, the execution-report queue and the operator
 //! command queue; stamps `Now` once per input; hands the intents the engine has journaled to the
 //! gateways; records per-stage latency from the stamps that travel with each event; publishes an
-//! admin snapshot a few times per second.
+//! admin snapshot a few times per second (what goes into it is built in
+//! [`crate::admin::publish`]).
 //!
 //! On the market-event path (dequeue → decide → journal → hand to gateway) nothing allocates,
 //! locks or logs: the queues are lock-free, the intent buffer and backlog are reused, the
@@ -13,23 +14,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use carry_engine::decision::breaker::Scope;
 use carry_engine::decision::decider::Decider;
 use carry_engine::engine::{Engine, ExecCounters, Input};
 use carry_engine::execution::order::OrderIntent;
-use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::sink::RecordSink;
-use carry_engine::{MarketEventKind, Now, Universe, Venue};
+use carry_engine::{MarketEventKind, Now, Universe};
 use carry_feeds::clock::{mono_ns, unix_ms};
 use carry_feeds::queue::Consumer;
-use carry_feeds::stats::{ConnectionStats, DisconnectReason, GroupStats};
-use carry_feeds::DropReason;
+use carry_feeds::stats::GroupStats;
 use carry_journal::{Journal, JournalError};
 use core_affinity::CoreId;
-use rust_decimal::prelude::FromPrimitive;
-use rust_decimal::Decimal;
 
-use crate::admin::snapshot::{set_str, MetricValue, Mode, SnapshotPublisher};
+use crate::admin::publish::{self, EngineView, EventRate};
+use crate::admin::snapshot::{Mode, SnapshotPublisher};
 use crate::admin::CommandReceiver;
 use crate::gateway::quote_board::QuoteBoard;
 use crate::gateway::{Gateways, ReportReceiver};
@@ -131,19 +128,36 @@ const NAP: Duration = Duration::from_micros(200);
 /// execution reports.
 const DRAIN_BATCH: usize = 64;
 
+/// Intents on their way to the gateways: those the current input produced, and those a full
+/// gateway queue sent back, kept in order for the next round. Both are reused, never shrunk.
+struct Outbox {
+    out: Vec<OrderIntent>,
+    backlog: VecDeque<OrderIntent>,
+}
+
+/// What taking one input cost: when its decision finished, how much of it was journaling, and
+/// how many intents it handed over.
+struct Taken {
+    decided_ns: u64,
+    journal_ns: u64,
+    intents: usize,
+}
+
 impl EngineLoop {
     /// Runs until `stop` is set and every queue is empty, then flushes the journal.
     pub fn run(mut self) -> LoopOutcome {
         crate::cores::pin_current(self.options.core);
-        let mut out: Vec<OrderIntent> = Vec::with_capacity(256);
-        let mut backlog: VecDeque<OrderIntent> = VecDeque::with_capacity(1024);
+        let mut outbox = Outbox {
+            out: Vec::with_capacity(256),
+            backlog: VecDeque::with_capacity(1024),
+        };
         let started = mono_ns();
         let tick_ns = self.options.tick_every.as_nanos() as u64;
         let publish_ns = self.options.publish_every.as_nanos() as u64;
         let mut next_tick = started + tick_ns;
         let mut next_publish = started;
         let mut market_events = 0u64;
-        let mut rate_window = (started, 0u64, 0.0f64);
+        let mut rate = EventRate::new(started);
         let mut idle = 0u32;
         loop {
             let mut worked = false;
@@ -168,21 +182,22 @@ impl EngineLoop {
                         .record_span(Stage::Queue, ev.venue, item.enqueued_ns, dequeued);
                     self.board.observe(&ev);
                     let now = Now::new(dequeued, unix_ms());
-                    self.engine.on_event(&Input::Market(ev), now, &mut out);
-                    let decided = mono_ns();
-                    let journal_ns = self.engine.sink_mut().take_spent();
-                    let total = decided.saturating_sub(dequeued);
+                    let taken = self.take_input(&Input::Market(ev), now, &mut outbox);
+                    let total = taken.decided_ns.saturating_sub(dequeued);
+                    self.latency.record(
+                        Stage::Decide,
+                        ev.venue,
+                        total.saturating_sub(taken.journal_ns),
+                    );
                     self.latency
-                        .record(Stage::Decide, ev.venue, total.saturating_sub(journal_ns));
-                    self.latency.record(Stage::Journal, ev.venue, journal_ns);
-                    if !out.is_empty() {
+                        .record(Stage::Journal, ev.venue, taken.journal_ns);
+                    if taken.intents > 0 {
                         self.latency.record_span(
                             Stage::WireToIntent,
                             ev.venue,
                             ev.recv_ns,
-                            decided,
+                            taken.decided_ns,
                         );
-                        self.hand_over(&mut out, &mut backlog, decided);
                     }
                 }
             }
@@ -191,38 +206,28 @@ impl EngineLoop {
                 self.latency
                     .record_span(Stage::Ack, report.venue, report.sent_ns, report.recv_ns);
                 let now = Now::new(mono_ns(), unix_ms());
-                self.engine.on_event(&Input::Exec(report), now, &mut out);
-                self.engine.sink_mut().take_spent();
-                self.hand_over(&mut out, &mut backlog, mono_ns());
+                self.take_input(&Input::Exec(report), now, &mut outbox);
             }
             while let Some(cmd) = self.commands.poll() {
                 worked = true;
                 let now = Now::new(mono_ns(), unix_ms());
-                self.engine.on_event(&Input::Command(cmd), now, &mut out);
-                self.engine.sink_mut().take_spent();
-                self.hand_over(&mut out, &mut backlog, mono_ns());
+                self.take_input(&Input::Command(cmd), now, &mut outbox);
             }
-            if !backlog.is_empty() {
-                self.retry_backlog(&mut backlog, mono_ns());
+            if !outbox.backlog.is_empty() {
+                self.retry_backlog(&mut outbox.backlog, mono_ns());
             }
             let t = mono_ns();
             if t >= next_tick {
                 next_tick = t + tick_ns;
                 let now = Now::new(t, unix_ms());
                 self.take_specs(now);
-                self.engine.on_event(&Input::Tick, now, &mut out);
-                self.engine.sink_mut().take_spent();
-                self.hand_over(&mut out, &mut backlog, mono_ns());
+                self.take_input(&Input::Tick, now, &mut outbox);
                 self.latency.maybe_publish(t);
             }
             if t >= next_publish {
                 next_publish = t + publish_ns;
-                let elapsed = t.saturating_sub(rate_window.0);
-                if elapsed >= 1_000_000_000 {
-                    rate_window.2 = (market_events - rate_window.1) as f64 * 1e9 / elapsed as f64;
-                    rate_window = (t, market_events, rate_window.2);
-                }
-                self.publish(Now::new(t, unix_ms()), started, rate_window.2);
+                let per_s = rate.update(t, market_events);
+                self.publish(Now::new(t, unix_ms()), started, per_s);
             }
             if worked {
                 idle = 0;
@@ -240,6 +245,7 @@ impl EngineLoop {
         }
         // Last answers already queued by the gateways still belong in the journal; what they
         // make the engine decide is journaled too, but no longer sent.
+        let Outbox { mut out, backlog } = outbox;
         let mut unsent = backlog.len();
         while let Ok(report) = self.reports.try_recv() {
             let now = Now::new(mono_ns(), unix_ms());
@@ -248,7 +254,7 @@ impl EngineLoop {
             out.clear();
         }
         let t = mono_ns();
-        self.publish(Now::new(t, unix_ms()), started, rate_window.2);
+        self.publish(Now::new(t, unix_ms()), started, rate.per_s());
         self.latency.publish(t);
         if let Err(e) = self.engine.sink_mut().journal.flush() {
             eprintln!("carry: engine: journal flush at shutdown failed: {e}");
@@ -259,6 +265,21 @@ impl EngineLoop {
             journal_next_seq: self.engine.sink().journal.next_seq(),
             unsent_intents: unsent,
             halted: self.engine.is_halted(),
+        }
+    }
+
+    /// One input through the engine at `now`: journaled, applied and decided on; the intents it
+    /// produced (already journaled) go to their gateways.
+    fn take_input(&mut self, input: &Input, now: Now, outbox: &mut Outbox) -> Taken {
+        self.engine.on_event(input, now, &mut outbox.out);
+        let decided_ns = mono_ns();
+        let journal_ns = self.engine.sink_mut().take_spent();
+        let intents = outbox.out.len();
+        self.hand_over(outbox, decided_ns);
+        Taken {
+            decided_ns,
+            journal_ns,
+            intents,
         }
     }
 
@@ -273,17 +294,12 @@ impl EngineLoop {
         self.engine.sink_mut().take_spent();
     }
 
-    /// Hands every journaled intent in `out` to its gateway; a full gateway queue keeps the rest
-    /// in `backlog`, in order, for the next round.
-    fn hand_over(
-        &mut self,
-        out: &mut Vec<OrderIntent>,
-        backlog: &mut VecDeque<OrderIntent>,
-        journaled_ns: u64,
-    ) {
-        for intent in out.drain(..) {
-            if !backlog.is_empty() {
-                backlog.push_back(intent);
+    /// Hands every journaled intent in the outbox to its gateway; a full gateway queue keeps the
+    /// rest in the backlog, in order, for the next round.
+    fn hand_over(&mut self, outbox: &mut Outbox, journaled_ns: u64) {
+        for intent in outbox.out.drain(..) {
+            if !outbox.backlog.is_empty() {
+                outbox.backlog.push_back(intent);
                 continue;
             }
             match self.gateways.send(intent) {
@@ -291,7 +307,7 @@ impl EngineLoop {
                     self.latency
                         .record_span(Stage::Send, intent.venue, journaled_ns, mono_ns())
                 }
-                Err(back) => backlog.push_back(back),
+                Err(back) => outbox.backlog.push_back(back),
             }
         }
     }
@@ -307,255 +323,21 @@ impl EngineLoop {
         }
     }
 
-    /// Fills the admin snapshot from the engine's views and the feeds' counters.
+    /// Refreshes the decider's gauges and publishes an admin snapshot of the engine at `now`.
     fn publish(&mut self, now: Now, started_ns: u64, events_per_s: f64) {
         self.engine.refresh_metrics(now);
-        let engine = &self.engine;
-        let universe = &self.universe;
-        let options = &self.options;
-        let feed_stats = &self.feed_stats;
-        self.snapshots.publish_with(|s| {
-            let c = engine.counters();
-            let decider = engine.decider();
-            set_str(&mut s.status.instance, &options.instance);
-            s.status.mode = options.mode;
-            s.status.uptime_s = now.mono_ns.saturating_sub(started_ns) / 1_000_000_000;
-            s.status.published_unix_ms = now.unix_ms;
-            s.status.events = c.market_events;
-            s.status.intents = c.intents;
-            s.status.fills = c.fills;
-            s.status.cycles_completed = c.cycles_completed;
-            s.status.events_per_s = events_per_s;
-            s.status.journal_seq = engine.sink().journal.next_seq().saturating_sub(1);
-            s.status.paused = decider.breakers().global_entry_block().is_some();
-
-            for g in &decider.metrics().pairs {
-                let Some(pair) = decider.pair(g.pair) else {
-                    continue;
-                };
-                let row = s.spreads.push_slot();
-                set_str(&mut row.pair, &g.name);
-                set_str(&mut row.instrument, &universe.get(pair.instrument).name);
-                let (long, short) = match g.orientation {
-                    Some(o) => (o.long, o.short),
-                    None => (
-                        pair.venues[0],
-                        *pair.venues.last().unwrap_or(&pair.venues[0]),
-                    ),
-                };
-                row.long_venue = long;
-                row.short_venue = short;
-                row.long_rate = g.long_rate.and_then(Decimal::from_f64);
-                row.short_rate = g.short_rate.and_then(Decimal::from_f64);
-                row.spread = g.spread.and_then(Decimal::from_f64);
-                row.apr = g.gross_apr.and_then(Decimal::from_f64);
-                row.net_apr = g.net_apr.and_then(Decimal::from_f64);
-                row.long_stale = decider.monitor().is_stale(long, pair.instrument, now);
-                row.short_stale = decider.monitor().is_stale(short, pair.instrument, now);
-            }
-
-            for (venue, instrument, pos) in engine.positions().open() {
-                let row = s.positions.push_slot();
-                row.venue = venue;
-                set_str(&mut row.instrument, &universe.get(instrument).name);
-                row.qty = pos.qty;
-                row.entry = pos.entry_price;
-                let risk = venue
-                    .is_perp()
-                    .then(|| decider.leg_risk(venue, instrument, engine.positions()))
-                    .flatten();
-                row.mark = risk
-                    .map(|r| r.mark_price)
-                    .or_else(|| decider.quote(venue, instrument).map(|q| q.mid()));
-                row.liq_price = risk.map(|r| r.liquidation_price);
-                row.liq_distance = risk.map(|r| r.liquidation_distance);
-                row.margin_ratio = risk.and_then(|r| r.margin_ratio);
-            }
-
-            for b in decider.breakers().active() {
-                let row = s.breakers.push_slot();
-                row.name = b.kind.as_str();
-                row.state = b.kind.effect().as_str();
-                row.tripped = true;
-                row.since_unix_ms = b.since.unix_ms;
-                match b.scope {
-                    Scope::Global => set_str(&mut row.scope, "global"),
-                    Scope::Venue(v) => set_str(&mut row.scope, v.as_str()),
-                    Scope::Stream { venue, .. } => set_str(&mut row.scope, venue.as_str()),
-                    Scope::Pair(p) => set_str(
-                        &mut row.scope,
-                        decider.pair(p).map_or("?", |p| p.name.as_str()),
-                    ),
-                }
-            }
-
-            for view in engine.pairs() {
-                let row = s.cycles.push_slot();
-                set_str(
-                    &mut row.pair,
-                    decider.pair(view.pair).map_or("?", |p| p.name.as_str()),
-                );
-                row.state = view.state.as_str();
-                row.cycle = view.cycle.map_or(0, u64::from);
-                row.since_unix_ms = 0;
-            }
-
-            let counter = |v: u64| MetricValue::Counter(v);
-            for (name, help, value) in [
-                (
-                    "engine_inputs_total",
-                    "Inputs the engine journaled and applied",
-                    c.inputs,
-                ),
-                (
-                    "engine_market_events_total",
-                    "Market events the engine processed",
-                    c.market_events,
-                ),
-                (
-                    "engine_intents_total",
-                    "Order intents journaled and handed to gateways",
-                    c.intents,
-                ),
-                (
-                    "engine_fills_total",
-                    "Execution reports carrying a fill",
-                    c.fills,
-                ),
-                (
-                    "engine_rejects_total",
-                    "Orders the venue rejected",
-                    c.rejects,
-                ),
-                (
-                    "engine_cycles_started_total",
-                    "Entry cycles started",
-                    c.cycles_started,
-                ),
-                (
-                    "engine_cycles_completed_total",
-                    "Cycles that went back to flat",
-                    c.cycles_completed,
-                ),
-                (
-                    "engine_unwinds_total",
-                    "First legs unwound after a failed hedge",
-                    c.unwinds,
-                ),
-                (
-                    "engine_rejected_in_flight_total",
-                    "Entry triggers refused: a cycle was in flight",
-                    c.rejected_in_flight,
-                ),
-                (
-                    "engine_reused_client_ids_total",
-                    "Client order ids placed twice (must stay 0)",
-                    c.reused_ids,
-                ),
-                (
-                    "engine_journal_failures_total",
-                    "Journal appends that failed",
-                    c.journal_failures,
-                ),
-            ] {
-                s.metrics.push_slot().set(name, help, counter(value));
-            }
-            s.metrics.push_slot().set(
-                "engine_halted",
-                "1 when the journal failed and the engine halted",
-                MetricValue::Gauge(f64::from(u8::from(engine.is_halted()))),
-            );
-            for g in &decider.metrics().pairs {
-                if let Some(apr) = g.net_apr {
-                    s.metrics
-                        .push_slot()
-                        .set(
-                            "pair_net_apr",
-                            "Net APR of the pair's best or held orientation (fraction per year)",
-                            MetricValue::Gauge(apr),
-                        )
-                        .label("pair", &g.name);
-                }
-            }
-            // One series per venue, summed over its connections (Binance perp has two), read
-            // straight from the atomics: no per-publish allocation.
-            let mut venues = [FeedTotals::default(); VENUE_COUNT];
-            for stats in feed_stats {
-                for conn in &stats.connections {
-                    venues[conn.venue.index()].add(conn);
-                }
-            }
-            for (v, t) in venues.iter().enumerate() {
-                if t.connections == 0 {
-                    continue;
-                }
-                let venue = Venue::ALL[v].as_str();
-                for (name, help, value) in [
-                    (
-                        "feed_connects_total",
-                        "Websocket connections established",
-                        counter(t.connects),
-                    ),
-                    (
-                        "feed_messages_total",
-                        "Websocket messages received",
-                        counter(t.messages),
-                    ),
-                    (
-                        "feed_events_total",
-                        "Market events produced",
-                        counter(t.events),
-                    ),
-                    (
-                        "feed_connections_up",
-                        "Websocket connections currently up",
-                        MetricValue::Gauge(t.up as f64),
-                    ),
-                ] {
-                    s.metrics
-                        .push_slot()
-                        .set(name, help, value)
-                        .label("venue", venue);
-                }
-                for (reason, n) in DisconnectReason::ALL.iter().zip(t.disconnects) {
-                    if n > 0 {
-                        s.metrics
-                            .push_slot()
-                            .set(
-                                "feed_disconnects_total",
-                                "Websocket disconnects by reason",
-                                counter(n),
-                            )
-                            .label("venue", venue)
-                            .label("reason", reason.as_str());
-                    }
-                }
-                for (reason, n) in DropReason::ALL.iter().zip(t.drops) {
-                    if n > 0 {
-                        s.metrics
-                            .push_slot()
-                            .set(
-                                "feed_dropped_messages_total",
-                                "Venue messages dropped as not understood, by reason",
-                                counter(n),
-                            )
-                            .label("venue", venue)
-                            .label("reason", reason.as_str());
-                    }
-                }
-            }
-            for stats in feed_stats {
-                let q = stats.queue.snapshot();
-                s.metrics
-                    .push_slot()
-                    .set(
-                        "feed_queue_conflated_total",
-                        "Quotes conflated because the engine queue was full",
-                        counter(q.conflated),
-                    )
-                    .label("group", &stats.name);
-            }
-        });
+        let view = EngineView {
+            engine: &self.engine,
+            universe: &self.universe,
+            feed_stats: &self.feed_stats,
+            instance: &self.options.instance,
+            mode: self.options.mode,
+            journal_seq: self.engine.sink().journal.next_seq().saturating_sub(1),
+            uptime_s: now.mono_ns.saturating_sub(started_ns) / 1_000_000_000,
+            events_per_s,
+            now,
+        };
+        self.snapshots.publish_with(|s| publish::fill(s, &view));
     }
 }
 
@@ -565,6 +347,7 @@ mod tests {
     use carry_engine::record::{kind, Record};
     use carry_engine::InstrumentSpec;
     use carry_journal::{JournalOptions, JournalReader};
+    use rust_decimal::Decimal;
 
     use crate::admin::{command_channel, snapshot_channel};
     use crate::config::Config;
@@ -642,33 +425,5 @@ mod tests {
             })
             .collect();
         assert_eq!(journaled, vec![(gate, btc, spec)]);
-    }
-}
-
-/// One venue's feed counters, summed over its connections.
-#[derive(Clone, Copy, Default)]
-struct FeedTotals {
-    connections: u64,
-    up: u64,
-    connects: u64,
-    messages: u64,
-    events: u64,
-    disconnects: [u64; DisconnectReason::COUNT],
-    drops: [u64; DropReason::ALL.len()],
-}
-
-impl FeedTotals {
-    fn add(&mut self, c: &ConnectionStats) {
-        self.connections += 1;
-        self.up += c.up.get().min(1);
-        self.connects += c.connects.get();
-        self.messages += c.messages.get();
-        self.events += c.events.get();
-        for (total, reason) in self.disconnects.iter_mut().zip(DisconnectReason::ALL) {
-            *total += c.disconnect(reason).get();
-        }
-        for (total, reason) in self.drops.iter_mut().zip(DropReason::ALL) {
-            *total += c.drops(reason).get();
-        }
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod client;
 pub mod command;
+pub mod publish;
 pub mod reply;
 pub mod server;
 pub mod snapshot;
