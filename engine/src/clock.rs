@@ -11,6 +11,7 @@ pub struct Now {
 }
 
 impl Now {
+    /// A time from its two clocks.
     pub const fn new(mono_ns: u64, unix_ms: i64) -> Now {
         Now { mono_ns, unix_ms }
     }

@@ -21,16 +21,32 @@ use crate::market::venue::{Venue, VENUE_COUNT};
 /// A configuration error, always naming the key (dotted path, with `pairs[i]` indices).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
+    /// A venue id that names no venue.
     #[error("{key}: unknown venue {value:?} (expected one of binance-perp, binance-spot, bybit-perp, bybit-spot, okx-perp, okx-spot, bitget-perp, bitget-spot, gate-perp, gate-spot{auto})", auto = if *allows_auto { " or \"auto\"" } else { "" })]
     UnknownVenue {
+        /// The key.
         key: String,
+        /// What it said.
         value: String,
+        /// Whether the key also takes `auto`.
         allows_auto: bool,
     },
+    /// An instrument the universe does not hold.
     #[error("{key}: unknown instrument {value:?} (not in the configured universe)")]
-    UnknownInstrument { key: String, value: String },
+    UnknownInstrument {
+        /// The key.
+        key: String,
+        /// What it said.
+        value: String,
+    },
+    /// Any other value out of its range or inconsistent with another.
     #[error("{key}: {reason}")]
-    Invalid { key: String, reason: String },
+    Invalid {
+        /// The key.
+        key: String,
+        /// What is wrong, with the value.
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -65,7 +81,9 @@ pub struct PairConfig {
     pub name: Option<String>,
     /// Canonical instrument, `BASE-QUOTE`.
     pub instrument: String,
+    /// The long leg: a venue id, or `auto`.
     pub long: String,
+    /// The short leg: a venue id, or `auto`.
     pub short: String,
     /// Candidate venues for `auto` legs.
     #[serde(default)]
@@ -89,6 +107,7 @@ pub enum FeeKind {
     /// Entries and exits cross the book (the default, and what execution's IOC orders do).
     #[default]
     Taker,
+    /// Charge the maker fee (for orders that rest on the book).
     Maker,
 }
 
@@ -122,8 +141,10 @@ pub struct StrategyConfig {
     /// Funding interval assumed until the venue states one or two settlements are observed.
     #[serde(default = "default_fallback_interval_hours")]
     pub fallback_interval_hours: u32,
+    /// Which fee an entry and an exit pay per fill.
     #[serde(default)]
     pub fee: FeeKind,
+    /// How much of the spread one crossing of a book costs.
     #[serde(default)]
     pub crossing: Crossing,
     /// Borrow cost of a margin-short spot leg, per year. Required when any pair allows one.
@@ -184,6 +205,7 @@ pub struct BreakerConfig {
     /// A top of book is stale this long after its last update.
     #[serde(default = "default_quote_ttl_ms")]
     pub quote_ttl_ms: u64,
+    /// The window, in ms, over which rejects and retries are counted per venue.
     #[serde(default = "default_reject_window_ms")]
     pub reject_window_ms: u64,
     /// Entries on a venue pause when more rejects (or retries) than this arrive in one window.
@@ -248,9 +270,13 @@ impl Default for VenueParams {
 /// Everything [`crate::decision::decider::Decider::new`] needs besides the universe.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeciderConfig {
+    /// The `[[pairs]]` entries.
     pub pairs: Vec<PairConfig>,
+    /// `[strategy]`.
     pub strategy: StrategyConfig,
+    /// `[risk]`.
     pub risk: RiskConfig,
+    /// `[breakers]`.
     pub breakers: BreakerConfig,
     /// Indexed by [`Venue::index`].
     pub venues: [VenueParams; VENUE_COUNT],
@@ -494,6 +520,7 @@ pub struct ExecConfig {
     /// Hedge orders that may end short (rejected, partly filled, not found) before the first
     /// leg is unwound.
     pub max_hedge_attempts: u16,
+    /// Unwind orders that may end short before the cycle reports the exposure and stalls.
     pub max_unwind_attempts: u16,
     /// Per leg, per exit.
     pub max_exit_attempts: u16,
@@ -508,6 +535,7 @@ pub struct ExecConfig {
     pub retry_backoff_ms: u64,
     /// Longest such wait.
     pub max_retry_backoff_ms: u64,
+    /// How an order of unknown fate is resolved: `query` (default) or `resend`.
     pub resolve: ResolveMode,
 }
 
@@ -606,6 +634,7 @@ impl ExecConfig {
 pub struct EngineConfig {
     /// The instance name that prefixes every client order id.
     pub instance: String,
+    /// `[execution]`: how targets become orders.
     pub execution: ExecConfig,
     /// The configuration text this engine was built from; journaled in the START record so that
     /// `carry replay` can rebuild the same engine. Opaque to the engine.

@@ -56,54 +56,85 @@ use crate::sink::RecordSink;
 /// One input of the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Input {
+    /// A market event from a feed.
     Market(MarketEvent),
+    /// An execution report from a gateway.
     Exec(ExecReport),
+    /// An operator command.
     Command(OperatorCommand),
     /// A timer tick: timeouts, staleness and periodic evaluation run on these.
     Tick,
 }
 
-/// Why the engine could not open.
+/// Why the engine could not open, or could not journal a record it was handed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// The execution configuration is out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The instance name cannot prefix client order ids.
     #[error("instance: {0}")]
     Instance(#[from] ClientIdError),
+    /// The journal could not be opened, read or appended to.
     #[error("journal: {0}")]
     Journal(#[from] carry_journal::JournalError),
+    /// A record of an engine kind does not decode.
     #[error("journal record {seq}: {source}")]
-    Record { seq: u64, source: RecordError },
+    Record {
+        /// The record's sequence number.
+        seq: u64,
+        /// What is wrong with it.
+        source: RecordError,
+    },
+    /// The journal was written with another record format.
     #[error(
         "journal record {seq}: written with record format {found}; this build reads {supported}"
     )]
     Format {
+        /// The START record's sequence number.
         seq: u64,
+        /// The format it names.
         found: u16,
+        /// The format this build reads.
         supported: u16,
     },
+    /// The journal belongs to another instance.
     #[error("journal record {seq}: written by instance {found:?}, but this engine is instance {expected:?}; client order ids would not continue")]
     InstanceMismatch {
+        /// The START record's sequence number.
         seq: u64,
+        /// The instance it names.
         found: String,
+        /// This engine's instance.
         expected: String,
     },
+    /// A gateway record of a kind gateways do not own.
     #[error("record kind {0} is not a gateway's (gateways own kinds 64..=127)")]
     NotGatewayKind(u16),
+    /// The engine halted after a journal failure and journals nothing more.
     #[error("the engine halted after a journal failure; nothing more is journaled")]
     Halted,
 }
 
 /// The decision half as the engine drives it. [`Decider`] is the real one.
 pub trait Decide {
+    /// How many pairs are configured.
     fn pair_count(&self) -> usize;
+    /// Takes a market event.
     fn on_market(&mut self, ev: &MarketEvent, now: Now);
+    /// Takes a timer tick.
     fn on_tick(&mut self, now: Now);
+    /// Takes an operator command.
     fn on_command(&mut self, cmd: OperatorCommand, now: Now);
+    /// A venue rejected an order.
     fn on_reject(&mut self, venue: Venue, now: Now);
+    /// Execution retries an order step on a venue (counted like a reject).
     fn on_retry(&mut self, venue: Venue, now: Now);
+    /// Execution left exposure on a pair it cannot close.
     fn on_leftover_exposure(&mut self, pair: PairId, now: Now);
+    /// The journal failed: nothing may be decided any more.
     fn on_journal_failure(&mut self, now: Now);
+    /// The position the pair wants now, if any; `in_flight` says a cycle is running.
     fn evaluate(
         &mut self,
         pair: PairId,
@@ -115,6 +146,7 @@ pub trait Decide {
     fn pairs_for(&self, venue: Venue, instrument: InstrumentId) -> &[PairId];
     /// Pairs that use a venue at all (evaluated after its feed resets).
     fn pairs_on_venue(&self, venue: Venue) -> &[PairId];
+    /// The latest top of book of (venue, instrument), if any.
     fn quote(&self, venue: Venue, instrument: InstrumentId) -> Option<Quote>;
     /// Hands every breaker change since the last call to `sink`, oldest first.
     fn drain_breaker_changes(&mut self, sink: &mut dyn FnMut(BreakerChange));
@@ -173,23 +205,41 @@ impl Decide for Decider {
 /// Execution counters, for the status view and metrics. Plain numbers, updated in place.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ExecCounters {
+    /// Inputs journaled and applied.
     pub inputs: u64,
+    /// Market events among them.
     pub market_events: u64,
+    /// Execution reports among them.
     pub exec_reports: u64,
+    /// Operator commands among them.
     pub commands: u64,
+    /// Timer ticks among them.
     pub ticks: u64,
+    /// Intents journaled.
     pub intents: u64,
+    /// Place intents among them.
     pub places: u64,
+    /// Resend intents among them.
     pub resends: u64,
+    /// Query intents among them.
     pub queries: u64,
+    /// Cancel intents among them.
     pub cancels: u64,
+    /// Reports carrying a fill.
     pub fills: u64,
+    /// Orders the venue rejected.
     pub rejects: u64,
+    /// Duplicate-id answers (to resends).
     pub duplicates: u64,
+    /// Entry cycles started.
     pub cycles_started: u64,
+    /// Cycles that went back to flat, missed entries aside.
     pub cycles_completed: u64,
+    /// Entries whose first leg executed nothing.
     pub entries_missed: u64,
+    /// Times a cycle started unwinding a leg.
     pub unwinds: u64,
+    /// Exposure records (leftover, dust, late fills).
     pub exposures: u64,
     /// Entry targets refused because the pair's cycle was in flight.
     pub rejected_in_flight: u64,
@@ -197,9 +247,13 @@ pub struct ExecCounters {
     pub ignored_open: u64,
     /// Entry targets refused for a size below a venue minimum.
     pub below_minimum: u64,
+    /// Entry targets that were not a valid entry (zero size, same venue twice).
     pub bad_targets: u64,
+    /// Orders not sent for want of a quote.
     pub blocked_no_quote: u64,
+    /// Orders not sent for want of trading rules.
     pub blocked_no_spec: u64,
+    /// Orders not sent because the attempt counter ran out.
     pub blocked_attempts: u64,
     /// Reports for no order of a live cycle.
     pub unmatched_reports: u64,
@@ -209,23 +263,34 @@ pub struct ExecCounters {
     pub late_fills: u64,
     /// A client order id placed a second time: must stay 0.
     pub reused_ids: u64,
+    /// Journal appends that failed (each halts the engine).
     pub journal_failures: u64,
     /// Inputs dropped because the engine is halted.
     pub dropped_halted: u64,
+    /// START records applied (this run's and the journal's).
     pub restarts: u64,
+    /// Records applied while recovering from the journal.
     pub recovered_records: u64,
 }
 
 /// A pair's execution state, for views.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairView {
+    /// The pair.
     pub pair: PairId,
+    /// Where its cycle is.
     pub state: CycleState,
+    /// The cycle number, if one is live.
     pub cycle: Option<u32>,
+    /// Signed base units the cycle holds on its long and short leg.
     pub position: [Decimal; 2],
+    /// The long and the short venue, if a cycle is live.
     pub venues: Option<[Venue; 2]>,
+    /// Orders still working or of unknown fate.
     pub working_orders: usize,
+    /// Orders of unknown fate.
     pub unknown_orders: usize,
+    /// Whether the cycle stalled with exposure left.
     pub stalled: bool,
 }
 
@@ -909,6 +974,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
         self.book.unknown_orders()
     }
 
+    /// Every pair's execution state, in pair order.
     pub fn pairs(&self) -> impl Iterator<Item = PairView> + '_ {
         (0..self.book.len()).map(|i| {
             let pair = PairId(i as u16);
@@ -941,30 +1007,37 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
         })
     }
 
+    /// The pair's live cycle, if any.
     pub fn cycle(&self, pair: PairId) -> Option<&Cycle> {
         self.book.cycle(pair)
     }
 
+    /// The pair's cycle state.
     pub fn state(&self, pair: PairId) -> CycleState {
         self.book.state(pair)
     }
 
+    /// Positions confirmed by fills.
     pub fn positions(&self) -> &Positions {
         &self.positions
     }
 
+    /// Execution counters.
     pub fn counters(&self) -> &ExecCounters {
         &self.counters
     }
 
+    /// The decision half.
     pub fn decider(&self) -> &D {
         &self.decider
     }
 
+    /// The trading rules orders are sized with.
     pub fn specs(&self) -> &SpecTable {
         &self.specs
     }
 
+    /// Whether a journal failure halted the engine.
     pub fn is_halted(&self) -> bool {
         self.halted
     }
@@ -979,18 +1052,22 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
         self.issued.contains(id)
     }
 
+    /// How many client order ids were ever placed.
     pub fn issued_count(&self) -> usize {
         self.issued.len()
     }
 
+    /// The instance prefixing client order ids.
     pub fn instance(&self) -> &InstanceId {
         &self.instance
     }
 
+    /// Where records go.
     pub fn sink(&self) -> &S {
         &self.sink
     }
 
+    /// Where records go, to flush or inspect.
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.sink
     }

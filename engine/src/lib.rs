@@ -3,6 +3,9 @@
 //! Nothing here reads a clock, touches the network or spawns a thread, so the same inputs always
 //! yield the same outputs: that is what makes `carry replay` an exact re-run.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod decision;

@@ -49,29 +49,55 @@ pub struct Divergence {
     pub got: String,
 }
 
+/// Replay's verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplayOutcome {
+    /// Every journaled intent was decided again, byte for byte.
     Identical(ReplayStats),
+    /// The first intent that differs, or is missing, or is new.
     Diverged(Divergence),
 }
 
 /// Why a replay could not run to a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    /// The journal could not be read.
     #[error("journal: {0}")]
     Journal(#[from] carry_journal::JournalError),
+    /// A record of an engine kind does not decode.
     #[error("journal record {seq}: {source}")]
-    Record { seq: u64, source: RecordError },
+    Record {
+        /// The record's sequence number.
+        seq: u64,
+        /// What is wrong with it.
+        source: RecordError,
+    },
+    /// An input comes before the first START record.
     #[error(
         "journal record {seq}: an input before any START record; not a journal the engine wrote"
     )]
-    NoStart { seq: u64 },
+    NoStart {
+        /// The input's sequence number.
+        seq: u64,
+    },
+    /// The caller could not build an engine from a START record's configuration.
     #[error(
         "journal record {seq} (START): cannot build an engine from its configuration: {reason}"
     )]
-    Build { seq: u64, reason: String },
+    Build {
+        /// The START record's sequence number.
+        seq: u64,
+        /// The caller's reason.
+        reason: String,
+    },
+    /// The engine built for a START record refused to open on the journal before it.
     #[error("journal record {seq} (START): {source}")]
-    Engine { seq: u64, source: EngineError },
+    Engine {
+        /// The START record's sequence number.
+        seq: u64,
+        /// Why the engine refused.
+        source: EngineError,
+    },
 }
 
 /// Replays the journal in `dir`. `build` makes the engine's parts from a START record (its

@@ -7,6 +7,8 @@ use crate::record::Record;
 
 /// Where the engine writes its records: the journal, or (for replay and tests) memory.
 pub trait RecordSink {
+    /// Appends a record of `kind` and `len` payload bytes, which `encode` writes in place;
+    /// returns its sequence number.
     fn append_with<F: FnOnce(&mut [u8])>(
         &mut self,
         kind: u16,
@@ -32,12 +34,15 @@ impl RecordSink for carry_journal::Journal {
 /// number of appends, to exercise the journal-failure path).
 #[derive(Debug, Default)]
 pub struct MemorySink {
+    /// (kind, payload) of every record appended, in order.
     pub records: Vec<(u16, Vec<u8>)>,
+    /// Appends fail once this many have succeeded.
     pub fail_after: Option<usize>,
     appended: usize,
 }
 
 impl MemorySink {
+    /// An empty sink that never fails.
     pub fn new() -> MemorySink {
         MemorySink::default()
     }

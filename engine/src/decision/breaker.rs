@@ -31,14 +31,23 @@ use crate::market::venue::{Venue, VENUE_COUNT};
 /// What tripped a breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BreakerKind {
+    /// Data of a stream older than its time-to-live.
     StaleFeed,
+    /// A venue's feed reset; the stream waits for new data of every kind.
     FeedReset,
+    /// More rejects or retries on a venue than allowed in a window.
     RejectRate,
+    /// A perp leg of the pair too close to liquidation.
     LiquidationDistance,
+    /// A perp leg of the pair with too high a margin ratio.
     MarginRatio,
+    /// Execution could not close a leg of the pair.
     LeftoverExposure,
+    /// A journal write failed.
     JournalFailure,
+    /// The operator said `pause`.
     OperatorPause,
+    /// The operator said `flatten`.
     OperatorFlatten,
 }
 
@@ -46,6 +55,7 @@ pub enum BreakerKind {
 pub const BREAKER_KIND_COUNT: usize = 9;
 
 impl BreakerKind {
+    /// Every kind, in index order.
     pub const ALL: [BreakerKind; BREAKER_KIND_COUNT] = [
         BreakerKind::StaleFeed,
         BreakerKind::FeedReset,
@@ -58,6 +68,7 @@ impl BreakerKind {
         BreakerKind::OperatorFlatten,
     ];
 
+    /// The kind's metric label (`stale_feed`).
     pub const fn as_str(self) -> &'static str {
         match self {
             BreakerKind::StaleFeed => "stale_feed",
@@ -77,6 +88,7 @@ impl BreakerKind {
         self as usize
     }
 
+    /// The kind at this index, if any.
     pub const fn from_index(i: usize) -> Option<BreakerKind> {
         if i < BREAKER_KIND_COUNT {
             Some(BreakerKind::ALL[i])
@@ -85,6 +97,7 @@ impl BreakerKind {
         }
     }
 
+    /// What a tripped breaker of this kind does.
     pub const fn effect(self) -> Effect {
         match self {
             BreakerKind::StaleFeed
@@ -112,6 +125,7 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// The effect's name in views (`pause_entries`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Effect::PauseEntries => "pause_entries",
@@ -124,30 +138,42 @@ impl Effect {
 /// What a breaker covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
+    /// Everything.
     Global,
+    /// One venue.
     Venue(Venue),
+    /// One venue's stream of one instrument.
     Stream {
+        /// The venue.
         venue: Venue,
+        /// The instrument.
         instrument: InstrumentId,
     },
+    /// One pair.
     Pair(PairId),
 }
 
 /// One trip or clear, for the journal and the admin view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BreakerChange {
+    /// Which breaker.
     pub kind: BreakerKind,
+    /// Where.
     pub scope: Scope,
     /// `true`: tripped; `false`: cleared.
     pub tripped: bool,
+    /// When the condition was seen.
     pub at: Now,
 }
 
 /// A breaker that is tripped now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ActiveBreaker {
+    /// Which breaker.
     pub kind: BreakerKind,
+    /// Where.
     pub scope: Scope,
+    /// When it tripped.
     pub since: Now,
 }
 
@@ -202,6 +228,8 @@ pub struct Breakers {
 }
 
 impl Breakers {
+    /// Breakers for `instruments` instruments and `pairs` pairs, none tripped; a venue trips
+    /// `reject_rate` on more than `max_rejects` rejects or retries in `reject_window_ms`.
     pub fn new(
         instruments: usize,
         pairs: usize,
@@ -262,6 +290,7 @@ impl Breakers {
         }
     }
 
+    /// Whether a journal failure halted everything.
     pub fn is_halted(&self) -> bool {
         self.halted.is_some()
     }
@@ -299,6 +328,7 @@ impl Breakers {
         }
     }
 
+    /// Whether the operator's `flatten` is in force.
     pub fn is_flattening(&self) -> bool {
         self.flatten.is_some()
     }
@@ -385,6 +415,7 @@ impl Breakers {
         }
     }
 
+    /// The breaker pausing (venue, instrument)'s stream, if any.
     pub fn stream_blocked(&self, venue: Venue, instrument: InstrumentId) -> Option<BreakerKind> {
         self.streams
             .get(instrument.index() * VENUE_COUNT + venue.index())
@@ -406,6 +437,7 @@ impl Breakers {
         }
     }
 
+    /// Clears the pair's force-exit breaker (the pair is flat).
     pub fn clear_pair_force(&mut self, pair: PairId, now: Now) {
         if let Some(slot) = self.pair_force.get_mut(pair.index()) {
             if let Some((kind, _)) = slot.take() {
@@ -414,6 +446,7 @@ impl Breakers {
         }
     }
 
+    /// The force-exit breaker tripped on the pair, if any.
     pub fn pair_force(&self, pair: PairId) -> Option<BreakerKind> {
         self.pair_force
             .get(pair.index())
@@ -432,6 +465,7 @@ impl Breakers {
         }
     }
 
+    /// Whether leftover exposure pauses the pair's entries.
     pub fn pair_leftover(&self, pair: PairId) -> bool {
         self.pair_leftover
             .get(pair.index())

@@ -26,6 +26,7 @@ pub enum OperatorCommand {
 }
 
 impl OperatorCommand {
+    /// Every command, in code order.
     pub const ALL: [OperatorCommand; 3] = [
         OperatorCommand::Pause,
         OperatorCommand::Resume,
@@ -50,6 +51,7 @@ impl OperatorCommand {
         }
     }
 
+    /// The command with this journal code, if any.
     pub const fn from_code(code: u8) -> Option<OperatorCommand> {
         match code {
             1 => Some(OperatorCommand::Pause),

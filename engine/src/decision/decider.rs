@@ -645,10 +645,12 @@ impl Decider {
         self.monitor.pairs_on_venue(venue)
     }
 
+    /// The configured pairs, resolved.
     pub fn pairs(&self) -> &PairTable {
         &self.pairs
     }
 
+    /// One pair, if the id is configured.
     pub fn pair(&self, id: PairId) -> Option<&Pair> {
         self.pairs.get(id)
     }
@@ -658,22 +660,27 @@ impl Decider {
         self.breakers.drain_changes()
     }
 
+    /// The circuit breakers and which are tripped.
     pub fn breakers(&self) -> &Breakers {
         &self.breakers
     }
 
+    /// Whether a breaker halted everything (a journal failure).
     pub fn is_halted(&self) -> bool {
         self.breakers.is_halted()
     }
 
+    /// The funding monitor: every subscribed stream's latest funding and quote.
     pub fn monitor(&self) -> &FundingMonitor {
         &self.monitor
     }
 
+    /// The latest top of book of (venue, instrument), if one arrived.
     pub fn quote(&self, venue: Venue, instrument: InstrumentId) -> Option<Quote> {
         self.monitor.quote(venue, instrument).map(|q| q.quote)
     }
 
+    /// The latest funding of (venue, instrument), if any arrived on a subscribed stream.
     pub fn funding(&self, venue: Venue, instrument: InstrumentId) -> Option<FundingState> {
         self.monitor.funding(venue, instrument).copied()
     }

@@ -23,6 +23,7 @@ pub const TARGET_REASONS: [TargetReason; 4] = [
     TargetReason::Flatten,
 ];
 
+/// The position of a target reason in [`TARGET_REASONS`] and the decision counters.
 pub const fn target_reason_index(r: TargetReason) -> usize {
     match r {
         TargetReason::Enter => 0,
@@ -49,9 +50,11 @@ pub enum SkipReason {
     Holding,
 }
 
+/// Number of skip reasons; the length of per-reason counters.
 pub const SKIP_REASON_COUNT: usize = 6;
 
 impl SkipReason {
+    /// Every skip reason, in index order.
     pub const ALL: [SkipReason; SKIP_REASON_COUNT] = [
         SkipReason::Halted,
         SkipReason::InFlight,
@@ -61,10 +64,12 @@ impl SkipReason {
         SkipReason::Holding,
     ];
 
+    /// The reason's position in per-reason counters.
     pub const fn index(self) -> usize {
         self as usize
     }
 
+    /// The reason's metric label (`below_entry`).
     pub const fn as_str(self) -> &'static str {
         match self {
             SkipReason::Halted => "halted",
@@ -80,18 +85,27 @@ impl SkipReason {
 /// What became of market events, by [`Applied`] outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventOutcome {
+    /// A funding update was kept.
     Funding,
+    /// A quote was kept.
     Quote,
+    /// A feed reset marked streams stale.
     FeedReset,
+    /// No pair subscribed to the stream.
     Unsubscribed,
+    /// Funding on a spot market.
     SpotFunding,
+    /// Funding older than what is held.
     OutOfOrder,
+    /// A quote that cannot be right (crossed, non-positive price, negative size).
     BadQuote,
 }
 
+/// Number of event outcomes; the length of per-outcome counters.
 pub const EVENT_OUTCOME_COUNT: usize = 7;
 
 impl EventOutcome {
+    /// Every outcome, in index order.
     pub const ALL: [EventOutcome; EVENT_OUTCOME_COUNT] = [
         EventOutcome::Funding,
         EventOutcome::Quote,
@@ -102,10 +116,12 @@ impl EventOutcome {
         EventOutcome::BadQuote,
     ];
 
+    /// The outcome's position in per-outcome counters.
     pub const fn index(self) -> usize {
         self as usize
     }
 
+    /// The outcome's metric label (`out_of_order`).
     pub const fn as_str(self) -> &'static str {
         match self {
             EventOutcome::Funding => "funding",
@@ -118,6 +134,7 @@ impl EventOutcome {
         }
     }
 
+    /// The counter an [`Applied`] result goes to.
     pub const fn of(a: Applied) -> EventOutcome {
         match a {
             Applied::Funding => EventOutcome::Funding,
@@ -136,6 +153,7 @@ impl EventOutcome {
 pub struct Counters {
     /// Per venue, by [`EventOutcome`] index.
     pub events: [[u64; EVENT_OUTCOME_COUNT]; VENUE_COUNT],
+    /// Pair evaluations run.
     pub evaluations: u64,
     /// Targets emitted, by [`target_reason_index`].
     pub decisions: [u64; 4],
@@ -147,28 +165,34 @@ pub struct Counters {
     pub breaker_trips: [u64; BREAKER_KIND_COUNT],
     /// Rejects and retries reported by execution, per venue.
     pub venue_rejects: [u64; VENUE_COUNT],
+    /// The same for retries.
     pub venue_retries: [u64; VENUE_COUNT],
     /// By [`OperatorCommand::index`].
     pub commands: [u64; 3],
 }
 
 impl Counters {
+    /// Counts a market event's outcome on its venue.
     pub fn event(&mut self, venue: Venue, outcome: EventOutcome) {
         self.events[venue.index()][outcome.index()] += 1;
     }
 
+    /// Counts a target emitted.
     pub fn decision(&mut self, r: TargetReason) {
         self.decisions[target_reason_index(r)] += 1;
     }
 
+    /// Counts a target refused.
     pub fn rejection(&mut self, r: RejectReason) {
         self.rejections[r.index()] += 1;
     }
 
+    /// Counts an evaluation without a target.
     pub fn skip(&mut self, r: SkipReason) {
         self.skips[r.index()] += 1;
     }
 
+    /// Counts an operator command.
     pub fn command(&mut self, c: OperatorCommand) {
         self.commands[c.index()] += 1;
     }
@@ -182,18 +206,25 @@ impl Counters {
 /// Spread gauges of one pair, for its held orientation (or, when flat, its best one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PairGauges {
+    /// The pair.
     pub pair: PairId,
     /// Configured name (label).
     pub name: String,
+    /// Its instrument.
     pub instrument: InstrumentId,
     /// The orientation shown; `None` when no orientation has a spread.
     pub orientation: Option<Orientation>,
     /// Whether the pair holds a position.
     pub open: bool,
+    /// The long leg's per-interval funding rate.
     pub long_rate: Option<f64>,
+    /// The short leg's per-interval funding rate.
     pub short_rate: Option<f64>,
+    /// `short_rate − long_rate`.
     pub spread: Option<f64>,
+    /// Each leg annualized on its own interval, `short − long`.
     pub gross_apr: Option<f64>,
+    /// Gross APR less round-trip costs annualized over the holding time.
     pub net_apr: Option<f64>,
     /// Why the shown orientation has no spread.
     pub leg_problem: Option<LegProblem>,
@@ -206,35 +237,53 @@ pub struct PairGauges {
 /// Freshness of one subscribed stream.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StreamGauges {
+    /// The stream's venue.
     pub venue: Venue,
+    /// Its instrument.
     pub instrument: InstrumentId,
+    /// Age of the latest funding (perps), if any arrived.
     pub funding_age_ms: Option<u64>,
+    /// Age of the latest quote, if any arrived.
     pub quote_age_ms: Option<u64>,
+    /// Why the stream is not usable, if it is not.
     pub problem: Option<LegProblem>,
     /// Perps: the funding interval in use and where it came from.
     pub interval_ms: Option<u64>,
+    /// Where the interval came from.
     pub interval_source: Option<IntervalSource>,
 }
 
 /// Exposure of one instrument over all venues.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ExposureGauges {
+    /// The instrument.
     pub instrument: InstrumentId,
+    /// Spot holdings, base units.
     pub spot_qty: f64,
+    /// Perp positions, base units.
     pub perp_qty: f64,
+    /// Spot plus perp: what a price move gains or loses per unit.
     pub net_delta: f64,
+    /// Notional summed over legs, each at its own price.
     pub gross_notional: f64,
 }
 
 /// Margin state of one open perp position.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LegRiskGauges {
+    /// The perp venue.
     pub venue: Venue,
+    /// Its instrument.
     pub instrument: InstrumentId,
+    /// Signed base units.
     pub qty: f64,
+    /// Average entry price.
     pub entry_price: f64,
+    /// The price the risk is assessed at.
     pub mark_price: f64,
+    /// Where the position would be liquidated.
     pub liquidation_price: f64,
+    /// How far the mark may still move against the position, as a fraction of mark.
     pub liquidation_distance: f64,
     /// `None`: equity exhausted.
     pub margin_ratio: Option<f64>,
@@ -243,12 +292,17 @@ pub struct LegRiskGauges {
 /// Everything the decision half reports.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
+    /// Per pair, in pair order.
     pub pairs: Vec<PairGauges>,
+    /// Per subscribed stream.
     pub streams: Vec<StreamGauges>,
+    /// Per instrument with a position.
     pub exposures: Vec<ExposureGauges>,
+    /// Per open perp position.
     pub legs: Vec<LegRiskGauges>,
     /// Quote units: every pair's larger leg, summed (what `max_total_notional` limits).
     pub total_notional: f64,
+    /// The live counters.
     pub counters: Counters,
 }
 

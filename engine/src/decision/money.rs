@@ -41,6 +41,7 @@ pub fn annualize(rate: Decimal, interval_ms: u64) -> Decimal {
 pub struct LegRate {
     /// Per interval, not annualized; positive means longs pay shorts.
     pub rate: Decimal,
+    /// The settlement interval the rate applies to, in ms.
     pub interval_ms: u64,
 }
 
@@ -51,6 +52,7 @@ impl LegRate {
         interval_ms: 8 * 3_600_000,
     };
 
+    /// The rate annualized on its own interval.
     pub fn apr(&self) -> Decimal {
         annualize(self.rate, self.interval_ms)
     }
@@ -104,9 +106,11 @@ pub struct RoundTrip {
     pub fees: Decimal,
     /// One crossing of each leg's book, in quote units per base unit ([`crossing_width`]).
     pub width_long: Decimal,
+    /// The same for the short leg.
     pub width_short: Decimal,
     /// Each leg's reference price (a perp's mark, else mid), for the basis.
     pub long_price: Decimal,
+    /// The short leg's reference price.
     pub short_price: Decimal,
     /// The price notional is measured at (the long leg's mid).
     pub reference: Decimal,

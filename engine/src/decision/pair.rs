@@ -22,6 +22,7 @@ const MAX_NAME_LEN: usize = 64;
 /// One leg of a pair as configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LegChoice {
+    /// Always this venue.
     Fixed(Venue),
     /// Picked among the pair's candidate venues when the pair is flat.
     Auto,
@@ -30,18 +31,24 @@ pub enum LegChoice {
 /// A concrete choice of legs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Orientation {
+    /// The venue that holds the long leg.
     pub long: Venue,
+    /// The venue that holds the short leg.
     pub short: Venue,
 }
 
 /// One resolved pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pair {
+    /// The pair's index.
     pub id: PairId,
     /// Configured `name`, else `INSTRUMENT:LONG/SHORT`.
     pub name: String,
+    /// What it trades.
     pub instrument: InstrumentId,
+    /// The long leg as configured.
     pub long: LegChoice,
+    /// The short leg as configured.
     pub short: LegChoice,
     /// Every orientation this pair may trade, in a fixed order (configuration order).
     pub orientations: Vec<Orientation>,
@@ -52,6 +59,7 @@ pub struct Pair {
     /// Quote units per leg: the smaller of the pair's `max_notional` and
     /// `risk.max_notional_per_pair`.
     pub max_notional: Decimal,
+    /// Whether a spot leg may be short (a margin short, which pays borrow).
     pub allow_margin_short_spot: bool,
 }
 
@@ -125,10 +133,12 @@ impl PairTable {
         Ok(PairTable { pairs })
     }
 
+    /// How many pairs are configured.
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
 
+    /// Whether none are.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
@@ -138,6 +148,7 @@ impl PairTable {
         self.pairs.get(id.index())
     }
 
+    /// Every pair, in configuration order.
     pub fn iter(&self) -> impl Iterator<Item = &Pair> {
         self.pairs.iter()
     }

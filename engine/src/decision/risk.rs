@@ -62,13 +62,16 @@ pub fn margin_ratio(
 /// liquidation price needs no division.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MarginModel {
+    /// Position notional over margin.
     pub leverage: Decimal,
+    /// Maintenance margin as a fraction of notional.
     pub maintenance_margin_rate: Decimal,
     long_liq_factor: Decimal,
     short_liq_factor: Decimal,
 }
 
 impl MarginModel {
+    /// The model for `leverage` and maintenance rate `mmr`, its factors computed once.
     pub fn new(leverage: Decimal, mmr: Decimal) -> MarginModel {
         let inv = Decimal::ONE / leverage;
         MarginModel {
@@ -109,6 +112,7 @@ pub struct MarginCheck {
 }
 
 impl MarginCheck {
+    /// The check for one venue's model, against the configured thresholds.
     pub fn new(model: &MarginModel, min_distance: Decimal, max_ratio: Decimal) -> MarginCheck {
         let (l, m) = (model.leverage, model.maintenance_margin_rate);
         MarginCheck {
@@ -149,15 +153,23 @@ impl MarginCheck {
 /// The risk picture of one perp leg.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LegRisk {
+    /// The venue of the leg.
     pub venue: Venue,
+    /// Its instrument.
     pub instrument: InstrumentId,
     /// Signed base units.
     pub qty: Decimal,
+    /// Average entry price of the open quantity.
     pub entry_price: Decimal,
+    /// The price the risk is assessed at.
     pub mark_price: Decimal,
+    /// The venue's configured leverage.
     pub leverage: Decimal,
+    /// The venue's configured maintenance margin rate.
     pub maintenance_margin_rate: Decimal,
+    /// Where the position would be liquidated.
     pub liquidation_price: Decimal,
+    /// How far the mark may still move against the position, as a fraction of mark.
     pub liquidation_distance: Decimal,
     /// `None`: equity exhausted.
     pub margin_ratio: Option<Decimal>,
@@ -166,7 +178,9 @@ pub struct LegRisk {
 /// Which threshold a leg breaches, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Breach {
+    /// The mark is closer to liquidation than allowed.
     LiquidationDistance,
+    /// Maintenance margin takes more of the equity than allowed.
     MarginRatio,
 }
 
@@ -215,7 +229,9 @@ impl LegRisk {
 /// Exposure of one instrument across venues, in base units and in quote units at current prices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Exposure {
+    /// Spot holdings, signed base units.
     pub spot_qty: Decimal,
+    /// Perp position, signed base units.
     pub perp_qty: Decimal,
     /// Notional summed over legs, each at its own price, always non-negative.
     pub gross_notional: Decimal,

@@ -38,14 +38,19 @@ pub const QTY_DP: u32 = 8;
 /// The strategy's settings, with per-venue fees and the cost annualization factor computed once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StrategyParams {
+    /// Enter when an orientation's net APR reaches this.
     pub entry_apr: Decimal,
+    /// Exit when the held orientation's gross APR falls below this.
     pub exit_apr: Decimal,
+    /// Use the venue's predicted rate where it publishes one.
     pub use_predicted_rate: bool,
+    /// How much of the spread one crossing of a book costs.
     pub crossing: Crossing,
     /// Fee per fill on each venue (taker or maker, as configured).
     pub fees: [Decimal; VENUE_COUNT],
     /// `8760 / expected_holding_hours`: turns a one-off cost into a yearly rate (views only).
     pub cost_per_year: Decimal,
+    /// The configured expected holding time, in hours.
     pub holding_hours: Decimal,
     /// `entry_apr × holding_hours`, for the division-free entry decision.
     pub entry_apr_hours: Decimal,
@@ -88,6 +93,7 @@ impl ParamsFx {
 }
 
 impl StrategyParams {
+    /// The parameters of a checked configuration, with their derived terms computed once.
     pub fn new(cfg: &DeciderConfig) -> StrategyParams {
         let s = &cfg.strategy;
         let mut fees = [Decimal::ZERO; VENUE_COUNT];
@@ -133,9 +139,11 @@ impl StrategyParams {
 /// What one orientation of a pair earns and costs now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Edge {
+    /// The legs this is about.
     pub orientation: Orientation,
     /// Per-interval rates used for each leg (0 for spot; predicted where configured).
     pub long_rate: Decimal,
+    /// The short leg's rate, likewise.
     pub short_rate: Decimal,
     /// `short_rate − long_rate`: comparable across legs only when they share an interval.
     pub spread: Decimal,
@@ -143,6 +151,7 @@ pub struct Edge {
     pub gross_apr: Decimal,
     /// Round-trip costs annualized over the holding time, plus borrow for a spot short.
     pub cost_apr: Decimal,
+    /// What remains: `gross_apr − cost_apr`.
     pub net_apr: Decimal,
 }
 
@@ -154,6 +163,7 @@ pub struct LegCache {
     pub rate: Decimal,
     /// `rate` annualized on the stream's own interval.
     pub apr: Decimal,
+    /// Mid of the top of book.
     pub mid: Decimal,
     /// One crossing of the book, quote units per base unit ([`money::crossing_width`]).
     pub width: Decimal,
@@ -255,8 +265,11 @@ const HOURS_PER_YEAR: Decimal = Decimal::from_parts(money::HOURS_PER_YEAR, 0, 0,
 /// same thing expressed as APRs (one division), for people.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EdgeInputs {
+    /// The legs this is about.
     pub orientation: Orientation,
+    /// The long leg's per-interval rate.
     pub long_rate: Decimal,
+    /// The short leg's per-interval rate.
     pub short_rate: Decimal,
     /// Each leg annualized on its own interval, `short − long`.
     pub gross_apr: Decimal,
@@ -456,6 +469,7 @@ pub enum RejectReason {
     /// A long leg with a negative size or a short leg with a positive one, or an exit that is
     /// not flat.
     WrongSign,
+    /// Both legs on the same venue.
     SameVenue,
     /// The legs are not an orientation of this pair (or the pair/instrument do not match).
     NotConfigured,
@@ -463,7 +477,9 @@ pub enum RejectReason {
     SpotShortNotAllowed,
     /// A leg is stale or its venue's entries are paused.
     NotTradable,
+    /// An entry above the pair's notional limit.
     OverPairLimit,
+    /// An entry that would take the book above the total notional limit.
     OverTotalLimit,
 }
 
@@ -471,6 +487,7 @@ pub enum RejectReason {
 pub const REJECT_REASON_COUNT: usize = 9;
 
 impl RejectReason {
+    /// Every reason, in index order.
     pub const ALL: [RejectReason; REJECT_REASON_COUNT] = [
         RejectReason::NonPositiveQty,
         RejectReason::Unbalanced,
@@ -483,10 +500,12 @@ impl RejectReason {
         RejectReason::OverTotalLimit,
     ];
 
+    /// The reason's position in per-reason counters.
     pub const fn index(self) -> usize {
         self as usize
     }
 
+    /// The reason's metric label (`wrong_sign`).
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectReason::NonPositiveQty => "non_positive_qty",
@@ -509,6 +528,7 @@ pub struct TargetContext {
     pub price: Decimal,
     /// Notional already open in other pairs (quote units).
     pub open_notional: Decimal,
+    /// The most notional all pairs together may hold (quote units).
     pub max_total_notional: Decimal,
     /// Both legs fresh and their venues not paused (entries only).
     pub tradable: bool,

@@ -12,6 +12,7 @@ use crate::market::venue::Venue;
 pub struct PairId(pub u16);
 
 impl PairId {
+    /// The pair's position in the pair table, for per-pair arrays.
     pub const fn index(self) -> usize {
         self.0 as usize
     }
@@ -20,7 +21,9 @@ impl PairId {
 /// The wanted position on one leg, in base units: positive long, negative short, zero flat.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LegTarget {
+    /// The venue the leg trades on.
     pub venue: Venue,
+    /// The position the leg wants, in signed base units (positive long).
     pub qty: Decimal,
 }
 
@@ -40,9 +43,14 @@ pub enum TargetReason {
 /// The positions a pair wants: `long.qty >= 0`, `short.qty <= 0`; both zero means flat.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairTarget {
+    /// The pair the target is for.
     pub pair: PairId,
+    /// The pair's instrument.
     pub instrument: InstrumentId,
+    /// What the long leg should hold.
     pub long: LegTarget,
+    /// What the short leg should hold.
     pub short: LegTarget,
+    /// Why the strategy wants this.
     pub reason: TargetReason,
 }

@@ -39,8 +39,10 @@ const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// Why an id or an instance name is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientIdError {
+    /// The instance name is empty, too long or not alphanumeric.
     #[error("instance {0:?}: must be 1 to {MAX_INSTANCE_LEN} ASCII letters or digits (it prefixes every client order id)")]
     BadInstance(String),
+    /// The attempt number is beyond what an id can spell.
     #[error("attempt {0} does not fit a client order id (at most {MAX_ATTEMPT})")]
     AttemptTooLarge(u32),
 }
@@ -53,6 +55,7 @@ pub struct InstanceId {
 }
 
 impl InstanceId {
+    /// Checks an instance name.
     pub fn new(name: &str) -> Result<InstanceId, ClientIdError> {
         let raw = name.as_bytes();
         if raw.is_empty()
@@ -69,6 +72,7 @@ impl InstanceId {
         })
     }
 
+    /// The name.
     pub fn as_str(&self) -> &str {
         // Only ASCII alphanumerics are ever stored.
         std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
@@ -131,19 +135,23 @@ impl ClientOrderId {
         })
     }
 
+    /// The id's bytes, as sent to the venue.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         // Construction admits ASCII alphanumerics only.
         std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 
+    /// Its length in bytes.
     pub fn len(&self) -> usize {
         self.len as usize
     }
 
+    /// Never true for a built id; here because `len` is.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -19,6 +19,7 @@ use crate::market::venue::Venue;
 /// Where a pair is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CycleState {
+    /// No position and no order: ready for an entry.
     Flat,
     /// The first leg is being bought/sold and the hedge follows its fills.
     Entering,
@@ -31,6 +32,7 @@ pub enum CycleState {
 }
 
 impl CycleState {
+    /// Every state, in code order.
     pub const ALL: [CycleState; 5] = [
         CycleState::Flat,
         CycleState::Entering,
@@ -47,10 +49,12 @@ impl CycleState {
         )
     }
 
+    /// The state's one-byte journal code; never renumbered.
     pub const fn code(self) -> u8 {
         self as u8
     }
 
+    /// The state with this code, if any.
     pub const fn from_code(c: u8) -> Option<CycleState> {
         match c {
             0 => Some(CycleState::Flat),
@@ -62,6 +66,7 @@ impl CycleState {
         }
     }
 
+    /// The state's name in dumps and views (`entering`).
     pub const fn as_str(self) -> &'static str {
         match self {
             CycleState::Flat => "flat",
@@ -147,6 +152,7 @@ impl CycleReason {
         }
     }
 
+    /// The reason with this code, if any.
     pub const fn from_code(c: u8) -> Option<CycleReason> {
         Some(match c {
             1 => CycleReason::Enter,
@@ -170,6 +176,7 @@ impl CycleReason {
         })
     }
 
+    /// The reason's name in dumps and views (`hedge_failed`).
     pub const fn as_str(self) -> &'static str {
         match self {
             CycleReason::Enter => "enter",
@@ -199,11 +206,17 @@ impl CycleReason {
 /// are repeated on every change so each record reads on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CycleChange {
+    /// The pair.
     pub pair: PairId,
+    /// Its instrument.
     pub instrument: InstrumentId,
+    /// The cycle number.
     pub cycle: u32,
+    /// The state before.
     pub from: CycleState,
+    /// The state after (the same for a re-arm or a deferred exit).
     pub to: CycleState,
+    /// Why.
     pub reason: CycleReason,
     /// The leg that is bought/sold first on entry.
     pub first: Leg,
@@ -232,9 +245,13 @@ pub enum WorkStatus {
 pub struct WorkingOrder {
     /// The place intent that created it.
     pub intent: OrderIntent,
+    /// What the engine knows of it.
     pub status: WorkStatus,
+    /// Executed so far, in base units.
     pub cum_qty_base: Decimal,
+    /// Average price of what executed.
     pub avg_price: Decimal,
+    /// Fees paid so far, in quote units.
     pub fee_quote: Decimal,
     /// `now.mono_ns` when it was journaled.
     pub sent_ns: u64,
@@ -243,6 +260,7 @@ pub struct WorkingOrder {
     pub last_probe_ns: Option<u64>,
     /// How many times the venue said it does not know the order.
     pub not_found: u8,
+    /// A cancel for it was journaled.
     pub cancel_sent: bool,
     /// A venue acknowledgement (or fill) was seen: it exists at the venue.
     pub acked: bool,
@@ -261,6 +279,7 @@ impl WorkingOrder {
         }
     }
 
+    /// Whether the order is finished.
     pub fn is_done(&self) -> bool {
         matches!(self.status, WorkStatus::Done(_))
     }
@@ -303,12 +322,17 @@ pub const NOT_FOUND_CONFIRMATIONS: u8 = 2;
 /// A live cycle of one pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Cycle {
+    /// The cycle number (unique across the instance, also after restarts).
     pub number: u32,
+    /// The pair's instrument.
     pub instrument: InstrumentId,
+    /// Where the cycle is.
     pub state: CycleState,
+    /// The leg that is bought/sold first on entry.
     pub first: Leg,
     /// Entry size per leg, base units.
     pub qty_base: Decimal,
+    /// Venue of the long leg and of the short leg.
     pub venues: [Venue; 2],
     /// Signed base units each leg gained from this cycle's fills (long leg ≥ 0, short ≤ 0
     /// in a healthy cycle).
@@ -324,6 +348,7 @@ pub struct Cycle {
     pub stalled: bool,
     /// An exit was asked for while the cycle was in flight.
     pub exit_requested: Option<TargetReason>,
+    /// Every order the cycle sent, in order.
     pub orders: Vec<WorkingOrder>,
 }
 
@@ -331,6 +356,7 @@ pub struct Cycle {
 pub const ORDERS_PER_CYCLE: usize = 32;
 
 impl Cycle {
+    /// The venue of `leg`.
     pub fn venue(&self, leg: Leg) -> Venue {
         self.venues[leg.index()]
     }
@@ -356,6 +382,7 @@ impl Cycle {
             .any(|o| o.intent.leg == leg && !o.is_done())
     }
 
+    /// Whether any order of the cycle is still working or of unknown fate.
     pub fn busy(&self) -> bool {
         self.orders.iter().any(|o| !o.is_done())
     }
@@ -365,6 +392,7 @@ impl Cycle {
         self.orders.iter().any(|o| o.status == WorkStatus::Unknown)
     }
 
+    /// Orders of (leg, step) that ended without executing anything.
     pub fn failures(&self, leg: Leg, step: Step) -> u16 {
         self.failures[leg.index()][step.index()]
     }
@@ -382,6 +410,7 @@ impl Cycle {
         self.last_empty_ns[leg.index()][step.index()].saturating_add(backoff)
     }
 
+    /// The attempt number the next order of (leg, step) takes.
     pub fn next_attempt(&self, leg: Leg, step: Step) -> u16 {
         self.next_attempt[leg.index()][step.index()]
     }
@@ -390,16 +419,20 @@ impl Cycle {
 /// A fill increment found by applying a report: what the position book must also learn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FillDelta {
+    /// The venue that filled.
     pub venue: Venue,
+    /// What it filled.
     pub instrument: InstrumentId,
     /// Signed base units (positive: bought).
     pub qty: Decimal,
+    /// The price of the increment.
     pub price: Decimal,
 }
 
 /// What applying an execution report changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ReportEffect {
+    /// The fill increment the report carried, if any.
     pub fill: Option<FillDelta>,
     /// The report matched an order of a live cycle, or one written off by an ended cycle.
     pub matched: bool,
@@ -424,6 +457,7 @@ pub struct PairBook {
 }
 
 impl PairBook {
+    /// A book of `pairs` flat pairs; the first cycle is number 1.
     pub fn new(pairs: usize) -> PairBook {
         PairBook {
             cycles: vec![None; pairs],
@@ -435,10 +469,12 @@ impl PairBook {
         }
     }
 
+    /// How many pairs it holds.
     pub fn len(&self) -> usize {
         self.cycles.len()
     }
 
+    /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.cycles.is_empty()
     }
@@ -448,10 +484,12 @@ impl PairBook {
         self.next_cycle
     }
 
+    /// The pair's live cycle, if it has one.
     pub fn cycle(&self, pair: PairId) -> Option<&Cycle> {
         self.cycles.get(pair.index()).and_then(Option::as_ref)
     }
 
+    /// The pair's state (flat without a cycle).
     pub fn state(&self, pair: PairId) -> CycleState {
         self.cycle(pair).map_or(CycleState::Flat, |c| c.state)
     }

@@ -17,7 +17,9 @@ use crate::market::venue::Venue;
 /// Buy or sell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
+    /// Buy (take the ask).
     Buy,
+    /// Sell (take the bid).
     Sell,
 }
 
@@ -30,6 +32,7 @@ impl Side {
         }
     }
 
+    /// The other side.
     pub const fn opposite(self) -> Side {
         match self {
             Side::Buy => Side::Sell,
@@ -46,6 +49,7 @@ impl Side {
         }
     }
 
+    /// The side's name in dumps and views (`buy`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Side::Buy => "buy",
@@ -57,11 +61,14 @@ impl Side {
 /// One of a pair's two legs. The long leg is opened by buying, the short leg by selling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Leg {
+    /// The leg opened by buying.
     Long,
+    /// The leg opened by selling.
     Short,
 }
 
 impl Leg {
+    /// Both legs, long first.
     pub const BOTH: [Leg; 2] = [Leg::Long, Leg::Short];
 
     /// 0 for long, 1 for short: index of per-leg arrays.
@@ -72,6 +79,7 @@ impl Leg {
         }
     }
 
+    /// The other leg.
     pub const fn other(self) -> Leg {
         match self {
             Leg::Long => Leg::Short,
@@ -100,6 +108,7 @@ impl Leg {
         }
     }
 
+    /// The leg with this id character, if any.
     pub const fn from_code(c: u8) -> Option<Leg> {
         match c {
             b'L' => Some(Leg::Long),
@@ -108,6 +117,7 @@ impl Leg {
         }
     }
 
+    /// The leg's name in dumps and views (`long`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Leg::Long => "long",
@@ -130,8 +140,10 @@ pub enum Step {
 }
 
 impl Step {
+    /// Every step, in index order.
     pub const ALL: [Step; 4] = [Step::Entry, Step::Hedge, Step::Unwind, Step::Exit];
 
+    /// The step's position in per-step arrays.
     pub const fn index(self) -> usize {
         self as usize
     }
@@ -146,6 +158,7 @@ impl Step {
         }
     }
 
+    /// The step with this id character, if any.
     pub const fn from_code(c: u8) -> Option<Step> {
         match c {
             b'E' => Some(Step::Entry),
@@ -156,6 +169,7 @@ impl Step {
         }
     }
 
+    /// The step's name in dumps and views (`hedge`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Step::Entry => "entry",
@@ -181,6 +195,7 @@ pub enum IntentAction {
 }
 
 impl IntentAction {
+    /// The action's name in dumps and views (`place`).
     pub const fn as_str(self) -> &'static str {
         match self {
             IntentAction::Place => "place",
@@ -201,6 +216,7 @@ pub enum TimeInForce {
 }
 
 impl TimeInForce {
+    /// The time in force's name in dumps and views (`ioc`).
     pub const fn as_str(self) -> &'static str {
         match self {
             TimeInForce::Ioc => "ioc",
@@ -215,16 +231,27 @@ impl TimeInForce {
 /// state to route them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrderIntent {
+    /// What to do with the order.
     pub action: IntentAction,
+    /// The order's id at the venue.
     pub client_order_id: ClientOrderId,
+    /// The pair whose cycle sent it.
     pub pair: PairId,
+    /// The cycle number.
     pub cycle: u32,
+    /// What the order is for.
     pub step: Step,
+    /// The leg it trades.
     pub leg: Leg,
+    /// Which attempt of (leg, step) it is.
     pub attempt: u16,
+    /// The venue it goes to.
     pub venue: Venue,
+    /// What it trades.
     pub instrument: InstrumentId,
+    /// Buy or sell.
     pub side: Side,
+    /// How long it may rest.
     pub tif: TimeInForce,
     /// Sent where the venue supports it (perpetuals): the order may only shrink a position.
     pub reduce_only: bool,
@@ -257,6 +284,7 @@ pub enum ExecKind {
 }
 
 impl ExecKind {
+    /// The kind's name in dumps and views (`partial_fill`).
     pub const fn as_str(self) -> &'static str {
         match self {
             ExecKind::Ack => "ack",
@@ -291,6 +319,7 @@ impl OrderStatus {
         !matches!(self, OrderStatus::Open | OrderStatus::NotFound)
     }
 
+    /// The status's name in dumps and views (`not_found`).
     pub const fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Open => "open",
@@ -305,19 +334,26 @@ impl OrderStatus {
 /// Why a venue refused an order; low-cardinality, for counters and breakers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RejectReason {
+    /// Not rejected.
     None,
+    /// Not enough balance or margin.
     InsufficientBalance,
+    /// Quantity off the venue's step or limits.
     InvalidQuantity,
+    /// Price off the venue's tick or band.
     InvalidPrice,
     /// A reduce-only order would have increased the position.
     ReduceOnly,
+    /// Too many requests.
     RateLimited,
     /// The venue or the connection failed; the order did not reach the book.
     VenueError,
+    /// Any other reason the venue gave.
     Other,
 }
 
 impl RejectReason {
+    /// Every reason, in code order.
     pub const ALL: [RejectReason; 8] = [
         RejectReason::None,
         RejectReason::InsufficientBalance,
@@ -329,6 +365,7 @@ impl RejectReason {
         RejectReason::Other,
     ];
 
+    /// The reason's metric label (`rate_limited`).
     pub const fn as_str(self) -> &'static str {
         match self {
             RejectReason::None => "none",
@@ -347,10 +384,15 @@ impl RejectReason {
 /// report can never count a fill twice: the engine applies only the increase over what it knew.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExecReport {
+    /// The order's id.
     pub client_order_id: ClientOrderId,
+    /// The venue that answered.
     pub venue: Venue,
+    /// What the order trades.
     pub instrument: InstrumentId,
+    /// What happened.
     pub kind: ExecKind,
+    /// Where the order stands now.
     pub status: OrderStatus,
     /// Executed so far, in base units.
     pub cum_qty_base: Decimal,
@@ -358,6 +400,7 @@ pub struct ExecReport {
     pub avg_price: Decimal,
     /// Fees paid so far, in quote units.
     pub fee_quote: Decimal,
+    /// Why it was rejected (`None` unless it was).
     pub reject: RejectReason,
     /// The venue's own error code where it gave one (0 otherwise); for logs, never for logic.
     pub venue_code: i32,

@@ -91,6 +91,7 @@ impl Positions {
         instrument.index() * VENUE_COUNT + venue.index()
     }
 
+    /// The position on (venue, instrument); flat where there is none.
     pub fn get(&self, venue: Venue, instrument: InstrumentId) -> Position {
         self.slots
             .get(Self::slot(instrument, venue))

@@ -28,16 +28,25 @@ use crate::record::ExposureReason;
 /// The knobs the reconciler needs, in engine units (ns, bps).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReconcileParams {
+    /// How far past the touch a hedge or unwind may trade, in basis points.
     pub hedge_slippage_bps: Decimal,
+    /// The same for exits.
     pub exit_slippage_bps: Decimal,
+    /// Hedge orders that may end short before the first leg is unwound.
     pub max_hedge_attempts: u16,
+    /// Unwind orders that may end short before the exposure is reported.
     pub max_unwind_attempts: u16,
+    /// Exit orders per leg that may end short before the exposure is reported.
     pub max_exit_attempts: u16,
+    /// An order with no answer after this long is queried (or resent).
     pub ack_timeout_ns: u64,
+    /// Time between two queries of the same order.
     pub probe_interval_ns: u64,
+    /// An acknowledged order still working after this long is cancelled.
     pub order_timeout_ns: u64,
     /// Wait after an attempt that executed nothing, doubled per further one, at most the max.
     pub retry_backoff_ns: u64,
+    /// The longest such wait.
     pub max_retry_backoff_ns: u64,
     /// Resolve unknown orders by resending with the same id instead of querying.
     pub resolve_by_resend: bool,
@@ -55,6 +64,7 @@ pub enum Blocked {
 }
 
 impl Blocked {
+    /// The reason's metric label (`no_quote`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Blocked::NoQuote => "no_quote",
@@ -71,31 +81,45 @@ pub enum Action {
     Send(OrderIntent),
     /// Move the cycle to another state.
     Transition {
+        /// The state to move to.
         to: CycleState,
+        /// Why.
         reason: CycleReason,
     },
     /// Report exposure the cycle cannot close; then, if given, move the cycle on.
     Exposure {
+        /// Why the exposure is left.
         reason: ExposureReason,
+        /// The cycle change that follows the report, if any.
         then: Option<(CycleState, CycleReason)>,
     },
+    /// Something is left to do, but it cannot be done now.
     Blocked(Blocked),
 }
 
 /// What the reconciler reads besides the cycle: quotes and rules of one leg's venue.
 pub trait Market {
+    /// The latest top of book of (venue, instrument), if any.
     fn quote(&self, venue: Venue, instrument: InstrumentId) -> Option<Quote>;
+    /// The trading rules of (venue, instrument), if known.
     fn spec(&self, venue: Venue, instrument: InstrumentId) -> Option<InstrumentSpec>;
 }
 
 /// Everything about the pair the reconciler needs.
 pub struct PairContext<'a, M: Market> {
+    /// The pair.
     pub pair: PairId,
+    /// Its instrument.
     pub instrument: InstrumentId,
+    /// Its current cycle.
     pub cycle: &'a Cycle,
+    /// The instance whose client order ids the cycle uses.
     pub instance: &'a InstanceId,
+    /// Quotes and trading rules.
     pub market: &'a M,
+    /// Attempts, timeouts and slippage.
     pub params: &'a ReconcileParams,
+    /// The time of the input being handled.
     pub now: Now,
 }
 
@@ -469,7 +493,9 @@ pub enum FirstLeg {
     /// The leg with less size at the touch it would take: the one most likely to fill short,
     /// so the hedge is sized from the harder fill.
     LessLiquid,
+    /// The long leg always goes first.
     Long,
+    /// The short leg always goes first.
     Short,
 }
 

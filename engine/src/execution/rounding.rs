@@ -26,14 +26,20 @@ pub struct OrderSize {
 /// Why a quantity cannot become an order on a venue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SizeError {
+    /// Fewer units than the venue's minimum order quantity.
     #[error("quantity {venue_qty} (venue units) is below the venue minimum {min_qty}")]
     BelowMinQty {
+        /// The quantity, in the venue's order unit.
         venue_qty: Decimal,
+        /// The venue's minimum, in the same unit.
         min_qty: Decimal,
     },
+    /// Less notional than the venue's minimum order value.
     #[error("notional {notional_quote} (quote units) is below the venue minimum {min_notional}")]
     BelowMinNotional {
+        /// The order's notional, in quote units.
         notional_quote: Decimal,
+        /// The venue's minimum, in quote units.
         min_notional: Decimal,
     },
 }

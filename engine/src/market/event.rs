@@ -13,12 +13,15 @@ use crate::market::venue::Venue;
 /// One normalized market data event.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MarketEvent {
+    /// The venue it came from.
     pub venue: Venue,
+    /// What it is about.
     pub instrument: InstrumentId,
     /// Venue event time in Unix ms UTC, or receive wall time where the venue sends none.
     pub ts_ms: i64,
     /// Monotonic receive time (ns) of the socket read that carried this event.
     pub recv_ns: u64,
+    /// What it says.
     pub kind: MarketEventKind,
 }
 
@@ -45,7 +48,9 @@ pub struct Funding {
     pub next_funding_time_ms: i64,
     /// Funding interval in ms where the message (or the venue's REST metadata) states it.
     pub interval_ms: Option<u64>,
+    /// The mark price the venue published with the rate, if any.
     pub mark_price: Option<Decimal>,
+    /// The index price the venue published with the rate, if any.
     pub index_price: Option<Decimal>,
 }
 
@@ -53,9 +58,13 @@ pub struct Funding {
 /// venue quotes sizes in contracts).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Quote {
+    /// Best bid price.
     pub bid: Decimal,
+    /// Quantity at the best bid, in base units.
     pub bid_qty: Decimal,
+    /// Best ask price.
     pub ask: Decimal,
+    /// Quantity at the best ask, in base units.
     pub ask_qty: Decimal,
 }
 

@@ -25,11 +25,14 @@ use crate::market::venue::{Venue, VENUE_COUNT};
 /// The two kinds of data a stream carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StreamKind {
+    /// Funding updates of a perp.
     Funding,
+    /// Top of book.
     Quote,
 }
 
 impl StreamKind {
+    /// The kind's name in metrics (`funding`, `quote`).
     pub const fn as_str(self) -> &'static str {
         match self {
             StreamKind::Funding => "funding",
@@ -41,12 +44,15 @@ impl StreamKind {
 /// Latest funding of one perp, with its interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FundingState {
+    /// The latest update.
     pub funding: Funding,
     /// Venue event time, Unix ms.
     pub ts_ms: i64,
     /// Monotonic receive time.
     pub recv_ns: u64,
+    /// The interval the rate settles on, in ms.
     pub interval_ms: u64,
+    /// Where the interval came from.
     pub interval_source: IntervalSource,
     /// Settlements per year on `interval_ms`, cached for the hot path.
     pub periods_per_year: Decimal,
@@ -55,15 +61,20 @@ pub struct FundingState {
 /// Latest top of book of one stream.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QuoteState {
+    /// The latest top of book.
     pub quote: Quote,
+    /// Venue event time, Unix ms.
     pub ts_ms: i64,
+    /// Monotonic receive time.
     pub recv_ns: u64,
 }
 
 /// What `apply` did with an event; also the label of the monitor's event counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Applied {
+    /// A funding update was kept.
     Funding,
+    /// A quote was kept.
     Quote,
     /// A feed reset marked this many subscribed streams stale.
     Reset(u16),
@@ -91,11 +102,14 @@ struct Stream {
 /// Time-to-live of each stream kind, in monotonic ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ttls {
+    /// Funding older than this is stale.
     pub funding_ns: u64,
+    /// A quote older than this is stale.
     pub quote_ns: u64,
 }
 
 impl Ttls {
+    /// Time-to-live from the configuration's milliseconds.
     pub fn from_ms(funding_ms: u64, quote_ms: u64) -> Ttls {
         Ttls {
             funding_ns: funding_ms.saturating_mul(1_000_000),
@@ -320,10 +334,12 @@ impl FundingMonitor {
         Some(now.mono_ns.saturating_sub(recv) / 1_000_000)
     }
 
+    /// The latest funding of a subscribed perp stream, if any arrived.
     pub fn funding(&self, venue: Venue, instrument: InstrumentId) -> Option<&FundingState> {
         self.streams[self.slot(venue, instrument)?].funding.as_ref()
     }
 
+    /// The latest top of book of a subscribed stream, if any arrived.
     pub fn quote(&self, venue: Venue, instrument: InstrumentId) -> Option<&QuoteState> {
         self.streams[self.slot(venue, instrument)?].quote.as_ref()
     }
@@ -346,6 +362,7 @@ impl FundingMonitor {
         )
     }
 
+    /// Whether some pair subscribed to (venue, instrument).
     pub fn is_subscribed(&self, venue: Venue, instrument: InstrumentId) -> bool {
         self.slot(venue, instrument)
             .is_some_and(|slot| self.streams[slot].subscribed)

@@ -11,6 +11,7 @@ use crate::market::venue::{Venue, VENUE_COUNT};
 pub struct InstrumentId(pub u16);
 
 impl InstrumentId {
+    /// The instrument's position in the universe, for per-instrument arrays.
     pub const fn index(self) -> usize {
         self.0 as usize
     }
@@ -19,7 +20,9 @@ impl InstrumentId {
 /// A canonical instrument, `BASE-QUOTE`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Instrument {
+    /// The base asset (`BTC`).
     pub base: String,
+    /// The quote asset (`USDT`).
     pub quote: String,
     /// `BASE-QUOTE`, kept so views never format on demand.
     pub name: String,
@@ -63,15 +66,19 @@ fn head(symbol: &[u8]) -> u64 {
 /// Why an instrument could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UniverseError {
+    /// The name is not `BASE-QUOTE`.
     #[error("instrument {0:?} is not of the form BASE-QUOTE (e.g. BTC-USDT)")]
     BadName(String),
+    /// The same instrument is configured twice.
     #[error("instrument {0:?} is configured twice")]
     Duplicate(String),
+    /// More instruments than an id can number.
     #[error("more than {max} instruments configured", max = u16::MAX)]
     TooMany,
 }
 
 impl Universe {
+    /// An empty universe.
     pub fn new() -> Universe {
         Universe::default()
     }
@@ -114,18 +121,22 @@ impl Universe {
         });
     }
 
+    /// How many instruments it holds.
     pub fn len(&self) -> usize {
         self.instruments.len()
     }
 
+    /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.instruments.is_empty()
     }
 
+    /// The instrument with this id (which the universe gave out).
     pub fn get(&self, id: InstrumentId) -> &Instrument {
         &self.instruments[id.index()]
     }
 
+    /// Every instrument with its id, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (InstrumentId, &Instrument)> {
         self.instruments
             .iter()

@@ -21,12 +21,16 @@ const MAX_INTERVAL_MS: u64 = 24 * 3_600_000;
 /// Where the current interval came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IntervalSource {
+    /// The venue stated it in the update.
     Venue,
+    /// The step between two announced settlement times.
     Schedule,
+    /// Neither yet: the configured fallback.
     Fallback,
 }
 
 impl IntervalSource {
+    /// The source's name in metrics (`venue`, `schedule`, `fallback`).
     pub const fn as_str(self) -> &'static str {
         match self {
             IntervalSource::Venue => "venue",
@@ -67,6 +71,7 @@ pub struct IntervalTracker {
 }
 
 impl IntervalTracker {
+    /// A tracker that starts on the fallback interval.
     pub fn new(fallback_ms: u64) -> IntervalTracker {
         let fallback_ms = fallback_ms.max(MIN_INTERVAL_MS);
         IntervalTracker {
@@ -100,10 +105,12 @@ impl IntervalTracker {
         self.last_next_funding_ms = 0;
     }
 
+    /// The current interval, in ms.
     pub fn interval_ms(&self) -> u64 {
         self.interval_ms
     }
 
+    /// Where the current interval came from.
     pub fn source(&self) -> IntervalSource {
         self.source
     }

@@ -30,12 +30,14 @@ pub struct SpecTable {
 }
 
 impl SpecTable {
+    /// An empty table with room for `instruments` instruments on every venue.
     pub fn new(instruments: usize) -> SpecTable {
         SpecTable {
             slots: vec![None; instruments * VENUE_COUNT],
         }
     }
 
+    /// The rules of (venue, instrument), if known.
     pub fn get(&self, venue: Venue, instrument: InstrumentId) -> Option<InstrumentSpec> {
         self.slots
             .get(instrument.index() * VENUE_COUNT + venue.index())
@@ -43,6 +45,7 @@ impl SpecTable {
             .flatten()
     }
 
+    /// Sets the rules of (venue, instrument), growing the table for an instrument beyond its size.
     pub fn set(&mut self, venue: Venue, instrument: InstrumentId, spec: InstrumentSpec) {
         let i = instrument.index() * VENUE_COUNT + venue.index();
         if i >= self.slots.len() {
@@ -51,6 +54,7 @@ impl SpecTable {
         self.slots[i] = Some(spec);
     }
 
+    /// Every (venue, instrument, rules) known, by instrument then venue.
     pub fn iter(&self) -> impl Iterator<Item = (Venue, InstrumentId, InstrumentSpec)> + '_ {
         self.slots.iter().enumerate().filter_map(|(i, s)| {
             s.map(|s| {

@@ -8,14 +8,20 @@ use std::str::FromStr;
 /// An exchange, independent of market.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Exchange {
+    /// Binance (USDⓈ-M futures and spot).
     Binance,
+    /// Bybit (linear and spot).
     Bybit,
+    /// OKX (SWAP and SPOT).
     Okx,
+    /// Bitget (USDT-FUTURES and SPOT).
     Bitget,
+    /// Gate (USDT futures and spot).
     Gate,
 }
 
 impl Exchange {
+    /// Every exchange, in index order.
     pub const ALL: [Exchange; 5] = [
         Exchange::Binance,
         Exchange::Bybit,
@@ -24,6 +30,7 @@ impl Exchange {
         Exchange::Gate,
     ];
 
+    /// The exchange's name in venue ids (`binance`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Exchange::Binance => "binance",
@@ -38,11 +45,14 @@ impl Exchange {
 /// Perpetual (USDT-margined linear swap) or spot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Market {
+    /// The USDT-margined perpetual market.
     Perp,
+    /// The spot market.
     Spot,
 }
 
 impl Market {
+    /// The market's name in venue ids (`perp`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Market::Perp => "perp",
@@ -62,7 +72,9 @@ impl Market {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Venue {
+    /// The exchange.
     pub exchange: Exchange,
+    /// Its perp or spot market.
     pub market: Market,
 }
 
@@ -70,6 +82,7 @@ pub struct Venue {
 pub const VENUE_COUNT: usize = 10;
 
 impl Venue {
+    /// The venue of an exchange's market.
     pub const fn new(exchange: Exchange, market: Market) -> Venue {
         Venue { exchange, market }
     }
@@ -97,6 +110,7 @@ impl Venue {
         (self.exchange as usize) * 2 + (self.market as usize)
     }
 
+    /// The venue with this index, if any.
     pub const fn from_index(i: usize) -> Option<Venue> {
         if i < VENUE_COUNT {
             Some(Venue::ALL[i])
@@ -105,6 +119,7 @@ impl Venue {
         }
     }
 
+    /// Whether this is a perpetual market (which has funding and margin).
     pub const fn is_perp(self) -> bool {
         matches!(self.market, Market::Perp)
     }
