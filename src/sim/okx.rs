@@ -14,6 +14,9 @@
 //! REST (`/api/v5/...`): public/funding-rate (also `instId=ANY`), public/instruments (`ctVal`,
 //! `lotSz`, `minSz`, `tickSz`), public/funding-rate-history, market/ticker(s), public/time.
 
+
+pub(crate) mod private;
+
 use std::time::Duration;
 
 use carry_engine::venue::{Exchange, Market};
@@ -380,7 +383,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
     let s = &l.spec;
     Some(if venue.is_perp() {
         format!(
-            "{{\"alias\":\"\",\"baseCcy\":\"\",\"category\":\"1\",\"ctMult\":\"1\",\"ctType\":\"linear\",\"ctVal\":\"{}\",\"ctValCcy\":\"{}\",\"expTime\":\"\",\"instFamily\":\"{}-{}\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SWAP\",\"lever\":\"100\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"100000000\",\"maxMktSz\":\"12000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"\",\"settleCcy\":\"{}\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"{}-{}\"}}",
+            "{{\"alias\":\"\",\"baseCcy\":\"\",\"category\":\"1\",\"ctMult\":\"1\",\"ctType\":\"linear\",\"ctVal\":\"{}\",\"ctValCcy\":\"{}\",\"expTime\":\"\",\"instFamily\":\"{}-{}\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SWAP\",\"lever\":\"100\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"{max}\",\"maxMktSz\":\"12000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"\",\"settleCcy\":\"{}\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"{}-{}\"}}",
             s.contract_size.unwrap_or(Decimal::ONE),
             ins.base,
             ins.base,
@@ -393,10 +396,11 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             s.tick_size,
             ins.base,
             ins.quote,
+            max = l.max_qty.normalize(),
         )
     } else {
         format!(
-            "{{\"alias\":\"\",\"baseCcy\":\"{}\",\"category\":\"1\",\"ctMult\":\"\",\"ctType\":\"\",\"ctVal\":\"\",\"ctValCcy\":\"\",\"expTime\":\"\",\"instFamily\":\"\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SPOT\",\"lever\":\"10\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"10000\",\"maxMktSz\":\"1000000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"{}\",\"settleCcy\":\"\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"\"}}",
+            "{{\"alias\":\"\",\"baseCcy\":\"{}\",\"category\":\"1\",\"ctMult\":\"\",\"ctType\":\"\",\"ctVal\":\"\",\"ctValCcy\":\"\",\"expTime\":\"\",\"instFamily\":\"\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SPOT\",\"lever\":\"10\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"{max}\",\"maxMktSz\":\"1000000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"{}\",\"settleCcy\":\"\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"\"}}",
             ins.base,
             l.symbol,
             20_000 + i,
@@ -404,6 +408,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             s.min_qty,
             ins.quote,
             s.tick_size,
+            max = l.max_qty.normalize(),
         )
     })
 }
