@@ -1,5 +1,5 @@
 //! The REST side of the simulator: a small HTTP/1.1 server. One thread per connection reads
-//! requests (GET, POST, PUT, DELETE; headers; `Content-Length` bodies) and answers each before
+//! requests (GET, POST, PUT, DELETE; headers; `Content-Length` or chunked bodies) and answers each before
 //! reading the next, keeping the connection open until the client closes it, asks to close, or
 //! stays idle past [`IDLE_TIMEOUT`], so a keep-alive client (ureq's agent) sends many requests
 //! on one connection and several connections at once. A request head over 16 KiB or a body over
@@ -52,6 +52,7 @@ impl RestRequest {
     }
 
     /// Parses a request target: `/path?a=1&b=%5B%22X%22%5D` (a GET without headers or body).
+    #[cfg(test)]
     pub fn from_target(target: &str) -> RestRequest {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         RestRequest {
@@ -164,6 +165,7 @@ pub(crate) fn serve(mut stream: TcpStream, shared: &Shared) {
                 );
                 let _ = write_response(&mut stream, bad.status, &body, &[], true);
                 let _ = stream.shutdown(std::net::Shutdown::Write);
+                linger(&mut stream);
                 return;
             }
         };
@@ -174,8 +176,14 @@ pub(crate) fn serve(mut stream: TcpStream, shared: &Shared) {
         let reply = route(&req, shared);
         match reply.disposition {
             Disposition::Answer => {
-                if write_response(&mut stream, reply.status, &reply.body, &reply.headers, close)
-                    .is_err()
+                if write_response(
+                    &mut stream,
+                    reply.status,
+                    &reply.body,
+                    &reply.headers,
+                    close,
+                )
+                .is_err()
                 {
                     return;
                 }
@@ -192,6 +200,20 @@ pub(crate) fn serve(mut stream: TcpStream, shared: &Shared) {
                 reset_on_close(&stream);
                 return;
             }
+        }
+    }
+}
+
+/// After refusing a request, reads and drops what the client is still sending for a moment, so
+/// closing does not reset the connection before the client has read the refusal.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 4096];
+    let mut left = 4 * MAX_BODY;
+    while left > 0 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
 }
@@ -290,6 +312,12 @@ fn read_request(
 ) -> Result<Option<(RestRequest, bool)>, BadRequest> {
     let head_end = loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            if end > MAX_HEAD {
+                return Err(BadRequest {
+                    status: 431,
+                    why: format!("request head over {MAX_HEAD} bytes"),
+                });
+            }
             break end;
         }
         if buf.len() > MAX_HEAD {
@@ -320,36 +348,49 @@ fn read_request(
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v);
-    if header("transfer-encoding").is_some() {
-        return Err(BadRequest {
-            status: 411,
-            why: "chunked bodies are not supported; send Content-Length".into(),
-        });
-    }
-    let length = match header("content-length") {
-        None => 0,
-        Some(v) => v.parse::<usize>().map_err(|_| BadRequest {
-            status: 400,
-            why: format!("bad Content-Length {v:?}"),
-        })?,
+    let too_big = |n: usize| BadRequest {
+        status: 413,
+        why: format!("body of {n} bytes is over {MAX_BODY}"),
     };
-    if length > MAX_BODY {
-        return Err(BadRequest {
-            status: 413,
-            why: format!("body of {length} bytes is over {MAX_BODY}"),
-        });
-    }
     let body_start = head_end + 4;
-    while buf.len() < body_start + length {
-        if !fill(stream, buf)? {
-            return Ok(None);
+    let (body, consumed) = match header("transfer-encoding") {
+        Some(te) if te.eq_ignore_ascii_case("chunked") => {
+            match read_chunked(stream, buf, body_start)? {
+                Some(x) => x,
+                None => return Ok(None),
+            }
         }
-    }
-    let body = String::from_utf8(buf[body_start..body_start + length].to_vec()).map_err(|_| {
-        BadRequest {
-            status: 400,
-            why: "body is not UTF-8".into(),
+        Some(te) => {
+            return Err(BadRequest {
+                status: 501,
+                why: format!("Transfer-Encoding {te:?} is not supported"),
+            })
         }
+        None => {
+            let length = match header("content-length") {
+                None => 0,
+                Some(v) => v.parse::<usize>().map_err(|_| BadRequest {
+                    status: 400,
+                    why: format!("bad Content-Length {v:?}"),
+                })?,
+            };
+            if length > MAX_BODY {
+                return Err(too_big(length));
+            }
+            while buf.len() < body_start + length {
+                if !fill(stream, buf)? {
+                    return Ok(None);
+                }
+            }
+            (
+                buf[body_start..body_start + length].to_vec(),
+                body_start + length,
+            )
+        }
+    };
+    let body = String::from_utf8(body).map_err(|_| BadRequest {
+        status: 400,
+        why: "body is not UTF-8".into(),
     })?;
     let (path, raw_query) = target.split_once('?').unwrap_or((target, ""));
     let req = RestRequest {
@@ -360,8 +401,76 @@ fn read_request(
         headers,
         body,
     };
-    buf.drain(..body_start + length);
+    buf.drain(..consumed);
     Ok(Some((req, version == "HTTP/1.0")))
+}
+
+/// Reads a chunked body starting at `start` in `buf`: the body, and where the request ends.
+/// `Ok(None)` when the client went away mid-body.
+fn read_chunked(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    start: usize,
+) -> Result<Option<(Vec<u8>, usize)>, BadRequest> {
+    let bad = |why: &str| BadRequest {
+        status: 400,
+        why: format!("bad chunked body: {why}"),
+    };
+    let mut body = Vec::new();
+    let mut at = start;
+    loop {
+        // The size line.
+        let line_end = loop {
+            if let Some(p) = buf[at..].windows(2).position(|w| w == b"\r\n") {
+                break at + p;
+            }
+            if buf.len() - at > 1024 {
+                return Err(bad("size line too long"));
+            }
+            if !fill(stream, buf)? {
+                return Ok(None);
+            }
+        };
+        let line = String::from_utf8_lossy(&buf[at..line_end]).into_owned();
+        let hex = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(hex, 16).map_err(|_| bad("size is not hex"))?;
+        at = line_end + 2;
+        if size == 0 {
+            // Trailers, up to the empty line.
+            loop {
+                if let Some(p) = buf[at..].windows(2).position(|w| w == b"\r\n") {
+                    let empty = p == 0;
+                    at += p + 2;
+                    if empty {
+                        return Ok(Some((body, at)));
+                    }
+                    continue;
+                }
+                if buf.len() - at > MAX_HEAD {
+                    return Err(bad("trailers too long"));
+                }
+                if !fill(stream, buf)? {
+                    return Ok(None);
+                }
+            }
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(BadRequest {
+                status: 413,
+                why: format!("body over {MAX_BODY} bytes"),
+            });
+        }
+        while buf.len() < at + size + 2 {
+            if !fill(stream, buf)? {
+                return Ok(None);
+            }
+        }
+        body.extend_from_slice(&buf[at..at + size]);
+        if &buf[at + size..at + size + 2] != b"\r\n" {
+            return Err(bad("chunk not followed by CRLF"));
+        }
+        at += size + 2;
+    }
 }
 
 /// Reads more bytes into `buf`; false on EOF or timeout.
@@ -390,6 +499,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         411 => "Length Required",
+        501 => "Not Implemented",
         413 => "Payload Too Large",
         418 => "I'm a teapot",
         429 => "Too Many Requests",
