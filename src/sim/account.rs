@@ -126,8 +126,6 @@ pub(crate) struct SimOrder {
     pub fee: Decimal,
     pub fee_asset: String,
     pub updated_ms: i64,
-    /// Loaded from the record at start (Bybit's realtime view forgets those).
-    pub from_record: bool,
     /// The model step of the last fill attempt: a resting order fills once per step.
     last_step: Option<u64>,
 }
@@ -313,7 +311,15 @@ pub(crate) fn fee_rate(venue: Venue, maker: bool) -> Decimal {
     }
 }
 
-/// The fee of one fill and the asset it is charged in.
+/// Which asset of the pair a fee is charged in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FeeAsset {
+    Base,
+    Quote,
+}
+
+/// The fee of one fill and the asset it is charged in: spot buys pay in the base they receive,
+/// everything else in quote.
 pub(crate) fn fill_fee(
     venue: Venue,
     wallet: Wallet,
@@ -321,20 +327,24 @@ pub(crate) fn fill_fee(
     base_qty: Decimal,
     price: Decimal,
     maker: bool,
-    base: &str,
-    quote: &str,
-) -> (Decimal, String) {
+) -> (Decimal, FeeAsset) {
     let rate = fee_rate(venue, maker);
-    let round = |d: Decimal| d.round_dp_with_strategy(FEE_DP, RoundingStrategy::MidpointAwayFromZero);
+    let round =
+        |d: Decimal| d.round_dp_with_strategy(FEE_DP, RoundingStrategy::MidpointAwayFromZero);
     match (wallet, side) {
-        (Wallet::Spot | Wallet::Margin, Side::Buy) => (round(base_qty * rate), base.to_string()),
-        _ => (round(base_qty * price * rate), quote.to_string()),
+        (Wallet::Spot | Wallet::Margin, Side::Buy) => (round(base_qty * rate), FeeAsset::Base),
+        _ => (round(base_qty * price * rate), FeeAsset::Quote),
     }
 }
 
 /// Moves a one-way position by `delta` order units at `price`; returns the realized PnL in
 /// quote (`cs` = base units per order unit).
-pub(crate) fn move_position(pos: &mut Position, delta: Decimal, price: Decimal, cs: Decimal) -> Decimal {
+pub(crate) fn move_position(
+    pos: &mut Position,
+    delta: Decimal,
+    price: Decimal,
+    cs: Decimal,
+) -> Decimal {
     let same_way = pos.qty.is_zero() || (pos.qty.is_sign_positive() == delta.is_sign_positive());
     if same_way {
         let held = pos.qty.abs();
@@ -445,7 +455,7 @@ impl Account {
                     .find(venue, &order.symbol)
                     .ok_or_else(|| format!("symbol {} is not listed on {venue}", order.symbol))?;
                 self.next_order_id = self.next_order_id.max(order.order_id + 1);
-                let pos = self.insert(order, instrument, true);
+                let pos = self.insert(order, instrument);
                 self.orders[pos].updated_ms = self.orders[pos].rec.time_ms;
             }
             Line::Fill { order_id, fill } => {
@@ -528,7 +538,7 @@ impl Account {
             .collect()
     }
 
-    fn insert(&mut self, rec: AcceptedOrder, instrument: usize, from_record: bool) -> usize {
+    fn insert(&mut self, rec: AcceptedOrder, instrument: usize) -> usize {
         let ins = &self.listing.instruments()[instrument];
         let contract_size = ins
             .on(rec.venue)
@@ -560,7 +570,6 @@ impl Account {
             filled_value: Decimal::ZERO,
             fee: Decimal::ZERO,
             fee_asset,
-            from_record,
             last_step: None,
         });
         pos
@@ -688,7 +697,7 @@ impl Account {
             finish_ms: None,
         };
         self.write(new.venue, Line::Accepted { order: rec.clone() });
-        let pos = self.insert(rec, new.instrument, false);
+        let pos = self.insert(rec, new.instrument);
         self.orders[pos].last_step = Some(tick.tick);
         self.emit_order(pos, now_ms);
 
@@ -707,9 +716,7 @@ impl Account {
                 }
             }
         }
-        if self.orders[pos].is_open()
-            && matches!(new.tif, TimeInForce::Ioc | TimeInForce::Fok)
-        {
+        if self.orders[pos].is_open() && matches!(new.tif, TimeInForce::Ioc | TimeInForce::Fok) {
             self.finish(pos, Finish::Expired, now_ms);
         }
         Ok(pos)
@@ -759,7 +766,12 @@ impl Account {
             .perp
             .positions
             .iter()
-            .filter(|(&i, _)| listing.instruments().get(i).is_some_and(|x| x.quote == quote))
+            .filter(|(&i, _)| {
+                listing
+                    .instruments()
+                    .get(i)
+                    .is_some_and(|x| x.quote == quote)
+            })
             .map(|(&i, p)| {
                 let cs = perp_contract_size(listing, self.exchange, i);
                 p.qty.abs() * cs * p.entry / Decimal::from(self.perp.leverage(i))
@@ -817,8 +829,7 @@ impl Account {
                     };
                 }
                 let excess = (o.qty - reducible).max(Decimal::ZERO);
-                let need =
-                    excess * cs * o.price / Decimal::from(self.perp.leverage(o.instrument));
+                let need = excess * cs * o.price / Decimal::from(self.perp.leverage(o.instrument));
                 if need > self.perp_available(&ins.quote) {
                     return Err(Refusal::Insufficient);
                 }
@@ -854,16 +865,18 @@ impl Account {
     /// when nothing remains.
     fn execute(&mut self, pos: usize, qty: Decimal, price: Decimal, maker: bool, now_ms: i64) {
         let o = &self.orders[pos];
-        let (fee, fee_asset) = fill_fee(
+        let (fee, asset) = fill_fee(
             o.rec.venue,
             o.rec.wallet,
             o.rec.side,
             qty * o.contract_size,
             price,
             maker,
-            &o.base,
-            &o.quote,
         );
+        let fee_asset = match asset {
+            FeeAsset::Base => o.base.clone(),
+            FeeAsset::Quote => o.quote.clone(),
+        };
         let fill = Fill {
             trade_id: self.next_trade_id,
             qty,
@@ -985,7 +998,12 @@ impl Account {
     }
 
     /// Cancels the order `key` names.
-    pub fn cancel(&mut self, venue: Venue, key: &OrderKey, now_ms: i64) -> Result<usize, CancelRefusal> {
+    pub fn cancel(
+        &mut self,
+        venue: Venue,
+        key: &OrderKey,
+        now_ms: i64,
+    ) -> Result<usize, CancelRefusal> {
         let pos = self.find(venue, key).ok_or(CancelRefusal::NotFound)?;
         if !self.orders[pos].is_open() {
             return Err(CancelRefusal::Finished(pos));
@@ -1197,31 +1215,83 @@ mod tests {
 
     #[test]
     fn fees_follow_the_venue_and_the_side() {
-        let v = |s: &str| -> Venue { s.parse().unwrap() };
-        // Binance spot buy of 0.01 BTC: 0.1 % of the base received.
-        assert_eq!(
-            fill_fee(v("binance-spot"), Wallet::Spot, Side::Buy, d("0.01"), d("65000"), false, "BTC", "USDT"),
-            (d("0.00001"), "BTC".to_string())
-        );
-        // A sell pays in quote: 0.01 × 65000 × 0.001.
-        assert_eq!(
-            fill_fee(v("binance-spot"), Wallet::Spot, Side::Sell, d("0.01"), d("65000"), false, "BTC", "USDT"),
-            (d("0.65"), "USDT".to_string())
-        );
-        // Perp taker 0.05 % of notional, in quote, either side.
-        assert_eq!(
-            fill_fee(v("binance-perp"), Wallet::Perp, Side::Buy, d("0.1"), d("65000"), false, "BTC", "USDT"),
-            (d("3.25"), "USDT".to_string())
-        );
-        // Gate futures makers earn a rebate: a negative fee.
-        assert_eq!(
-            fill_fee(v("gate-perp"), Wallet::Perp, Side::Sell, d("0.1"), d("65000"), true, "BTC", "USDT"),
-            (d("-1.625"), "USDT".to_string())
-        );
-        // Rounded to 8 decimals, half away from zero.
-        assert_eq!(
-            fill_fee(v("bybit-perp"), Wallet::Perp, Side::Buy, d("0.001"), d("0.1"), false, "X", "USDT"),
-            (d("0.00000006"), "USDT".to_string())
-        );
+        use FeeAsset::{Base, Quote};
+        // (venue, wallet, side, base qty, price, maker) -> (fee, asset)
+        let cases = [
+            // A Binance spot buy of 0.01 BTC pays 0.1 % of the base it receives.
+            (
+                "binance-spot",
+                Wallet::Spot,
+                Side::Buy,
+                "0.01",
+                "65000",
+                false,
+                "0.00001",
+                Base,
+            ),
+            // A sell pays in quote: 0.01 × 65000 × 0.001.
+            (
+                "binance-spot",
+                Wallet::Spot,
+                Side::Sell,
+                "0.01",
+                "65000",
+                false,
+                "0.65",
+                Quote,
+            ),
+            // Margin buys too pay in base.
+            (
+                "okx-spot",
+                Wallet::Margin,
+                Side::Buy,
+                "1",
+                "100",
+                true,
+                "0.0008",
+                Base,
+            ),
+            // Perp taker 0.05 % of notional, in quote, either side.
+            (
+                "binance-perp",
+                Wallet::Perp,
+                Side::Buy,
+                "0.1",
+                "65000",
+                false,
+                "3.25",
+                Quote,
+            ),
+            // Gate futures makers earn a rebate: a negative fee.
+            (
+                "gate-perp",
+                Wallet::Perp,
+                Side::Sell,
+                "0.1",
+                "65000",
+                true,
+                "-1.625",
+                Quote,
+            ),
+            // Rounded to 8 decimals, half away from zero: 0.000000055.
+            (
+                "bybit-perp",
+                Wallet::Perp,
+                Side::Buy,
+                "0.001",
+                "0.1",
+                false,
+                "0.00000006",
+                Quote,
+            ),
+        ];
+        for (venue, wallet, side, qty, px, maker, fee, asset) in cases {
+            let venue: Venue = venue.parse().unwrap();
+            assert_eq!(
+                fill_fee(venue, wallet, side, d(qty), d(px), maker),
+                (d(fee), asset),
+                "{venue} {side:?} maker={maker}"
+            );
+        }
     }
 }

@@ -12,7 +12,8 @@
 //! REST (`/fapi/v1/...`, `/api/v3/...`): premiumIndex, fundingInfo (only non-8 h symbols, as on
 //! the real venue), exchangeInfo with PRICE_FILTER / LOT_SIZE / MIN_NOTIONAL (NOTIONAL on spot),
 //! fundingRate history, ticker/bookTicker, time, ping.
-
+//!
+//! The signed order, account and position endpoints live in [`private`].
 
 pub(crate) mod private;
 

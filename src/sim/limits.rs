@@ -123,7 +123,11 @@ impl Counters {
 
     /// Counts one request against every `(key, limit)` pair, all or none: `Err` carries the
     /// first counter that is full (and nothing is counted); `Ok` the usage after counting.
-    pub fn take(&mut self, counters: &[(&str, RateLimit)], now_ms: i64) -> Result<Vec<Usage>, Usage> {
+    pub fn take(
+        &mut self,
+        counters: &[(&str, RateLimit)],
+        now_ms: i64,
+    ) -> Result<Vec<Usage>, Usage> {
         for &(key, limit) in counters {
             let u = self.peek(key, limit, now_ms);
             if u.used >= limit.max {

@@ -127,11 +127,19 @@ impl AcceptedOrder {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "setting", rename_all = "snake_case")]
 pub enum Setting {
-    Leverage { symbol: String, leverage: u32 },
+    Leverage {
+        symbol: String,
+        leverage: u32,
+    },
     /// `isolated` false is cross margin.
-    MarginMode { symbol: String, isolated: bool },
+    MarginMode {
+        symbol: String,
+        isolated: bool,
+    },
     /// Hedge (long/short) position mode on or off.
-    PositionMode { hedge: bool },
+    PositionMode {
+        hedge: bool,
+    },
 }
 
 /// One line of a record file.
@@ -235,10 +243,7 @@ pub(crate) fn read_lines(path: &Path) -> Result<Lines, RecordError> {
         }
         Err(e) => return Err(io_err(e)),
     };
-    let complete_len = bytes
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
+    let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
     let mut lines = Vec::new();
     for (i, raw) in bytes[..complete_len].split(|&b| b == b'\n').enumerate() {
         if raw.is_empty() {
@@ -288,7 +293,10 @@ impl RecordWriter {
         let mut text = match serde_json::to_string(line) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("sim record {}: cannot encode a line: {e}", self.path.display());
+                eprintln!(
+                    "sim record {}: cannot encode a line: {e}",
+                    self.path.display()
+                );
                 return;
             }
         };

@@ -165,8 +165,18 @@ mod tests {
             // 0.001 × 4000 = 4 < 5
             ("0.001", "4000", false, Err(RuleBreak::NotionalBelowMin)),
             ("0.001", "68250", true, Ok(())),
-            ("0.001", "68250.1", true, Err(RuleBreak::PriceAboveBand(d("68250")))),
-            ("0.001", "61749.9", false, Err(RuleBreak::PriceBelowBand(d("61750")))),
+            (
+                "0.001",
+                "68250.1",
+                true,
+                Err(RuleBreak::PriceAboveBand(d("68250"))),
+            ),
+            (
+                "0.001",
+                "61749.9",
+                false,
+                Err(RuleBreak::PriceBelowBand(d("61750"))),
+            ),
             // The band bounds buys from above only.
             ("0.001", "61749.9", true, Ok(())),
         ];

@@ -149,7 +149,11 @@ fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<Param
         return Err(mandatory("timestamp"));
     };
     // Spot also takes microseconds.
-    let ts = if ts > 100_000_000_000_000 { ts / 1000 } else { ts };
+    let ts = if ts > 100_000_000_000_000 {
+        ts / 1000
+    } else {
+        ts
+    };
     let recv_window = match params.get("recvWindow") {
         None => DEFAULT_RECV_WINDOW,
         Some(w) => match parse_decimal(w) {
@@ -160,7 +164,11 @@ fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<Param
         },
     };
     if !same_signature(&sign(&creds.secret, &payload), &signature, true) {
-        return Err(error(400, -1022, "Signature for this request is not valid."));
+        return Err(error(
+            400,
+            -1022,
+            "Signature for this request is not valid.",
+        ));
     }
     if ts >= now_ms + 1000 {
         return Err(error(
@@ -264,7 +272,11 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
         shared.limits.binance_spot_weight
     };
     let weight_key = format!("weight-{}", venue.market.as_str());
-    let used = match desk.account.counters.take(&[(&weight_key, weight)], desk.now_ms) {
+    let used = match desk
+        .account
+        .counters
+        .take(&[(&weight_key, weight)], desk.now_ms)
+    {
         Ok(u) => u[0].used,
         Err(u) => {
             let msg = format!(
@@ -434,7 +446,11 @@ fn place(call: &Call, shared: &Shared, desk: &mut Desk<'_>) -> (u16, String) {
     }
 }
 
-fn try_place(call: &Call, shared: &Shared, desk: &mut Desk<'_>) -> Result<(u16, String), (u16, String)> {
+fn try_place(
+    call: &Call,
+    shared: &Shared,
+    desk: &mut Desk<'_>,
+) -> Result<(u16, String), (u16, String)> {
     let venue = call.venue;
     let p = &call.params;
     let instrument = symbol(call, shared)?;
@@ -486,10 +502,18 @@ fn try_place(call: &Call, shared: &Shared, desk: &mut Desk<'_>) -> Result<(u16, 
         (Market::Perp, Some("true")) => true,
         (Market::Perp, Some("false") | None) | (Market::Spot, None) => false,
         (Market::Perp, Some(_)) => {
-            return Err(error(400, -1100, "Illegal characters found in parameter 'reduceOnly'."))
+            return Err(error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'reduceOnly'.",
+            ))
         }
         (Market::Spot, Some(_)) => {
-            return Err(error(400, -1104, "Not all sent parameters were read; read 0 parameter(s) but was sent 1."))
+            return Err(error(
+                400,
+                -1104,
+                "Not all sent parameters were read; read 0 parameter(s) but was sent 1.",
+            ))
         }
     };
     if venue.is_perp() {
@@ -503,7 +527,11 @@ fn try_place(call: &Call, shared: &Shared, desk: &mut Desk<'_>) -> Result<(u16, 
             ));
         }
         if hedge && p.get("reduceOnly").is_some() {
-            return Err(error(400, -1106, "Parameter 'reduceOnly' sent when not required."));
+            return Err(error(
+                400,
+                -1106,
+                "Parameter 'reduceOnly' sent when not required.",
+            ));
         }
     }
     let auto_borrow = call.wallet == Wallet::Margin
@@ -511,7 +539,11 @@ fn try_place(call: &Call, shared: &Shared, desk: &mut Desk<'_>) -> Result<(u16, 
             None | Some("NO_SIDE_EFFECT" | "AUTO_REPAY") => false,
             Some("MARGIN_BUY" | "AUTO_BORROW_REPAY") => true,
             Some(_) => {
-                return Err(error(400, -1100, "Illegal characters found in parameter 'sideEffectType'."))
+                return Err(error(
+                    400,
+                    -1100,
+                    "Illegal characters found in parameter 'sideEffectType'.",
+                ))
             }
         };
     if call.wallet == Wallet::Margin && p.get("isIsolated") == Some("TRUE") {
@@ -527,7 +559,8 @@ fn try_place(call: &Call, shared: &Shared, desk: &mut Desk<'_>) -> Result<(u16, 
         .ok_or_else(|| error(400, -1121, "Invalid symbol."))?;
     let rules = OrderRules::of(listing);
     let band = band(venue, desk, instrument, rules.tick);
-    rules::check(&rules, qty, price, side.is_buy(), band).map_err(|b| rule_error(venue, b, &rules))?;
+    rules::check(&rules, qty, price, side.is_buy(), band)
+        .map_err(|b| rule_error(venue, b, &rules))?;
 
     let new = NewOrder {
         venue,
@@ -584,10 +617,13 @@ fn refusal(venue: Venue, r: Refusal) -> (u16, String) {
 
 fn order_key(p: &Params) -> Result<OrderKey, (u16, String)> {
     if let Some(id) = p.get("orderId") {
-        return id
-            .parse()
-            .map(OrderKey::Id)
-            .map_err(|_| error(400, -1100, "Illegal characters found in parameter 'orderId'."));
+        return id.parse().map(OrderKey::Id).map_err(|_| {
+            error(
+                400,
+                -1100,
+                "Illegal characters found in parameter 'orderId'.",
+            )
+        });
     }
     match p.get("origClientOrderId") {
         Some(c) => Ok(OrderKey::Client(c.to_string())),
@@ -702,10 +738,13 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
             }
             Kind::CountdownCancelAll => {
                 let instrument = symbol(call, shared)?;
-                let ms: i64 = p
-                    .required("countdownTime")?
-                    .parse()
-                    .map_err(|_| error(400, -1100, "Illegal characters found in parameter 'countdownTime'."))?;
+                let ms: i64 = p.required("countdownTime")?.parse().map_err(|_| {
+                    error(
+                        400,
+                        -1100,
+                        "Illegal characters found in parameter 'countdownTime'.",
+                    )
+                })?;
                 desk.account
                     .set_countdown(&[PERP], Some(instrument), ms, false, now);
                 Obj::new()
@@ -808,7 +847,13 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                 let hedge = match p.required("dualSidePosition")? {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(error(400, -1100, "Illegal characters found in parameter 'dualSidePosition'.")),
+                    _ => {
+                        return Err(error(
+                            400,
+                            -1100,
+                            "Illegal characters found in parameter 'dualSidePosition'.",
+                        ))
+                    }
                 };
                 if hedge == desk.account.perp.hedge {
                     return Err(error(400, -4059, "No need to change position side."));
@@ -833,11 +878,26 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                     .ok()
                     .filter(|l| (1..=125).contains(l))
                     .ok_or_else(|| {
-                        error(400, -4028, &format!("Leverage {} is not valid", p.get("leverage").unwrap_or("")))
+                        error(
+                            400,
+                            -4028,
+                            &format!("Leverage {} is not valid", p.get("leverage").unwrap_or("")),
+                        )
                     })?;
-                let sym = shared.listing.get(instrument, PERP).map(|l| l.symbol.clone()).unwrap_or_default();
+                let sym = shared
+                    .listing
+                    .get(instrument, PERP)
+                    .map(|l| l.symbol.clone())
+                    .unwrap_or_default();
                 desk.account
-                    .set(PERP, Setting::Leverage { symbol: sym.clone(), leverage: lev }, now)
+                    .set(
+                        PERP,
+                        Setting::Leverage {
+                            symbol: sym.clone(),
+                            leverage: lev,
+                        },
+                        now,
+                    )
                     .map_err(|e| error(400, -1000, &e))?;
                 Obj::new()
                     .num("leverage", lev)
@@ -855,9 +915,20 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                 if desk.account.perp.isolated.contains(&instrument) == isolated {
                     return Err(error(400, -4046, "No need to change margin type."));
                 }
-                let sym = shared.listing.get(instrument, PERP).map(|l| l.symbol.clone()).unwrap_or_default();
+                let sym = shared
+                    .listing
+                    .get(instrument, PERP)
+                    .map(|l| l.symbol.clone())
+                    .unwrap_or_default();
                 desk.account
-                    .set(PERP, Setting::MarginMode { symbol: sym, isolated }, now)
+                    .set(
+                        PERP,
+                        Setting::MarginMode {
+                            symbol: sym,
+                            isolated,
+                        },
+                        now,
+                    )
                     .map_err(|e| error(400, -1000, &e))?;
                 ok_200()
             }
@@ -888,7 +959,11 @@ fn position_risk(
         .filter(|(&i, p)| only.is_none_or(|o| o == i) && (v2 || !p.qty.is_zero()))
         .filter_map(|(&i, p)| {
             let l = shared.listing.get(i, PERP)?;
-            let mark = desk.tick.leg(i, PERP).map(|leg| leg.mark).unwrap_or(p.entry);
+            let mark = desk
+                .tick
+                .leg(i, PERP)
+                .map(|leg| leg.mark)
+                .unwrap_or(p.entry);
             let upnl = (mark - p.entry) * p.qty;
             let lev = perp.leverage(i);
             let notional = p.qty * mark;
@@ -916,12 +991,14 @@ fn position_risk(
                 .str("askNotional", "0")
                 .num("updateTime", now);
             if v2 {
-                o = o
-                    .str("leverage", &lev.to_string())
-                    .str(
-                        "marginType",
-                        if perp.isolated.contains(&i) { "isolated" } else { "cross" },
-                    );
+                o = o.str("leverage", &lev.to_string()).str(
+                    "marginType",
+                    if perp.isolated.contains(&i) {
+                        "isolated"
+                    } else {
+                        "cross"
+                    },
+                );
             }
             Some(o.build())
         });
@@ -973,7 +1050,10 @@ fn futures_order(o: &SimOrder, ack: bool, with_time: bool) -> String {
         .str("status", status(o, ack))
         .str("clientOrderId", &o.rec.client_id)
         .dec("price", o.rec.price)
-        .str("avgPrice", &avg.map_or("0.00".to_string(), |a| a.to_string()))
+        .str(
+            "avgPrice",
+            &avg.map_or("0.00".to_string(), |a| a.to_string()),
+        )
         .dec("origQty", o.rec.qty)
         .dec("executedQty", filled)
         .dec("cumQty", filled)
@@ -1220,7 +1300,10 @@ mod tests {
     fn the_signed_payload_is_query_then_body_without_the_signature() {
         assert_eq!(
             signed_payload("symbol=BTCUSDT&timestamp=1&signature=ab", ""),
-            ("symbol=BTCUSDT&timestamp=1".to_string(), Some("ab".to_string()))
+            (
+                "symbol=BTCUSDT&timestamp=1".to_string(),
+                Some("ab".to_string())
+            )
         );
         // Futures example 3: part in the query, part in the body, no separator.
         assert_eq!(
@@ -1233,7 +1316,10 @@ mod tests {
                 Some("cd".to_string())
             )
         );
-        assert_eq!(signed_payload("timestamp=1", ""), ("timestamp=1".to_string(), None));
+        assert_eq!(
+            signed_payload("timestamp=1", ""),
+            ("timestamp=1".to_string(), None)
+        );
     }
 
     #[test]
