@@ -12,7 +12,8 @@
 //!
 //! REST (`/v5/market/...`): tickers, instruments-info (`fundingInterval` in minutes,
 //! `priceFilter.tickSize`, `lotSizeFilter`), funding/history, time.
-
+//!
+//! The signed order, account and position endpoints live in [`private`].
 
 pub(crate) mod private;
 
