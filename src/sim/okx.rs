@@ -13,7 +13,8 @@
 //!
 //! REST (`/api/v5/...`): public/funding-rate (also `instId=ANY`), public/instruments (`ctVal`,
 //! `lotSz`, `minSz`, `tickSz`), public/funding-rate-history, market/ticker(s), public/time.
-
+//!
+//! The signed order, account and position endpoints live in [`private`].
 
 pub(crate) mod private;
 
@@ -294,6 +295,16 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                 })
                 .collect();
             Reply::ok(PERP, envelope("0", "", &format!("[{}]", rows.join(","))))
+        }
+        "public/price-limit" => {
+            let Some(inst_id) = req.param("instId") else {
+                return Some(empty_param("instId"));
+            };
+            let Some((venue, i)) = resolve_inst(listing, inst_id) else {
+                return Some(no_such_inst(default_venue));
+            };
+            let row = private::price_limit_row(shared, venue, i, now)?;
+            Reply::ok(venue, envelope("0", "", &format!("[{row}]")))
         }
         "public/funding-rate-history" => {
             let Some(inst_id) = req.param("instId") else {
