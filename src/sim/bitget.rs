@@ -13,7 +13,8 @@
 //! mix/market/contracts (`pricePlace`, `priceEndStep`, `volumePlace`, `sizeMultiplier`,
 //! `minTradeNum`, `minTradeUSDT`, `fundInterval`), mix/market/ticker(s),
 //! mix/market/history-fund-rate, spot/public/symbols, spot/market/tickers, public/time.
-
+//!
+//! The signed order, account and position endpoints live in [`private`].
 
 pub(crate) mod private;
 
