@@ -14,7 +14,8 @@
 //! REST (`/api/v4` optional prefix): futures/usdt/contracts[/{c}] (`quanto_multiplier`,
 //! `order_price_round`, `order_size_min`, `funding_interval` s, `funding_next_apply` s),
 //! futures/usdt/tickers, futures/usdt/funding_rate, spot/currency_pairs[/{p}], spot/tickers.
-
+//!
+//! The signed order, account and position endpoints live in [`private`].
 
 pub(crate) mod private;
 
@@ -337,6 +338,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                     .collect(),
             )
         }
+        (Market::Spot, None) if endpoint == "time" => format!("{{\"server_time\":{now}}}"),
         (Market::Spot, None) if endpoint == "tickers" => {
             let selected = match req.param("currency_pair") {
                 Some(p) => match listing.find(venue, p) {
