@@ -1180,6 +1180,540 @@ fn perp_contract_size(listing: &Listing, exchange: Exchange, instrument: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::market::MarketModel;
+
+    fn v(s: &str) -> Venue {
+        s.parse().unwrap()
+    }
+
+    fn listing() -> Arc<Listing> {
+        Arc::new(Listing::new(&["BTC-USDT".to_string()], &Venue::ALL).unwrap())
+    }
+
+    fn config(balance: i64) -> AccountConfig {
+        AccountConfig {
+            balances: vec![("USDT".into(), Decimal::from(balance))],
+            reject_one_in: 0,
+            seed: 7,
+            dead_man_speedup: 1,
+        }
+    }
+
+    /// An account of `exchange` and the market it trades against.
+    fn setup(exchange: Exchange, balance: i64) -> (Account, Arc<MarketTick>) {
+        let l = listing();
+        let tick = Arc::clone(MarketModel::new(&l, 3, 100).current());
+        (
+            Account::open(exchange, l, &config(balance), None).unwrap(),
+            tick,
+        )
+    }
+
+    fn order(
+        venue: &str,
+        wallet: Wallet,
+        side: Side,
+        qty: &str,
+        price: Decimal,
+        tif: TimeInForce,
+        id: &str,
+    ) -> NewOrder {
+        NewOrder {
+            venue: v(venue),
+            wallet,
+            instrument: 0,
+            side,
+            qty: d(qty),
+            price,
+            tif,
+            reduce_only: false,
+            auto_borrow: false,
+            client_id: id.into(),
+            stp: String::new(),
+        }
+    }
+
+    fn leg(tick: &MarketTick, venue: &str) -> LegTick {
+        tick.leg(0, v(venue)).unwrap().clone()
+    }
+
+    #[test]
+    fn duplicate_ids_follow_each_venue_rule() {
+        // (rule, earlier order still open, ms since it was placed) -> refused
+        let cases = [
+            (Duplicates::WhileOpen, true, 0, true),
+            (Duplicates::WhileOpen, false, 0, false),
+            (Duplicates::Always, false, 1_000_000_000, true),
+            (
+                Duplicates::Within(6 * 3_600_000),
+                false,
+                6 * 3_600_000 - 1,
+                true,
+            ),
+            (
+                Duplicates::Within(6 * 3_600_000),
+                false,
+                6 * 3_600_000,
+                false,
+            ),
+            (Duplicates::Allowed, true, 0, false),
+        ];
+        for (rule, open, later, refused) in cases {
+            let (mut a, tick) = setup(Exchange::Bybit, 1_000_000);
+            let bid = leg(&tick, "bybit-perp").bid - d("100");
+            let first = a
+                .place(
+                    order(
+                        "bybit-perp",
+                        Wallet::Perp,
+                        Side::Buy,
+                        "0.001",
+                        bid,
+                        TimeInForce::Gtc,
+                        "x",
+                    ),
+                    rule,
+                    PostOnlyCross::Cancel,
+                    &tick,
+                    1_000,
+                )
+                .unwrap();
+            if !open {
+                a.cancel(
+                    v("bybit-perp"),
+                    &OrderKey::Id(a.order(first).rec.order_id),
+                    1_000,
+                )
+                .unwrap();
+            }
+            let again = a.place(
+                order(
+                    "bybit-perp",
+                    Wallet::Perp,
+                    Side::Buy,
+                    "0.001",
+                    bid,
+                    TimeInForce::Gtc,
+                    "x",
+                ),
+                rule,
+                PostOnlyCross::Cancel,
+                &tick,
+                1_000 + later,
+            );
+            assert_eq!(
+                again == Err(Refusal::Duplicate(first)),
+                refused,
+                "{rule:?} open={open} +{later}"
+            );
+            // Orders without a client id are never duplicates.
+            a.place(
+                order(
+                    "bybit-perp",
+                    Wallet::Perp,
+                    Side::Buy,
+                    "0.001",
+                    bid,
+                    TimeInForce::Gtc,
+                    "",
+                ),
+                Duplicates::Always,
+                PostOnlyCross::Cancel,
+                &tick,
+                2_000,
+            )
+            .unwrap();
+            a.place(
+                order(
+                    "bybit-perp",
+                    Wallet::Perp,
+                    Side::Buy,
+                    "0.001",
+                    bid,
+                    TimeInForce::Gtc,
+                    "",
+                ),
+                Duplicates::Always,
+                PostOnlyCross::Cancel,
+                &tick,
+                2_000,
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn post_only_crossing_is_refused_or_cancelled_and_resting_orders_wait() {
+        let (mut a, tick) = setup(Exchange::Okx, 1_000_000);
+        let ask = leg(&tick, "okx-spot").ask;
+        let crossing = || {
+            order(
+                "okx-spot",
+                Wallet::Spot,
+                Side::Buy,
+                "0.01",
+                ask,
+                TimeInForce::PostOnly,
+                "p",
+            )
+        };
+        assert_eq!(
+            a.place(
+                crossing(),
+                Duplicates::Allowed,
+                PostOnlyCross::Refuse,
+                &tick,
+                1
+            ),
+            Err(Refusal::PostOnlyWouldTake)
+        );
+        assert!(
+            a.accepted(v("okx-spot")).is_empty(),
+            "a refused order is not recorded"
+        );
+        let pos = a
+            .place(
+                crossing(),
+                Duplicates::Allowed,
+                PostOnlyCross::Cancel,
+                &tick,
+                1,
+            )
+            .unwrap();
+        assert_eq!(a.order(pos).rec.finish, Some(Finish::PostOnlyCanceled));
+        assert!(a.order(pos).rec.fills.is_empty());
+        // A GTC below the ask rests and reserves its quote; advancing within the same model
+        // step does not fill it again.
+        let pos = a
+            .place(
+                order(
+                    "okx-spot",
+                    Wallet::Spot,
+                    Side::Buy,
+                    "0.01",
+                    ask - d("0.1"),
+                    TimeInForce::Gtc,
+                    "g",
+                ),
+                Duplicates::Allowed,
+                PostOnlyCross::Cancel,
+                &tick,
+                1,
+            )
+            .unwrap();
+        assert!(a.order(pos).is_open());
+        assert_eq!(a.locked(Wallet::Spot, "USDT"), d("0.01") * (ask - d("0.1")));
+        a.advance(&tick, 2);
+        assert!(a.order(pos).is_open());
+    }
+
+    #[test]
+    fn funds_and_reduce_only_are_checked_before_accepting() {
+        let (mut a, tick) = setup(Exchange::Binance, 1_000);
+        let l = leg(&tick, "binance-perp");
+        let px = l.ask * d("1.01");
+        let px = px.round_dp(1);
+        // 0.2 BTC at 10x needs about 1300 USDT of margin: more than the 1000 held.
+        let big = order(
+            "binance-perp",
+            Wallet::Perp,
+            Side::Buy,
+            "0.2",
+            px,
+            TimeInForce::Ioc,
+            "a",
+        );
+        assert_eq!(
+            a.place(big, Duplicates::WhileOpen, PostOnlyCross::Refuse, &tick, 1),
+            Err(Refusal::Insufficient)
+        );
+        // Reduce-only with no position is refused.
+        let mut ro = order(
+            "binance-perp",
+            Wallet::Perp,
+            Side::Sell,
+            "0.001",
+            l.bid,
+            TimeInForce::Ioc,
+            "b",
+        );
+        ro.reduce_only = true;
+        assert_eq!(
+            a.place(
+                ro.clone(),
+                Duplicates::WhileOpen,
+                PostOnlyCross::Refuse,
+                &tick,
+                1
+            ),
+            Err(Refusal::ReduceOnly)
+        );
+        // Buy 0.001, then a reduce-only sell of 0.005 closes only what is held.
+        a.place(
+            order(
+                "binance-perp",
+                Wallet::Perp,
+                Side::Buy,
+                "0.001",
+                px,
+                TimeInForce::Ioc,
+                "c",
+            ),
+            Duplicates::WhileOpen,
+            PostOnlyCross::Refuse,
+            &tick,
+            1,
+        )
+        .unwrap();
+        assert_eq!(a.perp.position(0).qty, d("0.001"));
+        ro.qty = d("0.005");
+        ro.client_id = "d".into();
+        let pos = a
+            .place(ro, Duplicates::WhileOpen, PostOnlyCross::Refuse, &tick, 2)
+            .unwrap();
+        assert_eq!(a.order(pos).filled, d("0.001"));
+        assert_eq!(a.order(pos).rec.finish, Some(Finish::Expired));
+        assert!(a.perp.position(0).qty.is_zero());
+        // Selling spot BTC the account does not hold.
+        let sell = order(
+            "binance-spot",
+            Wallet::Spot,
+            Side::Sell,
+            "0.001",
+            l.bid,
+            TimeInForce::Ioc,
+            "e",
+        );
+        assert_eq!(
+            a.place(sell, Duplicates::WhileOpen, PostOnlyCross::Refuse, &tick, 3),
+            Err(Refusal::Insufficient)
+        );
+    }
+
+    #[test]
+    fn margin_sells_borrow_and_later_buys_repay() {
+        let (mut a, tick) = setup(Exchange::Gate, 1_000_000);
+        let l = leg(&tick, "gate-spot");
+        let small = |side, id: &str, borrow| {
+            let mut o = order(
+                "gate-spot",
+                Wallet::Margin,
+                side,
+                "0.001",
+                if side == Side::Sell { l.bid } else { l.ask },
+                TimeInForce::Ioc,
+                id,
+            );
+            o.auto_borrow = borrow;
+            o
+        };
+        assert_eq!(
+            a.place(
+                small(Side::Sell, "s0", false),
+                Duplicates::Allowed,
+                PostOnlyCross::Refuse,
+                &tick,
+                1
+            ),
+            Err(Refusal::Insufficient)
+        );
+        a.place(
+            small(Side::Sell, "s1", true),
+            Duplicates::Allowed,
+            PostOnlyCross::Refuse,
+            &tick,
+            1,
+        )
+        .unwrap();
+        assert_eq!(a.margin.borrowed["BTC"], d("0.001"));
+        assert!(a.margin.assets["BTC"].is_zero());
+        // Gate charges 0.2 % of a buy in BTC, so buying 0.001 back repays 0.000998.
+        a.place(
+            small(Side::Buy, "b1", false),
+            Duplicates::Allowed,
+            PostOnlyCross::Refuse,
+            &tick,
+            2,
+        )
+        .unwrap();
+        assert_eq!(a.margin.borrowed["BTC"], d("0.000002"));
+        assert!(a.margin.assets["BTC"].is_zero());
+    }
+
+    #[test]
+    fn realtime_keeps_the_last_500_orders_closed_this_run() {
+        let (mut a, tick) = setup(Exchange::Bybit, 1_000_000);
+        let bid = leg(&tick, "bybit-spot").bid - d("100");
+        for i in 0..501 {
+            let pos = a
+                .place(
+                    order(
+                        "bybit-spot",
+                        Wallet::Spot,
+                        Side::Buy,
+                        "0.00001",
+                        bid,
+                        TimeInForce::Gtc,
+                        &format!("o{i}"),
+                    ),
+                    Duplicates::Always,
+                    PostOnlyCross::Cancel,
+                    &tick,
+                    i,
+                )
+                .unwrap();
+            a.cancel(v("bybit-spot"), &OrderKey::Id(a.order(pos).rec.order_id), i)
+                .unwrap();
+        }
+        let ids: Vec<&str> = a
+            .recently_closed(v("bybit-spot"))
+            .map(|o| o.rec.client_id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 500);
+        assert_eq!(
+            (ids[0], ids[499]),
+            ("o500", "o1"),
+            "newest first; o0 fell out"
+        );
+        assert!(a.recently_closed(v("bybit-perp")).next().is_none());
+    }
+
+    #[test]
+    fn countdowns_fire_once_and_renewing_ones_wait_for_the_next_request() {
+        let (mut a, tick) = setup(Exchange::Okx, 1_000_000);
+        let bid = leg(&tick, "okx-perp").bid - d("100");
+        let rest = |a: &mut Account, id: &str| {
+            a.place(
+                order(
+                    "okx-perp",
+                    Wallet::Perp,
+                    Side::Buy,
+                    "1",
+                    bid,
+                    TimeInForce::Gtc,
+                    id,
+                ),
+                Duplicates::WhileOpen,
+                PostOnlyCross::Cancel,
+                &tick,
+                0,
+            )
+            .unwrap()
+        };
+        let one = rest(&mut a, "one");
+        assert_eq!(
+            a.set_countdown(&[v("okx-perp")], None, 10_000, false, 0),
+            Some(10_000)
+        );
+        a.advance(&tick, 9_999);
+        assert!(a.order(one).is_open());
+        a.advance(&tick, 10_000);
+        assert_eq!(a.order(one).rec.finish, Some(Finish::DeadMan));
+        // Spent: a later order is not cancelled.
+        let two = rest(&mut a, "two");
+        a.advance(&tick, 50_000);
+        assert!(a.order(two).is_open());
+        // A renewing switch is pushed back by every renewal.
+        a.set_countdown(&[v("okx-perp")], None, 3_000, true, 50_000);
+        a.renew_countdowns(52_000);
+        a.advance(&tick, 54_000);
+        assert!(a.order(two).is_open());
+        a.advance(&tick, 55_000);
+        assert_eq!(a.order(two).rec.finish, Some(Finish::DeadMan));
+        assert_eq!(a.renewing_window(&[v("okx-perp")]), Some(3_000));
+        // Disarming removes it.
+        assert_eq!(
+            a.set_countdown(&[v("okx-perp")], None, 0, true, 60_000),
+            None
+        );
+        assert_eq!(a.renewing_window(&[v("okx-perp")]), None);
+    }
+
+    #[test]
+    fn replaying_the_record_rebuilds_the_same_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = listing();
+        let tick = Arc::clone(MarketModel::new(&l, 3, 100).current());
+        let (bid, ask) = (leg(&tick, "bitget-perp").bid, leg(&tick, "bitget-perp").ask);
+        let mut a = Account::open(
+            Exchange::Bitget,
+            Arc::clone(&l),
+            &config(1_000_000),
+            Some(dir.path()),
+        )
+        .unwrap();
+        let any = |a: &mut Account, o| {
+            a.place(o, Duplicates::Allowed, PostOnlyCross::Cancel, &tick, 5)
+                .unwrap()
+        };
+        any(
+            &mut a,
+            order(
+                "bitget-perp",
+                Wallet::Perp,
+                Side::Buy,
+                "10",
+                ask * d("2"),
+                TimeInForce::Ioc,
+                "p",
+            ),
+        );
+        any(
+            &mut a,
+            order(
+                "bitget-perp",
+                Wallet::Perp,
+                Side::Sell,
+                "0.5",
+                bid / d("2"),
+                TimeInForce::Ioc,
+                "q",
+            ),
+        );
+        any(
+            &mut a,
+            order(
+                "bitget-spot",
+                Wallet::Spot,
+                Side::Buy,
+                "0.5",
+                ask * d("2"),
+                TimeInForce::Ioc,
+                "r",
+            ),
+        );
+        any(
+            &mut a,
+            order(
+                "bitget-spot",
+                Wallet::Spot,
+                Side::Buy,
+                "0.1",
+                bid - d("100"),
+                TimeInForce::Gtc,
+                "s",
+            ),
+        );
+        a.set(
+            v("bitget-perp"),
+            Setting::Leverage {
+                symbol: "BTCUSDT".into(),
+                leverage: 4,
+            },
+            6,
+        )
+        .unwrap();
+        let b = Account::open(Exchange::Bitget, l, &config(1_000_000), Some(dir.path())).unwrap();
+        assert_eq!(b.accepted(v("bitget-perp")), a.accepted(v("bitget-perp")));
+        assert_eq!(b.accepted(v("bitget-spot")), a.accepted(v("bitget-spot")));
+        assert_eq!(b.perp.positions, a.perp.positions);
+        assert_eq!(b.perp.balances, a.perp.balances);
+        assert_eq!(b.spot, a.spot);
+        assert_eq!(b.perp.leverage(0), 4);
+        assert_eq!(b.open_orders(v("bitget-spot"), None).len(), 1);
+        assert_eq!(b.next_order_id(), a.next_order_id());
+        assert!(b.events_after(0).is_empty(), "replay is not news");
+    }
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()

@@ -696,3 +696,24 @@ fn protocol_for(venue: Venue) -> Box<dyn ws::Protocol> {
         Exchange::Gate => Box::new(gate::GateWs::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_keys_but_never_secrets_or_passphrases() {
+        let text = format!("{:?}", SimConfig::default());
+        assert!(text.contains("sim-okx-key"), "{text}");
+        for hidden in [
+            "sim-okx-secret",
+            "sim-okx-passphrase",
+            "sim-bitget-passphrase",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        let c = SimCredentials::default();
+        assert_eq!(c.of(Exchange::Bitget).passphrase, "sim-bitget-passphrase");
+        assert!(c.of(Exchange::Gate).passphrase.is_empty());
+    }
+}
