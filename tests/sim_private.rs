@@ -498,7 +498,11 @@ enum Tif {
 /// What a gateway does with one venue market, signed with a signer written from the venue's
 /// documented formula.
 trait Api {
-    fn venue(&self) -> Venue;
+    fn signer(&self) -> &Signer;
+    fn signer_mut(&mut self) -> &mut Signer;
+    fn venue(&self) -> Venue {
+        self.signer().venue
+    }
     /// Sends a signed request with the raw query and body given.
     fn signed(
         &self,
@@ -519,8 +523,14 @@ trait Api {
     fn cancel(&self, id: &str) -> Answer;
     /// The venue's clock, from its documented server-time endpoint.
     fn server_time(&self) -> i64;
-    fn set_offset(&mut self, ms: i64);
-    fn set_secret(&mut self, secret: &str);
+    /// Signs with the local clock plus `ms` (a gateway's correction after reading the venue's
+    /// time).
+    fn set_offset(&mut self, ms: i64) {
+        self.signer_mut().offset_ms = ms;
+    }
+    fn set_secret(&mut self, secret: &str) {
+        self.signer_mut().secret = secret.into();
+    }
     /// "0" for success, else the venue's code or label.
     fn code(&self, a: &Answer) -> String;
     fn state(&self, q: &Answer) -> (St, Decimal);
@@ -599,8 +609,11 @@ impl BinanceApi {
 }
 
 impl Api for BinanceApi {
-    fn venue(&self) -> Venue {
-        self.0.venue
+    fn signer(&self) -> &Signer {
+        &self.0
+    }
+    fn signer_mut(&mut self) -> &mut Signer {
+        &mut self.0
     }
     fn signed(
         &self,
@@ -686,12 +699,6 @@ impl Api for BinanceApi {
             .as_i64()
             .unwrap()
     }
-    fn set_offset(&mut self, ms: i64) {
-        self.0.offset_ms = ms;
-    }
-    fn set_secret(&mut self, secret: &str) {
-        self.0.secret = secret.into();
-    }
     fn code(&self, a: &Answer) -> String {
         a.json["code"]
             .as_i64()
@@ -728,8 +735,11 @@ impl BybitApi {
 }
 
 impl Api for BybitApi {
-    fn venue(&self) -> Venue {
-        self.0.venue
+    fn signer(&self) -> &Signer {
+        &self.0
+    }
+    fn signer_mut(&mut self) -> &mut Signer {
+        &mut self.0
     }
     fn signed(
         &self,
@@ -804,12 +814,6 @@ impl Api for BybitApi {
             .as_i64()
             .unwrap()
     }
-    fn set_offset(&mut self, ms: i64) {
-        self.0.offset_ms = ms;
-    }
-    fn set_secret(&mut self, secret: &str) {
-        self.0.secret = secret.into();
-    }
     fn code(&self, a: &Answer) -> String {
         a.json["retCode"].to_string()
     }
@@ -851,8 +855,11 @@ impl OkxApi {
 }
 
 impl Api for OkxApi {
-    fn venue(&self) -> Venue {
-        self.0.venue
+    fn signer(&self) -> &Signer {
+        &self.0
+    }
+    fn signer_mut(&mut self) -> &mut Signer {
+        &mut self.0
     }
     fn signed(
         &self,
@@ -920,12 +927,6 @@ impl Api for OkxApi {
             .unwrap();
         a.json["data"][0]["ts"].as_str().unwrap().parse().unwrap()
     }
-    fn set_offset(&mut self, ms: i64) {
-        self.0.offset_ms = ms;
-    }
-    fn set_secret(&mut self, secret: &str) {
-        self.0.secret = secret.into();
-    }
     fn code(&self, a: &Answer) -> String {
         match a.json["code"].as_str() {
             Some("1") => a.json["data"][0]["sCode"]
@@ -961,8 +962,11 @@ impl BitgetApi {
 }
 
 impl Api for BitgetApi {
-    fn venue(&self) -> Venue {
-        self.0.venue
+    fn signer(&self) -> &Signer {
+        &self.0
+    }
+    fn signer_mut(&mut self) -> &mut Signer {
+        &mut self.0
     }
     fn signed(
         &self,
@@ -1054,12 +1058,6 @@ impl Api for BitgetApi {
             .parse()
             .unwrap()
     }
-    fn set_offset(&mut self, ms: i64) {
-        self.0.offset_ms = ms;
-    }
-    fn set_secret(&mut self, secret: &str) {
-        self.0.secret = secret.into();
-    }
     fn code(&self, a: &Answer) -> String {
         match a.json["code"].as_str() {
             Some("00000") => "0".into(),
@@ -1119,8 +1117,11 @@ impl GateApi {
 }
 
 impl Api for GateApi {
-    fn venue(&self) -> Venue {
-        self.s.venue
+    fn signer(&self) -> &Signer {
+        &self.s
+    }
+    fn signer_mut(&mut self) -> &mut Signer {
+        &mut self.s
     }
     fn signed(
         &self,
@@ -1197,12 +1198,6 @@ impl Api for GateApi {
             .json["server_time"]
             .as_i64()
             .unwrap()
-    }
-    fn set_offset(&mut self, ms: i64) {
-        self.s.offset_ms = ms;
-    }
-    fn set_secret(&mut self, secret: &str) {
-        self.s.secret = secret.into();
     }
     fn code(&self, a: &Answer) -> String {
         a.json["label"].as_str().unwrap_or("0").to_string()

@@ -1126,9 +1126,44 @@ impl Account {
             .and_then(|c| c.renew_ms)
     }
 
-    /// Applies and records an account setting on `venue` (a perp venue for all three).
-    pub fn set(&mut self, venue: Venue, setting: Setting, now_ms: i64) -> Result<(), String> {
-        self.apply_setting(venue, &setting)?;
+    /// Sets and records the leverage of `instrument` on `venue` (a perp venue).
+    pub fn set_leverage(&mut self, venue: Venue, instrument: usize, leverage: u32, now_ms: i64) {
+        self.perp.leverage.insert(instrument, leverage);
+        let symbol = self.symbol(venue, instrument);
+        self.record_setting(venue, Setting::Leverage { symbol, leverage }, now_ms);
+    }
+
+    /// Sets and records cross (`isolated` false) or isolated margin for `instrument`.
+    pub fn set_margin_mode(
+        &mut self,
+        venue: Venue,
+        instrument: usize,
+        isolated: bool,
+        now_ms: i64,
+    ) {
+        if isolated {
+            self.perp.isolated.insert(instrument);
+        } else {
+            self.perp.isolated.remove(&instrument);
+        }
+        let symbol = self.symbol(venue, instrument);
+        self.record_setting(venue, Setting::MarginMode { symbol, isolated }, now_ms);
+    }
+
+    /// Sets and records hedge (long/short) or one-way position mode.
+    pub fn set_hedge(&mut self, venue: Venue, hedge: bool, now_ms: i64) {
+        self.perp.hedge = hedge;
+        self.record_setting(venue, Setting::PositionMode { hedge }, now_ms);
+    }
+
+    fn symbol(&self, venue: Venue, instrument: usize) -> String {
+        self.listing
+            .get(instrument, venue)
+            .map(|l| l.symbol.clone())
+            .unwrap_or_default()
+    }
+
+    fn record_setting(&mut self, venue: Venue, setting: Setting, now_ms: i64) {
         self.write(
             venue,
             Line::Setting {
@@ -1136,7 +1171,6 @@ impl Account {
                 time_ms: now_ms,
             },
         );
-        Ok(())
     }
 
     fn apply_setting(&mut self, venue: Venue, setting: &Setting) -> Result<(), String> {
@@ -1694,15 +1728,7 @@ mod tests {
                 "s",
             ),
         );
-        a.set(
-            v("bitget-perp"),
-            Setting::Leverage {
-                symbol: "BTCUSDT".into(),
-                leverage: 4,
-            },
-            6,
-        )
-        .unwrap();
+        a.set_leverage(v("bitget-perp"), 0, 4, 6);
         let b = Account::open(Exchange::Bitget, l, &config(1_000_000), Some(dir.path())).unwrap();
         assert_eq!(b.accepted(v("bitget-perp")), a.accepted(v("bitget-perp")));
         assert_eq!(b.accepted(v("bitget-spot")), a.accepted(v("bitget-spot")));

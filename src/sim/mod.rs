@@ -548,9 +548,7 @@ impl SimVenues {
         if let Some(mut desk) = self.shared.desk(exchange) {
             let perp = Venue::new(exchange, carry_engine::venue::Market::Perp);
             let now = desk.now_ms;
-            let _ = desk
-                .account
-                .set(perp, record::Setting::PositionMode { hedge }, now);
+            desk.account.set_hedge(perp, hedge, now);
         }
     }
 

@@ -7,6 +7,7 @@ use std::fmt::Display;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
+use serde_json::Value;
 
 use super::ws::json_str;
 
@@ -89,6 +90,46 @@ pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {
     Decimal::from_str(s).ok()
 }
 
+/// A request's parameters as the JSON-bodied venues read them: a field of the body (POST), else
+/// a query parameter. Empty values count as absent.
+pub(crate) struct Params {
+    json: Value,
+    query: Vec<(String, String)>,
+}
+
+impl Params {
+    pub fn new(json: Value, query: Vec<(String, String)>) -> Params {
+        Params { json, query }
+    }
+
+    /// A parameter as text: a JSON string, or a number or boolean as written.
+    pub fn get(&self, key: &str) -> Option<String> {
+        match self.json.get(key) {
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            _ => self.string(key),
+        }
+    }
+
+    /// A decimal parameter: a JSON string (or query value) holding a plain decimal; a JSON
+    /// number does not count (a decimal sent as a JSON number has been through a float).
+    pub fn decimal(&self, key: &str) -> Option<Decimal> {
+        self.string(key).and_then(|s| parse_decimal(&s))
+    }
+
+    /// A parameter the venue documents as a string: a JSON number does not count.
+    pub fn string(&self, key: &str) -> Option<String> {
+        if let Some(v) = self.json.get(key) {
+            return v.as_str().filter(|s| !s.is_empty()).map(str::to_string);
+        }
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +151,24 @@ mod tests {
         assert_eq!(Obj::new().build(), "{}");
         assert_eq!(array(["1".to_string(), "{}".to_string()]), "[1,{}]");
         assert_eq!(array(Vec::<String>::new()), "[]");
+    }
+
+    #[test]
+    fn params_come_from_the_body_or_the_query() {
+        let p = Params::new(
+            serde_json::json!({"sz": "1.5", "n": 2, "flag": true, "empty": "", "num_sz": 1.5}),
+            vec![("q".into(), "x".into())],
+        );
+        assert_eq!(p.get("sz").as_deref(), Some("1.5"));
+        assert_eq!(p.get("n").as_deref(), Some("2"));
+        assert_eq!(p.get("flag").as_deref(), Some("true"));
+        assert_eq!(p.get("empty"), None);
+        assert_eq!(p.get("q").as_deref(), Some("x"));
+        assert_eq!(p.string("num_sz"), None, "a decimal must come as a string");
+        assert_eq!(p.string("sz").as_deref(), Some("1.5"));
+        assert_eq!(p.decimal("sz"), Some(Decimal::new(15, 1)));
+        assert_eq!(p.decimal("num_sz"), None);
+        assert_eq!(p.get("missing"), None);
     }
 
     #[test]

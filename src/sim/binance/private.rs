@@ -30,7 +30,7 @@ use crate::sim::account::{
 use crate::sim::auth::{hmac_sha256_hex, same_signature};
 use crate::sim::http::{Reply, RestRequest};
 use crate::sim::limits::{RateLimit, Usage};
-use crate::sim::record::{Finish, Setting, Side, TimeInForce, Wallet};
+use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
 use crate::sim::rules::{self, Band, OrderRules, RuleBreak};
 use crate::sim::wire::{array, parse_decimal, Obj};
 use crate::sim::{Desk, Shared};
@@ -865,9 +865,7 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                         "Position side cannot be changed if there exists position.",
                     ));
                 }
-                desk.account
-                    .set(PERP, Setting::PositionMode { hedge }, now)
-                    .map_err(|e| error(400, -1000, &e))?;
+                desk.account.set_hedge(PERP, hedge, now);
                 ok_200()
             }
             Kind::Leverage => {
@@ -889,16 +887,7 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                     .get(instrument, PERP)
                     .map(|l| l.symbol.clone())
                     .unwrap_or_default();
-                desk.account
-                    .set(
-                        PERP,
-                        Setting::Leverage {
-                            symbol: sym.clone(),
-                            leverage: lev,
-                        },
-                        now,
-                    )
-                    .map_err(|e| error(400, -1000, &e))?;
+                desk.account.set_leverage(PERP, instrument, lev, now);
                 Obj::new()
                     .num("leverage", lev)
                     .str("maxNotionalValue", "1000000")
@@ -915,21 +904,8 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                 if desk.account.perp.isolated.contains(&instrument) == isolated {
                     return Err(error(400, -4046, "No need to change margin type."));
                 }
-                let sym = shared
-                    .listing
-                    .get(instrument, PERP)
-                    .map(|l| l.symbol.clone())
-                    .unwrap_or_default();
                 desk.account
-                    .set(
-                        PERP,
-                        Setting::MarginMode {
-                            symbol: sym,
-                            isolated,
-                        },
-                        now,
-                    )
-                    .map_err(|e| error(400, -1000, &e))?;
+                    .set_margin_mode(PERP, instrument, isolated, now);
                 ok_200()
             }
             Kind::Place | Kind::Cancel => unreachable!("order requests are routed before"),

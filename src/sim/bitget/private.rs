@@ -29,9 +29,9 @@ use crate::sim::account::{
 };
 use crate::sim::auth::{hmac_sha256_base64, same_signature};
 use crate::sim::http::{Reply, RestRequest};
-use crate::sim::record::{Finish, Setting, Side, TimeInForce, Wallet};
+use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
 use crate::sim::rules::{self, OrderRules, RuleBreak};
-use crate::sim::wire::{array, parse_decimal, Obj};
+use crate::sim::wire::{array, Obj, Params};
 use crate::sim::{Desk, Shared};
 
 const PERP: Venue = Venue::new(Exchange::Bitget, Market::Perp);
@@ -136,26 +136,12 @@ fn authenticate(req: &RestRequest, shared: &Shared, now: i64) -> Result<(), (u16
     Ok(())
 }
 
-struct Params {
-    json: Value,
-    query: Vec<(String, String)>,
+/// A parameter the request must carry, or Bitget's answer to its absence.
+trait Required {
+    fn required(&self, key: &str, now: i64) -> Result<String, (u16, String)>;
 }
 
-impl Params {
-    fn get(&self, key: &str) -> Option<String> {
-        if let Some(v) = self.json.get(key) {
-            return match v {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            };
-        }
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    }
-
+impl Required for Params {
     fn required(&self, key: &str, now: i64) -> Result<String, (u16, String)> {
         self.get(key)
             .ok_or_else(|| fail("40019", &format!("Parameter {key} cannot be empty"), now))
@@ -187,10 +173,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     } else {
         Value::Null
     };
-    let p = Params {
-        json,
-        query: req.query.clone(),
-    };
+    let p = Params::new(json, req.query.clone());
     if venue.is_perp()
         && !matches!(kind, Kind::Positions | Kind::Accounts)
         && !p
@@ -325,15 +308,16 @@ fn place(
         "size"
     };
     let size_raw = p.required(size_key, now)?;
-    let size = parse_decimal(&size_raw).ok_or_else(|| {
+    let size = p.decimal(size_key).ok_or_else(|| {
         fail(
             "40017",
             &format!("Parameter verification failed: {size_key}"),
             now,
         )
     })?;
-    let price_raw = p.required("price", now)?;
-    let price = parse_decimal(&price_raw)
+    p.required("price", now)?;
+    let price = p
+        .decimal("price")
         .ok_or_else(|| fail("40017", "Parameter verification failed: price", now))?;
     let client_id = match p.get("clientOid") {
         Some(id) if valid_client_oid(&id) => id,
@@ -995,16 +979,7 @@ fn read_or_set(
                 .get(i, PERP)
                 .map(|l| l.symbol.clone())
                 .unwrap_or_default();
-            desk.account
-                .set(
-                    PERP,
-                    Setting::Leverage {
-                        symbol: sym.clone(),
-                        leverage: lev,
-                    },
-                    now,
-                )
-                .map_err(|e| fail("40017", &e, now))?;
+            desk.account.set_leverage(PERP, i, lev, now);
             ok(
                 Obj::new()
                     .str("symbol", &sym)
@@ -1042,16 +1017,7 @@ fn read_or_set(
                 .get(i, PERP)
                 .map(|l| l.symbol.clone())
                 .unwrap_or_default();
-            desk.account
-                .set(
-                    PERP,
-                    Setting::MarginMode {
-                        symbol: sym.clone(),
-                        isolated,
-                    },
-                    now,
-                )
-                .map_err(|e| fail("40017", &e, now))?;
+            desk.account.set_margin_mode(PERP, i, isolated, now);
             let lev = desk.account.perp.leverage(i).to_string();
             ok(
                 Obj::new()
@@ -1077,9 +1043,7 @@ fn read_or_set(
                     now,
                 ));
             }
-            desk.account
-                .set(PERP, Setting::PositionMode { hedge }, now)
-                .map_err(|e| fail("40017", &e, now))?;
+            desk.account.set_hedge(PERP, hedge, now);
             ok(
                 Obj::new()
                     .str("posMode", if hedge { "hedge_mode" } else { "one_way_mode" })

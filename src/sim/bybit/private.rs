@@ -35,9 +35,9 @@ use crate::sim::account::{
 use crate::sim::auth::{hmac_sha256_hex, same_signature};
 use crate::sim::http::{Reply, RestRequest};
 use crate::sim::limits::RateLimit;
-use crate::sim::record::{Finish, Setting, Side, TimeInForce, Wallet};
+use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
 use crate::sim::rules::{self, OrderRules, RuleBreak};
-use crate::sim::wire::{array, parse_decimal, Obj};
+use crate::sim::wire::{array, Obj, Params};
 use crate::sim::{Desk, Shared};
 
 const PERP: Venue = Venue::new(Exchange::Bybit, Market::Perp);
@@ -134,29 +134,12 @@ fn authenticate(req: &RestRequest, shared: &Shared, now: i64) -> Result<(), Stri
     Ok(())
 }
 
-/// A request's parameters: the query for GET, the JSON body for POST.
-struct Params {
-    json: Value,
-    query: Vec<(String, String)>,
+/// A parameter the request must carry, or Bybit's answer to its absence.
+trait Required {
+    fn required(&self, key: &str, now: i64) -> Result<String, String>;
 }
 
-impl Params {
-    fn get(&self, key: &str) -> Option<String> {
-        if let Some(v) = self.json.get(key) {
-            return match v {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            };
-        }
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    }
-
+impl Required for Params {
     fn required(&self, key: &str, now: i64) -> Result<String, String> {
         self.get(key)
             .ok_or_else(|| fail(10001, &format!("params error: {key} is required"), now))
@@ -192,10 +175,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     } else {
         Value::Null
     };
-    let params = Params {
-        json,
-        query: req.query.clone(),
-    };
+    let params = Params::new(json, req.query.clone());
     let mut desk = shared.desk(Exchange::Bybit)?;
     let now = desk.now_ms;
     desk.account.renew_countdowns(now);
@@ -358,8 +338,9 @@ fn create(
         _ => return Err(fail(10001, "params error: timeInForce invalid", now)),
     };
     let decimal = |key: &str| -> Result<Decimal, String> {
-        let v = p.required(key, now)?;
-        parse_decimal(&v).ok_or_else(|| fail(10001, &format!("params error: {key} invalid"), now))
+        p.required(key, now)?;
+        p.decimal(key)
+            .ok_or_else(|| fail(10001, &format!("params error: {key} invalid"), now))
     };
     let qty = decimal("qty")?;
     let price = decimal("price")?;
@@ -368,8 +349,7 @@ fn create(
         Some(_) => return Err(fail(10001, "params error: orderLinkId invalid", now)),
         None => String::new(),
     };
-    let reduce_only = matches!(p.json.get("reduceOnly"), Some(Value::Bool(true)))
-        || p.get("reduceOnly").as_deref() == Some("true");
+    let reduce_only = p.get("reduceOnly").as_deref() == Some("true");
     let wallet = match (venue.market, p.get("isLeverage").as_deref()) {
         (Market::Perp, _) => Wallet::Perp,
         (Market::Spot, Some("1")) => Wallet::Margin,
@@ -864,21 +844,7 @@ fn read_or_set(
             if desk.account.perp.leverage(i) == lev {
                 return Err(fail(110043, "Set leverage not modified", now));
             }
-            let sym = shared
-                .listing
-                .get(i, PERP)
-                .map(|l| l.symbol.clone())
-                .unwrap_or_default();
-            desk.account
-                .set(
-                    PERP,
-                    Setting::Leverage {
-                        symbol: sym,
-                        leverage: lev,
-                    },
-                    now,
-                )
-                .map_err(|e| fail(10001, &e, now))?;
+            desk.account.set_leverage(PERP, i, lev, now);
             envelope(0, "OK", "{}", now)
         }
         Kind::SwitchMode => {
@@ -910,9 +876,7 @@ fn read_or_set(
                     now,
                 ));
             }
-            desk.account
-                .set(PERP, Setting::PositionMode { hedge }, now)
-                .map_err(|e| fail(10001, &e, now))?;
+            desk.account.set_hedge(PERP, hedge, now);
             envelope(0, "OK", "{}", now)
         }
         Kind::WalletBalance => {
@@ -950,16 +914,8 @@ fn read_or_set(
                 _ => return Err(fail(10001, "params error: setMarginMode invalid", now)),
             };
             // Account-wide at Bybit: every perp symbol follows.
-            let symbols: Vec<String> = shared
-                .listing
-                .instruments()
-                .iter()
-                .filter_map(|ins| ins.on(PERP).map(|l| l.symbol.clone()))
-                .collect();
-            for symbol in symbols {
-                desk.account
-                    .set(PERP, Setting::MarginMode { symbol, isolated }, now)
-                    .map_err(|e| fail(10001, &e, now))?;
+            for i in 0..shared.listing.instruments().len() {
+                desk.account.set_margin_mode(PERP, i, isolated, now);
             }
             envelope(0, "Request accepted", "{\"reasons\":[]}", now)
         }

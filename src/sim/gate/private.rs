@@ -30,9 +30,9 @@ use crate::sim::account::{
 use crate::sim::auth::{hmac_sha512_hex, same_signature, sha512_hex};
 use crate::sim::http::{Reply, RestRequest};
 use crate::sim::limits::RateLimit;
-use crate::sim::record::{Finish, Setting, Side, TimeInForce, Wallet};
+use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
 use crate::sim::rules::{self, Band, OrderRules, RuleBreak};
-use crate::sim::wire::{array, parse_decimal, Obj};
+use crate::sim::wire::{array, Obj, Params};
 use crate::sim::{Desk, Shared};
 
 const PERP: Venue = Venue::new(Exchange::Gate, Market::Perp);
@@ -171,28 +171,12 @@ fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<(), (
     Ok(())
 }
 
-struct Params {
-    json: Value,
-    query: Vec<(String, String)>,
+/// A parameter the request must carry, or Gate's answer to its absence.
+trait Required {
+    fn required(&self, key: &str) -> Result<String, (u16, String)>;
 }
 
-impl Params {
-    fn get(&self, key: &str) -> Option<String> {
-        if let Some(v) = self.json.get(key) {
-            return match v {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            };
-        }
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    }
-
+impl Required for Params {
     fn required(&self, key: &str) -> Result<String, (u16, String)> {
         self.get(key).ok_or_else(|| {
             label(
@@ -233,10 +217,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     } else {
         Value::Null
     };
-    let p = Params {
-        json,
-        query: req.query.clone(),
-    };
+    let p = Params::new(json, req.query.clone());
     let mut desk = shared.desk(Exchange::Gate)?;
     let now = desk.now_ms;
     let l = &shared.limits;
@@ -352,7 +333,9 @@ fn place(
         if p.get("type").is_some_and(|t| t != "limit") {
             return Err(invalid("the simulated venue takes limit orders only"));
         }
-        let amount = parse_decimal(&p.required("amount")?)
+        p.required("amount")?;
+        let amount = p
+            .decimal("amount")
             .ok_or_else(|| label(400, "INVALID_PRECISION", "Invalid amount"))?;
         let wallet = match p.get("account").as_deref().unwrap_or("spot") {
             "spot" => Wallet::Spot,
@@ -365,7 +348,9 @@ fn place(
         };
         (i, side, amount, wallet)
     };
-    let price = parse_decimal(&p.required("price")?)
+    p.required("price")?;
+    let price = p
+        .decimal("price")
         .filter(|px| !px.is_zero())
         .ok_or_else(|| {
             invalid("price must be a positive decimal (market orders are not simulated)")
@@ -906,9 +891,7 @@ fn read_or_set(
                     "Positions or orders exist: dual mode cannot be changed",
                 ));
             }
-            desk.account
-                .set(PERP, Setting::PositionMode { hedge }, now)
-                .map_err(|e| invalid(&e))?;
+            desk.account.set_hedge(PERP, hedge, now);
             ok(futures_account(desk))
         }
         Kind::Leverage => {
@@ -919,7 +902,6 @@ fn read_or_set(
                 .ok()
                 .filter(|l| *l <= 100)
                 .ok_or_else(|| label(400, "LEVERAGE_TOO_HIGH", "Leverage too high"))?;
-            let symbol = arg.to_string();
             // Gate: leverage 0 is cross margin at `cross_leverage_limit`; N > 0 is isolated.
             let (isolated, lev) = if lev == 0 {
                 let cross = p
@@ -930,19 +912,8 @@ fn read_or_set(
             } else {
                 (true, lev)
             };
-            desk.account
-                .set(
-                    PERP,
-                    Setting::Leverage {
-                        symbol: symbol.clone(),
-                        leverage: lev,
-                    },
-                    now,
-                )
-                .map_err(|e| invalid(&e))?;
-            desk.account
-                .set(PERP, Setting::MarginMode { symbol, isolated }, now)
-                .map_err(|e| invalid(&e))?;
+            desk.account.set_leverage(PERP, i, lev, now);
+            desk.account.set_margin_mode(PERP, i, isolated, now);
             ok(position_row(shared, desk, i).unwrap_or_default())
         }
         Kind::CrossMode => {
@@ -952,14 +923,7 @@ fn read_or_set(
                 "ISOLATED" => true,
                 _ => return Err(invalid("mode must be CROSS or ISOLATED")),
             };
-            let symbol = shared
-                .listing
-                .get(i, PERP)
-                .map(|l| l.symbol.clone())
-                .unwrap_or_default();
-            desk.account
-                .set(PERP, Setting::MarginMode { symbol, isolated }, now)
-                .map_err(|e| invalid(&e))?;
+            desk.account.set_margin_mode(PERP, i, isolated, now);
             ok(position_row(shared, desk, i).unwrap_or_default())
         }
         Kind::SpotAccounts => {

@@ -32,9 +32,9 @@ use crate::sim::account::{
 use crate::sim::auth::{hmac_sha256_base64, parse_iso_ms, same_signature};
 use crate::sim::http::{Reply, RestRequest};
 use crate::sim::market::MarketTick;
-use crate::sim::record::{Finish, Setting, Side, TimeInForce, Wallet};
+use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
 use crate::sim::rules::{self, Band, OrderRules, RuleBreak};
-use crate::sim::wire::{array, parse_decimal, Obj};
+use crate::sim::wire::{array, Obj, Params};
 use crate::sim::{Desk, Shared};
 
 const PERP: Venue = Venue::new(Exchange::Okx, Market::Perp);
@@ -178,27 +178,12 @@ fn refused(cl_ord_id: &str, code: &str, msg: &str, now: i64) -> (u16, String) {
     )
 }
 
-struct Params {
-    json: Value,
-    query: Vec<(String, String)>,
+/// A parameter the request must carry, or OKX's answer to its absence.
+trait Required {
+    fn required(&self, key: &str) -> Result<String, (u16, String)>;
 }
 
-impl Params {
-    fn get(&self, key: &str) -> Option<String> {
-        if let Some(v) = self.json.get(key) {
-            return match v {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            };
-        }
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    }
-
+impl Required for Params {
     fn required(&self, key: &str) -> Result<String, (u16, String)> {
         self.get(key)
             .ok_or_else(|| bad("50014", &format!("Parameter {key} can not be empty.")))
@@ -237,10 +222,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     } else {
         Value::Null
     };
-    let p = Params {
-        json,
-        query: req.query.clone(),
-    };
+    let p = Params::new(json, req.query.clone());
     let mut desk = shared.desk(Exchange::Okx)?;
     let now = desk.now_ms;
     // Rate limits: per instrument, per kind of trade request.
@@ -376,8 +358,14 @@ fn place(p: &Params, shared: &Shared, desk: &mut Desk<'_>) -> Result<(u16, Strin
         (Market::Perp, true, Some("long" | "short")) => {}
         _ => return Err(bad("51000", "Parameter posSide error")),
     }
-    let sz = parse_decimal(&p.required("sz")?).ok_or_else(|| bad("51000", "Parameter sz error"))?;
-    let px = parse_decimal(&p.required("px")?).ok_or_else(|| bad("51000", "Parameter px error"))?;
+    p.required("sz")?;
+    p.required("px")?;
+    let sz = p
+        .decimal("sz")
+        .ok_or_else(|| bad("51000", "Parameter sz error"))?;
+    let px = p
+        .decimal("px")
+        .ok_or_else(|| bad("51000", "Parameter px error"))?;
     let reduce_only = p.get("reduceOnly").as_deref() == Some("true");
     if reduce_only && wallet != Wallet::Perp {
         return Ok(refused(
@@ -962,9 +950,7 @@ fn read_or_set(
                     ),
                 ));
             }
-            desk.account
-                .set(PERP, Setting::PositionMode { hedge }, now)
-                .map_err(|e| bad("51000", &e))?;
+            desk.account.set_hedge(PERP, hedge, now);
             ok(format!(
                 "[{}]",
                 Obj::new()
@@ -995,26 +981,9 @@ fn read_or_set(
                 .get(i, PERP)
                 .map(|l| l.symbol.clone())
                 .unwrap_or_default();
+            desk.account.set_leverage(PERP, i, lev, now);
             desk.account
-                .set(
-                    PERP,
-                    Setting::Leverage {
-                        symbol: symbol.clone(),
-                        leverage: lev,
-                    },
-                    now,
-                )
-                .map_err(|e| bad("51000", &e))?;
-            desk.account
-                .set(
-                    PERP,
-                    Setting::MarginMode {
-                        symbol: symbol.clone(),
-                        isolated: mode == "isolated",
-                    },
-                    now,
-                )
-                .map_err(|e| bad("51000", &e))?;
+                .set_margin_mode(PERP, i, mode == "isolated", now);
             ok(format!(
                 "[{}]",
                 Obj::new()
