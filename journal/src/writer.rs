@@ -361,10 +361,10 @@ impl Journal {
             self.seg
                 .map
                 .flush_range(off, padded)
-                .map_err(|source| JournalError::SyncFailed {
+                .map_err(|error| JournalError::SyncFailed {
                     path: self.seg.path.clone(),
                     seq,
-                    source,
+                    error,
                 })?;
         }
         Ok(seq)
