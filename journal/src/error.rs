@@ -37,9 +37,9 @@ pub enum JournalError {
         holder: String,
     },
 
-    /// A segment was written by a different journal format version.
+    /// A segment was written by a journal format version this build does not read.
     #[error(
-        "{}: journal format version {found}, but this build of carry reads version {supported} only",
+        "{}: journal format version {found}, but this build of carry reads versions {oldest} to {newest} only",
         path.display()
     )]
     VersionMismatch {
@@ -47,11 +47,14 @@ pub enum JournalError {
         path: PathBuf,
         /// Version found in the segment header.
         found: u32,
-        /// The only version this build reads and writes.
-        supported: u32,
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The version this build writes, the newest it reads.
+        newest: u32,
     },
 
-    /// A file named like a segment is not one (wrong magic, too short, header checksum wrong).
+    /// A file named like a segment is not one (not a regular file, wrong magic, too short,
+    /// header checksum wrong), or is blank where a blank segment cannot be explained by a crash.
     #[error("{}: not a carry journal segment: {reason}", path.display())]
     NotASegment {
         /// The file.
@@ -76,6 +79,19 @@ pub enum JournalError {
     #[error("{}: no journal segments (files named <20 digits>.seg)", dir.display())]
     NoSegments {
         /// The directory searched.
+        dir: PathBuf,
+    },
+
+    /// The directory held a journal (its `LOCK` file says a writer used it) but no segment file
+    /// is left. A new journal is never started in place of a lost one.
+    #[error(
+        "{}: the journal's segment files are missing (its LOCK file shows that a journal was \
+         written here); refusing to start a new journal in its place: restore the segments, or \
+         remove the directory to start afresh",
+        dir.display()
+    )]
+    SegmentsMissing {
+        /// The journal directory.
         dir: PathBuf,
     },
 

@@ -63,7 +63,8 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Where each record lands, computed independently of the writer from the documented layout:
+/// Where each record lands, computed independently of the writer from the documented layout
+/// (records on 8-byte boundaries after the header, room for a seal always left after the last):
 /// `(segment index, offset, frame length)` for records 1..=n of payload lengths `lens`.
 pub fn layout(lens: &[usize], segment_size: usize) -> Vec<(usize, usize, usize)> {
     let mut seg = 0;
@@ -72,7 +73,7 @@ pub fn layout(lens: &[usize], segment_size: usize) -> Vec<(usize, usize, usize)>
     for &len in lens {
         let frame = RECORD_HEADER_LEN + len;
         let padded = (frame + 7) & !7;
-        if padded > segment_size - off {
+        if padded + RECORD_HEADER_LEN > segment_size - off {
             seg += 1;
             off = SEGMENT_HEADER_LEN;
         }
