@@ -100,6 +100,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod error;
 mod flusher;
 mod format;
