@@ -4,11 +4,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+mod cli_support;
 
 use carry_engine::record::{kind, kind_name};
 use carry_journal::{Journal, JournalOptions, SEGMENT_HEADER_LEN};
+use cli_support::{output_within, segment_files, set_len};
 
 fn carry(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_carry"))
@@ -173,34 +176,12 @@ fn a_missing_directory_is_an_error_naming_it() {
     }
 }
 
-/// Runs carry and fails the test if it has not exited within 20 s (some damage once made every
-/// command spin at full CPU); the child is killed then.
+/// Runs carry, failing the test if it has not exited within 20 s.
 fn carry_within(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carry"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run carry");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("carry {args:?} did not exit within 20 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn set_len(path: &Path, len: u64) {
-    fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_len(len)
-        .unwrap();
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_carry")).args(args),
+        Duration::from_secs(20),
+    )
 }
 
 /// Asserts that `carry journal verify|dump|stats DIR` and `carry replay --journal DIR` each
@@ -262,12 +243,7 @@ fn a_segment_cut_short_or_a_lost_segment_a_seal_names_fails_every_command() {
         j.append(900, seq, &[seq as u8; 64]).unwrap();
     }
     drop(j);
-    let mut segs: Vec<PathBuf> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    segs.sort();
+    let mut segs = segment_files(dir.path());
     assert!(segs.len() >= 3, "{segs:?}");
     let last = segs.pop().unwrap();
     fs::remove_file(&last).unwrap();

@@ -5,14 +5,17 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+mod cli_support;
 
 use carry_engine::client_id::{ClientOrderId, InstanceId};
 use carry_engine::order::{IntentAction, Leg, OrderIntent, Side, Step, TimeInForce};
 use carry_engine::record::Record;
 use carry_engine::{InstrumentId, Now, PairId};
 use carry_journal::{Journal, JournalOptions, LOCK_FILE};
+use cli_support::{output_within, segment_files, set_len};
 
 fn text(o: &[u8]) -> String {
     String::from_utf8_lossy(o).into_owned()
@@ -21,26 +24,12 @@ fn text(o: &[u8]) -> String {
 /// `carry demo --quiet --seconds 3 --journal DIR`, failing the test if it has not exited within
 /// 30 s (a damaged segment once made the demo spin at full CPU, ignoring `--seconds`).
 fn demo(journal: &Path) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carry"))
-        .args(["demo", "--quiet", "--seconds", "3", "--journal"])
-        .arg(journal)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run carry demo");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "carry demo --journal {} did not exit within 30 s",
-                journal.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_carry"))
+            .args(["demo", "--quiet", "--seconds", "3", "--journal"])
+            .arg(journal),
+        Duration::from_secs(30),
+    )
 }
 
 /// Asserts the demo refused to start (exit 1) with a message containing each of `want`.
@@ -103,6 +92,15 @@ fn engine_journal(dir: &Path, intents: u32) {
     }
 }
 
+/// An engine journal holding one intent in `ROOT/j`, and its paper venue journal beside it.
+fn both_journals() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("j");
+    engine_journal(&dir, 1);
+    let paper = paper_journal(&dir);
+    (root, dir, paper)
+}
+
 /// A paper venue journal (`DIR/paper`) holding one record.
 fn paper_journal(dir: &Path) -> PathBuf {
     let paper = dir.join("paper");
@@ -122,12 +120,7 @@ fn a_first_segment_of_64_to_95_bytes_is_refused_without_spinning() {
         let dir = root.path().join("j");
         engine_journal(&dir, 1);
         let seg = first_segment(&dir);
-        fs::OpenOptions::new()
-            .write(true)
-            .open(&seg)
-            .unwrap()
-            .set_len(len)
-            .unwrap();
+        set_len(&seg, len);
         assert_refused(
             &dir,
             &format!("{len} bytes"),
@@ -139,10 +132,7 @@ fn a_first_segment_of_64_to_95_bytes_is_refused_without_spinning() {
 #[test]
 fn an_empty_or_dev_zero_only_segment_is_refused_while_the_paper_venue_holds_fills() {
     for case in ["empty", "/dev/zero"] {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("j");
-        engine_journal(&dir, 1);
-        let paper = paper_journal(&dir);
+        let (_root, dir, paper) = both_journals();
         let seg = first_segment(&dir);
         fs::remove_file(&seg).unwrap();
         match case {
@@ -151,17 +141,9 @@ fn an_empty_or_dev_zero_only_segment_is_refused_while_the_paper_venue_holds_fill
         }
         assert_refused(&dir, case, &["00000000000000000001.seg"]);
         assert_eq!(
-            fs::read_dir(&dir)
-                .unwrap()
-                .filter(|e| e
-                    .as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "seg"))
-                .count(),
-            1,
-            "{case}: no new journal started"
+            segment_files(&dir),
+            vec![seg.clone()],
+            "{case}: no new journal"
         );
         assert!(carry_journal::has_segments(&paper).unwrap());
     }
@@ -177,12 +159,7 @@ fn a_deleted_last_segment_that_a_seal_names_is_refused() {
     }
     drop(j);
     paper_journal(&dir);
-    let mut segs: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    segs.sort();
+    let mut segs = segment_files(&dir);
     assert!(segs.len() >= 2, "{segs:?}");
     let last = segs.pop().unwrap();
     fs::remove_file(&last).unwrap();
@@ -233,10 +210,7 @@ fn intents_without_a_paper_journal_are_refused() {
 #[test]
 fn a_zeroed_or_emptied_paper_journal_is_refused() {
     for case in ["zeroed", "segments deleted"] {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("j");
-        engine_journal(&dir, 1);
-        let paper = paper_journal(&dir);
+        let (_root, dir, paper) = both_journals();
         let seg = first_segment(&paper);
         match case {
             "zeroed" => fs::write(&seg, vec![0u8; 1 << 16]).unwrap(),

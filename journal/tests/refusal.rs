@@ -22,21 +22,11 @@ fn small() -> JournalOptions {
     JournalOptions::default().segment_size(SEG)
 }
 
-fn append_numbered(journal: &mut Journal, n: u64) {
-    for _ in 0..n {
-        let seq = journal.next_seq();
-        let got = journal
-            .append(kind_for(seq), seq * 1000, &payload_for(seq, MAX))
-            .expect("append");
-        assert_eq!(got, seq);
-    }
-}
-
 /// A journal of `n` numbered records in 4 KiB segments.
 fn journal_of(n: u64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let (mut journal, _) = Journal::open(dir.path(), small()).unwrap();
-    append_numbered(&mut journal, n);
+    append_numbered(&mut journal, n, MAX);
     dir
 }
 
@@ -231,7 +221,7 @@ fn a_successor_created_before_its_seal_was_written_is_continued() {
         (kept, 1),
         "{recovery:?}"
     );
-    append_numbered(&mut journal, 5);
+    append_numbered(&mut journal, 5, MAX);
     drop(journal);
     assert_records(dir.path(), kept + 5, MAX);
 }
@@ -312,7 +302,7 @@ fn a_journal_whose_creation_was_cut_short_is_created_afresh() {
         fs::write(dir.path().join(LOCK_FILE), note).unwrap();
         let (mut journal, recovery) = Journal::open(dir.path(), small()).unwrap();
         assert!(recovery.created, "{note:?}");
-        append_numbered(&mut journal, 2);
+        append_numbered(&mut journal, 2, MAX);
         drop(journal);
         assert_records(dir.path(), 2, MAX);
         // Once created, it is a journal like any other: losing its segments is refused.
