@@ -211,7 +211,9 @@ pub enum EngineError {
     Config(#[from] ConfigError),
     #[error("instance: {0}")]
     Instance(#[from] ClientIdError),
-    #[error("journal: {0}")]
+    /// The journal's own message names the journal file; wrapping it would print it twice
+    /// wherever the error chain is followed.
+    #[error(transparent)]
     Journal(#[from] carry_journal::JournalError),
     #[error("journal record {seq}: {source}")]
     Record { seq: u64, source: RecordError },
@@ -298,7 +300,7 @@ impl RecordSink for MemorySink {
             return Err(carry_journal::JournalError::Io {
                 path: "memory".into(),
                 op: "append",
-                source: std::io::Error::other("injected append failure"),
+                error: std::io::Error::other("injected append failure"),
             });
         }
         let mut buf = vec![0u8; len];
