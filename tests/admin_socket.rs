@@ -574,12 +574,18 @@ fn the_socket_has_mode_0600() {
     let r = rig("mode", AdminOptions::default(), true);
     let mode = std::fs::metadata(r.socket()).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
-    // No private bind directory is left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(&r.dir.0)
+    // No private bind directory is left behind; the lock beside the socket is private too.
+    let mut leftovers: Vec<_> = std::fs::read_dir(&r.dir.0)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(leftovers, vec![std::ffi::OsString::from("admin.sock")]);
+    leftovers.sort();
+    assert_eq!(leftovers, ["admin.sock", "admin.sock.lock"]);
+    let mode = std::fs::metadata(r.dir.path("admin.sock.lock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "lock mode {mode:o}");
 }
 
 #[test]
@@ -677,15 +683,97 @@ fn a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not() {
         .unwrap()
         .request("help")
         .unwrap());
-    // Shutdown removes the socket and hands the sources back.
+    // Shutdown removes the socket and its lock and hands the sources back.
     let sources = live.shutdown().unwrap();
     assert!(!path.exists());
+    assert!(!dir.path("admin.sock.lock").exists());
     assert!(sources.latency.recorder_names().is_empty());
     // A regular file is never replaced.
     std::fs::write(&path, b"not a socket").unwrap();
     let e = spawn(&path).err().unwrap();
     assert!(e.to_string().contains("not a socket"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+}
+
+fn spawn_on(path: &Path) -> std::io::Result<AdminHandle> {
+    let (_, snapshots) = snapshot_channel(3);
+    let (commands, _) = command_channel(4);
+    AdminServer::spawn(
+        path,
+        AdminSources {
+            snapshots,
+            latency: LatencyCollector::new(LatencyConfig::default()).unwrap(),
+            commands,
+        },
+    )
+}
+
+#[test]
+fn a_second_instance_starting_on_the_same_path_is_refused() {
+    let dir = TempDir::new("twice");
+    let path = dir.path("admin.sock");
+    // Another instance has taken the path but not bound its socket yet: the moment in which
+    // two instances started together both used to run (the second renamed its socket over the
+    // first's, and the first to stop removed the other's socket).
+    let lock = std::fs::File::create(dir.path("admin.sock.lock")).unwrap();
+    // SAFETY: plain system call on a descriptor we own.
+    let rc = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&lock),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    assert_eq!(rc, 0);
+    let e = spawn_on(&path).err().expect("spawned beside a held lock");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    assert!(
+        e.to_string().contains(&path.display().to_string())
+            && e.to_string().contains("another carry"),
+        "{e}"
+    );
+    assert!(!path.exists(), "the refused instance created the socket");
+    drop(lock);
+
+    // Started at the same moment, again and again: exactly one runs each time, and it keeps
+    // its socket until it stops.
+    for round in 0..16 {
+        let barrier = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|s| {
+            let start = || {
+                barrier.wait();
+                spawn_on(&path)
+            };
+            let a = s.spawn(start);
+            let b = s.spawn(start);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let (winner, loser) = match (a, b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            (Ok(_), Ok(_)) => panic!("round {round}: both instances run"),
+            (Err(a), Err(b)) => panic!("round {round}: neither runs: {a}; {b}"),
+        };
+        assert_eq!(loser.kind(), std::io::ErrorKind::AddrInUse, "{loser}");
+        ok(AdminClient::connect(&path)
+            .unwrap()
+            .request("help")
+            .unwrap());
+        winner.shutdown().unwrap();
+        assert!(!path.exists() && !dir.path("admin.sock.lock").exists());
+    }
+}
+
+#[test]
+fn a_socket_path_nobody_could_connect_to_is_refused() {
+    let dir = TempDir::new("longpath");
+    // Binding goes through a short private path, so this used to start, and every `carry
+    // admin` then failed: a socket address holds 107 bytes.
+    let path = dir.path(&"s".repeat(120));
+    let e = spawn_on(&path)
+        .err()
+        .expect("started on an unreachable path");
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("107 bytes"), "{e}");
+    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "left files");
 }
 
 #[test]

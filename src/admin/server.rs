@@ -18,11 +18,8 @@
 //!
 //! # Socket file
 //!
-//! The socket is never reachable with a wider mode than 0600: it is bound inside a fresh 0700
-//! directory next to the target path, chmod'ed to 0600 there, then renamed onto the target path.
-//! An existing file at the path is replaced only if it is a socket nobody answers on (a stale
-//! socket from a crash); a live one, or anything that is not a socket, is an error naming the
-//! path. The file is removed on shutdown.
+//! The path is locked, checked and bound with mode 0600 by [`super::socket_file`]; a second
+//! instance on the same path is refused. The socket and its lock file are removed on shutdown.
 //!
 //! # Threading
 //!
@@ -33,7 +30,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,6 +42,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::reply::{ErrorKind, Reply, Responder};
 use super::snapshot::{CommandSender, SnapshotReader};
+use super::socket_file::SocketFile;
 use crate::latency::LatencyCollector;
 
 /// Longest request line accepted, in bytes, newline excluded.
@@ -121,8 +118,8 @@ impl AdminServer {
             None => None,
         };
         let http_addr = http.as_ref().map(TcpListener::local_addr).transpose()?;
-        let std_listener = bind_private(&path)?;
-        let listener = UnixListener::from_std(std_listener);
+        let mut socket = SocketFile::claim(&path)?;
+        let listener = UnixListener::from_std(socket.bind()?);
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let stop = Arc::new(AtomicBool::new(false));
@@ -142,16 +139,10 @@ impl AdminServer {
             .spawn(move || {
                 let outcome = server.run();
                 (outcome, server.into_sources())
-            });
-        let thread = match thread {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(e);
-            }
-        };
+            })?;
         Ok(AdminHandle {
             path,
+            socket: Some(socket),
             http_addr,
             waker,
             stop,
@@ -166,6 +157,8 @@ type ServerOutcome = (io::Result<()>, AdminSources);
 /// The running admin thread. Dropping it shuts the thread down too.
 pub struct AdminHandle {
     path: PathBuf,
+    /// Held until the thread is joined; dropping it removes the socket and releases the path.
+    socket: Option<SocketFile>,
     http_addr: Option<SocketAddr>,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
@@ -189,7 +182,7 @@ impl AdminHandle {
         self.served.load(Ordering::Relaxed)
     }
 
-    /// Stops the thread, removes the socket file and hands the sources back (e.g. for a final
+    /// Stops the thread, removes the socket file (and releases the path) and hands the sources back (e.g. for a final
     /// latency report). Fails if the thread failed; the error names the socket path.
     pub fn shutdown(mut self) -> io::Result<AdminSources> {
         match self.stop_and_join() {
@@ -207,7 +200,7 @@ impl AdminHandle {
         self.stop.store(true, Ordering::Release);
         let _ = self.waker.wake();
         let outcome = thread.join().ok();
-        let _ = std::fs::remove_file(&self.path);
+        drop(self.socket.take());
         outcome
     }
 }
@@ -216,87 +209,6 @@ impl Drop for AdminHandle {
     fn drop(&mut self) {
         let _ = self.stop_and_join();
     }
-}
-
-fn with_path(path: &Path, what: &str, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {what}: {e}", path.display()))
-}
-
-/// Removes a stale socket at `path`; refuses to touch a live one or a non-socket.
-fn clear_stale(path: &Path) -> io::Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(with_path(path, "cannot inspect", e)),
-    };
-    if !meta.file_type().is_socket() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{}: exists and is not a socket; refusing to replace it",
-                path.display()
-            ),
-        ));
-    }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!(
-                "{}: another process is serving this admin socket",
-                path.display()
-            ),
-        )),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            std::fs::remove_file(path).map_err(|e| with_path(path, "cannot remove stale socket", e))
-        }
-        Err(e) => Err(with_path(path, "cannot probe existing socket", e)),
-    }
-}
-
-/// Binds `path` with mode 0600 and no moment at which anyone else could connect: see the
-/// module doc.
-fn bind_private(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
-    if path.file_name().is_none() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}: admin socket path names no file", path.display()),
-        ));
-    }
-    clear_stale(path)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let private = dir.join(format!(
-        ".carry-admin-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&private)
-        .map_err(|e| {
-            with_path(
-                &private,
-                "cannot create private directory for the socket",
-                e,
-            )
-        })?;
-    let tmp = private.join("s");
-    let bound = (|| {
-        let listener = std::os::unix::net::UnixListener::bind(&tmp)
-            .map_err(|e| with_path(&tmp, "cannot bind", e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| with_path(&tmp, "cannot chmod 0600", e))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| with_path(path, "cannot move socket into place", e))?;
-        listener.set_nonblocking(true)?;
-        Ok(listener)
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    let _ = std::fs::remove_dir(&private);
-    bound
 }
 
 enum Stream {
