@@ -21,12 +21,22 @@
 //! The path is locked, checked and bound with mode 0600 by [`super::socket_file`]; a second
 //! instance on the same path is refused. The socket and its lock file are removed on shutdown.
 //!
+//! # Clients
+//!
+//! The Unix socket (mode 0600: its owner or root) and the HTTP port (loopback, but open to every
+//! local user) have separate budgets, so scrapers can never crowd out the operator. A client
+//! that sends nothing for [`AdminOptions::idle_timeout`] is closed (an HTTP client must send its
+//! whole request within it). When every socket slot is taken, a new socket client is still
+//! admitted: the one idle longest is closed to make room. An HTTP client over its budget gets a
+//! `503` and is closed.
+//!
 //! # Threading
 //!
 //! The thread owns the [`Responder`] (newest snapshot, latency collector, command sender). It
-//! wakes at least every [`TICK`] to collect latency interval sets and recycle snapshot buffers, so
-//! the engine's pools keep circulating even when nobody is connected. It never takes a lock the
-//! engine waits on: everything it shares with the engine is a lock-free queue.
+//! wakes at least every [`TICK`] to collect latency interval sets, recycle snapshot buffers and
+//! close idle clients, so the engine's pools keep circulating even when nobody is connected. It
+//! never takes a lock the engine waits on: everything it shares with the engine is a lock-free
+//! queue.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -71,8 +81,15 @@ pub struct AdminSources {
 pub struct AdminOptions {
     /// Serve `GET /metrics` on this loopback address (`admin.http_metrics`); off when `None`.
     pub http_metrics: Option<SocketAddr>,
-    /// Clients served at once; one more gets an `err` line and is closed.
+    /// Unix socket clients served at once. One more is still admitted: the client idle longest
+    /// is closed to make room (only the socket's owner or root can connect at all).
     pub max_clients: usize,
+    /// HTTP metrics clients served at once, a budget of their own; one more gets a `503` and is
+    /// closed.
+    pub max_http_clients: usize,
+    /// A client that sends nothing for this long is closed; an HTTP client must send its whole
+    /// request within it.
+    pub idle_timeout: Duration,
 }
 
 impl Default for AdminOptions {
@@ -80,6 +97,8 @@ impl Default for AdminOptions {
         AdminOptions {
             http_metrics: None,
             max_clients: 64,
+            max_http_clients: 16,
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -131,6 +150,8 @@ impl AdminServer {
             conns: Vec::new(),
             responder: Responder::new(sources.snapshots, sources.latency, sources.commands),
             max_clients: options.max_clients.max(1),
+            max_http_clients: options.max_http_clients.max(1),
+            idle_timeout: options.idle_timeout,
             stop: Arc::clone(&stop),
             served: Arc::clone(&served),
         };
@@ -251,6 +272,9 @@ struct Conn {
     /// Stop reading; close once `output` is flushed.
     closing: bool,
     eof: bool,
+    /// When the client last sent or took bytes (for HTTP: when it connected, so that the whole
+    /// request must arrive within the idle timeout).
+    active: Instant,
 }
 
 struct Server {
@@ -260,6 +284,8 @@ struct Server {
     conns: Vec<Option<Conn>>,
     responder: Responder,
     max_clients: usize,
+    max_http_clients: usize,
+    idle_timeout: Duration,
     stop: Arc<AtomicBool>,
     served: Arc<AtomicU64>,
 }
@@ -299,9 +325,11 @@ impl Server {
                     Token(t) => self.serve(t - FIRST_CONN, ev),
                 }
             }
-            if Instant::now() >= next_tick {
+            let now = Instant::now();
+            if now >= next_tick {
                 self.responder.tick();
-                next_tick = Instant::now() + TICK;
+                self.close_idle(now);
+                next_tick = now + TICK;
             }
         }
         Ok(())
@@ -317,8 +345,35 @@ impl Server {
         }
     }
 
-    fn clients(&self) -> usize {
-        self.conns.iter().flatten().count()
+    /// Clients of one kind (socket or HTTP) connected now.
+    fn clients(&self, http: bool) -> usize {
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.stream.is_http() == http)
+            .count()
+    }
+
+    fn close(&mut self, slot: usize, why: Option<ErrorKind>) {
+        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(conn.stream.source());
+            if let Some(kind) = why {
+                self.responder.counters.error(kind);
+            }
+        }
+        self.responder.counters.clients = self.conns.iter().flatten().count() as u64;
+    }
+
+    /// Closes every client that has been idle for the timeout.
+    fn close_idle(&mut self, now: Instant) {
+        for slot in 0..self.conns.len() {
+            let idle = self.conns[slot]
+                .as_ref()
+                .is_some_and(|c| now.saturating_duration_since(c.active) >= self.idle_timeout);
+            if idle {
+                self.close(slot, Some(ErrorKind::IdleTimeout));
+            }
+        }
     }
 
     fn add(&mut self, stream: Stream) {
@@ -330,21 +385,35 @@ impl Server {
             written: 0,
             closing: false,
             eof: false,
+            active: Instant::now(),
         };
-        if self.clients() >= self.max_clients {
+        let http = conn.stream.is_http();
+        if http && self.clients(true) >= self.max_http_clients {
             self.responder.counters.error(ErrorKind::TooManyClients);
-            let msg = if conn.stream.is_http() {
-                http_response(
-                    "503 Service Unavailable",
-                    "text/plain",
-                    "too many clients\n",
-                )
-            } else {
-                format!("err too many admin clients (limit {})\n", self.max_clients).into_bytes()
-            };
-            // Best effort: a fresh socket buffer takes one short line.
+            let msg = http_response(
+                "503 Service Unavailable",
+                "text/plain",
+                "too many clients\n",
+            );
+            // Best effort: a fresh socket buffer takes one short response. Whatever request has
+            // arrived is read first: closing on unread bytes resets the connection, and the
+            // client might never see the 503.
+            let _ = conn.stream.read(&mut [0u8; 1024]);
             let _ = conn.stream.write(&msg);
             return;
+        }
+        if !http && self.clients(false) >= self.max_clients {
+            // Only the socket's owner (or root) can get here: make room for them.
+            let oldest = self
+                .conns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.as_ref().filter(|c| !c.stream.is_http()).map(|c| (i, c)))
+                .min_by_key(|(_, c)| c.active)
+                .map(|(i, _)| i);
+            if let Some(slot) = oldest {
+                self.close(slot, Some(ErrorKind::Evicted));
+            }
         }
         let slot = self.free_slot();
         let registered = self.poll.registry().register(
@@ -354,7 +423,7 @@ impl Server {
         );
         if registered.is_ok() {
             self.conns[slot] = Some(conn);
-            self.responder.counters.clients = self.clients() as u64;
+            self.responder.counters.clients = self.conns.iter().flatten().count() as u64;
         }
     }
 
@@ -399,11 +468,9 @@ impl Server {
         if alive && conn.output.is_empty() && (conn.closing || conn.eof) {
             alive = false;
         }
-        if alive {
-            self.conns[slot] = Some(conn);
-        } else {
-            let _ = self.poll.registry().deregister(conn.stream.source());
-            self.responder.counters.clients = self.clients() as u64;
+        self.conns[slot] = Some(conn);
+        if !alive {
+            self.close(slot, None);
         }
     }
 
@@ -417,6 +484,9 @@ impl Server {
                     break;
                 }
                 Ok(n) => {
+                    if !conn.stream.is_http() {
+                        conn.active = Instant::now();
+                    }
                     conn.input.extend_from_slice(&buf[..n]);
                     if conn.stream.is_http() {
                         self.http_request(conn);
@@ -524,7 +594,12 @@ fn flush(conn: &mut Conn) -> bool {
     while conn.written < conn.output.len() {
         match conn.stream.write(&conn.output[conn.written..]) {
             Ok(0) => return false,
-            Ok(n) => conn.written += n,
+            Ok(n) => {
+                conn.written += n;
+                if !conn.stream.is_http() {
+                    conn.active = Instant::now();
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return false,
