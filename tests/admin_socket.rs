@@ -876,6 +876,60 @@ fn a_socket_path_nobody_could_connect_to_is_refused() {
     assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "left files");
 }
 
+/// A server that answers the first request line with `reply`, then closes.
+fn fake_server(dir: &TempDir, reply: Vec<u8>) -> (PathBuf, std::thread::JoinHandle<()>) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = dir.path(&format!("fake-{}.sock", N.fetch_add(1, Ordering::Relaxed)));
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let thread = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut line = [0u8; 64];
+        let _ = s.read(&mut line).unwrap();
+        let _ = s.write_all(&reply);
+    });
+    (path, thread)
+}
+
+#[test]
+fn the_client_refuses_reply_headers_it_cannot_hold() {
+    let dir = TempDir::new("headers");
+    let endless = vec![b'x'; 70 << 10];
+    let cases: [(&[u8], &str); 5] = [
+        // Used to abort `carry admin` allocating the announced body.
+        (
+            b"ok 18446744073709551615\n",
+            "announces a body of 18446744073709551615 bytes, more than any reply carries (8388608)",
+        ),
+        (b"ok 8388609\n", "announces a body of 8388609 bytes"),
+        (b"ok 99999999999999999999999\n", "bad reply header"),
+        (b"ok 12\nshort", "reply body cut short: got 5 of 12 bytes"),
+        (&endless, "bad reply header: longer than 65536 bytes"),
+    ];
+    for (reply, want) in cases {
+        let (path, server) = fake_server(&dir, reply.to_vec());
+        let e = AdminClient::connect(&path)
+            .unwrap()
+            .request("status")
+            .expect_err("accepted a bad reply");
+        assert!(e.to_string().contains(want), "want {want:?}: {e}");
+        server.join().unwrap();
+    }
+    // `carry admin` itself reports the same, as an error naming the socket.
+    let (path, server) = fake_server(&dir, b"ok 18446744073709551615\n".to_vec());
+    let e = run(AdminArgs {
+        socket: Some(path.clone()),
+        config: None,
+        command: vec!["status".into()],
+    })
+    .expect_err("accepted a bad reply");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(&path.display().to_string()) && e.contains("more than any reply"),
+        "{e}"
+    );
+    server.join().unwrap();
+}
+
 #[test]
 fn latency_recorded_on_the_engine_side_shows_up_on_the_socket() {
     let mut r = rig("latency", AdminOptions::default(), true);

@@ -8,7 +8,7 @@
 //! request gets exactly one reply, in order:
 //!
 //! ```text
-//! ok <N>\n<N bytes of body>      the body is UTF-8 text ending in \n (or empty)
+//! ok <N>\n<N bytes of body>      the body is UTF-8 text ending in \n (or empty), N ≤ MAX_REPLY
 //! err <message>\n                one line, no body
 //! ```
 //!
@@ -59,8 +59,9 @@ use crate::latency::LatencyCollector;
 pub const MAX_LINE: usize = 4096;
 /// Longest wait between two latency collections.
 pub const TICK: Duration = Duration::from_millis(100);
-/// A client whose unread replies exceed this is disconnected.
-const MAX_PENDING_OUTPUT: usize = 8 << 20;
+/// Largest reply body: a client whose unread replies exceed this is disconnected, so no reply
+/// longer than this is ever sent, and a client can refuse a header announcing more.
+pub const MAX_REPLY: usize = 8 << 20;
 /// Longest HTTP request head accepted.
 const MAX_HTTP_HEAD: usize = 8192;
 
@@ -497,7 +498,7 @@ impl Server {
                         conn.input.clear();
                         return true;
                     }
-                    if conn.output.len() > MAX_PENDING_OUTPUT {
+                    if conn.output.len() > MAX_REPLY {
                         self.responder.counters.error(ErrorKind::OutputOverflow);
                         return false;
                     }
