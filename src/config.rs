@@ -3,7 +3,10 @@
 //! reason, e.g. `config/demo.toml: venues.okx-perp.ws_url: not a websocket URL (ws:// or wss://)`.
 //!
 //! Secrets never live in the file: a venue section names the environment variables that hold its
-//! API credentials, and [`Secret`] keeps their values out of `Debug`, logs and the journal.
+//! API credentials ([`secrets`]: a value that looks like a key is refused without being shown),
+//! and [`Secret`] keeps their values out of `Debug`, logs and the journal.
+
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -252,8 +255,8 @@ impl Config {
         Config::load_with_text(path).map(|(config, _)| config)
     }
 
-    /// [`Config::load`], also returning the file's text (the START record journals it, so that
-    /// `carry replay` can rebuild the same engine).
+    /// [`Config::load`], also returning the file's text (the START record journals it, through
+    /// [`secrets::journaled_text`], so that `carry replay` can rebuild the same engine).
     pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -270,10 +273,11 @@ impl Config {
 
     /// Parses and validates config text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        // Reasons quote what was in the file (parser messages, refused values): never a key.
         let invalid = |key: String, reason: String| ConfigError::Invalid {
             file: file.to_string(),
-            key,
-            reason,
+            key: secrets::redact(&key),
+            reason: secrets::redact(&reason),
         };
         let de = toml::Deserializer::parse(text)
             .map_err(|e| invalid(String::new(), toml_reason(&e, text)))?;
@@ -360,7 +364,7 @@ impl Config {
                 ("api_passphrase_env", &v.api_passphrase_env),
             ] {
                 if let Some(env) = env {
-                    check_env_name(env).map_err(|r| (key(field), r))?;
+                    secrets::check_env_name(env).map_err(|r| (key(field), r))?;
                 }
             }
             for (field, fee) in [("taker_fee", v.taker_fee), ("maker_fee", v.maker_fee)] {
@@ -391,6 +395,15 @@ impl Config {
                 "pairs".into(),
                 "at least one [[pairs]] entry is needed".into(),
             ));
+        }
+        // Names are labels in metrics and the journal: no place for a pasted key either.
+        for (i, pair) in self.pairs.iter().enumerate() {
+            if pair.name.as_deref().is_some_and(secrets::looks_like_secret) {
+                return Err((
+                    format!("pairs[{i}].name"),
+                    "looks like a pasted secret (the value is not shown); a name is a label for metrics, e.g. \"btc-okx-bybit\"".into(),
+                ));
+            }
         }
         self.execution.validate().map_err(split_engine_error)?;
         self.paper
@@ -522,21 +535,6 @@ fn check_url(url: &str, schemes: &[&str], what: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_env_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name:?} is not an environment variable name (A-Z, 0-9, _); put the variable's name here, never the key itself"
-        ))
-    }
-}
-
 /// A toml error's message with its line number, without the multi-line snippet.
 fn toml_reason(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().to_string();
@@ -640,7 +638,11 @@ taker_fee = "0.0005"
             ),
             (
                 &format!("{MINIMAL}api_key_env = \"abc123secretvalue\"\n"),
-                "x.toml: venues.binance-perp.api_key_env: \"abc123secretvalue\" is not an environment variable name",
+                "x.toml: venues.binance-perp.api_key_env: looks like a pasted secret",
+            ),
+            (
+                &format!("{MINIMAL}api_key_env = \"carry_key\"\n"),
+                "x.toml: venues.binance-perp.api_key_env: not an environment variable name",
             ),
             (
                 &MINIMAL.replace("[journal]", "[journal]\ndurability = \"fsync\""),
@@ -651,6 +653,51 @@ taker_fee = "0.0005"
         for (text, want) in cases {
             let got = err(text);
             assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
+    fn no_refusal_shows_a_secret_looking_value() {
+        let key = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+        for text in [
+            // As a variable name, as an unknown key, in a wrong-typed value, as the instance.
+            format!("{MINIMAL}api_secret_env = \"{key}\"\n"),
+            format!("{MINIMAL}{key} = 1\n"),
+            MINIMAL.replacen(
+                "taker_fee = \"0.0005\"",
+                &format!("taker_fee = \"{key}\""),
+                1,
+            ),
+            MINIMAL.replacen("instance = \"t1\"", &format!("instance = \"{key}\""), 1),
+        ] {
+            let got = err(&text);
+            assert!(!got.contains(key), "{got}");
+        }
+    }
+
+    #[test]
+    fn the_journaled_text_builds_the_same_engine() {
+        for (file, text) in [
+            ("demo.toml", include_str!("../config/demo.toml").to_string()),
+            (
+                "default.toml",
+                include_str!("../config/default.toml").to_string(),
+            ),
+            (
+                "x.toml",
+                MINIMAL.replace(
+                    "taker_fee = \"0.0005\"",
+                    "taker_fee = 0.0005\napi_key_env = \"CARRY_K\"\napi_secret_env = \"CARRY_S\"",
+                ),
+            ),
+        ] {
+            let config = Config::parse(&text, file).unwrap();
+            let journaled = secrets::journaled_text(&text).unwrap();
+            let back = Config::parse(&journaled, "journaled").unwrap();
+            assert_eq!(back.decider_config(), config.decider_config(), "{file}");
+            assert_eq!(back.execution, config.execution, "{file}");
+            assert_eq!(back.instance, config.instance, "{file}");
+            assert!(!journaled.contains("_env ="), "{journaled}");
         }
     }
 

@@ -116,6 +116,92 @@ fn run_refuses_a_bad_config_with_file_key_and_reason_and_exit_2() {
     );
 }
 
+/// A key pasted where the name of its variable belongs: refused, and never shown.
+#[test]
+fn a_pasted_key_is_refused_without_being_printed() {
+    let dir = scratch("pasted");
+    let key = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+    let toml = include_str!("../config/demo.toml").replacen(
+        "rest_url = \"https://fapi.binance.com\"",
+        &format!("rest_url = \"https://fapi.binance.com\"\napi_key_env = \"{key}\""),
+        1,
+    );
+    let file = dir.join("pasted.toml");
+    std::fs::write(&file, toml).unwrap();
+    for command in ["run", "demo"] {
+        let out = carry()
+            .args([command, "--config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("venues.binance-perp.api_key_env: looks like a pasted secret"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains(key), "{command} printed the key: {stderr}");
+    }
+}
+
+/// What reaches the journal: the configuration without comments or credential variables, so
+/// nothing pasted into the file ends up on disk twice. Replay still rebuilds the same engine.
+#[test]
+fn the_journal_holds_nothing_pasted_into_the_config() {
+    let dir = scratch("journal-secrets");
+    let in_comment = "Q9w8E7r6T5y4U3i2O1p0A9s8D7f6G5h4";
+    let in_env = [
+        "k7J6h5G4f3D2s1A0k7J6h5G4",
+        "s1A0k7J6h5G4f3D2s1A0k7J6h5G4f3D2",
+    ];
+    let toml = include_str!("../config/demo.toml")
+        .replacen(
+            "instance = \"demo\"",
+            &format!("# okx key {in_comment}: move to the environment\ninstance = \"demo\""),
+            1,
+        )
+        .replacen(
+            "rest_url = \"https://www.okx.com\"",
+            "rest_url = \"https://www.okx.com\"\napi_key_env = \"CARRY_TEST_OKX_KEY\"\napi_secret_env = \"CARRY_TEST_OKX_SECRET\"",
+            1,
+        );
+    assert!(toml.contains(in_comment) && toml.contains("CARRY_TEST_OKX_SECRET"));
+    let file = dir.join("with-secrets.toml");
+    std::fs::write(&file, toml).unwrap();
+    let journal = dir.join("journal");
+    let out = carry()
+        .args(["demo", "--quiet", "--seconds", "3", "--config"])
+        .arg(&file)
+        .arg("--journal")
+        .arg(&journal)
+        .env("CARRY_TEST_OKX_KEY", in_env[0])
+        .env("CARRY_TEST_OKX_SECRET", in_env[1])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "demo failed: {}", text(&out.stderr));
+    let mut files = vec![journal.clone()];
+    let mut bytes = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let start = bytes
+        .windows(b"entry_apr".len())
+        .position(|w| w == b"entry_apr");
+    assert!(start.is_some(), "no configuration in the journal");
+    for needle in [in_comment, in_env[0], in_env[1], "CARRY_TEST_OKX"] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} is in the journal"
+        );
+    }
+    let stdout = carry_ok(&["replay", "--journal"], &journal);
+    assert!(stdout.starts_with("identical: "), "{stdout}");
+}
+
 #[test]
 fn demo_trades_restarts_on_its_journal_and_replays_identically() {
     let dir = scratch("demo");
