@@ -6,6 +6,7 @@
 //! API credentials ([`secrets`]: a value that looks like a key is refused without being shown),
 //! and [`Secret`] keeps their values out of `Debug`, logs and the journal.
 
+mod base_url;
 pub mod secrets;
 
 use std::collections::BTreeMap;
@@ -354,9 +355,9 @@ impl Config {
             let key = |field: &str| format!("venues.{name}.{field}");
             name.parse::<Venue>()
                 .map_err(|e| (format!("venues.{name}"), e.to_string()))?;
-            check_url(&v.ws_url, &["ws://", "wss://"], "websocket")
+            base_url::check_base_url(&v.ws_url, &["ws://", "wss://"], "websocket")
                 .map_err(|r| (key("ws_url"), r))?;
-            check_url(&v.rest_url, &["http://", "https://"], "HTTP")
+            base_url::check_base_url(&v.rest_url, &["http://", "https://"], "HTTP")
                 .map_err(|r| (key("rest_url"), r))?;
             for (field, env) in [
                 ("api_key_env", &v.api_key_env),
@@ -523,18 +524,6 @@ impl VenueSection {
     }
 }
 
-fn check_url(url: &str, schemes: &[&str], what: &str) -> Result<(), String> {
-    let rest = schemes
-        .iter()
-        .find_map(|s| url.strip_prefix(s))
-        .ok_or_else(|| format!("not a {what} URL ({}): {url:?}", schemes.join(" or ")))?;
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(format!("no host in {url:?}"));
-    }
-    Ok(())
-}
-
 /// A toml error's message with its line number, without the multi-line snippet.
 fn toml_reason(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().to_string();
@@ -657,6 +646,30 @@ taker_fee = "0.0005"
     }
 
     #[test]
+    fn urls_are_refused_where_a_connection_would_misread_them() {
+        for (from, to, want) in [
+            (
+                "wss://fstream.binance.com",
+                "wss://fstream.binance.com:99999",
+                "x.toml: venues.binance-perp.ws_url: port \"99999\" is not 1..=65535",
+            ),
+            (
+                "https://fapi.binance.com",
+                "https://fapi.binance.com:abc",
+                "x.toml: venues.binance-perp.rest_url: port \"abc\" is not 1..=65535",
+            ),
+            (
+                "https://fapi.binance.com",
+                "https://fapi.binance.com/?key=1",
+                "x.toml: venues.binance-perp.rest_url: a base URL takes no query",
+            ),
+        ] {
+            let got = err(&MINIMAL.replacen(from, to, 1));
+            assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
     fn no_refusal_shows_a_secret_looking_value() {
         let key = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
         for text in [
@@ -669,6 +682,11 @@ taker_fee = "0.0005"
                 1,
             ),
             MINIMAL.replacen("instance = \"t1\"", &format!("instance = \"{key}\""), 1),
+            MINIMAL.replacen(
+                "wss://fstream.binance.com",
+                &format!("wss://u:{key}@fstream.binance.com"),
+                1,
+            ),
         ] {
             let got = err(&text);
             assert!(!got.contains(key), "{got}");
