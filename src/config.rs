@@ -2,6 +2,9 @@
 //! refused), validated before anything starts, and every error names the file, the key and the
 //! reason, e.g. `config/demo.toml: venues.okx-perp.ws_url: not a websocket URL (ws:// or wss://)`.
 //!
+//! Every numeric key has a range, checked here or by the engine's and the paper venue's own
+//! validation, and stated in the refusal; the README's configuration table lists them all.
+//!
 //! Secrets never live in the file: a venue section names the environment variables that hold its
 //! API credentials ([`secrets`]: a value that looks like a key is refused without being shown),
 //! and [`Secret`] keeps their values out of `Debug`, logs and the journal.
@@ -15,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use carry_engine::config::{
-    BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
+    check_count, BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
 };
 use carry_engine::decider::Decider;
 use carry_engine::engine::{EngineConfig, ExecConfig};
@@ -317,18 +320,24 @@ impl Config {
         if self.journal.dir.as_os_str().is_empty() {
             return Err(("journal.dir".into(), "must not be empty".into()));
         }
-        if self.journal.segment_mib == 0 || self.journal.segment_mib > 4096 {
-            return Err((
-                "journal.segment_mib".into(),
-                format!("must be 1..=4096, got {}", self.journal.segment_mib),
-            ));
-        }
-        if self.journal.durability == DurabilityMode::Batch && self.journal.batch_interval_ms == 0 {
-            return Err((
-                "journal.batch_interval_ms".into(),
-                "must be at least 1 with durability = \"batch\"".into(),
-            ));
-        }
+        check_count(
+            "journal.segment_mib",
+            self.journal.segment_mib,
+            1,
+            4096,
+            " MiB",
+        )
+        .map_err(split_engine_error)?;
+        check_count(
+            "journal.batch_interval_ms",
+            self.journal.batch_interval_ms,
+            1,
+            10_000,
+            " ms",
+        )
+        .map_err(split_engine_error)?;
+        crate::admin::socket_file::check_path(&self.admin.socket)
+            .map_err(|reason| ("admin.socket".to_string(), reason))?;
         if let Some(addr) = self.admin.http_metrics {
             if !addr.ip().is_loopback() {
                 return Err((
@@ -339,12 +348,14 @@ impl Config {
                 ));
             }
         }
-        if !(16..=1 << 20).contains(&self.feeds.queue_capacity) {
-            return Err((
-                "feeds.queue_capacity".into(),
-                format!("must be 16..=1048576, got {}", self.feeds.queue_capacity),
-            ));
-        }
+        check_count(
+            "feeds.queue_capacity",
+            self.feeds.queue_capacity as u64,
+            16,
+            1 << 20,
+            " events",
+        )
+        .map_err(split_engine_error)?;
         if self.venues.is_empty() {
             return Err((
                 "venues".into(),
@@ -368,28 +379,8 @@ impl Config {
                     secrets::check_env_name(env).map_err(|r| (key(field), r))?;
                 }
             }
-            for (field, fee) in [("taker_fee", v.taker_fee), ("maker_fee", v.maker_fee)] {
-                // Makers can earn rebates, so a small negative fee is legitimate.
-                if fee.abs() >= Decimal::new(1, 2) {
-                    return Err((
-                        key(field),
-                        format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)"),
-                    ));
-                }
-            }
-            if let Some(m) = v.maintenance_margin_rate {
-                if m <= Decimal::ZERO || m >= Decimal::ONE {
-                    return Err((
-                        key("maintenance_margin_rate"),
-                        format!("must be in (0, 1), got {m}"),
-                    ));
-                }
-            }
-            if let Some(l) = v.leverage {
-                if l < Decimal::ONE || l > Decimal::from(125) {
-                    return Err((key("leverage"), format!("must be 1..=125, got {l}")));
-                }
-            }
+            // Fees, margin and leverage are checked with the engine's settings (their ranges
+            // live there), by `engine_parts` below.
         }
         if self.pairs.is_empty() {
             return Err((
@@ -646,6 +637,69 @@ taker_fee = "0.0005"
     }
 
     #[test]
+    fn every_numeric_key_has_a_range() {
+        // (mutation of MINIMAL, expected error prefix)
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "exit_apr = \"0.05\"",
+                "exit_apr = \"-1000000\"",
+                "x.toml: strategy.exit_apr: must be at least 0 and below 0.2",
+            ),
+            (
+                "exit_apr = \"0.05\"",
+                "exit_apr = \"0.05\"\nexpected_holding_hours = \"0.0000000000000000000000001\"",
+                "x.toml: strategy.expected_holding_hours: must be at least 1 and at most 8760",
+            ),
+            (
+                "max_notional_per_pair = 10000",
+                "max_notional_per_pair = \"79228162514264337593543950335\"",
+                "x.toml: risk.max_notional_per_pair: must be above 0 and at most 1000000000000",
+            ),
+            (
+                "order_qty = \"0.01\"",
+                "order_qty = \"0.000000001\"",
+                "x.toml: pairs[0].order_qty: must be at least 0.00000001 and at most 1000000000",
+            ),
+            (
+                "dir = \"/tmp/j\"",
+                "dir = \"/tmp/j\"\nbatch_interval_ms = 3600000",
+                "x.toml: journal.batch_interval_ms: must be 1..=10000 ms",
+            ),
+            (
+                "dir = \"/tmp/j\"",
+                "dir = \"/tmp/j\"\nsegment_mib = 0",
+                "x.toml: journal.segment_mib: must be 1..=4096 MiB",
+            ),
+            (
+                "[risk]",
+                "[paper]\nmax_quote_age_ms = 18446744073709551615\n[risk]",
+                "x.toml: paper.max_quote_age_ms: must be 0..=3600000 ms",
+            ),
+            (
+                "[risk]",
+                "[breakers]\nreject_window_ms = 18446744073709551615\n[risk]",
+                "x.toml: breakers.reject_window_ms: must be 1..=86400000 ms",
+            ),
+            (
+                "taker_fee = \"0.0005\"",
+                "taker_fee = \"-0.5\"",
+                "x.toml: venues.binance-perp.taker_fee: must be above -0.01 and below 0.01",
+            ),
+            (
+                "[journal]",
+                "[admin]\nsocket = \"/run/carry/a-socket-name-long-enough-that-the-whole-path-is-more-than-a-unix-socket-address-can-hold.sock.xy\"\n[journal]",
+                "x.toml: admin.socket: 108 bytes is longer than a Unix socket address holds (107 bytes)",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let text = MINIMAL.replacen(from, to, 1);
+            assert_ne!(text, MINIMAL, "{from}");
+            let got = err(&text);
+            assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
     fn urls_are_refused_where_a_connection_would_misread_them() {
         for (from, to, want) in [
             (
@@ -682,6 +736,11 @@ taker_fee = "0.0005"
                 1,
             ),
             MINIMAL.replacen("instance = \"t1\"", &format!("instance = \"{key}\""), 1),
+            MINIMAL.replacen(
+                "order_qty = \"0.01\"",
+                &format!("order_qty = \"0.01\"\nname = \"{key}\""),
+                1,
+            ),
             MINIMAL.replacen(
                 "wss://fstream.binance.com",
                 &format!("wss://u:{key}@fstream.binance.com"),

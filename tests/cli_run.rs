@@ -116,6 +116,86 @@ fn run_refuses_a_bad_config_with_file_key_and_reason_and_exit_2() {
     );
 }
 
+/// A config the engine could not have run, or would have run wrongly: refused at load with the
+/// file, key and reason, exit 2. Run as `carry demo` (which refuses a config exactly as `carry
+/// run` does), so that a config that slips through runs offline for a few seconds instead of
+/// reaching for the real venues.
+#[test]
+fn configs_that_aborted_or_misled_are_refused_with_exit_2() {
+    let dir = scratch("badconfig2");
+    let demo_toml = include_str!("../config/demo.toml");
+    let holding = |hours: &str| {
+        demo_toml.replacen(
+            "expected_holding_hours = \"72\"",
+            &format!("expected_holding_hours = \"{hours}\""),
+            1,
+        )
+    };
+    let mut cases = vec![
+        // 8760 / 10⁻²⁵ overflowed and aborted the load.
+        (
+            holding("0.0000000000000000000000001"),
+            "strategy.expected_holding_hours: must be at least 1 and at most 8760".to_string(),
+        ),
+        // Accepted; the engine thread then aborted on a multiply, and so did every restart.
+        (
+            holding("79228162514264337593543950335"),
+            "strategy.expected_holding_hours: must be at least 1 and at most 8760".to_string(),
+        ),
+        (
+            demo_toml.replacen("exit_apr = \"0.02\"", "exit_apr = \"-1000000\"", 1),
+            "strategy.exit_apr: must be at least 0 and below 0.10".to_string(),
+        ),
+        (
+            demo_toml.replacen(
+                "[journal]",
+                &format!(
+                    "[admin]\nsocket = \"/tmp/{}\"\n\n[journal]",
+                    "s".repeat(120)
+                ),
+                1,
+            ),
+            "admin.socket: 125 bytes is longer than a Unix socket address holds".to_string(),
+        ),
+        (
+            demo_toml.replacen(
+                "rest_url = \"https://fapi.binance.com\"",
+                "rest_url = \"https://fapi.binance.com:70000\"",
+                1,
+            ),
+            "venues.binance-perp.rest_url: port \"70000\" is not 1..=65535".to_string(),
+        ),
+    ];
+    // Ports that passed and connected to port 80.
+    for port in ["99999", "70000", "-1", "abc"] {
+        cases.push((
+            demo_toml.replacen(
+                "ws_url = \"wss://fstream.binance.com\"",
+                &format!("ws_url = \"ws://127.0.0.1:{port}\""),
+                1,
+            ),
+            format!("venues.binance-perp.ws_url: port \"{port}\" is not 1..=65535"),
+        ));
+    }
+    for (i, (toml, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{i}.toml"));
+        std::fs::write(&file, toml).unwrap();
+        let out = carry()
+            .args(["demo", "--quiet", "--seconds", "5", "--config"])
+            .arg(&file)
+            .arg("--journal")
+            .arg(dir.join(format!("journal{i}")))
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}: {want}", file.display())),
+            "case {i}: want {want:?} in {stderr}"
+        );
+    }
+}
+
 /// A key pasted where the name of its variable belongs: refused, and never shown.
 #[test]
 fn a_pasted_key_is_refused_without_being_printed() {
@@ -200,6 +280,51 @@ fn the_journal_holds_nothing_pasted_into_the_config() {
     }
     let stdout = carry_ok(&["replay", "--journal"], &journal);
     assert!(stdout.starts_with("identical: "), "{stdout}");
+}
+
+/// A journal started (by an older carry) with a configuration that cannot run: replay reports
+/// it with the key, exit 1, instead of aborting.
+#[test]
+fn replay_refuses_a_journaled_configuration_that_cannot_run() {
+    use carry_engine::client_id::InstanceId;
+    use carry_engine::record::{Record, StartRecord, FORMAT_VERSION};
+    use carry_engine::Now;
+
+    let dir = scratch("replay-bad-start");
+    let journal = dir.join("journal");
+    let config = include_str!("../config/demo.toml").replacen(
+        "expected_holding_hours = \"72\"",
+        "expected_holding_hours = \"0.0000000000000000000000001\"",
+        1,
+    );
+    let start = Record::Start {
+        now: Now::new(1, 1_700_000_000_000),
+        start: StartRecord {
+            format: FORMAT_VERSION,
+            instance: InstanceId::new("demo").unwrap(),
+            config_text: config,
+        },
+    };
+    let mut buf = vec![0u8; start.encoded_len()];
+    start.encode(&mut buf);
+    let (mut j, _) = carry_journal::Journal::open(
+        &journal,
+        carry_journal::JournalOptions::default().segment_size(1 << 20),
+    )
+    .unwrap();
+    j.append(start.kind(), start.ts_ns(), &buf).unwrap();
+    drop(j);
+    let out = carry()
+        .args(["replay", "--journal"])
+        .arg(&journal)
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("strategy.expected_holding_hours: must be at least 1 and at most 8760"),
+        "{stderr}"
+    );
 }
 
 #[test]
