@@ -678,10 +678,11 @@ fn http_rig(tag: &str, options: AdminOptions) -> (Rig, std::net::SocketAddr) {
     (r, addr)
 }
 
-fn http_get(addr: std::net::SocketAddr) -> String {
+/// One HTTP request for `target` and the whole response.
+fn http_get(addr: std::net::SocketAddr, target: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    write!(s, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -749,7 +750,7 @@ fn idle_clients_are_closed_after_the_idle_timeout() {
         metrics.contains("carry_admin_errors_total{reason=\"idle_timeout\"} 2"),
         "{metrics}"
     );
-    assert!(http_get(addr).starts_with("HTTP/1.1 200 OK"));
+    assert!(http_get(addr, "/metrics").starts_with("HTTP/1.1 200 OK"));
 }
 #[test]
 fn a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not() {
@@ -965,23 +966,8 @@ fn latency_recorded_on_the_engine_side_shows_up_on_the_socket() {
 
 #[test]
 fn http_metrics_serves_loopback_only() {
-    let r = rig(
-        "http",
-        AdminOptions {
-            http_metrics: Some("127.0.0.1:0".parse().unwrap()),
-            ..AdminOptions::default()
-        },
-        true,
-    );
-    let addr = r.admin.as_ref().unwrap().http_addr().unwrap();
-    let get = |target: &str| {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        write!(s, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
+    let (_r, addr) = http_rig("http", AdminOptions::default());
+    let get = |target: &str| http_get(addr, target);
     let resp = get("/metrics");
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     assert!(resp.contains("text/plain; version=0.0.4"), "{resp}");

@@ -47,6 +47,12 @@ fn demo(journal: &Path, seconds: u64, summary: &Path) -> Output {
         .unwrap()
 }
 
+/// Runs `cmd` and returns its exit code and standard error.
+fn code_and_stderr(cmd: &mut Command) -> (Option<i32>, String) {
+    let out = cmd.output().unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -180,15 +186,14 @@ fn configs_that_aborted_or_misled_are_refused_with_exit_2() {
     for (i, (toml, want)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{i}.toml"));
         std::fs::write(&file, toml).unwrap();
-        let out = carry()
-            .args(["demo", "--quiet", "--seconds", "5", "--config"])
-            .arg(&file)
-            .arg("--journal")
-            .arg(dir.join(format!("journal{i}")))
-            .output()
-            .unwrap();
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "case {i}: {stderr}");
+        let (code, stderr) = code_and_stderr(
+            carry()
+                .args(["demo", "--quiet", "--seconds", "5", "--config"])
+                .arg(&file)
+                .arg("--journal")
+                .arg(dir.join(format!("journal{i}"))),
+        );
+        assert_eq!(code, Some(2), "case {i}: {stderr}");
         assert!(
             stderr.contains(&format!("{}: {want}", file.display())),
             "case {i}: want {want:?} in {stderr}"
@@ -209,13 +214,8 @@ fn a_pasted_key_is_refused_without_being_printed() {
     let file = dir.join("pasted.toml");
     std::fs::write(&file, toml).unwrap();
     for command in ["run", "demo"] {
-        let out = carry()
-            .args([command, "--config"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        let stderr = text(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        let (code, stderr) = code_and_stderr(carry().args([command, "--config"]).arg(&file));
+        assert_eq!(code, Some(2), "{command}: {stderr}");
         assert!(
             stderr.contains("venues.binance-perp.api_key_env: looks like a pasted secret"),
             "{command}: {stderr}"
@@ -314,13 +314,8 @@ fn replay_refuses_a_journaled_configuration_that_cannot_run() {
     .unwrap();
     j.append(start.kind(), start.ts_ns(), &buf).unwrap();
     drop(j);
-    let out = carry()
-        .args(["replay", "--journal"])
-        .arg(&journal)
-        .output()
-        .unwrap();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, stderr) = code_and_stderr(carry().args(["replay", "--journal"]).arg(&journal));
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("strategy.expected_holding_hours: must be at least 1 and at most 8760"),
         "{stderr}"
