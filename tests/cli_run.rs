@@ -53,6 +53,20 @@ fn code_and_stderr(cmd: &mut Command) -> (Option<i32>, String) {
     (out.status.code(), text(&out.stderr))
 }
 
+/// Writes `toml` to `file` and runs `carry demo` on it for at most 5 s: `carry demo` refuses a
+/// config exactly as `carry run` does, but stays offline if one slips through. Returns the exit
+/// code and standard error.
+fn demo_on_config(toml: &str, file: &Path) -> (Option<i32>, String) {
+    std::fs::write(file, toml).unwrap();
+    code_and_stderr(
+        carry()
+            .args(["demo", "--quiet", "--seconds", "5", "--config"])
+            .arg(file)
+            .arg("--journal")
+            .arg(file.with_extension("journal")),
+    )
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -123,9 +137,7 @@ fn run_refuses_a_bad_config_with_file_key_and_reason_and_exit_2() {
 }
 
 /// A config the engine could not have run, or would have run wrongly: refused at load with the
-/// file, key and reason, exit 2. Run as `carry demo` (which refuses a config exactly as `carry
-/// run` does), so that a config that slips through runs offline for a few seconds instead of
-/// reaching for the real venues.
+/// file, key and reason, exit 2.
 #[test]
 fn configs_that_aborted_or_misled_are_refused_with_exit_2() {
     let dir = scratch("badconfig2");
@@ -185,14 +197,7 @@ fn configs_that_aborted_or_misled_are_refused_with_exit_2() {
     }
     for (i, (toml, want)) in cases.iter().enumerate() {
         let file = dir.join(format!("bad{i}.toml"));
-        std::fs::write(&file, toml).unwrap();
-        let (code, stderr) = code_and_stderr(
-            carry()
-                .args(["demo", "--quiet", "--seconds", "5", "--config"])
-                .arg(&file)
-                .arg("--journal")
-                .arg(dir.join(format!("journal{i}"))),
-        );
+        let (code, stderr) = demo_on_config(toml, &file);
         assert_eq!(code, Some(2), "case {i}: {stderr}");
         assert!(
             stderr.contains(&format!("{}: {want}", file.display())),
@@ -211,16 +216,7 @@ fn a_pasted_key_is_refused_without_being_printed() {
         &format!("rest_url = \"https://fapi.binance.com\"\napi_key_env = \"{key}\""),
         1,
     );
-    let file = dir.join("pasted.toml");
-    std::fs::write(&file, toml).unwrap();
-    // `carry demo` refuses a config as `carry run` does, and stays offline if it does not.
-    let (code, stderr) = code_and_stderr(
-        carry()
-            .args(["demo", "--quiet", "--seconds", "5", "--config"])
-            .arg(&file)
-            .arg("--journal")
-            .arg(dir.join("journal")),
-    );
+    let (code, stderr) = demo_on_config(&toml, &dir.join("pasted.toml"));
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("venues.binance-perp.api_key_env: looks like a pasted secret"),
