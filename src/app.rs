@@ -103,12 +103,15 @@ pub fn print_exit_line(report: &RunReport) {
 }
 
 /// Runs the wired system on `config` until a signal or `options.stop_after`. `config_text` is
-/// journaled in the START record so `carry replay` can rebuild the same engine.
+/// journaled in the START record (as [`crate::config::secrets::journaled_text`]) so `carry
+/// replay` can rebuild the same engine.
 pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::Result<RunReport> {
     let file_key = |(key, reason): (String, String)| anyhow::anyhow!("{key}: {reason}");
     let cores = CorePlan::detect(&config.threads).map_err(file_key)?;
     let (mut engine_cfg, universe, decider) = config.engine_parts().map_err(file_key)?;
-    engine_cfg.config_text = config_text.to_string();
+    // Without comments or *_env keys: nothing pasted into the file reaches the journal.
+    engine_cfg.config_text = crate::config::secrets::journaled_text(config_text)
+        .map_err(|e| anyhow::anyhow!("journaling the configuration: {e}"))?;
     let universe = Arc::new(universe);
     let venues: Vec<Venue> = universe.venues().collect();
 
