@@ -75,8 +75,9 @@ pub enum EngineError {
     /// The instance name cannot prefix client order ids.
     #[error("instance: {0}")]
     Instance(#[from] ClientIdError),
-    /// The journal could not be opened, read or appended to.
-    #[error("journal: {0}")]
+    /// The journal could not be opened, read or appended to. Its own message names the journal
+    /// file; wrapping it would print it twice wherever the error chain is followed.
+    #[error(transparent)]
     Journal(#[from] carry_journal::JournalError),
     /// A record of an engine kind does not decode.
     #[error("journal record {seq}: {source}")]

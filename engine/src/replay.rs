@@ -61,8 +61,9 @@ pub enum ReplayOutcome {
 /// Why a replay could not run to a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    /// The journal could not be read.
-    #[error("journal: {0}")]
+    /// The journal could not be read. Its own message names the journal file; wrapping it would
+    /// print it twice wherever the error chain is followed.
+    #[error(transparent)]
     Journal(#[from] carry_journal::JournalError),
     /// A record of an engine kind does not decode.
     #[error("journal record {seq}: {source}")]
@@ -110,7 +111,8 @@ where
     let reader = JournalReader::open(dir)?;
     run(
         |from| {
-            reader.iter_from(from).map(|r| {
+            // To the end as it stands: a hole in the data fails the replay, never shortens it.
+            reader.iter_to_end(from).map(|r| {
                 r.map(|r| (r.seq, r.kind, r.payload))
                     .map_err(ReplayError::from)
             })

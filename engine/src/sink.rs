@@ -77,7 +77,7 @@ impl RecordSink for MemorySink {
             return Err(carry_journal::JournalError::Io {
                 path: "memory".into(),
                 op: "append",
-                source: std::io::Error::other("injected append failure"),
+                error: std::io::Error::other("injected append failure"),
             });
         }
         let mut buf = vec![0u8; len];
