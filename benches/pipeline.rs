@@ -50,10 +50,11 @@ use carry_engine::{
     Decider, DeciderConfig, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind, Now, Quote,
     Universe, Venue, VenueParams,
 };
-use carry_feeds::clock::{mono_ns, unix_ms};
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, FeedHandle, StaticSnapshots};
-use carry_feeds::queue::{self, Consumer, FeedItem};
-use carry_feeds::{tls, venues};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle, StaticSnapshots};
+use carry_feeds::feed::queue::{self, Consumer, FeedItem};
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
+use carry_feeds::transport::tls;
+use carry_feeds::venue::market_ws as venues;
 use carry_journal::{Durability, Journal, JournalOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
 use hdrhistogram::Histogram;

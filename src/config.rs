@@ -448,7 +448,8 @@ impl Config {
                     ));
                 }
                 let ins = universe.get(id);
-                let symbol = carry_feeds::symbols::venue_symbol(venue, &ins.base, &ins.quote);
+                let symbol =
+                    carry_feeds::venue::symbols::venue_symbol(venue, &ins.base, &ins.quote);
                 universe.set_symbol(id, venue, &symbol);
             }
         }

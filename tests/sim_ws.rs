@@ -118,7 +118,7 @@ fn every_venue_acks_streams_and_parses_through_carrys_sessions() {
         let mut sessions = sessions(&sim, venue, &u);
         assert!(!sessions.is_empty(), "{venue}: carry built no session");
         // What carry's feed does at start: the venue's REST snapshot, from the simulator.
-        let snapshot = carry_feeds::rest::fetch_snapshot(
+        let snapshot = carry_feeds::venue::market_rest::fetch_snapshot(
             &ureq::Agent::new_with_config(ureq::Agent::config_builder().build()),
             venue,
             &sim.rest_url(venue),

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Venue,
 };
-use carry_feeds::queue::{bounded, Consumer, FeedItem, Producer};
-use carry_feeds::stats::ConnectionStats;
-use carry_feeds::transport::{Connection, ConnectionOptions};
+use carry_feeds::feed::queue::{bounded, Consumer, FeedItem, Producer};
+use carry_feeds::feed::stats::ConnectionStats;
+use carry_feeds::transport::connection::{Connection, ConnectionOptions};
 use carry_feeds::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
 use mio::{Events, Poll, Token};
 use rust_decimal::Decimal;
@@ -170,7 +170,7 @@ impl Client {
             addr,
             poll.registry(),
             Token(0),
-            carry_feeds::clock::mono_ns(),
+            carry_feeds::transport::clock::mono_ns(),
         )
         .unwrap();
         let (producer, consumer) = bounded(4096);
@@ -212,7 +212,7 @@ impl Client {
             let producer = &mut self.producer;
             let mut sink = |e: MarketEvent| {
                 producer
-                    .push(FeedItem::new(e, carry_feeds::clock::mono_ns()))
+                    .push(FeedItem::new(e, carry_feeds::transport::clock::mono_ns()))
                     .unwrap();
             };
             more = self.conn.on_ready(&mut sink).unwrap();
@@ -255,7 +255,7 @@ fn burst(conn: &mut ServerConn, from: i64, count: i64) -> usize {
 fn measure(secure: bool) -> (usize, usize) {
     let pki = test_pki(if secure { "alloc-tls" } else { "alloc-plain" });
     let server = WsServer::start(secure.then(|| pki.server.clone()));
-    let tls = carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap();
     let mut client = Client::connect(server.url(secure, "/ws"), tls, server.port);
 
     let (go_tx, go_rx) = mpsc::channel::<(i64, i64)>();
@@ -299,7 +299,7 @@ fn measure(secure: bool) -> (usize, usize) {
     drop(go_tx);
     client.conn.close(
         client.poll.registry(),
-        carry_feeds::stats::DisconnectReason::Shutdown,
+        carry_feeds::feed::stats::DisconnectReason::Shutdown,
     );
     let pongs = venue.join().unwrap();
     assert_eq!(pongs, 6000 / 50, "every ping answered");

@@ -16,11 +16,11 @@ use std::time::Duration;
 use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Universe, Venue,
 };
-use carry_feeds::backoff::BackoffConfig;
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, SnapshotSource, StaticSnapshots};
-use carry_feeds::queue::{bounded, Consumer};
-use carry_feeds::stats::DisconnectReason;
-use carry_feeds::transport::ConnectionOptions;
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, SnapshotSource, StaticSnapshots};
+use carry_feeds::feed::queue::{bounded, Consumer};
+use carry_feeds::feed::stats::DisconnectReason;
+use carry_feeds::transport::backoff::BackoffConfig;
+use carry_feeds::transport::connection::ConnectionOptions;
 use carry_feeds::{
     DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
 };
@@ -190,7 +190,7 @@ fn got_ws(rx: &mut Consumer, snapshots_seen: &mut usize) -> Got {
 fn tls_feed_lives_through_drops_closes_and_notices() {
     let pki = test_pki("life");
     let server = WsServer::start(Some(pki.server.clone()));
-    let tls = carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap();
     let shared = Arc::new(Shared::default());
     let session = ScriptSession {
         url: server.url(true, "/ws/v5/public"),
@@ -318,7 +318,7 @@ fn heartbeats_and_the_watchdog_reconnect_plain_ws() {
         "watchdog",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -369,7 +369,7 @@ fn max_connection_age_reconnects_before_the_venue_does() {
         "age",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -434,7 +434,7 @@ fn unreachable_rest_is_retried_while_the_websocket_runs() {
         "rest",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         rest.clone(),
     );
     config.rest = vec![(venue(), "http://127.0.0.1:9/".to_string())];
@@ -484,7 +484,7 @@ fn refused_connections_back_off_and_are_counted() {
         "refused",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -521,7 +521,7 @@ fn untrusted_certificate_is_a_tls_error() {
         "untrusted",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -554,7 +554,7 @@ fn host_names_are_resolved_and_verified_by_name() {
         "dns",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap(),
+        carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -589,7 +589,7 @@ fn slow_engine_gets_conflated_quotes_but_every_funding() {
         "slow-engine",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     // Two slots: the engine is "slow" because the test does not read until the feed is stuck.
@@ -648,7 +648,7 @@ fn shutdown_stops_a_feed_stuck_on_a_full_queue() {
         "stuck",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     let (producer, rx) = bounded(2);

@@ -1,4 +1,4 @@
-//! The real venue sessions (`carry_feeds::venues::sessions`) through the real transport, for all
+//! The real venue sessions (`carry_feeds::venue::market_ws::sessions`) through the real transport, for all
 //! ten venues, against a local TLS websocket server: each connection asks for the path its
 //! session names, sends exactly its session's subscribe messages, answers a protocol ping with
 //! the same payload, and the recorded venue payloads it is served come out of the queue as exactly
@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use carry_engine::{InstrumentSpec, MarketEvent, Universe, Venue};
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, StaticSnapshots};
-use carry_feeds::queue::bounded;
-use carry_feeds::transport::Endpoint;
-use carry_feeds::venues::{self, Parser};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, StaticSnapshots};
+use carry_feeds::feed::queue::bounded;
+use carry_feeds::transport::connection::Endpoint;
+use carry_feeds::venue::market_ws::{self as venues, Parser};
 use carry_feeds::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
 use rust_decimal::Decimal;
 use transport_support::{next_item, test_pki, wait_until, WsServer};
@@ -154,7 +154,7 @@ fn assert_same(venue: Venue, got: &MarketEvent, want: &MarketEvent, now_ms: i64)
 #[test]
 fn every_venue_session_runs_over_the_transport() {
     let pki = test_pki("venues");
-    let tls = carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap();
     let symbols: BTreeMap<&str, &[&str]> = SYMBOLS.iter().copied().collect();
 
     for (venue_name, files) in PAYLOADS {
@@ -218,7 +218,7 @@ fn every_venue_session_runs_over_the_transport() {
         assert!(!want.is_empty(), "{venue}: fixtures make no events");
         for w in &want {
             let got = next_item(&mut rx).event;
-            assert_same(venue, &got, w, carry_feeds::clock::unix_ms());
+            assert_same(venue, &got, w, carry_feeds::transport::clock::unix_ms());
         }
         assert!(rx.is_empty(), "{venue}: extra events");
 

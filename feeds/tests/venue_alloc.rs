@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use carry_engine::{InstrumentSpec, Universe, Venue};
-use carry_feeds::venues::sessions;
+use carry_feeds::venue::market_ws::sessions;
 use carry_feeds::{InstrumentSnapshot, VenueSession, VenueSnapshot};
 use rust_decimal::Decimal;
 use venues_support::{compact, fixture, universe, venue, MARKET_DATA, RECV};

@@ -6,7 +6,7 @@
 
 mod venues_support;
 
-use carry_feeds::venues::Reader;
+use carry_feeds::venue::market_ws::Reader;
 use carry_feeds::FAST_PATH_MAX_LEN;
 use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
 

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carry_engine::Universe;
-use carry_feeds::symbols::venue_symbol;
-use carry_feeds::venues::sessions;
+use carry_feeds::venue::market_ws::sessions;
+use carry_feeds::venue::symbols::venue_symbol;
 use carry_feeds::VenueSession;
 use serde_json::{json, Value};
 use venues_support::{fixture, venue};

@@ -96,7 +96,7 @@ impl Default for GatewayOptions {
             core: None,
             intent_capacity: 4096,
             idle_wait: Duration::from_millis(20),
-            clock: carry_feeds::clock::mono_ns,
+            clock: carry_feeds::transport::clock::mono_ns,
         }
     }
 }

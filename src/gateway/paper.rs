@@ -234,7 +234,7 @@ impl PaperVenue {
             return true;
         };
         let r = Record::PaperOrder {
-            now: Now::new(now_ns, carry_feeds::clock::unix_ms()),
+            now: Now::new(now_ns, carry_feeds::transport::clock::unix_ms()),
             order: *order,
         };
         let ok = j

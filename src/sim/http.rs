@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use carry_engine::Venue;
-use carry_feeds::clock::unix_ms;
+use carry_feeds::transport::clock::unix_ms;
 
 use super::{binance, bitget, bybit, gate, okx, Shared};
 

@@ -20,7 +20,7 @@ use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind,
     Now, OperatorCommand, Quote, Universe, Venue, VenueParams,
 };
-use carry_feeds::clock::{mono_ns, unix_ms};
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_journal::{Journal, JournalOptions};
 use rust_decimal::Decimal;
 use serde::Deserialize;

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use carry_engine::{Funding, Market, Venue};
 
-use crate::cursor::{Scanner, Slot};
+use crate::json::cursor::{Scanner, Slot};
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym, DAY};
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::market_ws::{
+    book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym, DAY,
+};
 
 /// Instruments per connection: Bitget recommends fewer than 50 channels per connection, and a
 /// perp takes two.

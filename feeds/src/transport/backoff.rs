@@ -42,7 +42,7 @@ impl BackoffConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use carry_feeds::backoff::BackoffConfig;
+    /// use carry_feeds::transport::backoff::BackoffConfig;
     /// let c = BackoffConfig { initial: Duration::from_millis(100), max: Duration::from_secs(1),
     ///                         multiplier: 2, jitter_percent: 0, stable_after: Duration::ZERO };
     /// let ms: Vec<u128> = (0..6).map(|n| c.base_delay(n).as_millis()).collect();

@@ -27,7 +27,7 @@
 //!    different order than they went in.
 //!
 //! ```
-//! use carry_feeds::queue::{bounded, FeedItem};
+//! use carry_feeds::feed::queue::{bounded, FeedItem};
 //! use carry_engine::{MarketEvent, MarketEventKind, Venue, InstrumentId};
 //! let (mut tx, mut rx) = bounded(1024);
 //! let reset = MarketEvent { venue: "okx-perp".parse().unwrap(), instrument: InstrumentId(0),
@@ -46,8 +46,8 @@ use std::sync::Arc;
 use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Venue};
 use crossbeam::utils::CachePadded;
 
-use crate::clock;
-use crate::stats::Counter;
+use crate::feed::stats::Counter;
+use crate::transport::clock;
 
 /// One market event on its way to the engine, with the feed thread's stamps. The receive stamp
 /// is `event.recv_ns`; `parsed_ns` is when the session handed the event over and `enqueued_ns` is

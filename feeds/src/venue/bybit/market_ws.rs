@@ -12,11 +12,11 @@ use std::time::Duration;
 use carry_engine::{Funding, InstrumentId, Market, Venue};
 use rust_decimal::Decimal;
 
-use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::strict::Strict;
-use crate::venues::{chunks, Cx, Plan, Reader, Sym, SymbolText};
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::market_ws::{chunks, Cx, Plan, Reader, Sym, SymbolText};
 
 /// Symbols per connection: two topics each, far below the 21,000-character args limit.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;

@@ -12,10 +12,10 @@ use std::time::Duration;
 use carry_engine::interval::interval_from_schedule;
 use carry_engine::{Funding, Market, Venue};
 
-use crate::cursor::{Scanner, Slot};
+use crate::json::cursor::{Scanner, Slot};
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym};
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::market_ws::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym};
 
 /// Instruments per connection: OKX asks for fewer than 30 depth channels per connection.
 pub const SYMBOLS_PER_CONNECTION: usize = 25;

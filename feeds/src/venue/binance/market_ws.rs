@@ -10,11 +10,11 @@
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
-use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
+use crate::json::cursor::{Cursor, Dec, Int, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::Fault;
-use crate::session::{DropReason, Inbound};
-use crate::strict::Strict;
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, DAY};
+use crate::transport::session::{DropReason, Inbound};
+use crate::venue::market_ws::{chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, DAY};
 
 /// Streams per connection. The docs allow 1024; 200 is the practical cap production clients
 /// (nautilus_trader) use, and it keeps the URL short.

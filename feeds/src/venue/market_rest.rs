@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::json::{epoch_ms, parse_decimal, parse_int};
-use crate::session::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
+use crate::transport::session::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
 
 /// The funding interval Binance applies to symbols `fundingInfo` does not list.
 pub const BINANCE_DEFAULT_INTERVAL_MS: u64 = 8 * 3_600_000;
@@ -1021,7 +1021,7 @@ mod tests {
     macro_rules! fixture {
         ($name:literal) => {
             serde_json::from_str::<Value>(include_str!(concat!(
-                "../../tests/fixtures/venues/",
+                "../../../tests/fixtures/venues/",
                 $name
             )))
             .unwrap()

@@ -1,13 +1,16 @@
 //! What reading venue JSON shares: the [`Fault`] a frame is dropped for, exact parsing of the
 //! decimals, integers and timestamps venues send as strings or numbers (the general paths behind
 //! the cursor's fast ones, and what REST uses), and [`Note`], text kept without allocating.
-//! Walking a frame is [`crate::cursor`]'s. Nothing here panics on any input.
+//! Walking a frame is [`crate::json::cursor`]'s. Nothing here panics on any input.
+
+pub mod cursor;
+pub(crate) mod strict;
 
 use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::session::DropReason;
+use crate::transport::session::DropReason;
 
 /// Why a frame was not turned into events, and which field (or channel) was at fault. The field
 /// name is static so building a fault never allocates.

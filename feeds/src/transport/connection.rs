@@ -32,10 +32,10 @@ use tungstenite::handshake::client::{generate_request, Response};
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::handshake::machine::TryParse;
 
-use crate::backoff::XorShift64;
-use crate::clock;
-use crate::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession};
-use crate::stats::{ConnectionStats, DisconnectReason};
+use crate::feed::stats::{ConnectionStats, DisconnectReason};
+use crate::transport::backoff::XorShift64;
+use crate::transport::clock;
+use crate::transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession};
 
 const OP_CONTINUATION: u8 = 0x0;
 const OP_TEXT: u8 = 0x1;
@@ -96,11 +96,11 @@ impl Endpoint {
     /// Parses a `ws://` or `wss://` URL.
     ///
     /// ```
-    /// let e = carry_feeds::transport::Endpoint::parse("wss://fstream.binance.com/stream?streams=a").unwrap();
+    /// let e = carry_feeds::transport::connection::Endpoint::parse("wss://fstream.binance.com/stream?streams=a").unwrap();
     /// assert_eq!((e.secure, e.host.as_str(), e.port), (true, "fstream.binance.com", 443));
-    /// let e = carry_feeds::transport::Endpoint::parse("ws://127.0.0.1:9001/ws").unwrap();
+    /// let e = carry_feeds::transport::connection::Endpoint::parse("ws://127.0.0.1:9001/ws").unwrap();
     /// assert_eq!((e.secure, e.port), (false, 9001));
-    /// assert!(carry_feeds::transport::Endpoint::parse("https://x").is_err());
+    /// assert!(carry_feeds::transport::connection::Endpoint::parse("https://x").is_err());
     /// ```
     pub fn parse(url: &str) -> Result<Endpoint, TransportError> {
         let bad = |reason: &str| TransportError::BadUrl {
@@ -1101,7 +1101,7 @@ fn read_plain(sock: &mut Socket, buf: &mut [u8]) -> Result<ReadOutcome, Disconne
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::ConnectionStats;
+    use crate::feed::stats::ConnectionStats;
     use carry_engine::{Exchange, InstrumentId, Market, MarketEventKind, Venue};
 
     /// Turns every text message into one reset event whose `ts_ms` is the message length, and
@@ -1174,7 +1174,7 @@ mod tests {
             read_buffer_size: initial_buffer,
             ..ConnectionOptions::default()
         };
-        let tls = crate::tls::client_config(None).unwrap();
+        let tls = crate::transport::tls::client_config(None).unwrap();
         let seen = Seen::default();
         let c = Connection::new(
             Box::new(Echo {

@@ -14,7 +14,7 @@
 //!   knows that venue's state may have gaps.
 //!
 //! REST snapshots: at start and after each reconnect the group fetches the venue's snapshot on a
-//! helper thread ([`SnapshotSource`], normally [`RestSnapshots`]: [`crate::rest`] over ureq),
+//! helper thread ([`SnapshotSource`], normally [`RestSnapshots`]: [`crate::venue::market_rest`] over ureq),
 //! then, on the feed thread, applies it to every session of that venue and pushes its funding
 //! events. A venue whose REST is unreachable is counted, logged once, and retried with backoff;
 //! the websocket connections keep running.
@@ -34,8 +34,10 @@
 //! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use carry_feeds::feed::{FeedGroup, FeedGroupConfig, RestSnapshots};
-//! use carry_feeds::{queue, tls, venues};
+//! use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, RestSnapshots};
+//! use carry_feeds::feed::queue;
+//! use carry_feeds::transport::tls;
+//! use carry_feeds::venue::market_ws as venues;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let venue: carry_engine::Venue = "okx-perp".parse()?;
@@ -77,12 +79,12 @@ use std::time::Duration;
 use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Universe, Venue};
 use mio::{Events, Poll, Token, Waker};
 
-use crate::backoff::{seed_from, Backoff, BackoffConfig};
-use crate::clock;
-use crate::queue::{FeedItem, Producer, PushError};
-use crate::session::{RecvStamp, VenueSession, VenueSnapshot};
-use crate::stats::{ConnectionStats, Counter, DisconnectReason, GroupStats, RestStats};
-use crate::transport::{Connection, ConnectionOptions, Disconnect, Phase};
+use crate::feed::queue::{FeedItem, Producer, PushError};
+use crate::feed::stats::{ConnectionStats, Counter, DisconnectReason, GroupStats, RestStats};
+use crate::transport::backoff::{seed_from, Backoff, BackoffConfig};
+use crate::transport::clock;
+use crate::transport::connection::{Connection, ConnectionOptions, Disconnect, Phase};
+use crate::transport::session::{RecvStamp, VenueSession, VenueSnapshot};
 
 /// Longest the thread sleeps in `poll` before looking at the shutdown flag again.
 pub const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
@@ -785,7 +787,7 @@ impl FeedGroup {
     }
 }
 
-/// The real [`SnapshotSource`]: the venue's REST API through [`crate::rest::fetch_snapshot`]
+/// The real [`SnapshotSource`]: the venue's REST API through [`crate::venue::market_rest::fetch_snapshot`]
 /// (blocking ureq, on the group's helper thread).
 pub struct RestSnapshots {
     agent: ureq::Agent,
@@ -814,7 +816,7 @@ impl SnapshotSource for RestSnapshots {
         universe: &Universe,
         recv: RecvStamp,
     ) -> Result<VenueSnapshot, String> {
-        crate::rest::fetch_snapshot(&self.agent, venue, rest_url, universe, recv)
+        crate::venue::market_rest::fetch_snapshot(&self.agent, venue, rest_url, universe, recv)
             .map_err(|e| e.to_string())
     }
 }

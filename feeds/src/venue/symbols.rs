@@ -19,7 +19,7 @@ pub const QUOTE_CURRENCIES: [&str; 15] = [
 ///
 /// ```
 /// use carry_engine::Venue;
-/// use carry_feeds::symbols::venue_symbol;
+/// use carry_feeds::venue::symbols::venue_symbol;
 /// let okx_perp: Venue = "okx-perp".parse().unwrap();
 /// assert_eq!(venue_symbol(okx_perp, "btc", "usdt"), "BTC-USDT-SWAP");
 /// assert_eq!(venue_symbol("gate-spot".parse().unwrap(), "ETH", "USDT"), "ETH_USDT");
@@ -40,7 +40,7 @@ pub fn venue_symbol(venue: Venue, base: &str, quote: &str) -> String {
 /// unknown quote currency).
 ///
 /// ```
-/// use carry_feeds::symbols::canonical;
+/// use carry_feeds::venue::symbols::canonical;
 /// assert_eq!(canonical("binance-perp".parse().unwrap(), "BTCUSDT").as_deref(), Some("BTC-USDT"));
 /// assert_eq!(canonical("okx-perp".parse().unwrap(), "ETH-USDT-SWAP").as_deref(), Some("ETH-USDT"));
 /// assert_eq!(canonical("gate-perp".parse().unwrap(), "BTC_USDT").as_deref(), Some("BTC-USDT"));

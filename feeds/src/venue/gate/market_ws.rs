@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
-use crate::clock;
-use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::json::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::strict::Strict;
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, SymbolText};
+use crate::transport::clock;
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::market_ws::{
+    chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, SymbolText,
+};
 
 /// Contracts per connection: Gate documents no limit; this keeps reconnects cheap.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;

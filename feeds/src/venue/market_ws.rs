@@ -23,11 +23,16 @@ use carry_engine::{
 };
 use rust_decimal::Decimal;
 
-use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::{Fault, Note};
-use crate::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
-use crate::strict::Strict;
-use crate::{binance, bitget, bybit, gate, okx};
+use crate::transport::session::{
+    DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot,
+};
+use crate::venue::{
+    binance::market_ws as binance, bitget::market_ws as bitget, bybit::market_ws as bybit,
+    gate::market_ws as gate, okx::market_ws as okx,
+};
 
 /// The public websocket base URL of each venue (what [`sessions`] expects as `ws_url`).
 pub const fn default_ws_url(venue: Venue) -> &'static str {
@@ -42,7 +47,7 @@ pub const fn default_ws_url(venue: Venue) -> &'static str {
     }
 }
 
-/// The REST base URL of each venue (what [`crate::rest::fetch_snapshot`] expects as `rest_url`).
+/// The REST base URL of each venue (what [`crate::venue::market_rest::fetch_snapshot`] expects as `rest_url`).
 pub const fn default_rest_url(venue: Venue) -> &'static str {
     match (venue.exchange, venue.market) {
         (Exchange::Binance, Market::Perp) => "https://fapi.binance.com",
@@ -184,7 +189,7 @@ pub(crate) enum VenueState {
 }
 
 /// Turns one venue's text frames into normalized events: the frame is read in full with a
-/// [`crate::cursor::Cursor`] (so a frame that is not JSON is dropped before anything is acted
+/// [`crate::json::cursor::Cursor`] (so a frame that is not JSON is dropped before anything is acted
 /// on), then the venue module turns what it read into events. Reuses its quote bitmask, element
 /// vectors and scratch text, and keeps per-instrument state in vectors indexed by
 /// [`InstrumentId`], so after warm-up a frame costs no allocation. Symbols resolve through

@@ -36,7 +36,7 @@ pub enum TlsError {
 /// `extra_root_pem` (if given).
 ///
 /// ```
-/// let config = carry_feeds::tls::client_config(None).unwrap();
+/// let config = carry_feeds::transport::tls::client_config(None).unwrap();
 /// assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
 /// ```
 pub fn client_config(extra_root_pem: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {

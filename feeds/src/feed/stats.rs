@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use carry_engine::Venue;
 
-use crate::queue::{QueueCounters, QueueSnapshot};
-use crate::session::DropReason;
+use crate::feed::queue::{QueueCounters, QueueSnapshot};
+use crate::transport::session::DropReason;
 
 /// Why a connection ended. Low-cardinality: it labels a counter per connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,0 +1,7 @@
+//! The websocket machinery every stream shares.
+
+pub mod backoff;
+pub mod clock;
+pub mod connection;
+pub mod session;
+pub mod tls;

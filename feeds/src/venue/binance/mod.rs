@@ -1,0 +1,3 @@
+//! binance.
+
+pub mod market_ws;

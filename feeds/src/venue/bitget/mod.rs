@@ -1,0 +1,3 @@
+//! bitget.
+
+pub mod market_ws;

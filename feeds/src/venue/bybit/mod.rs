@@ -1,0 +1,3 @@
+//! bybit.
+
+pub mod market_ws;

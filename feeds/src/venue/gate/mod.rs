@@ -1,0 +1,3 @@
+//! gate.
+
+pub mod market_ws;

@@ -1,0 +1,3 @@
+//! okx.
+
+pub mod market_ws;
