@@ -31,8 +31,8 @@ use crate::cores::CorePlan;
 use crate::engine_thread::{EngineLoop, LoopOptions, LoopOutcome, TimedJournal};
 use crate::gateway::paper::{self, PaperVenue};
 use crate::gateway::quote_board::QuoteBoard;
-use crate::gateway::{self as gw, GatewayOptions, Gateways};
 use crate::latency::{LatencyCollector, LatencyConfig, LatencyReport, Stage};
+use carry_feeds::gateway::{self as gw, GatewayOptions, Gateways};
 
 /// Exit status for a configuration refused at start.
 pub const EXIT_CONFIG: u8 = 2;

@@ -31,8 +31,8 @@ use rust_decimal::Decimal;
 use crate::admin::snapshot::{set_str, MetricValue, Mode, SnapshotPublisher};
 use crate::admin::CommandReceiver;
 use crate::gateway::quote_board::QuoteBoard;
-use crate::gateway::{Gateways, ReportReceiver};
 use crate::latency::{LatencyRecorder, Stage};
+use carry_feeds::gateway::{Gateways, ReportReceiver};
 
 /// The journal, timed: the engine thread splits each input's time into deciding and journaling
 /// by how long the appends inside it took.
@@ -597,7 +597,7 @@ mod tests {
         let mut collector = LatencyCollector::new(LatencyConfig::default()).unwrap();
         let (publisher, _reader) = snapshot_channel(3);
         let (_commands, command_rx) = command_channel(4);
-        let (_reports_tx, reports) = crate::gateway::report_queue(4);
+        let (_reports_tx, reports) = carry_feeds::gateway::report_queue(4);
         let universe = Arc::new(universe);
         let lp = EngineLoop {
             engine,

@@ -2,6 +2,7 @@
 //! [`carry_engine::MarketEvent`]s. One module per venue, one for the shared transport.
 
 pub mod feed;
+pub mod gateway;
 pub mod json;
 pub mod transport;
 pub mod venue;

@@ -34,7 +34,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::quote_board::{BoardQuote, QuoteBoard};
-use super::Gateway;
+use carry_feeds::gateway::Gateway;
 
 /// `[paper]`: how the paper venue behaves.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -668,7 +668,7 @@ mod tests {
 
     fn run_at(v: &mut PaperVenue, i: &OrderIntent, now: u64) -> Vec<ExecReport> {
         let mut out = Vec::new();
-        super::super::dispatch(v, i, now, &mut out);
+        carry_feeds::gateway::dispatch(v, i, now, &mut out);
         assert_eq!(
             v.poll(now + 999_999, &mut out),
             Some(now + 1_000_000),
