@@ -19,8 +19,8 @@ use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Venue,
 };
 use carry_feeds::feed::queue::{bounded, Consumer, FeedItem, Producer};
-use carry_feeds::feed::stats::ConnectionStats;
 use carry_feeds::transport::connection::{Connection, ConnectionOptions};
+use carry_feeds::transport::stats::ConnectionStats;
 use carry_feeds::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
 use mio::{Events, Poll, Token};
 use rust_decimal::Decimal;
@@ -299,7 +299,7 @@ fn measure(secure: bool) -> (usize, usize) {
     drop(go_tx);
     client.conn.close(
         client.poll.registry(),
-        carry_feeds::feed::stats::DisconnectReason::Shutdown,
+        carry_feeds::transport::stats::DisconnectReason::Shutdown,
     );
     let pongs = venue.join().unwrap();
     assert_eq!(pongs, 6000 / 50, "every ping answered");

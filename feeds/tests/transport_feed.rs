@@ -18,9 +18,9 @@ use carry_engine::{
 };
 use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, SnapshotSource, StaticSnapshots};
 use carry_feeds::feed::queue::{bounded, Consumer};
-use carry_feeds::feed::stats::DisconnectReason;
 use carry_feeds::transport::backoff::BackoffConfig;
 use carry_feeds::transport::connection::ConnectionOptions;
+use carry_feeds::transport::stats::DisconnectReason;
 use carry_feeds::{
     DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
 };

@@ -80,11 +80,12 @@ use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Universe, Venue};
 use mio::{Events, Poll, Token, Waker};
 
 use crate::feed::queue::{FeedItem, Producer, PushError};
-use crate::feed::stats::{ConnectionStats, Counter, DisconnectReason, GroupStats, RestStats};
+use crate::feed::stats::{GroupStats, RestStats};
 use crate::transport::backoff::{seed_from, Backoff, BackoffConfig};
 use crate::transport::clock;
 use crate::transport::connection::{Connection, ConnectionOptions, Disconnect, Phase};
 use crate::transport::session::{RecvStamp, VenueSession, VenueSnapshot};
+use crate::transport::stats::{ConnectionStats, Counter, DisconnectReason};
 
 /// Longest the thread sleeps in `poll` before looking at the shutdown flag again.
 pub const SHUTDOWN_POLL: Duration = Duration::from_millis(50);

@@ -46,8 +46,8 @@ use std::sync::Arc;
 use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Venue};
 use crossbeam::utils::CachePadded;
 
-use crate::feed::stats::Counter;
 use crate::transport::clock;
+use crate::transport::stats::Counter;
 
 /// One market event on its way to the engine, with the feed thread's stamps. The receive stamp
 /// is `event.recv_ns`; `parsed_ns` is when the session handed the event over and `enqueued_ns` is

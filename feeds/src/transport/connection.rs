@@ -32,10 +32,10 @@ use tungstenite::handshake::client::{generate_request, Response};
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::handshake::machine::TryParse;
 
-use crate::feed::stats::{ConnectionStats, DisconnectReason};
 use crate::transport::backoff::XorShift64;
 use crate::transport::clock;
 use crate::transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession};
+use crate::transport::stats::{ConnectionStats, DisconnectReason};
 
 const OP_CONTINUATION: u8 = 0x0;
 const OP_TEXT: u8 = 0x1;
@@ -1101,7 +1101,7 @@ fn read_plain(sock: &mut Socket, buf: &mut [u8]) -> Result<ReadOutcome, Disconne
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::stats::ConnectionStats;
+    use crate::transport::stats::ConnectionStats;
     use carry_engine::{Exchange, InstrumentId, Market, MarketEventKind, Venue};
 
     /// Turns every text message into one reset event whose `ts_ms` is the message length, and
