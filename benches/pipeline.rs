@@ -50,8 +50,9 @@ use carry_engine::{
     Decider, DeciderConfig, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind, Now, Quote,
     Universe, Venue, VenueParams,
 };
-use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle, StaticSnapshots};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle};
 use carry_feeds::feed::queue::{self, Consumer, FeedItem};
+use carry_feeds::feed::snapshot::StaticSnapshots;
 use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_feeds::transport::tls;
 use carry_feeds::venue::market_ws as venues;

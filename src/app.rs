@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use carry_engine::{InstrumentId, InstrumentSpec, Now, Universe, Venue};
-use carry_feeds::feed::group::{
-    FeedGroup, FeedGroupConfig, FeedHandle, RestSnapshots, SnapshotSource,
-};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle};
 use carry_feeds::feed::queue;
+use carry_feeds::feed::snapshot::{RestSnapshots, SnapshotSource};
 use carry_feeds::transport::clock::{mono_ns, recv_stamp, unix_ms};
 use carry_feeds::transport::tls;
 use carry_feeds::venue::market_ws as venues;
@@ -419,7 +418,7 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carry_feeds::feed::group::StaticSnapshots;
+    use carry_feeds::feed::snapshot::StaticSnapshots;
     use carry_feeds::{InstrumentSnapshot, VenueSnapshot};
     use rust_decimal::Decimal;
 

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use carry::sim::SimVenues;
 use carry_engine::{MarketEventKind, Venue};
-use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, RestSnapshots};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
 use carry_feeds::feed::queue::Consumer;
+use carry_feeds::feed::snapshot::RestSnapshots;
 use sim_support::*;
 
 /// Pops until `done` says so, failing after a generous bound.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use carry::sim::SimVenues;
 use carry_engine::venue::Exchange;
 use carry_engine::{MarketEvent, MarketEventKind, Venue};
+use carry_feeds::transport::clock::unix_ms;
 use carry_feeds::{DropReason, Inbound, VenueSession};
 use rust_decimal::Decimal;
 use sim_support::*;
@@ -37,7 +38,7 @@ fn drive(
     seen: &mut Seen,
 ) {
     let mut client = Client::connect(session.url());
-    let subscribes = session.subscribe_messages();
+    let subscribes = session.on_connect(unix_ms());
     for s in &subscribes {
         client.send(s);
     }

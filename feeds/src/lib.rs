@@ -9,6 +9,6 @@ pub mod venue;
 
 pub use json::strict::MAX_LEN as FAST_PATH_MAX_LEN;
 
-pub use transport::session::{
-    DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
-};
+pub use feed::session::VenueSession;
+pub use feed::snapshot::{InstrumentSnapshot, VenueSnapshot};
+pub use transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, WsSession};

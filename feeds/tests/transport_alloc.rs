@@ -21,7 +21,9 @@ use carry_engine::{
 use carry_feeds::feed::queue::{bounded, Consumer, FeedItem, Producer};
 use carry_feeds::transport::connection::{Connection, ConnectionOptions};
 use carry_feeds::transport::stats::ConnectionStats;
-use carry_feeds::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
+use carry_feeds::{
+    DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot, WsSession,
+};
 use mio::{Events, Poll, Token};
 use rust_decimal::Decimal;
 use transport_support::{test_pki, ServerConn, WsServer, WAIT};
@@ -80,14 +82,16 @@ struct BytesSession {
     url: String,
 }
 
-impl VenueSession for BytesSession {
+impl WsSession for BytesSession {
+    type Output = MarketEvent;
+
     fn venue(&self) -> Venue {
         venue()
     }
     fn url(&self) -> &str {
         &self.url
     }
-    fn subscribe_messages(&self) -> Vec<String> {
+    fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
         vec!["subscribe".to_string()]
     }
     fn heartbeat(&self) -> Option<Heartbeat> {
@@ -140,6 +144,9 @@ impl VenueSession for BytesSession {
         Ok(Inbound::Data(1))
     }
     fn reset(&mut self) {}
+}
+
+impl VenueSession for BytesSession {
     fn apply_snapshot(&mut self, _: &VenueSnapshot) {}
 }
 
@@ -147,7 +154,7 @@ impl VenueSession for BytesSession {
 struct Client {
     poll: Poll,
     events: Events,
-    conn: Connection,
+    conn: Connection<BytesSession>,
     producer: Producer,
     consumer: Consumer,
     received: Vec<i64>,

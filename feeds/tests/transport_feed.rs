@@ -16,13 +16,15 @@ use std::time::Duration;
 use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Universe, Venue,
 };
-use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, SnapshotSource, StaticSnapshots};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
 use carry_feeds::feed::queue::{bounded, Consumer};
+use carry_feeds::feed::snapshot::{SnapshotSource, StaticSnapshots};
 use carry_feeds::transport::backoff::BackoffConfig;
 use carry_feeds::transport::connection::ConnectionOptions;
 use carry_feeds::transport::stats::DisconnectReason;
 use carry_feeds::{
     DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
+    WsSession,
 };
 use rust_decimal::Decimal;
 use transport_support::{next_item, test_pki, wait_until, WsServer};
@@ -49,14 +51,16 @@ struct ScriptSession {
     shared: Arc<Shared>,
 }
 
-impl VenueSession for ScriptSession {
+impl WsSession for ScriptSession {
+    type Output = MarketEvent;
+
     fn venue(&self) -> Venue {
         venue()
     }
     fn url(&self) -> &str {
         &self.url
     }
-    fn subscribe_messages(&self) -> Vec<String> {
+    fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
         vec![SUBSCRIBE.to_string()]
     }
     fn heartbeat(&self) -> Option<Heartbeat> {
@@ -106,6 +110,9 @@ impl VenueSession for ScriptSession {
     fn reset(&mut self) {
         self.shared.resets.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+impl VenueSession for ScriptSession {
     fn apply_snapshot(&mut self, _snapshot: &VenueSnapshot) {
         self.shared.snapshots.fetch_add(1, Ordering::SeqCst);
     }

@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use carry_engine::{InstrumentSpec, MarketEvent, Universe, Venue};
-use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, StaticSnapshots};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
 use carry_feeds::feed::queue::bounded;
+use carry_feeds::feed::snapshot::StaticSnapshots;
 use carry_feeds::transport::connection::Endpoint;
 use carry_feeds::venue::market_ws::{self as venues, Parser};
 use carry_feeds::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
@@ -162,7 +163,7 @@ fn every_venue_session_runs_over_the_transport() {
         let server = WsServer::start(Some(pki.server.clone()));
         let u = Arc::new(universe(venue, symbols[venue_name]));
         let snap = snapshot(venue, &u);
-        let sessions = venues::sessions(
+        let mut sessions = venues::sessions(
             venue,
             &format!("wss://127.0.0.1:{}", server.port),
             u.clone(),
@@ -170,7 +171,7 @@ fn every_venue_session_runs_over_the_transport() {
         assert!(!sessions.is_empty(), "{venue}: no sessions");
         // Path (with query) → the subscribe messages that connection must send.
         let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for s in &sessions {
+        for s in &mut sessions {
             let endpoint = Endpoint::parse(s.url()).unwrap();
             assert!(
                 endpoint.secure && endpoint.port == server.port,
@@ -178,7 +179,7 @@ fn every_venue_session_runs_over_the_transport() {
                 s.url()
             );
             let path = s.url()[format!("wss://127.0.0.1:{}", server.port).len()..].to_string();
-            wanted.insert(path, s.subscribe_messages());
+            wanted.insert(path, s.on_connect(0));
         }
         let count = sessions.len();
         let mut config = FeedGroupConfig::new(

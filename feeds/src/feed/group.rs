@@ -9,7 +9,7 @@
 //!   a few minutes before the venue's maximum connection age, and when the venue announces a
 //!   shutdown; failures back off exponentially with per-connection jitter, planned reconnects
 //!   (age, venue notice) go at once;
-//! - after a reconnect, calls `session.reset()` and sends `subscribe_messages()` again;
+//! - after a reconnect, calls `session.reset()` and sends what `session.on_connect(now)` builds;
 //! - pushes a `FeedReset` event (never dropped) whenever an open connection drops, so the engine
 //!   knows that venue's state may have gaps.
 //!
@@ -34,7 +34,8 @@
 //! use std::sync::atomic::{AtomicBool, Ordering};
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, RestSnapshots};
+//! use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
+//! use carry_feeds::feed::snapshot::RestSnapshots;
 //! use carry_feeds::feed::queue;
 //! use carry_feeds::transport::tls;
 //! use carry_feeds::venue::market_ws as venues;
@@ -67,7 +68,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,28 +80,18 @@ use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Universe, Venue};
 use mio::{Events, Poll, Token, Waker};
 
 use crate::feed::queue::{FeedItem, Producer, PushError};
+use crate::feed::session::VenueSession;
+use crate::feed::snapshot::{SnapshotSource, VenueSnapshot};
 use crate::feed::stats::{GroupStats, RestStats};
 use crate::transport::backoff::{seed_from, Backoff, BackoffConfig};
 use crate::transport::clock;
 use crate::transport::connection::{Connection, ConnectionOptions, Disconnect, Phase};
-use crate::transport::session::{RecvStamp, VenueSession, VenueSnapshot};
 use crate::transport::stats::{ConnectionStats, Counter, DisconnectReason};
 
 /// Longest the thread sleeps in `poll` before looking at the shutdown flag again.
 pub const SHUTDOWN_POLL: Duration = Duration::from_millis(50);
 
 const WAKER: Token = Token(usize::MAX);
-
-/// Where a group gets a venue's REST snapshot. Runs on a helper thread, may block.
-pub trait SnapshotSource: Send + Sync {
-    fn fetch(
-        &self,
-        venue: Venue,
-        rest_url: &str,
-        universe: &Universe,
-        recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String>;
-}
 
 /// Everything a feed group needs. Build with [`FeedGroupConfig::new`] and adjust the public
 /// fields.
@@ -224,7 +214,7 @@ pub struct FeedGroup {
 }
 
 struct Slot {
-    conn: Connection,
+    conn: Connection<dyn VenueSession>,
     backoff: Backoff,
     state: SlotState,
     /// Bumped at every connect cycle so late DNS answers for an abandoned cycle are ignored.
@@ -785,72 +775,5 @@ impl FeedGroup {
         if let Err(e) = self.producer.push(FeedItem::new(event, clock::mono_ns())) {
             self.push_error = Some(e);
         }
-    }
-}
-
-/// The real [`SnapshotSource`]: the venue's REST API through [`crate::venue::market_rest::fetch_snapshot`]
-/// (blocking ureq, on the group's helper thread).
-pub struct RestSnapshots {
-    agent: ureq::Agent,
-}
-
-impl RestSnapshots {
-    /// Uses `agent` (configure its timeouts and TLS roots as the deployment needs).
-    pub fn new(agent: ureq::Agent) -> RestSnapshots {
-        RestSnapshots { agent }
-    }
-
-    /// An agent with a global per-request timeout and ureq's default TLS (webpki roots).
-    pub fn with_timeout(timeout: Duration) -> RestSnapshots {
-        let config = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .build();
-        RestSnapshots::new(ureq::Agent::new_with_config(config))
-    }
-}
-
-impl SnapshotSource for RestSnapshots {
-    fn fetch(
-        &self,
-        venue: Venue,
-        rest_url: &str,
-        universe: &Universe,
-        recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String> {
-        crate::venue::market_rest::fetch_snapshot(&self.agent, venue, rest_url, universe, recv)
-            .map_err(|e| e.to_string())
-    }
-}
-
-/// A [`SnapshotSource`] that serves fixed snapshots per venue (or an error for venues it does
-/// not know): for tests, and for runs without REST (e.g. replaying recorded feeds).
-#[derive(Default)]
-pub struct StaticSnapshots {
-    snapshots: HashMap<Venue, VenueSnapshot>,
-}
-
-impl StaticSnapshots {
-    pub fn new() -> StaticSnapshots {
-        StaticSnapshots::default()
-    }
-
-    pub fn with(mut self, venue: Venue, snapshot: VenueSnapshot) -> StaticSnapshots {
-        self.snapshots.insert(venue, snapshot);
-        self
-    }
-}
-
-impl SnapshotSource for StaticSnapshots {
-    fn fetch(
-        &self,
-        venue: Venue,
-        rest_url: &str,
-        _universe: &Universe,
-        _recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String> {
-        self.snapshots
-            .get(&venue)
-            .cloned()
-            .ok_or_else(|| format!("no static snapshot for {venue} ({rest_url})"))
     }
 }

@@ -2,4 +2,6 @@
 
 pub mod group;
 pub mod queue;
+pub mod session;
+pub mod snapshot;
 pub mod stats;

@@ -1,12 +1,12 @@
-//! One websocket connection of one [`VenueSession`], driven by readiness events from a mio
+//! One websocket connection of one [`WsSession`], driven by readiness events from a mio
 //! `Poll` that the caller owns (a feed group thread, or a test). The connection goes
 //! non-blocking TCP connect → TLS (rustls, `wss://` only) → HTTP upgrade (request built and
 //! response parsed and verified with tungstenite's handshake helpers) → frames.
 //!
 //! Frames are read by this module, not by tungstenite's `WebSocket`, which allocates a message per
 //! frame: bytes are read into one reused buffer, complete frames are parsed in place and a
-//! single-frame text message is handed to [`VenueSession::on_text`] as a mutable slice of that
-//! buffer, so the venue parser can read it where it lies. Fragmented messages are reassembled into a
+//! single-frame text message is handed to [`WsSession::on_text`] as a mutable slice of that
+//! buffer, so the session's parser can read it where it lies. Fragmented messages are reassembled into a
 //! second reused buffer; frames split across reads simply wait for the rest. After warm-up the read
 //! path (socket read → frame → session → sink) allocates nothing on `ws://`. On `wss://`,
 //! rustls 0.23 copies each decrypted TLS record into a fresh `Vec` inside its own buffer
@@ -22,7 +22,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carry_engine::MarketEvent;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
 use rustls::pki_types::ServerName;
@@ -34,7 +33,7 @@ use tungstenite::handshake::machine::TryParse;
 
 use crate::transport::backoff::XorShift64;
 use crate::transport::clock;
-use crate::transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession};
+use crate::transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, WsSession};
 use crate::transport::stats::{ConnectionStats, DisconnectReason};
 
 const OP_CONTINUATION: u8 = 0x0;
@@ -334,9 +333,11 @@ fn encode_frame(out: &mut Vec<u8>, rng: &mut XorShift64, opcode: u8, payload: &[
     }
 }
 
-/// One websocket connection and its venue session, reused across reconnects.
-pub struct Connection {
-    session: Box<dyn VenueSession>,
+/// One websocket connection and its session, reused across reconnects. Generic over the
+/// session, so each kind of stream (market data, a private order stream) gets its own output
+/// type; `S` may be a trait object (`dyn VenueSession`).
+pub struct Connection<S: WsSession + ?Sized> {
+    session: Box<S>,
     endpoint: Endpoint,
     server_name: Option<ServerName<'static>>,
     tls_config: Arc<ClientConfig>,
@@ -365,16 +366,16 @@ fn ns(d: Duration) -> u64 {
     d.as_nanos().min(u128::from(u64::MAX)) as u64
 }
 
-impl Connection {
+impl<S: WsSession + ?Sized> Connection<S> {
     /// Prepares a connection for `session` (nothing is opened yet). `seed` varies the websocket
     /// masking keys between connections.
     pub fn new(
-        session: Box<dyn VenueSession>,
+        session: Box<S>,
         tls_config: Arc<ClientConfig>,
         options: ConnectionOptions,
         stats: Arc<ConnectionStats>,
         seed: u64,
-    ) -> Result<Connection, TransportError> {
+    ) -> Result<Connection<S>, TransportError> {
         let endpoint = Endpoint::parse(session.url())?;
         let server_name = if endpoint.secure {
             Some(ServerName::try_from(endpoint.host.clone()).map_err(|e| {
@@ -430,12 +431,12 @@ impl Connection {
         &self.endpoint
     }
 
-    pub fn session(&self) -> &dyn VenueSession {
-        self.session.as_ref()
+    pub fn session(&self) -> &S {
+        &self.session
     }
 
-    pub fn session_mut(&mut self) -> &mut dyn VenueSession {
-        self.session.as_mut()
+    pub fn session_mut(&mut self) -> &mut S {
+        &mut self.session
     }
 
     pub fn stats(&self) -> &Arc<ConnectionStats> {
@@ -509,11 +510,11 @@ impl Connection {
     }
 
     /// Handles a readiness event (or a retry after `Ok(true)`): completes the connect, moves the
-    /// handshake along, reads and dispatches frames, writes what is pending. Market events go to
-    /// `sink` in the order the venue sent them. `Ok(true)` means the connection stopped reading
+    /// handshake along, reads and dispatches frames, writes what is pending. The session's
+    /// outputs go to `sink` in the order the venue sent them. `Ok(true)` means the connection stopped reading
     /// to let others run while data may still be waiting: call again soon without waiting for
     /// a new event (readiness is edge-triggered).
-    pub fn on_ready(&mut self, sink: &mut dyn FnMut(MarketEvent)) -> Result<bool, Disconnect> {
+    pub fn on_ready(&mut self, sink: &mut dyn FnMut(S::Output)) -> Result<bool, Disconnect> {
         if self.phase == Phase::Connecting && !self.check_connected()? {
             return Ok(false);
         }
@@ -660,7 +661,7 @@ impl Connection {
         Ok(true)
     }
 
-    fn read_available(&mut self, sink: &mut dyn FnMut(MarketEvent)) -> Result<bool, Disconnect> {
+    fn read_available(&mut self, sink: &mut dyn FnMut(S::Output)) -> Result<bool, Disconnect> {
         for _ in 0..READS_PER_TURN {
             let Some(sock) = &mut self.socket else {
                 return Ok(false);
@@ -732,7 +733,7 @@ impl Connection {
         self.stats.up.set(1);
         self.stats.up_since_unix_ms.set(now_ms.max(0) as u64);
         self.session.reset();
-        for msg in self.session.subscribe_messages() {
+        for msg in self.session.on_connect(now_ms) {
             encode_frame(&mut self.out, &mut self.rng, OP_TEXT, msg.as_bytes());
         }
         self.heartbeat = self.session.heartbeat().filter(|h| !h.every.is_zero());
@@ -748,7 +749,7 @@ impl Connection {
     fn process_frames(
         &mut self,
         stamp: RecvStamp,
-        sink: &mut dyn FnMut(MarketEvent),
+        sink: &mut dyn FnMut(S::Output),
     ) -> Result<(), Disconnect> {
         loop {
             let head = match parse_head(self.inbuf.filled(), self.options.max_message_size)
@@ -782,7 +783,7 @@ impl Connection {
         head: FrameHead,
         payload: std::ops::Range<usize>,
         stamp: RecvStamp,
-        sink: &mut dyn FnMut(MarketEvent),
+        sink: &mut dyn FnMut(S::Output),
     ) -> Result<(), Disconnect> {
         let protocol = |detail: String| Disconnect::new(DisconnectReason::ProtocolError, detail);
         match head.opcode {
@@ -819,7 +820,7 @@ impl Connection {
                     self.fragment_opcode = None;
                     if first == OP_TEXT {
                         let outcome = deliver(
-                            self.session.as_mut(),
+                            &mut *self.session,
                             &self.stats,
                             &mut self.fragment,
                             stamp,
@@ -873,10 +874,10 @@ impl Connection {
         &mut self,
         payload: std::ops::Range<usize>,
         stamp: RecvStamp,
-        sink: &mut dyn FnMut(MarketEvent),
+        sink: &mut dyn FnMut(S::Output),
     ) -> Result<(), Disconnect> {
         let outcome = deliver(
-            self.session.as_mut(),
+            &mut *self.session,
             &self.stats,
             &mut self.inbuf.data[payload],
             stamp,
@@ -970,7 +971,7 @@ impl Connection {
     fn feed_bytes_for_test(
         &mut self,
         bytes: &[u8],
-        sink: &mut dyn FnMut(MarketEvent),
+        sink: &mut dyn FnMut(S::Output),
     ) -> Result<(), Disconnect> {
         if self.phase != Phase::Open {
             self.open(clock::mono_ns(), clock::unix_ms());
@@ -995,12 +996,12 @@ impl Connection {
 }
 
 /// Hands one text message to the session and counts it and its outcome.
-fn deliver(
-    session: &mut dyn VenueSession,
+fn deliver<S: WsSession + ?Sized>(
+    session: &mut S,
     stats: &ConnectionStats,
     frame: &mut [u8],
     stamp: RecvStamp,
-    sink: &mut dyn FnMut(MarketEvent),
+    sink: &mut dyn FnMut(S::Output),
 ) -> Result<Inbound, DropReason> {
     stats.messages.incr();
     let mut events = 0u64;
@@ -1102,7 +1103,7 @@ fn read_plain(sock: &mut Socket, buf: &mut [u8]) -> Result<ReadOutcome, Disconne
 mod tests {
     use super::*;
     use crate::transport::stats::ConnectionStats;
-    use carry_engine::{Exchange, InstrumentId, Market, MarketEventKind, Venue};
+    use carry_engine::{Exchange, InstrumentId, Market, MarketEvent, MarketEventKind, Venue};
 
     /// Turns every text message into one reset event whose `ts_ms` is the message length, and
     /// remembers the messages.
@@ -1112,14 +1113,15 @@ mod tests {
         max_age: Option<Duration>,
     }
 
-    impl VenueSession for Echo {
+    impl WsSession for Echo {
+        type Output = MarketEvent;
         fn venue(&self) -> Venue {
             Venue::new(Exchange::Okx, Market::Perp)
         }
         fn url(&self) -> &str {
             "ws://127.0.0.1:1/ws"
         }
-        fn subscribe_messages(&self) -> Vec<String> {
+        fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
             vec!["sub".to_string()]
         }
         fn heartbeat(&self) -> Option<Heartbeat> {
@@ -1151,12 +1153,11 @@ mod tests {
             Ok(Inbound::Data(1))
         }
         fn reset(&mut self) {}
-        fn apply_snapshot(&mut self, _: &crate::VenueSnapshot) {}
     }
 
     type Seen = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
 
-    fn conn(max_message: usize, initial_buffer: usize) -> (Connection, Seen) {
+    fn conn(max_message: usize, initial_buffer: usize) -> (Connection<Echo>, Seen) {
         conn_aged(max_message, initial_buffer, None)
     }
 
@@ -1164,7 +1165,7 @@ mod tests {
         max_message: usize,
         initial_buffer: usize,
         max_age: Option<Duration>,
-    ) -> (Connection, Seen) {
+    ) -> (Connection<Echo>, Seen) {
         let stats = Arc::new(ConnectionStats::new(
             Venue::new(Exchange::Okx, Market::Perp),
             "ws://127.0.0.1:1/ws",

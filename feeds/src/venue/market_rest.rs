@@ -31,8 +31,9 @@ use carry_engine::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use crate::feed::snapshot::{InstrumentSnapshot, VenueSnapshot};
 use crate::json::{epoch_ms, parse_decimal, parse_int};
-use crate::transport::session::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
+use crate::transport::session::RecvStamp;
 
 /// The funding interval Binance applies to symbols `fundingInfo` does not list.
 pub const BINANCE_DEFAULT_INTERVAL_MS: u64 = 8 * 3_600_000;

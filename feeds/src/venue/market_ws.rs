@@ -23,12 +23,12 @@ use carry_engine::{
 };
 use rust_decimal::Decimal;
 
+use crate::feed::session::VenueSession;
+use crate::feed::snapshot::VenueSnapshot;
 use crate::json::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
 use crate::json::strict::Strict;
 use crate::json::{Fault, Note};
-use crate::transport::session::{
-    DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot,
-};
+use crate::transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, WsSession};
 use crate::venue::{
     binance::market_ws as binance, bitget::market_ws as bitget, bybit::market_ws as bybit,
     gate::market_ws as gate, okx::market_ws as okx,
@@ -125,7 +125,9 @@ pub struct Session {
     parser: Parser,
 }
 
-impl VenueSession for Session {
+impl WsSession for Session {
+    type Output = MarketEvent;
+
     fn venue(&self) -> Venue {
         self.venue
     }
@@ -134,7 +136,8 @@ impl VenueSession for Session {
         &self.url
     }
 
-    fn subscribe_messages(&self) -> Vec<String> {
+    /// The plan's subscriptions: public market channels need no time or signature.
+    fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
         self.subscribe.clone()
     }
 
@@ -159,12 +162,14 @@ impl VenueSession for Session {
         self.parser.reset();
     }
 
-    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
-        self.parser.apply_snapshot(snapshot);
-    }
-
     fn last_problem(&self) -> Option<&str> {
         self.parser.last_problem()
+    }
+}
+
+impl VenueSession for Session {
+    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
+        self.parser.apply_snapshot(snapshot);
     }
 }
 

@@ -1,0 +1,105 @@
+//! REST snapshots as the feed group takes them: what a venue's REST API says about its
+//! instruments ([`VenueSnapshot`]), and where a group gets one ([`SnapshotSource`]: the venue's
+//! REST API, or fixed snapshots for tests and runs without REST).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use carry_engine::{MarketEvent, Universe, Venue};
+
+use crate::transport::session::RecvStamp;
+
+/// What a venue's REST API says at start and after each reconnect: the current funding of each
+/// perpetual, the funding interval of each symbol and its trading rules.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VenueSnapshot {
+    pub venue: Option<Venue>,
+    pub instruments: Vec<InstrumentSnapshot>,
+}
+
+/// One instrument's part of a [`VenueSnapshot`]. `funding` is a ready-to-queue event (perps only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstrumentSnapshot {
+    pub instrument: carry_engine::InstrumentId,
+    pub funding: Option<MarketEvent>,
+    pub interval_ms: Option<u64>,
+    pub spec: Option<carry_engine::InstrumentSpec>,
+}
+
+/// Where a group gets a venue's REST snapshot. Runs on a helper thread, may block.
+pub trait SnapshotSource: Send + Sync {
+    fn fetch(
+        &self,
+        venue: Venue,
+        rest_url: &str,
+        universe: &Universe,
+        recv: RecvStamp,
+    ) -> Result<VenueSnapshot, String>;
+}
+
+/// The real [`SnapshotSource`]: the venue's REST API through [`crate::venue::market_rest::fetch_snapshot`]
+/// (blocking ureq, on the group's helper thread).
+pub struct RestSnapshots {
+    agent: ureq::Agent,
+}
+
+impl RestSnapshots {
+    /// Uses `agent` (configure its timeouts and TLS roots as the deployment needs).
+    pub fn new(agent: ureq::Agent) -> RestSnapshots {
+        RestSnapshots { agent }
+    }
+
+    /// An agent with a global per-request timeout and ureq's default TLS (webpki roots).
+    pub fn with_timeout(timeout: Duration) -> RestSnapshots {
+        let config = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .build();
+        RestSnapshots::new(ureq::Agent::new_with_config(config))
+    }
+}
+
+impl SnapshotSource for RestSnapshots {
+    fn fetch(
+        &self,
+        venue: Venue,
+        rest_url: &str,
+        universe: &Universe,
+        recv: RecvStamp,
+    ) -> Result<VenueSnapshot, String> {
+        crate::venue::market_rest::fetch_snapshot(&self.agent, venue, rest_url, universe, recv)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A [`SnapshotSource`] that serves fixed snapshots per venue (or an error for venues it does
+/// not know): for tests, and for runs without REST (e.g. replaying recorded feeds).
+#[derive(Default)]
+pub struct StaticSnapshots {
+    snapshots: HashMap<Venue, VenueSnapshot>,
+}
+
+impl StaticSnapshots {
+    pub fn new() -> StaticSnapshots {
+        StaticSnapshots::default()
+    }
+
+    pub fn with(mut self, venue: Venue, snapshot: VenueSnapshot) -> StaticSnapshots {
+        self.snapshots.insert(venue, snapshot);
+        self
+    }
+}
+
+impl SnapshotSource for StaticSnapshots {
+    fn fetch(
+        &self,
+        venue: Venue,
+        rest_url: &str,
+        _universe: &Universe,
+        _recv: RecvStamp,
+    ) -> Result<VenueSnapshot, String> {
+        self.snapshots
+            .get(&venue)
+            .cloned()
+            .ok_or_else(|| format!("no static snapshot for {venue} ({rest_url})"))
+    }
+}
