@@ -5,4 +5,5 @@ pub mod clock;
 pub mod connection;
 pub mod session;
 pub mod stats;
+pub mod streams;
 pub mod tls;
