@@ -20,7 +20,7 @@ use carry_feeds::feed::queue;
 use carry_feeds::feed::snapshot::{RestSnapshots, SnapshotSource};
 use carry_feeds::transport::clock::{mono_ns, recv_stamp, unix_ms};
 use carry_feeds::transport::tls;
-use carry_feeds::venue::market_ws as venues;
+use carry_feeds::venue::market_ws;
 use carry_journal::{Durability, Journal, JournalOptions};
 
 use crate::admin::snapshot::{Mode, COMMAND_QUEUE_CAPACITY};
@@ -204,7 +204,7 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     let mut consumers = Vec::new();
     for (n, venue) in venues.iter().copied().enumerate() {
         let section = &config.venues[venue.as_str()];
-        let sessions = venues::sessions(venue, &section.ws_url, universe.clone());
+        let sessions = market_ws::sessions(venue, &section.ws_url, universe.clone());
         let mut group = FeedGroupConfig::new(
             venue.as_str(),
             sessions,

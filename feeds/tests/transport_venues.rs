@@ -17,7 +17,8 @@ use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
 use carry_feeds::feed::queue::bounded;
 use carry_feeds::feed::snapshot::StaticSnapshots;
 use carry_feeds::transport::connection::Endpoint;
-use carry_feeds::venue::market_ws::{self as venues, Parser};
+use carry_feeds::venue::market_ws::{sessions, Parser};
+use carry_feeds::venue::sizes_in_contracts;
 use carry_feeds::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
 use rust_decimal::Decimal;
 use transport_support::{next_item, test_pki, wait_until, WsServer};
@@ -102,7 +103,7 @@ fn snapshot(venue: Venue, u: &Universe) -> VenueSnapshot {
                     lot_size: Decimal::ONE,
                     min_qty: Decimal::ONE,
                     min_notional: Decimal::ZERO,
-                    contract_size: venues::sizes_in_contracts(venue).then(|| Decimal::new(1, 2)),
+                    contract_size: sizes_in_contracts(venue).then(|| Decimal::new(1, 2)),
                 }),
             })
             .collect(),
@@ -163,7 +164,7 @@ fn every_venue_session_runs_over_the_transport() {
         let server = WsServer::start(Some(pki.server.clone()));
         let u = Arc::new(universe(venue, symbols[venue_name]));
         let snap = snapshot(venue, &u);
-        let mut sessions = venues::sessions(
+        let mut sessions = sessions(
             venue,
             &format!("wss://127.0.0.1:{}", server.port),
             u.clone(),

@@ -1,6 +1,6 @@
 //! After warm-up, parsing market data allocates nothing: every market-data fixture (and the
 //! control frames, and frames dropped for an unknown symbol or a refused subscription) goes
-//! through the real sessions from `venues::sessions` many times while a counting global
+//! through the real sessions from `venue::market_ws::sessions` many times while a counting global
 //! allocator watches this thread.
 
 mod venues_support;

@@ -33,7 +33,7 @@
 //! use carry_feeds::feed::snapshot::RestSnapshots;
 //! use carry_feeds::feed::queue;
 //! use carry_feeds::transport::tls;
-//! use carry_feeds::venue::market_ws as venues;
+//! use carry_feeds::venue::{default_rest_url, default_ws_url, market_ws};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let venue: carry_engine::Venue = "okx-perp".parse()?;
@@ -42,11 +42,11 @@
 //! universe.set_symbol(btc, venue, "BTC-USDT-SWAP");
 //! let universe = Arc::new(universe);
 //!
-//! let sessions = venues::sessions(venue, venues::default_ws_url(venue), universe.clone());
+//! let sessions = market_ws::sessions(venue, default_ws_url(venue), universe.clone());
 //! let rest = Arc::new(RestSnapshots::with_timeout(Duration::from_secs(10)));
 //! let mut config =
 //!     FeedGroupConfig::new("okx-perp", sessions, universe, tls::client_config(None)?, rest);
-//! config.rest = vec![(venue, venues::default_rest_url(venue).to_string())];
+//! config.rest = vec![(venue, default_rest_url(venue).to_string())];
 //! config.core = None; // or Some(core_affinity::CoreId { id: 2 })
 //!
 //! let (producer, mut consumer) = queue::bounded(8192);
