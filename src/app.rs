@@ -17,7 +17,7 @@ use anyhow::Context;
 use carry_engine::{InstrumentId, InstrumentSpec, Now, Universe, Venue};
 use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle};
 use carry_feeds::feed::queue;
-use carry_feeds::feed::snapshot::{RestSnapshots, SnapshotSource};
+use carry_feeds::feed::snapshot::{RestSnapshots, SnapshotError, SnapshotSource};
 use carry_feeds::transport::clock::{mono_ns, recv_stamp, unix_ms};
 use carry_feeds::transport::tls;
 use carry_feeds::venue::market_ws;
@@ -346,29 +346,30 @@ fn initial_specs(
     universe: &Arc<Universe>,
     rest: &dyn SnapshotSource,
 ) -> Vec<(Venue, InstrumentId, InstrumentSpec)> {
-    let results: Vec<(Venue, Result<carry_feeds::VenueSnapshot, String>)> = thread::scope(|s| {
-        let handles: Vec<_> = venues
-            .iter()
-            .map(|&venue| {
-                let url = config.venues[venue.as_str()].rest_url.clone();
-                let universe = universe.clone();
-                (
-                    venue,
-                    s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(v, h)| {
-                (
-                    v,
-                    h.join()
-                        .unwrap_or_else(|_| Err("REST fetch thread panicked".into())),
-                )
-            })
-            .collect()
-    });
+    let results: Vec<(Venue, Result<carry_feeds::VenueSnapshot, SnapshotError>)> =
+        thread::scope(|s| {
+            let handles: Vec<_> = venues
+                .iter()
+                .map(|&venue| {
+                    let url = config.venues[venue.as_str()].rest_url.clone();
+                    let universe = universe.clone();
+                    (
+                        venue,
+                        s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(v, h)| {
+                    (
+                        v,
+                        h.join()
+                            .unwrap_or(Err(SnapshotError::Panicked { venue: v })),
+                    )
+                })
+                .collect()
+        });
     let mut specs = Vec::new();
     for (venue, result) in results {
         match result {
@@ -397,7 +398,7 @@ impl SnapshotSource for SpecForwarder {
         rest_url: &str,
         universe: &Universe,
         recv: carry_feeds::RecvStamp,
-    ) -> Result<carry_feeds::VenueSnapshot, String> {
+    ) -> Result<carry_feeds::VenueSnapshot, SnapshotError> {
         let snapshot = self.inner.fetch(venue, rest_url, universe, recv)?;
         for i in &snapshot.instruments {
             if let Some(spec) = i.spec {

@@ -18,10 +18,11 @@ use carry_engine::{
 };
 use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
 use carry_feeds::feed::queue::{bounded, Consumer};
-use carry_feeds::feed::snapshot::{SnapshotSource, StaticSnapshots};
+use carry_feeds::feed::snapshot::{SnapshotError, SnapshotSource, StaticSnapshots};
 use carry_feeds::transport::backoff::BackoffConfig;
 use carry_feeds::transport::connection::ConnectionOptions;
 use carry_feeds::transport::stats::DisconnectReason;
+use carry_feeds::venue::market_rest::RestError;
 use carry_feeds::{
     DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
     WsSession,
@@ -413,10 +414,14 @@ impl SnapshotSource for FlakyRest {
         rest_url: &str,
         _universe: &Universe,
         _recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String> {
+    ) -> Result<VenueSnapshot, SnapshotError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         if n < self.fail {
-            Err(format!("{venue} {rest_url}: connection refused"))
+            Err(SnapshotError::Rest(RestError::Transport {
+                venue,
+                path: format!("{rest_url}/funding"),
+                reason: "connection refused".into(),
+            }))
         } else {
             Ok(snapshot())
         }

@@ -75,7 +75,7 @@ use mio::Waker;
 
 use crate::feed::queue::{FeedItem, Producer, PushError};
 use crate::feed::session::VenueSession;
-use crate::feed::snapshot::{SnapshotSource, VenueSnapshot};
+use crate::feed::snapshot::{SnapshotError, SnapshotSource, VenueSnapshot};
 use crate::feed::stats::{GroupStats, RestStats};
 use crate::transport::backoff::{seed_from, Backoff, BackoffConfig};
 use crate::transport::clock;
@@ -224,7 +224,7 @@ struct RestSlot {
 /// A REST snapshot from a helper thread.
 struct Fetched {
     rest: usize,
-    result: Result<VenueSnapshot, String>,
+    result: Result<VenueSnapshot, SnapshotError>,
 }
 
 impl FeedGroup {
@@ -429,7 +429,7 @@ impl FeedGroup {
         }
     }
 
-    fn snapshot_failed(&mut self, i: usize, error: String, now: u64) {
+    fn snapshot_failed(&mut self, i: usize, error: impl std::fmt::Display, now: u64) {
         let r = &mut self.market.rest[i];
         r.in_flight = false;
         r.wanted = true;

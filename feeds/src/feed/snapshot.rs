@@ -8,6 +8,7 @@ use std::time::Duration;
 use carry_engine::{MarketEvent, Universe, Venue};
 
 use crate::transport::session::RecvStamp;
+use crate::venue::market_rest::{fetch_snapshot, RestError};
 
 /// What a venue's REST API says at start and after each reconnect: the current funding of each
 /// perpetual, the funding interval of each symbol and its trading rules.
@@ -26,18 +27,42 @@ pub struct InstrumentSnapshot {
     pub spec: Option<carry_engine::InstrumentSpec>,
 }
 
+/// Why a venue's snapshot could not be had; every variant names the venue.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The venue's REST API failed; the error names the request path and what went wrong.
+    #[error(transparent)]
+    Rest(#[from] RestError),
+    /// A [`StaticSnapshots`] source holds none for this venue.
+    #[error("no static snapshot for {venue} ({rest_url})")]
+    NoStaticSnapshot {
+        /// The venue asked for.
+        venue: Venue,
+        /// The base URL it was asked at.
+        rest_url: String,
+    },
+    /// The thread fetching it panicked.
+    #[error("{venue}: the REST snapshot thread panicked")]
+    Panicked {
+        /// The venue being fetched.
+        venue: Venue,
+    },
+}
+
 /// Where a group gets a venue's REST snapshot. Runs on a helper thread, may block.
 pub trait SnapshotSource: Send + Sync {
+    /// The snapshot of `venue` for every instrument `universe` carries there, from `rest_url`
+    /// (its base URL); `recv` stamps its funding events.
     fn fetch(
         &self,
         venue: Venue,
         rest_url: &str,
         universe: &Universe,
         recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String>;
+    ) -> Result<VenueSnapshot, SnapshotError>;
 }
 
-/// The real [`SnapshotSource`]: the venue's REST API through [`crate::venue::market_rest::fetch_snapshot`]
+/// The real [`SnapshotSource`]: the venue's REST API through [`fetch_snapshot`]
 /// (blocking ureq, on the group's helper thread).
 pub struct RestSnapshots {
     agent: ureq::Agent,
@@ -65,9 +90,14 @@ impl SnapshotSource for RestSnapshots {
         rest_url: &str,
         universe: &Universe,
         recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String> {
-        crate::venue::market_rest::fetch_snapshot(&self.agent, venue, rest_url, universe, recv)
-            .map_err(|e| e.to_string())
+    ) -> Result<VenueSnapshot, SnapshotError> {
+        Ok(fetch_snapshot(
+            &self.agent,
+            venue,
+            rest_url,
+            universe,
+            recv,
+        )?)
     }
 }
 
@@ -96,10 +126,13 @@ impl SnapshotSource for StaticSnapshots {
         rest_url: &str,
         _universe: &Universe,
         _recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String> {
+    ) -> Result<VenueSnapshot, SnapshotError> {
         self.snapshots
             .get(&venue)
             .cloned()
-            .ok_or_else(|| format!("no static snapshot for {venue} ({rest_url})"))
+            .ok_or_else(|| SnapshotError::NoStaticSnapshot {
+                venue,
+                rest_url: rest_url.to_string(),
+            })
     }
 }
