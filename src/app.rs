@@ -107,7 +107,7 @@ pub fn print_exit_line(report: &RunReport) {
 /// journaled in the START record so `carry replay` can rebuild the same engine.
 pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::Result<RunReport> {
     let file_key = |(key, reason): (String, String)| anyhow::anyhow!("{key}: {reason}");
-    let cores = CorePlan::detect(&config.threads).map_err(file_key)?;
+    let cores = CorePlan::detect(&config.threads)?;
     let (mut engine_cfg, universe, decider) = config.engine_parts().map_err(file_key)?;
     engine_cfg.config_text = config_text.to_string();
     let universe = Arc::new(universe);
@@ -152,8 +152,7 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
         board.clone(),
         universe.len(),
         Some(paper_journal),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    )?;
     for &(venue, instrument, spec) in &specs {
         paper.set_spec(venue, instrument, spec);
     }

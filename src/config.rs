@@ -263,8 +263,11 @@ impl Config {
         let config = Config::parse(&text, &file)?;
         // Cores are a fact of this machine, not of the text, so they are checked here, where a
         // file is about to run, rather than in `parse` (which replay also uses, anywhere).
-        crate::cores::CorePlan::detect(&config.threads)
-            .map_err(|(key, reason)| ConfigError::Invalid { file, key, reason })?;
+        crate::cores::CorePlan::detect(&config.threads).map_err(|e| ConfigError::Invalid {
+            file,
+            key: e.key().to_string(),
+            reason: e.reason(),
+        })?;
         Ok((config, text))
     }
 
