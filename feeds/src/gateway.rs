@@ -115,6 +115,7 @@ impl GatewayHandle {
         })
     }
 
+    /// The gateway's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -224,6 +225,7 @@ pub struct Gateways {
 }
 
 impl Gateways {
+    /// No gateways: every venue is unserved until [`Gateways::add`].
     pub fn new() -> Gateways {
         Gateways::default()
     }
@@ -246,6 +248,7 @@ impl Gateways {
         }
     }
 
+    /// Whether a gateway serves `venue`.
     pub fn serves(&self, venue: Venue) -> bool {
         self.route[venue.index()].is_some()
     }

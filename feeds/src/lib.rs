@@ -1,5 +1,16 @@
-//! Venue market data: everything venue-specific about turning websocket bytes into
-//! [`carry_engine::MarketEvent`]s. One module per venue, one for the shared transport.
+//! carry's side of the venues: market data in (websocket and REST bytes to
+//! [`carry_engine::MarketEvent`]s on a queue to the engine) and, through [`gateway`], orders out.
+//!
+//! - [`venue`]: one folder per exchange, holding everything carry knows about it, with its row
+//!   of the adapter table; beside them, what every venue shares.
+//! - [`transport`]: the websocket machinery any stream runs on, market data or private: the
+//!   connection (TLS, framing, heartbeats, timers), the session contract, connections kept up
+//!   with reconnects and backoff, the clocks, the counters.
+//! - [`json`]: the allocation-free JSON readers venue frames are read with.
+//! - [`feed`]: market data feed groups (thread, REST snapshots, queue to the engine).
+//! - [`gateway`]: the order gateway interface and the threads that run gateways.
+
+#![deny(missing_docs)]
 
 pub mod feed;
 pub mod gateway;

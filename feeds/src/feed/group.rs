@@ -98,13 +98,17 @@ pub struct FeedGroupConfig {
     /// REST base URL per venue whose snapshot the group fetches (at start and after every
     /// reconnect of one of that venue's connections).
     pub rest: Vec<(Venue, String)>,
+    /// The instruments the sessions and the REST snapshots resolve symbols against.
     pub universe: Arc<Universe>,
+    /// Where the REST snapshots come from (normally [`RestSnapshots`](crate::feed::snapshot::RestSnapshots)).
     pub snapshots: Arc<dyn SnapshotSource>,
+    /// The TLS client configuration of `wss://` connections.
     pub tls: Arc<rustls::ClientConfig>,
     /// Reconnect pacing of the websocket connections.
     pub backoff: BackoffConfig,
     /// Retry pacing of failed REST snapshots.
     pub rest_backoff: BackoffConfig,
+    /// Timeouts and limits of each connection.
     pub connection: ConnectionOptions,
     /// Spin on `poll` with a zero timeout instead of sleeping: lowest latency, one full core.
     pub busy_poll: bool,
@@ -142,12 +146,26 @@ impl FeedGroupConfig {
 /// How a feed thread ended, other than by shutdown.
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
+    /// Waiting for readiness failed.
     #[error("feed group {group}: mio poll failed: {source}")]
-    Poll { group: String, source: io::Error },
+    Poll {
+        /// The group's name.
+        group: String,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The engine side of the queue is gone.
     #[error("feed group {group}: the engine dropped the queue's consumer")]
-    QueueDisconnected { group: String },
+    QueueDisconnected {
+        /// The group's name.
+        group: String,
+    },
+    /// The thread panicked.
     #[error("feed group {group}: the feed thread panicked")]
-    Panicked { group: String },
+    Panicked {
+        /// The group's name.
+        group: String,
+    },
 }
 
 /// The running group: its stats and its thread.
@@ -159,6 +177,7 @@ pub struct FeedHandle {
 }
 
 impl FeedHandle {
+    /// The group's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -173,6 +192,7 @@ impl FeedHandle {
         let _ = self.waker.wake();
     }
 
+    /// Whether the thread has ended.
     pub fn is_finished(&self) -> bool {
         self.thread.is_finished()
     }

@@ -14,16 +14,22 @@ use crate::venue::market_rest::{fetch_snapshot, RestError};
 /// perpetual, the funding interval of each symbol and its trading rules.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VenueSnapshot {
+    /// The venue it describes (`None`: applies to any).
     pub venue: Option<Venue>,
+    /// One entry per instrument the venue lists for the universe.
     pub instruments: Vec<InstrumentSnapshot>,
 }
 
 /// One instrument's part of a [`VenueSnapshot`]. `funding` is a ready-to-queue event (perps only).
 #[derive(Clone, Debug, PartialEq)]
 pub struct InstrumentSnapshot {
+    /// The instrument.
     pub instrument: carry_engine::InstrumentId,
+    /// Its current funding, ready to queue (perps only).
     pub funding: Option<MarketEvent>,
+    /// Its funding interval, where the venue states one.
     pub interval_ms: Option<u64>,
+    /// Its trading rules.
     pub spec: Option<carry_engine::InstrumentSpec>,
 }
 
@@ -109,10 +115,12 @@ pub struct StaticSnapshots {
 }
 
 impl StaticSnapshots {
+    /// No snapshots: every venue is an error until [`StaticSnapshots::with`] adds it.
     pub fn new() -> StaticSnapshots {
         StaticSnapshots::default()
     }
 
+    /// Serves `snapshot` for `venue`.
     pub fn with(mut self, venue: Venue, snapshot: VenueSnapshot) -> StaticSnapshots {
         self.snapshots.insert(venue, snapshot);
         self

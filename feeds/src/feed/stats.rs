@@ -16,14 +16,18 @@ use crate::transport::stats::{ConnectionSnapshot, ConnectionStats, Counter, Disc
 #[derive(Debug)]
 #[repr(align(128))]
 pub struct RestStats {
+    /// The venue.
     pub venue: Venue,
+    /// Snapshots fetched and applied.
     pub ok: Counter,
+    /// Fetches that failed.
     pub failures: Counter,
     /// Unix ms of the last applied snapshot (0 = none yet).
     pub last_ok_unix_ms: Counter,
 }
 
 impl RestStats {
+    /// Zeroed counters for `venue`.
     pub fn new(venue: Venue) -> RestStats {
         RestStats {
             venue,
@@ -37,16 +41,22 @@ impl RestStats {
 /// All counters of one feed group (one thread). Shared as `Arc<GroupStats>`.
 #[derive(Debug)]
 pub struct GroupStats {
+    /// The group's name.
     pub name: String,
+    /// Each connection's counters.
     pub connections: Vec<Arc<ConnectionStats>>,
+    /// Each venue's REST snapshot counters.
     pub rest: Vec<Arc<RestStats>>,
+    /// The queue's overload counters.
     pub queue: Arc<QueueCounters>,
     /// The core the thread asked for, and whether pinning succeeded (1) or failed (0).
     pub core: Option<usize>,
+    /// 1 if the thread is pinned to `core`, else 0.
     pub pinned: Counter,
 }
 
 impl GroupStats {
+    /// A copy of every counter (not an atomic cut across them).
     pub fn snapshot(&self) -> GroupSnapshot {
         GroupSnapshot {
             name: self.name.clone(),
@@ -71,37 +81,59 @@ impl GroupStats {
 /// A copy of one venue's REST counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RestSnapshot {
+    /// The venue.
     pub venue: Venue,
+    /// Snapshots fetched and applied.
     pub ok: u64,
+    /// Fetches that failed.
     pub failures: u64,
+    /// Unix ms of the last applied snapshot (0 = none yet).
     pub last_ok_unix_ms: i64,
 }
 
 /// A copy of a whole group's counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupSnapshot {
+    /// The group's name.
     pub name: String,
+    /// The core the thread asked for.
     pub core: Option<usize>,
+    /// Whether pinning to it succeeded.
     pub pinned: bool,
+    /// Each connection's counters.
     pub connections: Vec<ConnectionSnapshot>,
+    /// Each venue's REST counters.
     pub rest: Vec<RestSnapshot>,
+    /// The queue's counters.
     pub queue: QueueSnapshot,
 }
 
 /// One venue's totals over its connections in a group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VenueTotals {
+    /// The venue.
     pub venue: Venue,
+    /// Its connections in the group.
     pub connections: usize,
+    /// Of them, open now.
     pub connections_up: usize,
+    /// Websocket opens, over all its connections.
     pub connects: u64,
+    /// Disconnects by reason.
     pub disconnects: [(DisconnectReason, u64); DisconnectReason::COUNT],
+    /// Websocket frames received.
     pub frames: u64,
+    /// Text messages handed to the sessions.
     pub messages: u64,
+    /// Bytes received.
     pub bytes: u64,
+    /// Events produced.
     pub events: u64,
+    /// Frames dropped, by reason.
     pub drops: [(DropReason, u64); DropReason::ALL.len()],
+    /// REST snapshots applied.
     pub rest_ok: u64,
+    /// REST snapshots failed.
     pub rest_failures: u64,
 }
 

@@ -80,6 +80,7 @@ impl Backoff {
         }
     }
 
+    /// The pacing this backoff follows.
     pub fn config(&self) -> &BackoffConfig {
         &self.config
     }
@@ -140,11 +141,13 @@ fn splitmix64(mut z: u64) -> u64 {
 pub struct XorShift64(u64);
 
 impl XorShift64 {
+    /// A generator seeded from `seed` (mixed, and never 0).
     pub fn new(seed: u64) -> XorShift64 {
         // Zero is xorshift's one fixed point.
         XorShift64(splitmix64(seed) | 1)
     }
 
+    /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;

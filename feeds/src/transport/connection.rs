@@ -83,11 +83,13 @@ impl Default for ConnectionOptions {
 /// Where a session connects to, parsed once from its URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
+    /// The URL as given.
     pub url: String,
     /// `wss://` (TLS) or `ws://` (plain TCP, e.g. the demo's simulated venues).
     pub secure: bool,
     /// Host name or IP literal (IPv6 without brackets).
     pub host: String,
+    /// The TCP port (443 or 80 when the URL names none).
     pub port: u16,
 }
 
@@ -133,18 +135,27 @@ impl Endpoint {
 /// A connection that cannot even be set up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
+    /// The session's URL is not a usable `ws://` or `wss://` URL.
     #[error("websocket URL {url:?}: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Why a connection ended, with a human detail for the log line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Disconnect {
+    /// The reason, for the disconnect counter.
     pub reason: DisconnectReason,
+    /// What happened, for the log.
     pub detail: String,
 }
 
 impl Disconnect {
+    /// A disconnect for `reason`, described by `detail`.
     pub fn new(reason: DisconnectReason, detail: impl Into<String>) -> Disconnect {
         Disconnect {
             reason,
@@ -427,26 +438,32 @@ impl<S: WsSession + ?Sized> Connection<S> {
         })
     }
 
+    /// Where the connection goes.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
+    /// The session.
     pub fn session(&self) -> &S {
         &self.session
     }
 
+    /// The session, to hand it something (a REST snapshot, for example).
     pub fn session_mut(&mut self) -> &mut S {
         &mut self.session
     }
 
+    /// The connection's counters.
     pub fn stats(&self) -> &Arc<ConnectionStats> {
         &self.stats
     }
 
+    /// Where the connection is in its life.
     pub fn phase(&self) -> Phase {
         self.phase
     }
 
+    /// Whether the websocket is open.
     pub fn is_open(&self) -> bool {
         self.phase == Phase::Open
     }

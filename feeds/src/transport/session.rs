@@ -12,7 +12,9 @@ use carry_engine::Venue;
 /// no venue time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvStamp {
+    /// Monotonic ns ([`crate::transport::clock::mono_ns`]).
     pub mono_ns: u64,
+    /// Wall-clock Unix ms ([`crate::transport::clock::unix_ms`]).
     pub unix_ms: i64,
 }
 
@@ -50,6 +52,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason, in counter order.
     pub const ALL: [DropReason; 7] = [
         DropReason::Malformed,
         DropReason::MissingField,
@@ -60,6 +63,7 @@ impl DropReason {
         DropReason::DeltaWithoutSnapshot,
     ];
 
+    /// The reason's label in metrics.
     pub const fn as_str(self) -> &'static str {
         match self {
             DropReason::Malformed => "malformed",
@@ -78,7 +82,9 @@ impl DropReason {
 /// transport for every venue and need nothing here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
+    /// How often.
     pub every: Duration,
+    /// The text frame to send.
     pub text: String,
 }
 

@@ -43,8 +43,10 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// How many reasons there are.
     pub const COUNT: usize = 11;
 
+    /// Every reason, in counter order.
     pub const ALL: [DisconnectReason; DisconnectReason::COUNT] = [
         DisconnectReason::ClosedByVenue,
         DisconnectReason::IoError,
@@ -59,6 +61,7 @@ impl DisconnectReason {
         DisconnectReason::Shutdown,
     ];
 
+    /// The reason's label in metrics.
     pub const fn as_str(self) -> &'static str {
         match self {
             DisconnectReason::ClosedByVenue => "closed_by_venue",
@@ -100,11 +103,13 @@ impl std::fmt::Display for DisconnectReason {
 pub struct Counter(AtomicU64);
 
 impl Counter {
+    /// Adds one.
     #[inline]
     pub fn incr(&self) {
         self.add(1);
     }
 
+    /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
         self.0.store(
@@ -113,11 +118,13 @@ impl Counter {
         );
     }
 
+    /// Sets the value (for gauges).
     #[inline]
     pub fn set(&self, v: u64) {
         self.0.store(v, Ordering::Relaxed);
     }
 
+    /// The value now.
     #[inline]
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
@@ -129,7 +136,9 @@ impl Counter {
 #[derive(Debug)]
 #[repr(align(128))]
 pub struct ConnectionStats {
+    /// The venue at the other end.
     pub venue: Venue,
+    /// The URL the connection opens.
     pub url: String,
     /// TCP connects started.
     pub connect_attempts: Counter,
@@ -162,6 +171,7 @@ pub struct ConnectionStats {
 }
 
 impl ConnectionStats {
+    /// Zeroed counters for a connection of `venue` to `url`.
     pub fn new(venue: Venue, url: &str) -> ConnectionStats {
         ConnectionStats {
             venue,
@@ -184,16 +194,19 @@ impl ConnectionStats {
         }
     }
 
+    /// The counter of disconnects for `reason`.
     #[inline]
     pub fn disconnect(&self, reason: DisconnectReason) -> &Counter {
         &self.disconnects[reason.index()]
     }
 
+    /// The counter of frames dropped for `reason`.
     #[inline]
     pub fn drops(&self, reason: DropReason) -> &Counter {
         &self.drops[drop_index(reason)]
     }
 
+    /// A copy of every counter.
     pub fn snapshot(&self) -> ConnectionSnapshot {
         ConnectionSnapshot {
             venue: self.venue,
@@ -232,26 +245,44 @@ fn drop_index(reason: DropReason) -> usize {
 /// A copy of one connection's counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionSnapshot {
+    /// The venue at the other end.
     pub venue: Venue,
+    /// The URL the connection opens.
     pub url: String,
+    /// TCP connects started.
     pub connect_attempts: u64,
+    /// Websocket opens.
     pub connects: u64,
+    /// Disconnects by reason.
     pub disconnects: [(DisconnectReason, u64); DisconnectReason::COUNT],
+    /// Websocket frames received.
     pub frames: u64,
+    /// Text messages handed to the session.
     pub messages: u64,
+    /// Binary messages (counted and ignored).
     pub binary_messages: u64,
+    /// Decrypted bytes received.
     pub bytes: u64,
+    /// Items the session produced.
     pub events: u64,
+    /// Frames dropped, by reason.
     pub drops: [(DropReason, u64); DropReason::ALL.len()],
+    /// Protocol pings received.
     pub pings: u64,
+    /// Application heartbeats sent.
     pub heartbeats_sent: u64,
+    /// Subscription acknowledgements seen.
     pub subscribe_acks: u64,
+    /// Whether the websocket is open.
     pub up: bool,
+    /// Monotonic ns of the last byte received (0 = never).
     pub last_recv_mono_ns: u64,
+    /// Unix ms at which the current connection opened (0 = down).
     pub up_since_unix_ms: i64,
 }
 
 impl ConnectionSnapshot {
+    /// Disconnects for `reason`.
     pub fn disconnects_for(&self, reason: DisconnectReason) -> u64 {
         self.disconnects
             .iter()
@@ -259,6 +290,7 @@ impl ConnectionSnapshot {
             .map_or(0, |(_, n)| *n)
     }
 
+    /// Frames dropped for `reason`.
     pub fn drops_for(&self, reason: DropReason) -> u64 {
         self.drops
             .iter()
@@ -266,10 +298,12 @@ impl ConnectionSnapshot {
             .map_or(0, |(_, n)| *n)
     }
 
+    /// Disconnects for any reason.
     pub fn total_disconnects(&self) -> u64 {
         self.disconnects.iter().map(|(_, n)| n).sum()
     }
 
+    /// Frames dropped for any reason.
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().map(|(_, n)| n).sum()
     }

@@ -29,36 +29,58 @@ const BODY_LIMIT: u64 = 64 << 20;
 /// Why a snapshot could not be taken; every variant names the venue and the request path.
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
+    /// The request did not complete (DNS, connect, TLS, timeout, reading the body).
     #[error("{venue} GET {path}: {reason}")]
     Transport {
+        /// The venue asked.
         venue: Venue,
+        /// The request path, with its query.
         path: String,
+        /// What failed.
         reason: String,
     },
+    /// The venue answered with an HTTP status other than 2xx.
     #[error("{venue} GET {path}: HTTP {status}: {body}")]
     Status {
+        /// The venue asked.
         venue: Venue,
+        /// The request path, with its query.
         path: String,
+        /// The HTTP status.
         status: u16,
+        /// The start of the body.
         body: String,
     },
+    /// The venue answered with its own error envelope.
     #[error("{venue} GET {path}: venue error {code}: {msg}")]
     Venue {
+        /// The venue asked.
         venue: Venue,
+        /// The request path, with its query.
         path: String,
+        /// The venue's error code.
         code: String,
+        /// The venue's message.
         msg: String,
     },
+    /// The body is not in the shape the venue documents.
     #[error("{venue} GET {path}: unexpected response: {reason}")]
     Body {
+        /// The venue asked.
         venue: Venue,
+        /// The request path, with its query.
         path: String,
+        /// What is wrong with it (the field, or that it is not JSON).
         reason: String,
     },
+    /// A configured instrument the venue does not list.
     #[error("{venue} GET {path}: the venue does not list {symbol}")]
     MissingInstrument {
+        /// The venue asked.
         venue: Venue,
+        /// The request path, with its query.
         path: String,
+        /// The venue's symbol carry asked for.
         symbol: String,
     },
 }
@@ -119,20 +141,28 @@ pub fn fetch_snapshot(
 /// Funding as one REST response states it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FundingRow {
+    /// The rate of the current interval.
     pub rate: Decimal,
+    /// The venue's prediction for the next interval, where it publishes one.
     pub predicted_rate: Option<Decimal>,
+    /// Unix ms of the next settlement (0 when not stated).
     pub next_funding_ms: i64,
     /// Interval the venue states for the symbol, if any (Binance's comes from `fundingInfo`).
     pub interval_ms: Option<u64>,
+    /// Mark price.
     pub mark: Option<Decimal>,
+    /// Index price.
     pub index: Option<Decimal>,
+    /// The response's time, Unix ms.
     pub ts_ms: Option<i64>,
 }
 
 /// Trading rules as one response states them, with the interval where it is there too.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpecRow {
+    /// The instrument's trading rules.
     pub spec: InstrumentSpec,
+    /// Its funding interval, where this response states it.
     pub interval_ms: Option<u64>,
 }
 
@@ -233,7 +263,12 @@ fn excerpt(body: &str) -> String {
 #[derive(Debug, PartialEq)]
 pub enum Failure {
     /// The venue answered with its own error envelope.
-    Venue { code: String, msg: String },
+    Venue {
+        /// The venue's error code.
+        code: String,
+        /// The venue's message.
+        msg: String,
+    },
     /// The body is not in the documented shape.
     Shape(String),
 }

@@ -1,12 +1,12 @@
 //! The market data side of every venue, venue-independent part: [`sessions`], which builds the
 //! connections one venue needs for every instrument the universe carries on it; the market
 //! session each connection runs; a [`Parser`] that turns one venue's frames into
-//! [`MarketEvent`]s outside a session (`carry decode`, tests, benches); and [`Cx`], what an
+//! [`MarketEvent`]s outside a session (`carry decode`, tests, benches); and `Cx`, what an
 //! exchange's frame reader works with while it reads one frame.
 //!
 //! What differs per exchange comes from its folder through the adapter table
 //! ([`crate::venue::adapter`]): the connection plans (URLs, subscriptions, heartbeats, limits)
-//! and the [`ExchangeReader`] that reads its frames. A session holds its exchange's reader by
+//! and the `ExchangeReader` that reads its frames. A session holds its exchange's reader by
 //! type, so a frame costs the one dynamic call the transport makes into the session and no more.
 
 use std::sync::Arc;
@@ -329,7 +329,7 @@ pub struct Parser {
 
 /// Which of an exchange's readers read a frame. The fast paths read the compact frames
 /// venues send and decline anything else, which the next reader then reads (see
-/// [`crate::json::strict`]).
+/// `json/strict.rs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reader {
     /// A high-rate stream's frame with its fields in the order the venue sends them, each

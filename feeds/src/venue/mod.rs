@@ -5,14 +5,14 @@
 //! Signing, orders and the private stream will join them as `sign.rs`, `orders.rs` and
 //! `user_ws.rs`, with their entries in the same row.
 //!
-//! The modules beside the folders hold nothing venue-specific: [`market_ws`] (the frame reader
-//! every venue's parser plugs into, the market session, [`market_ws::sessions`]), [`market_rest`]
-//! (fetching a snapshot, the REST field readers, [`market_rest::fetch_snapshot`]), [`symbols`]
-//! (canonical instrument names), and [`arg_data`], the `{arg, data}` push envelope OKX and Bitget
-//! share. Each of them asks [`adapter`] for what differs per exchange, so adding a venue means a
-//! folder and one row there.
+//! The modules beside the folders belong to no one exchange: [`market_ws`] (the frame reading
+//! every exchange's reader plugs into, the market session, [`market_ws::sessions`]),
+//! [`market_rest`] (fetching a snapshot, the REST field readers, [`market_rest::fetch_snapshot`]),
+//! [`symbols`] (canonical instrument names) and `arg_data.rs` (the `{arg, data}` push envelope
+//! OKX and Bitget both use). They ask [`adapter`] for what differs per exchange, so adding a
+//! venue means a folder and one row there.
 
-pub mod arg_data;
+pub(crate) mod arg_data;
 pub mod binance;
 pub mod bitget;
 pub mod bybit;

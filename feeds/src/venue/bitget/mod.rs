@@ -2,7 +2,7 @@
 //! `api.bitget.com`). Symbols are base and quote run together (`BTCUSDT`); sizes are base units.
 //!
 //! The public market channels are read in [`market_ws`] (the `{arg, data}` envelope in
-//! [`crate::venue::arg_data`], shared with OKX), the REST snapshot in [`market_rest`].
+//! `venue/arg_data.rs`, shared with OKX), the REST snapshot in [`market_rest`].
 
 pub mod market_rest;
 pub mod market_ws;

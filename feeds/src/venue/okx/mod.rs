@@ -3,7 +3,7 @@
 //! of `ctVal × ctMult` base units (from REST).
 //!
 //! The public market channels are read in [`market_ws`] (the `{arg, data}` envelope in
-//! [`crate::venue::arg_data`], shared with Bitget), the REST snapshot in [`market_rest`].
+//! `venue/arg_data.rs`, shared with Bitget), the REST snapshot in [`market_rest`].
 
 pub mod market_rest;
 pub mod market_ws;
