@@ -2,7 +2,9 @@
 //!
 //! Start order: config (refused with exit 2 before anything starts) → core plan → universe and
 //! decider → REST snapshots (trading rules per venue) → journal (recovered) → engine (replays
-//! the journal) → paper venue and gateway thread → admin socket → feed threads → engine thread.
+//! the journal) → the paper venue's journal → START journaled → paper venue and gateway thread
+//! → admin socket → feed threads → engine thread. A damaged journal, or an engine journal and a
+//! paper journal of which one was lost, is refused before anything is journaled or sent.
 //! Stop order (SIGINT/SIGTERM or a deadline): feeds stop producing → the engine thread drains
 //! every queue and flushes the journal → gateways stop → admin stops. Exit 0.
 
@@ -104,12 +106,15 @@ pub fn print_exit_line(report: &RunReport) {
 }
 
 /// Runs the wired system on `config` until a signal or `options.stop_after`. `config_text` is
-/// journaled in the START record so `carry replay` can rebuild the same engine.
+/// journaled in the START record (as [`crate::config::secrets::journaled_text`]) so `carry
+/// replay` can rebuild the same engine.
 pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::Result<RunReport> {
     let file_key = |(key, reason): (String, String)| anyhow::anyhow!("{key}: {reason}");
     let cores = CorePlan::detect(&config.threads)?;
     let (mut engine_cfg, universe, decider) = config.engine_parts().map_err(file_key)?;
-    engine_cfg.config_text = config_text.to_string();
+    // Without comments or *_env keys: nothing pasted into the file reaches the journal.
+    engine_cfg.config_text = crate::config::secrets::journaled_text(config_text)
+        .map_err(|e| anyhow::anyhow!("journaling the configuration: {e}"))?;
     let universe = Arc::new(universe);
     let venues: Vec<Venue> = universe.venues().collect();
 
@@ -126,6 +131,8 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     });
 
     let journal_dir = config.journal.dir.clone();
+    let paper_dir = paper::state_dir(&journal_dir);
+    let paper_existed = paper_journal_before_open(&journal_dir, &paper_dir)?;
     let (journal, recovery) = Journal::open(&journal_dir, journal_options(config))
         .with_context(|| format!("journal {}", journal_dir.display()))?;
     if recovery.torn_bytes() > 0 {
@@ -136,17 +143,19 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
             recovery.torn_bytes()
         );
     }
-    let engine = open_engine(engine_cfg, &universe, decider, &specs, journal)?;
+    let (mut engine, intents) = recover_engine(engine_cfg, &universe, decider, journal)?;
+    paper_journal_after_recovery(&journal_dir, &paper_dir, paper_existed, intents)?;
+    // Paper venue: fills against the feeds' latest top of book, its own journal beside ours,
+    // opened before this run's START is journaled.
+    let (paper_journal, _) = Journal::open(&paper_dir, journal_options(config))
+        .with_context(|| format!("paper venue journal {}", paper_dir.display()))?;
+    engine.start(&specs, Now::new(mono_ns(), unix_ms()))?;
     let pending = engine.pending_resolutions().count();
     if pending > 0 {
         eprintln!("carry: {pending} orders of unknown outcome from the last run: resolving them before anything new is sent on their pairs");
     }
 
-    // Paper venue: fills against the feeds' latest top of book, its own journal beside ours.
     let board = Arc::new(QuoteBoard::new(universe.len()));
-    let paper_dir = paper::state_dir(&journal_dir);
-    let (paper_journal, _) = Journal::open(&paper_dir, journal_options(config))
-        .with_context(|| format!("paper venue journal {}", paper_dir.display()))?;
     let mut paper = PaperVenue::open(
         config.paper.clone(),
         board.clone(),
@@ -317,24 +326,74 @@ fn journal_options(config: &Config) -> JournalOptions {
         .durability(durability)
 }
 
-/// Opens the engine on the timed journal: recover from every record, then START.
-fn open_engine(
+/// Opens the engine on the timed journal and recovers it from every record (START is journaled
+/// by the caller). Returns the engine and how many intents the journal holds.
+fn recover_engine(
     cfg: carry_engine::engine::EngineConfig,
     universe: &Universe,
     decider: carry_engine::decider::Decider,
-    specs: &[(Venue, InstrumentId, InstrumentSpec)],
     journal: Journal,
-) -> anyhow::Result<crate::engine_thread::LiveEngine> {
+) -> anyhow::Result<(crate::engine_thread::LiveEngine, u64)> {
     let reader = journal.reader().context("reading the journal back")?;
     let mut engine =
         carry_engine::engine::Engine::new(cfg, universe, decider, TimedJournal::new(journal))?;
-    engine.recover(
-        reader
-            .iter_from(1)
-            .map(|r| r.map(|r| (r.seq, r.kind, r.payload)).map_err(Into::into)),
-    )?;
-    engine.start(specs, Now::new(mono_ns(), unix_ms()))?;
-    Ok(engine)
+    let mut intents = 0u64;
+    engine.recover(reader.iter_from(1).map(|r| {
+        r.map(|r| {
+            intents += u64::from(r.kind == carry_engine::record::kind::INTENT);
+            (r.seq, r.kind, r.payload)
+        })
+        .map_err(Into::into)
+    }))?;
+    Ok((engine, intents))
+}
+
+// The engine's journal and the paper venue's beside it are one history: the paper venue's holds
+// the orders and fills of the intents the engine's holds. A fresh start is a fresh start of both;
+// one without the other means a journal was lost, and carry refuses to trade on half a history
+// (the journal crate refuses damage inside each).
+
+/// Before either journal is opened: the engine's journal is always created first, so a paper
+/// journal without one beside it means the engine's was lost. Returns whether the paper journal
+/// exists.
+fn paper_journal_before_open(journal_dir: &Path, paper_dir: &Path) -> anyhow::Result<bool> {
+    let paper = carry_journal::has_segments(paper_dir)
+        .with_context(|| format!("paper venue journal {}", paper_dir.display()))?;
+    let engine = carry_journal::has_segments(journal_dir)
+        .with_context(|| format!("journal {}", journal_dir.display()))?;
+    if paper && !engine {
+        anyhow::bail!(
+            "journal {}: no journal segments, but the paper venue's journal {} exists: the \
+             engine's journal is missing. Refusing to start a new one beside the paper venue's \
+             orders and fills; restore it, or remove {} to start afresh",
+            journal_dir.display(),
+            paper_dir.display(),
+            journal_dir.display()
+        );
+    }
+    Ok(paper)
+}
+
+/// After the engine recovered `intents` intents: the paper journal is opened at every start
+/// before anything trades, so intents without a paper journal mean the paper venue's orders and
+/// fills were lost.
+fn paper_journal_after_recovery(
+    journal_dir: &Path,
+    paper_dir: &Path,
+    paper_existed: bool,
+    intents: u64,
+) -> anyhow::Result<()> {
+    if intents > 0 && !paper_existed {
+        anyhow::bail!(
+            "paper venue journal {}: missing, but the journal {} holds {intents} intents sent to \
+             it: its orders and fills are lost. Refusing to start; restore it, or remove {} to \
+             start afresh",
+            paper_dir.display(),
+            journal_dir.display(),
+            journal_dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Fetches every venue's REST snapshot in parallel for its trading rules. A venue that does not
@@ -421,6 +480,55 @@ mod tests {
     use carry_feeds::feed::snapshot::StaticSnapshots;
     use carry_feeds::{InstrumentSnapshot, VenueSnapshot};
     use rust_decimal::Decimal;
+
+    /// What `main` prints for an error (`{:#}`: the message and every source after it).
+    #[test]
+    fn a_journal_io_error_shows_the_os_error_once_where_main_prints_it() {
+        let os = std::io::Error::from_raw_os_error(libc::EIO).to_string();
+        let journal = carry_journal::JournalError::Io {
+            path: "/j/00000000000000000001.seg".into(),
+            op: "msync",
+            error: std::io::Error::from_raw_os_error(libc::EIO),
+        };
+        let engine = carry_engine::engine::EngineError::from(journal);
+        let printed = format!("{:#}", anyhow::Error::from(engine).context("journal /j"));
+        assert_eq!(printed.matches(&os).count(), 1, "{printed}");
+        assert_eq!(
+            printed.matches("00000000000000000001.seg").count(),
+            1,
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn a_paper_journal_and_an_engine_journal_are_lost_or_kept_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, paper) = (dir.path().join("j"), dir.path().join("j/paper"));
+        let opts = JournalOptions::default().segment_size(1 << 16);
+        // Neither: a fresh start.
+        assert!(!paper_journal_before_open(&engine, &paper).unwrap());
+        paper_journal_after_recovery(&engine, &paper, false, 0).unwrap();
+        // A paper journal alone: the engine's was lost.
+        drop(Journal::open(&paper, opts).unwrap());
+        let err = paper_journal_before_open(&engine, &paper)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("journal {}:", engine.display())),
+            "{err}"
+        );
+        assert!(err.contains("engine's journal is missing"), "{err}");
+        // Both: carry on.
+        drop(Journal::open(&engine, opts).unwrap());
+        assert!(paper_journal_before_open(&engine, &paper).unwrap());
+        paper_journal_after_recovery(&engine, &paper, true, 3).unwrap();
+        // Intents journaled, but no paper journal: its orders and fills were lost.
+        let err = paper_journal_after_recovery(&engine, &paper, false, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&paper.display().to_string()), "{err}");
+        assert!(err.contains("holds 3 intents"), "{err}");
+    }
 
     #[test]
     fn later_snapshots_forward_their_specs_to_the_engine() {

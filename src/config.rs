@@ -2,8 +2,15 @@
 //! refused), validated before anything starts, and every error names the file, the key and the
 //! reason, e.g. `config/demo.toml: venues.okx-perp.ws_url: not a websocket URL (ws:// or wss://)`.
 //!
+//! Every numeric key has a range, checked here or by the engine's and the paper venue's own
+//! validation, and stated in the refusal; the README's configuration table lists them all.
+//!
 //! Secrets never live in the file: a venue section names the environment variables that hold its
-//! API credentials, and [`Secret`] keeps their values out of `Debug`, logs and the journal.
+//! API credentials ([`secrets`]: a value that looks like a key is refused without being shown),
+//! and [`Secret`] keeps their values out of `Debug`, logs and the journal.
+
+mod base_url;
+pub mod secrets;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use carry_engine::config::{
-    BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
+    check_count, BreakerConfig, DeciderConfig, PairConfig, RiskConfig, StrategyConfig, VenueParams,
 };
 use carry_engine::decider::Decider;
 use carry_engine::engine::{EngineConfig, ExecConfig};
@@ -252,8 +259,8 @@ impl Config {
         Config::load_with_text(path).map(|(config, _)| config)
     }
 
-    /// [`Config::load`], also returning the file's text (the START record journals it, so that
-    /// `carry replay` can rebuild the same engine).
+    /// [`Config::load`], also returning the file's text (the START record journals it, through
+    /// [`secrets::journaled_text`], so that `carry replay` can rebuild the same engine).
     pub fn load_with_text(path: &Path) -> Result<(Config, String), ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -273,10 +280,11 @@ impl Config {
 
     /// Parses and validates config text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        // Reasons quote what was in the file (parser messages, refused values): never a key.
         let invalid = |key: String, reason: String| ConfigError::Invalid {
             file: file.to_string(),
-            key,
-            reason,
+            key: secrets::redact(&key),
+            reason: secrets::redact(&reason),
         };
         let de = toml::Deserializer::parse(text)
             .map_err(|e| invalid(String::new(), toml_reason(&e, text)))?;
@@ -315,18 +323,24 @@ impl Config {
         if self.journal.dir.as_os_str().is_empty() {
             return Err(("journal.dir".into(), "must not be empty".into()));
         }
-        if self.journal.segment_mib == 0 || self.journal.segment_mib > 4096 {
-            return Err((
-                "journal.segment_mib".into(),
-                format!("must be 1..=4096, got {}", self.journal.segment_mib),
-            ));
-        }
-        if self.journal.durability == DurabilityMode::Batch && self.journal.batch_interval_ms == 0 {
-            return Err((
-                "journal.batch_interval_ms".into(),
-                "must be at least 1 with durability = \"batch\"".into(),
-            ));
-        }
+        check_count(
+            "journal.segment_mib",
+            self.journal.segment_mib,
+            1,
+            4096,
+            " MiB",
+        )
+        .map_err(split_engine_error)?;
+        check_count(
+            "journal.batch_interval_ms",
+            self.journal.batch_interval_ms,
+            1,
+            10_000,
+            " ms",
+        )
+        .map_err(split_engine_error)?;
+        crate::admin::socket_file::check_path(&self.admin.socket)
+            .map_err(|reason| ("admin.socket".to_string(), reason))?;
         if let Some(addr) = self.admin.http_metrics {
             if !addr.ip().is_loopback() {
                 return Err((
@@ -337,12 +351,14 @@ impl Config {
                 ));
             }
         }
-        if !(16..=1 << 20).contains(&self.feeds.queue_capacity) {
-            return Err((
-                "feeds.queue_capacity".into(),
-                format!("must be 16..=1048576, got {}", self.feeds.queue_capacity),
-            ));
-        }
+        check_count(
+            "feeds.queue_capacity",
+            self.feeds.queue_capacity as u64,
+            16,
+            1 << 20,
+            " events",
+        )
+        .map_err(split_engine_error)?;
         if self.venues.is_empty() {
             return Err((
                 "venues".into(),
@@ -353,9 +369,9 @@ impl Config {
             let key = |field: &str| format!("venues.{name}.{field}");
             name.parse::<Venue>()
                 .map_err(|e| (format!("venues.{name}"), e.to_string()))?;
-            check_url(&v.ws_url, &["ws://", "wss://"], "websocket")
+            base_url::check_base_url(&v.ws_url, &["ws://", "wss://"], "websocket")
                 .map_err(|r| (key("ws_url"), r))?;
-            check_url(&v.rest_url, &["http://", "https://"], "HTTP")
+            base_url::check_base_url(&v.rest_url, &["http://", "https://"], "HTTP")
                 .map_err(|r| (key("rest_url"), r))?;
             for (field, env) in [
                 ("api_key_env", &v.api_key_env),
@@ -363,37 +379,26 @@ impl Config {
                 ("api_passphrase_env", &v.api_passphrase_env),
             ] {
                 if let Some(env) = env {
-                    check_env_name(env).map_err(|r| (key(field), r))?;
+                    secrets::check_env_name(env).map_err(|r| (key(field), r))?;
                 }
             }
-            for (field, fee) in [("taker_fee", v.taker_fee), ("maker_fee", v.maker_fee)] {
-                // Makers can earn rebates, so a small negative fee is legitimate.
-                if fee.abs() >= Decimal::new(1, 2) {
-                    return Err((
-                        key(field),
-                        format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)"),
-                    ));
-                }
-            }
-            if let Some(m) = v.maintenance_margin_rate {
-                if m <= Decimal::ZERO || m >= Decimal::ONE {
-                    return Err((
-                        key("maintenance_margin_rate"),
-                        format!("must be in (0, 1), got {m}"),
-                    ));
-                }
-            }
-            if let Some(l) = v.leverage {
-                if l < Decimal::ONE || l > Decimal::from(125) {
-                    return Err((key("leverage"), format!("must be 1..=125, got {l}")));
-                }
-            }
+            // Fees, margin and leverage are checked with the engine's settings (their ranges
+            // live there), by `engine_parts` below.
         }
         if self.pairs.is_empty() {
             return Err((
                 "pairs".into(),
                 "at least one [[pairs]] entry is needed".into(),
             ));
+        }
+        // Names are labels in metrics and the journal: no place for a pasted key either.
+        for (i, pair) in self.pairs.iter().enumerate() {
+            if pair.name.as_deref().is_some_and(secrets::looks_like_secret) {
+                return Err((
+                    format!("pairs[{i}].name"),
+                    "looks like a pasted secret (the value is not shown); a name is a label for metrics, e.g. \"btc-okx-bybit\"".into(),
+                ));
+            }
         }
         self.execution.validate().map_err(split_engine_error)?;
         self.paper
@@ -514,33 +519,6 @@ impl VenueSection {
     }
 }
 
-fn check_url(url: &str, schemes: &[&str], what: &str) -> Result<(), String> {
-    let rest = schemes
-        .iter()
-        .find_map(|s| url.strip_prefix(s))
-        .ok_or_else(|| format!("not a {what} URL ({}): {url:?}", schemes.join(" or ")))?;
-    let host = rest.split(['/', '?']).next().unwrap_or("");
-    if host.is_empty() || host.contains(char::is_whitespace) {
-        return Err(format!("no host in {url:?}"));
-    }
-    Ok(())
-}
-
-fn check_env_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name:?} is not an environment variable name (A-Z, 0-9, _); put the variable's name here, never the key itself"
-        ))
-    }
-}
-
 /// A toml error's message with its line number, without the multi-line snippet.
 fn toml_reason(e: &toml::de::Error, text: &str) -> String {
     let message = e.message().trim().to_string();
@@ -644,7 +622,11 @@ taker_fee = "0.0005"
             ),
             (
                 &format!("{MINIMAL}api_key_env = \"abc123secretvalue\"\n"),
-                "x.toml: venues.binance-perp.api_key_env: \"abc123secretvalue\" is not an environment variable name",
+                "x.toml: venues.binance-perp.api_key_env: looks like a pasted secret",
+            ),
+            (
+                &format!("{MINIMAL}api_key_env = \"carry_key\"\n"),
+                "x.toml: venues.binance-perp.api_key_env: not an environment variable name",
             ),
             (
                 &MINIMAL.replace("[journal]", "[journal]\ndurability = \"fsync\""),
@@ -655,6 +637,148 @@ taker_fee = "0.0005"
         for (text, want) in cases {
             let got = err(text);
             assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
+    fn every_numeric_key_has_a_range() {
+        // (mutation of MINIMAL, expected error prefix)
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "exit_apr = \"0.05\"",
+                "exit_apr = \"-1000000\"",
+                "x.toml: strategy.exit_apr: must be at least 0 and below 0.2",
+            ),
+            (
+                "exit_apr = \"0.05\"",
+                "exit_apr = \"0.05\"\nexpected_holding_hours = \"0.0000000000000000000000001\"",
+                "x.toml: strategy.expected_holding_hours: must be at least 1 and at most 8760",
+            ),
+            (
+                "max_notional_per_pair = 10000",
+                "max_notional_per_pair = \"79228162514264337593543950335\"",
+                "x.toml: risk.max_notional_per_pair: must be above 0 and at most 1000000000000",
+            ),
+            (
+                "order_qty = \"0.01\"",
+                "order_qty = \"0.000000001\"",
+                "x.toml: pairs[0].order_qty: must be at least 0.00000001 and at most 1000000000",
+            ),
+            (
+                "dir = \"/tmp/j\"",
+                "dir = \"/tmp/j\"\nbatch_interval_ms = 3600000",
+                "x.toml: journal.batch_interval_ms: must be 1..=10000 ms",
+            ),
+            (
+                "dir = \"/tmp/j\"",
+                "dir = \"/tmp/j\"\nsegment_mib = 0",
+                "x.toml: journal.segment_mib: must be 1..=4096 MiB",
+            ),
+            (
+                "[risk]",
+                "[paper]\nmax_quote_age_ms = 18446744073709551615\n[risk]",
+                "x.toml: paper.max_quote_age_ms: must be 0..=3600000 ms",
+            ),
+            (
+                "[risk]",
+                "[breakers]\nreject_window_ms = 18446744073709551615\n[risk]",
+                "x.toml: breakers.reject_window_ms: must be 1..=86400000 ms",
+            ),
+            (
+                "taker_fee = \"0.0005\"",
+                "taker_fee = \"-0.5\"",
+                "x.toml: venues.binance-perp.taker_fee: must be above -0.01 and below 0.01",
+            ),
+            (
+                "[journal]",
+                "[admin]\nsocket = \"/run/carry/a-socket-name-long-enough-that-the-whole-path-is-more-than-a-unix-socket-address-can-hold.sock.xy\"\n[journal]",
+                "x.toml: admin.socket: 108 bytes is longer than a Unix socket address holds (107 bytes)",
+            ),
+        ];
+        for (from, to, want) in cases {
+            let text = MINIMAL.replacen(from, to, 1);
+            assert_ne!(text, MINIMAL, "{from}");
+            let got = err(&text);
+            assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
+    fn urls_are_refused_where_a_connection_would_misread_them() {
+        for (from, to, want) in [
+            (
+                "wss://fstream.binance.com",
+                "wss://fstream.binance.com:99999",
+                "x.toml: venues.binance-perp.ws_url: port \"99999\" is not 1..=65535",
+            ),
+            (
+                "https://fapi.binance.com",
+                "https://fapi.binance.com:abc",
+                "x.toml: venues.binance-perp.rest_url: port \"abc\" is not 1..=65535",
+            ),
+            (
+                "https://fapi.binance.com",
+                "https://fapi.binance.com/?key=1",
+                "x.toml: venues.binance-perp.rest_url: a base URL takes no query",
+            ),
+        ] {
+            let got = err(&MINIMAL.replacen(from, to, 1));
+            assert!(got.starts_with(want), "want prefix {want:?}\n got {got:?}");
+        }
+    }
+
+    #[test]
+    fn no_refusal_shows_a_secret_looking_value() {
+        let key = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+        for text in [
+            // As a variable name, as an unknown key, in a wrong-typed value, as the instance.
+            format!("{MINIMAL}api_secret_env = \"{key}\"\n"),
+            format!("{MINIMAL}{key} = 1\n"),
+            MINIMAL.replacen(
+                "taker_fee = \"0.0005\"",
+                &format!("taker_fee = \"{key}\""),
+                1,
+            ),
+            MINIMAL.replacen("instance = \"t1\"", &format!("instance = \"{key}\""), 1),
+            MINIMAL.replacen(
+                "order_qty = \"0.01\"",
+                &format!("order_qty = \"0.01\"\nname = \"{key}\""),
+                1,
+            ),
+            MINIMAL.replacen(
+                "wss://fstream.binance.com",
+                &format!("wss://u:{key}@fstream.binance.com"),
+                1,
+            ),
+        ] {
+            let got = err(&text);
+            assert!(!got.contains(key), "{got}");
+        }
+    }
+
+    #[test]
+    fn the_journaled_text_builds_the_same_engine() {
+        for (file, text) in [
+            ("demo.toml", include_str!("../config/demo.toml").to_string()),
+            (
+                "default.toml",
+                include_str!("../config/default.toml").to_string(),
+            ),
+            (
+                "x.toml",
+                MINIMAL.replace(
+                    "taker_fee = \"0.0005\"",
+                    "taker_fee = 0.0005\napi_key_env = \"CARRY_K\"\napi_secret_env = \"CARRY_S\"",
+                ),
+            ),
+        ] {
+            let config = Config::parse(&text, file).unwrap();
+            let journaled = secrets::journaled_text(&text).unwrap();
+            let back = Config::parse(&journaled, "journaled").unwrap();
+            assert_eq!(back.decider_config(), config.decider_config(), "{file}");
+            assert_eq!(back.execution, config.execution, "{file}");
+            assert_eq!(back.instance, config.instance, "{file}");
+            assert!(!journaled.contains("_env ="), "{journaled}");
         }
     }
 

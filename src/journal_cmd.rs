@@ -1,7 +1,9 @@
 //! `carry journal verify|dump|stats`: inspect a journal directory. All three are read-only and
 //! take no lock, so they are safe to run beside a live engine. `verify` checks every record and
 //! exits 1 on corruption; `dump` prints records as JSON lines, decoded by the engine's record
-//! definitions; `stats` summarizes segments, records per kind and space.
+//! definitions, and exits 1 on corruption after the records before it; `stats` summarizes
+//! segments, records per kind and space. All three judge a journal by the same rules as a
+//! restart.
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Write};
@@ -27,7 +29,8 @@ pub enum JournalCommand {
     /// Print records as JSON lines.
     ///
     /// Each line has seq, ts (ns), kind, len and the decoded payload fields, or `payload_hex`
-    /// for kinds carry does not define.
+    /// for kinds carry does not define. Exits 1 on corruption (after printing the records
+    /// before it), naming the segment file and byte offset.
     Dump {
         /// The journal directory.
         dir: PathBuf,
@@ -140,7 +143,8 @@ fn dump_cmd(
         Ok(r) => r,
         Err(e) => return fail(err, &e),
     };
-    let mut records = reader.iter_from(from);
+    // To the end as it stands: a hole in the data is corruption (exit 1), as `verify` says.
+    let mut records = reader.iter_to_end(from);
     let mut line = String::with_capacity(256);
     for rec in records.by_ref() {
         let rec = match rec {

@@ -1,12 +1,15 @@
 //! The hot-thread side of the admin exchange allocates nothing after warm-up: latency
-//! `record`/`maybe_publish`, snapshot `publish_with` and command `poll`. A counting global
-//! allocator counts allocations made by the measuring thread only, while a flag is up.
+//! `record`/`maybe_publish`, snapshot `publish_with` and command `poll`; and `carry admin`
+//! allocates no more than a reply can hold, whatever a reply header announces. A counting global
+//! allocator counts allocations (and their largest size) made by the measuring thread only,
+//! while a flag is up.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::io::{Read, Write};
 
 use carry::admin::snapshot::{set_str, MetricValue};
-use carry::admin::{command_channel, snapshot_channel, OperatorCommand, Snapshot};
+use carry::admin::{command_channel, snapshot_channel, AdminClient, OperatorCommand, Snapshot};
 use carry::latency::{LatencyCollector, LatencyConfig, Stage, HIGHEST_NS};
 use carry_engine::venue::Venue;
 use rust_decimal::Decimal;
@@ -16,13 +19,15 @@ struct Counting;
 thread_local! {
     static MEASURING: Cell<bool> = const { Cell::new(false) };
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 
-fn note() {
+fn note(size: usize) {
     // try_with: the allocator may run while thread-locals are being torn down.
     let _ = MEASURING.try_with(|m| {
         if m.get() {
             let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
+            let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
         }
     });
 }
@@ -30,12 +35,12 @@ fn note() {
 // SAFETY: defers every operation to the system allocator unchanged; only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
+        note(layout.size());
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
+        note(layout.size());
         // SAFETY: same contract as ours.
         unsafe { System.alloc_zeroed(layout) }
     }
@@ -44,7 +49,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
+        note(new_size);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -62,11 +67,54 @@ fn allocations_in(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(|a| a.get())
 }
 
+/// The largest single allocation `f` makes on this thread, in bytes.
+fn largest_allocation_in(f: impl FnOnce()) -> usize {
+    LARGEST.with(|l| l.set(0));
+    allocations_in(f);
+    LARGEST.with(|l| l.get())
+}
+
 #[test]
 fn the_counter_sees_an_allocation() {
     // Guards the guard: a broken counter would make the tests below pass vacuously.
     let n = allocations_in(|| drop(std::hint::black_box(vec![1u8; 64])));
     assert_eq!(n, 1);
+    let largest = largest_allocation_in(|| drop(std::hint::black_box(vec![1u8; 5000])));
+    assert_eq!(largest, 5000);
+}
+
+#[test]
+fn the_admin_client_allocates_what_arrives_not_what_a_header_announces() {
+    let dir = std::env::temp_dir().join(format!("carry-admin-alloc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // (reply, what the client says): a gigabyte announced, or the most a reply may hold with
+    // ten bytes of it sent. Both used to be allocated in full before reading a byte.
+    let cases: [(&[u8], &str); 2] = [
+        (b"ok 1073741824\n", "more than any reply carries"),
+        (b"ok 8388608\n0123456789", "got 10 of 8388608 bytes"),
+    ];
+    for (i, (reply, want)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("fake-{i}.sock"));
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut line = [0u8; 64];
+            let _ = s.read(&mut line).unwrap();
+            let _ = s.write_all(reply);
+        });
+        let mut client = AdminClient::connect(&path).unwrap();
+        let mut outcome = None;
+        let largest = largest_allocation_in(|| outcome = Some(client.request("status")));
+        let e = outcome.unwrap().expect_err("accepted a bad reply");
+        assert!(e.to_string().contains(want), "{want}: {e}");
+        assert!(
+            largest < 1 << 20,
+            "case {i}: allocated {largest} bytes at once"
+        );
+        server.join().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -476,6 +476,8 @@ fn metrics_parse_as_prometheus_text_with_bounded_labels() {
                 "line_too_long",
                 "too_many_clients",
                 "output_overflow",
+                "idle_timeout",
+                "evicted",
             ]
             .map(String::from)
             .into(),
@@ -574,12 +576,18 @@ fn the_socket_has_mode_0600() {
     let r = rig("mode", AdminOptions::default(), true);
     let mode = std::fs::metadata(r.socket()).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
-    // No private bind directory is left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(&r.dir.0)
+    // No private bind directory is left behind; the lock beside the socket is private too.
+    let mut leftovers: Vec<_> = std::fs::read_dir(&r.dir.0)
         .unwrap()
-        .map(|e| e.unwrap().file_name())
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(leftovers, vec![std::ffi::OsString::from("admin.sock")]);
+    leftovers.sort();
+    assert_eq!(leftovers, ["admin.sock", "admin.sock.lock"]);
+    let mode = std::fs::metadata(r.dir.path("admin.sock.lock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "lock mode {mode:o}");
 }
 
 #[test]
@@ -628,7 +636,7 @@ fn two_clients_are_served_at_once() {
 }
 
 #[test]
-fn too_many_clients_get_an_error() {
+fn a_full_socket_still_admits_its_owner_by_closing_the_longest_idle_client() {
     let r = rig(
         "limit",
         AdminOptions {
@@ -639,12 +647,111 @@ fn too_many_clients_get_an_error() {
     );
     let mut first = r.client();
     ok(first.request("help").unwrap());
+    // Every slot is taken, but only the socket's owner can connect: the newcomer is served...
     let mut second = r.client();
-    let e = err(second.read_reply().unwrap());
-    assert!(e.contains("too many admin clients"), "{e}");
-    ok(first.request("help").unwrap());
+    ok(second.request("pause").unwrap());
+    // ...and the client idle longest was closed to make room.
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        first.stream().read(&mut buf).unwrap(),
+        0,
+        "first still open"
+    );
+    let metrics = ok(second.request("metrics").unwrap());
+    assert!(
+        metrics.contains("carry_admin_errors_total{reason=\"evicted\"} 1"),
+        "{metrics}"
+    );
 }
 
+/// A rig with the HTTP metrics port on.
+fn http_rig(tag: &str, options: AdminOptions) -> (Rig, std::net::SocketAddr) {
+    let r = rig(
+        tag,
+        AdminOptions {
+            http_metrics: Some("127.0.0.1:0".parse().unwrap()),
+            ..options
+        },
+        true,
+    );
+    let addr = r.admin.as_ref().unwrap().http_addr().unwrap();
+    (r, addr)
+}
+
+/// One HTTP request for `target` and the whole response.
+fn http_get(addr: std::net::SocketAddr, target: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(s, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn idle_metrics_connections_cannot_lock_the_operator_out() {
+    // Any local user can open the loopback port: 70 idle connections used to take every one of
+    // the 64 slots the socket shared with it, and root could no longer `pause`.
+    let (r, addr) = http_rig("lockout", AdminOptions::default());
+    let idle: Vec<_> = (0..70)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    // The listener accepts in order: once this one is answered, all 70 have been taken in.
+    let mut refused = std::net::TcpStream::connect(addr).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut resp = String::new();
+    refused.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    let mut c = r.client();
+    assert!(ok(c.request("pause").unwrap()).contains("queued"));
+    assert_eq!(r.commands.poll(), Some(OperatorCommand::Pause));
+    let metrics = ok(c.request("metrics").unwrap());
+    // 16 held (the HTTP budget) plus this socket client.
+    assert!(metrics.contains("carry_admin_clients 17\n"), "{metrics}");
+    drop(idle);
+}
+
+#[test]
+fn idle_clients_are_closed_after_the_idle_timeout() {
+    let timeout = Duration::from_millis(300);
+    let (r, addr) = http_rig(
+        "idle",
+        AdminOptions {
+            idle_timeout: timeout,
+            ..AdminOptions::default()
+        },
+    );
+    let mut unix = UnixStream::connect(r.socket()).unwrap();
+    unix.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // An HTTP request that never ends.
+    tcp.write_all(b"GET /metr").unwrap();
+    // A client that keeps talking is never idle, however long it stays.
+    let mut busy = r.client();
+    let start = Instant::now();
+    while start.elapsed() < timeout * 3 {
+        ok(busy.request("help").unwrap());
+    }
+    for (what, stream) in [
+        ("unix", &mut unix as &mut dyn Read),
+        ("http", &mut tcp as &mut dyn Read),
+    ] {
+        let mut got = Vec::new();
+        // The server closes it: read_to_end returns at EOF, nothing having been answered.
+        stream.read_to_end(&mut got).unwrap();
+        assert!(got.is_empty(), "{what}: {got:?}");
+    }
+    let metrics = ok(busy.request("metrics").unwrap());
+    assert!(
+        metrics.contains("carry_admin_errors_total{reason=\"idle_timeout\"} 2"),
+        "{metrics}"
+    );
+    assert!(http_get(addr, "/metrics").starts_with("HTTP/1.1 200 OK"));
+}
 #[test]
 fn a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not() {
     let dir = TempDir::new("stale");
@@ -677,15 +784,151 @@ fn a_stale_socket_is_replaced_but_a_live_one_or_a_file_is_not() {
         .unwrap()
         .request("help")
         .unwrap());
-    // Shutdown removes the socket and hands the sources back.
+    // Shutdown removes the socket and its lock and hands the sources back.
     let sources = live.shutdown().unwrap();
     assert!(!path.exists());
+    assert!(!dir.path("admin.sock.lock").exists());
     assert!(sources.latency.recorder_names().is_empty());
     // A regular file is never replaced.
     std::fs::write(&path, b"not a socket").unwrap();
     let e = spawn(&path).err().unwrap();
     assert!(e.to_string().contains("not a socket"), "{e}");
     assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+}
+
+fn spawn_on(path: &Path) -> std::io::Result<AdminHandle> {
+    let (_, snapshots) = snapshot_channel(3);
+    let (commands, _) = command_channel(4);
+    AdminServer::spawn(
+        path,
+        AdminSources {
+            snapshots,
+            latency: LatencyCollector::new(LatencyConfig::default()).unwrap(),
+            commands,
+        },
+    )
+}
+
+#[test]
+fn a_second_instance_starting_on_the_same_path_is_refused() {
+    let dir = TempDir::new("twice");
+    let path = dir.path("admin.sock");
+    // Another instance has taken the path but not bound its socket yet: the moment in which
+    // two instances started together both used to run (the second renamed its socket over the
+    // first's, and the first to stop removed the other's socket).
+    let lock = std::fs::File::create(dir.path("admin.sock.lock")).unwrap();
+    // SAFETY: plain system call on a descriptor we own.
+    let rc = unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&lock),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    };
+    assert_eq!(rc, 0);
+    let e = spawn_on(&path).err().expect("spawned beside a held lock");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+    assert!(
+        e.to_string().contains(&path.display().to_string())
+            && e.to_string().contains("another carry"),
+        "{e}"
+    );
+    assert!(!path.exists(), "the refused instance created the socket");
+    drop(lock);
+
+    // Started at the same moment, again and again: exactly one runs each time, and it keeps
+    // its socket until it stops.
+    for round in 0..16 {
+        let barrier = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|s| {
+            let start = || {
+                barrier.wait();
+                spawn_on(&path)
+            };
+            let a = s.spawn(start);
+            let b = s.spawn(start);
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let (winner, loser) = match (a, b) {
+            (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+            (Ok(_), Ok(_)) => panic!("round {round}: both instances run"),
+            (Err(a), Err(b)) => panic!("round {round}: neither runs: {a}; {b}"),
+        };
+        assert_eq!(loser.kind(), std::io::ErrorKind::AddrInUse, "{loser}");
+        ok(AdminClient::connect(&path)
+            .unwrap()
+            .request("help")
+            .unwrap());
+        winner.shutdown().unwrap();
+        assert!(!path.exists() && !dir.path("admin.sock.lock").exists());
+    }
+}
+
+#[test]
+fn a_socket_path_nobody_could_connect_to_is_refused() {
+    let dir = TempDir::new("longpath");
+    // Binding goes through a short private path, so this used to start, and every `carry
+    // admin` then failed: a socket address holds 107 bytes.
+    let path = dir.path(&"s".repeat(120));
+    let e = spawn_on(&path)
+        .err()
+        .expect("started on an unreachable path");
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("107 bytes"), "{e}");
+    assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "left files");
+}
+
+/// A server that answers the first request line with `reply`, then closes.
+fn fake_server(dir: &TempDir, reply: Vec<u8>) -> (PathBuf, std::thread::JoinHandle<()>) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = dir.path(&format!("fake-{}.sock", N.fetch_add(1, Ordering::Relaxed)));
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let thread = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut line = [0u8; 64];
+        let _ = s.read(&mut line).unwrap();
+        let _ = s.write_all(&reply);
+    });
+    (path, thread)
+}
+
+#[test]
+fn the_client_refuses_reply_headers_it_cannot_hold() {
+    let dir = TempDir::new("headers");
+    let endless = vec![b'x'; 70 << 10];
+    let cases: [(&[u8], &str); 5] = [
+        // Used to abort `carry admin` allocating the announced body.
+        (
+            b"ok 18446744073709551615\n",
+            "announces a body of 18446744073709551615 bytes, more than any reply carries (8388608)",
+        ),
+        (b"ok 8388609\n", "announces a body of 8388609 bytes"),
+        (b"ok 99999999999999999999999\n", "bad reply header"),
+        (b"ok 12\nshort", "reply body cut short: got 5 of 12 bytes"),
+        (&endless, "bad reply header: longer than 65536 bytes"),
+    ];
+    for (reply, want) in cases {
+        let (path, server) = fake_server(&dir, reply.to_vec());
+        let e = AdminClient::connect(&path)
+            .unwrap()
+            .request("status")
+            .expect_err("accepted a bad reply");
+        assert!(e.to_string().contains(want), "want {want:?}: {e}");
+        server.join().unwrap();
+    }
+    // `carry admin` itself reports the same, as an error naming the socket.
+    let (path, server) = fake_server(&dir, b"ok 18446744073709551615\n".to_vec());
+    let e = run(AdminArgs {
+        socket: Some(path.clone()),
+        config: None,
+        command: vec!["status".into()],
+    })
+    .expect_err("accepted a bad reply");
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(&path.display().to_string()) && e.contains("more than any reply"),
+        "{e}"
+    );
+    server.join().unwrap();
 }
 
 #[test]
@@ -723,23 +966,8 @@ fn latency_recorded_on_the_engine_side_shows_up_on_the_socket() {
 
 #[test]
 fn http_metrics_serves_loopback_only() {
-    let r = rig(
-        "http",
-        AdminOptions {
-            http_metrics: Some("127.0.0.1:0".parse().unwrap()),
-            ..AdminOptions::default()
-        },
-        true,
-    );
-    let addr = r.admin.as_ref().unwrap().http_addr().unwrap();
-    let get = |target: &str| {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        write!(s, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
+    let (_r, addr) = http_rig("http", AdminOptions::default());
+    let get = |target: &str| http_get(addr, target);
     let resp = get("/metrics");
     assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
     assert!(resp.contains("text/plain; version=0.0.4"), "{resp}");

@@ -47,6 +47,26 @@ fn demo(journal: &Path, seconds: u64, summary: &Path) -> Output {
         .unwrap()
 }
 
+/// Runs `cmd` and returns its exit code and standard error.
+fn code_and_stderr(cmd: &mut Command) -> (Option<i32>, String) {
+    let out = cmd.output().unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+/// Writes `toml` to `file` and runs `carry demo` on it for at most 5 s: `carry demo` refuses a
+/// config exactly as `carry run` does, but stays offline if one slips through. Returns the exit
+/// code and standard error.
+fn demo_on_config(toml: &str, file: &Path) -> (Option<i32>, String) {
+    std::fs::write(file, toml).unwrap();
+    code_and_stderr(
+        carry()
+            .args(["demo", "--quiet", "--seconds", "5", "--config"])
+            .arg(file)
+            .arg("--journal")
+            .arg(file.with_extension("journal")),
+    )
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -113,6 +133,193 @@ fn run_refuses_a_bad_config_with_file_key_and_reason_and_exit_2() {
         text(&out.stderr).contains("missing.toml: cannot read"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// A config the engine could not have run, or would have run wrongly: refused at load with the
+/// file, key and reason, exit 2.
+#[test]
+fn configs_that_aborted_or_misled_are_refused_with_exit_2() {
+    let dir = scratch("badconfig2");
+    let demo_toml = include_str!("../config/demo.toml");
+    let holding = |hours: &str| {
+        demo_toml.replacen(
+            "expected_holding_hours = \"72\"",
+            &format!("expected_holding_hours = \"{hours}\""),
+            1,
+        )
+    };
+    let mut cases = vec![
+        // 8760 / 10⁻²⁵ overflowed and aborted the load.
+        (
+            holding("0.0000000000000000000000001"),
+            "strategy.expected_holding_hours: must be at least 1 and at most 8760".to_string(),
+        ),
+        // Accepted; the engine thread then aborted on a multiply, and so did every restart.
+        (
+            holding("79228162514264337593543950335"),
+            "strategy.expected_holding_hours: must be at least 1 and at most 8760".to_string(),
+        ),
+        (
+            demo_toml.replacen("exit_apr = \"0.02\"", "exit_apr = \"-1000000\"", 1),
+            "strategy.exit_apr: must be at least 0 and below 0.10".to_string(),
+        ),
+        (
+            demo_toml.replacen(
+                "[journal]",
+                &format!(
+                    "[admin]\nsocket = \"/tmp/{}\"\n\n[journal]",
+                    "s".repeat(120)
+                ),
+                1,
+            ),
+            "admin.socket: 125 bytes is longer than a Unix socket address holds".to_string(),
+        ),
+        (
+            demo_toml.replacen(
+                "rest_url = \"https://fapi.binance.com\"",
+                "rest_url = \"https://fapi.binance.com:70000\"",
+                1,
+            ),
+            "venues.binance-perp.rest_url: port \"70000\" is not 1..=65535".to_string(),
+        ),
+    ];
+    // Ports that passed and connected to port 80.
+    for port in ["99999", "70000", "-1", "abc"] {
+        cases.push((
+            demo_toml.replacen(
+                "ws_url = \"wss://fstream.binance.com\"",
+                &format!("ws_url = \"ws://127.0.0.1:{port}\""),
+                1,
+            ),
+            format!("venues.binance-perp.ws_url: port \"{port}\" is not 1..=65535"),
+        ));
+    }
+    for (i, (toml, want)) in cases.iter().enumerate() {
+        let file = dir.join(format!("bad{i}.toml"));
+        let (code, stderr) = demo_on_config(toml, &file);
+        assert_eq!(code, Some(2), "case {i}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{}: {want}", file.display())),
+            "case {i}: want {want:?} in {stderr}"
+        );
+    }
+}
+
+/// A key pasted where the name of its variable belongs: refused, and never shown.
+#[test]
+fn a_pasted_key_is_refused_without_being_printed() {
+    let dir = scratch("pasted");
+    let key = "A1B2C3D4E5F60718293A4B5C6D7E8F90";
+    let toml = include_str!("../config/demo.toml").replacen(
+        "rest_url = \"https://fapi.binance.com\"",
+        &format!("rest_url = \"https://fapi.binance.com\"\napi_key_env = \"{key}\""),
+        1,
+    );
+    let (code, stderr) = demo_on_config(&toml, &dir.join("pasted.toml"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("venues.binance-perp.api_key_env: looks like a pasted secret"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(key), "printed the key: {stderr}");
+}
+
+/// What reaches the journal: the configuration without comments or credential variables, so
+/// nothing pasted into the file ends up on disk twice. Replay still rebuilds the same engine.
+#[test]
+fn the_journal_holds_nothing_pasted_into_the_config() {
+    let dir = scratch("journal-secrets");
+    let in_comment = "Q9w8E7r6T5y4U3i2O1p0A9s8D7f6G5h4";
+    let in_env = [
+        "k7J6h5G4f3D2s1A0k7J6h5G4",
+        "s1A0k7J6h5G4f3D2s1A0k7J6h5G4f3D2",
+    ];
+    let toml = include_str!("../config/demo.toml")
+        .replacen(
+            "instance = \"demo\"",
+            &format!("# okx key {in_comment}: move to the environment\ninstance = \"demo\""),
+            1,
+        )
+        .replacen(
+            "rest_url = \"https://www.okx.com\"",
+            "rest_url = \"https://www.okx.com\"\napi_key_env = \"CARRY_TEST_OKX_KEY\"\napi_secret_env = \"CARRY_TEST_OKX_SECRET\"",
+            1,
+        );
+    assert!(toml.contains(in_comment) && toml.contains("CARRY_TEST_OKX_SECRET"));
+    let file = dir.join("with-secrets.toml");
+    std::fs::write(&file, toml).unwrap();
+    let journal = dir.join("journal");
+    let out = carry()
+        .args(["demo", "--quiet", "--seconds", "3", "--config"])
+        .arg(&file)
+        .arg("--journal")
+        .arg(&journal)
+        .env("CARRY_TEST_OKX_KEY", in_env[0])
+        .env("CARRY_TEST_OKX_SECRET", in_env[1])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "demo failed: {}", text(&out.stderr));
+    let mut files = vec![journal.clone()];
+    let mut bytes = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            bytes.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    let start = bytes
+        .windows(b"entry_apr".len())
+        .position(|w| w == b"entry_apr");
+    assert!(start.is_some(), "no configuration in the journal");
+    for needle in [in_comment, in_env[0], in_env[1], "CARRY_TEST_OKX"] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+            "{needle} is in the journal"
+        );
+    }
+    let stdout = carry_ok(&["replay", "--journal"], &journal);
+    assert!(stdout.starts_with("identical: "), "{stdout}");
+}
+
+/// A journal started (by an older carry) with a configuration that cannot run: replay reports
+/// it with the key, exit 1, instead of aborting.
+#[test]
+fn replay_refuses_a_journaled_configuration_that_cannot_run() {
+    use carry_engine::client_id::InstanceId;
+    use carry_engine::record::{Record, StartRecord, FORMAT_VERSION};
+    use carry_engine::Now;
+
+    let dir = scratch("replay-bad-start");
+    let journal = dir.join("journal");
+    let config = include_str!("../config/demo.toml").replacen(
+        "expected_holding_hours = \"72\"",
+        "expected_holding_hours = \"0.0000000000000000000000001\"",
+        1,
+    );
+    let start = Record::Start {
+        now: Now::new(1, 1_700_000_000_000),
+        start: StartRecord {
+            format: FORMAT_VERSION,
+            instance: InstanceId::new("demo").unwrap(),
+            config_text: config,
+        },
+    };
+    let mut buf = vec![0u8; start.encoded_len()];
+    start.encode(&mut buf);
+    let (mut j, _) = carry_journal::Journal::open(
+        &journal,
+        carry_journal::JournalOptions::default().segment_size(1 << 20),
+    )
+    .unwrap();
+    j.append(start.kind(), start.ts_ns(), &buf).unwrap();
+    drop(j);
+    let (code, stderr) = code_and_stderr(carry().args(["replay", "--journal"]).arg(&journal));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("strategy.expected_holding_hours: must be at least 1 and at most 8760"),
+        "{stderr}"
     );
 }
 

@@ -1,12 +1,17 @@
-//! `carry journal verify|dump|stats`, driven through the built binary on journals written with
-//! carry-journal: output format, exit codes, and how a torn tail and corruption are reported.
+//! `carry journal verify|dump|stats` and `carry replay`, driven through the built binary on
+//! journals written with carry-journal: output format, exit codes, and how a torn tail and
+//! corruption are reported.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
+
+mod cli_support;
 
 use carry_engine::record::{kind, kind_name};
 use carry_journal::{Journal, JournalOptions, SEGMENT_HEADER_LEN};
+use cli_support::{output_within, segment_files, set_len};
 
 fn carry(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_carry"))
@@ -167,6 +172,120 @@ fn a_missing_directory_is_an_error_naming_it() {
             text(&out.stderr).contains("not-a-journal"),
             "{sub}: {}",
             text(&out.stderr)
+        );
+    }
+}
+
+/// Runs carry, failing the test if it has not exited within 20 s.
+fn carry_within(args: &[&str]) -> Output {
+    output_within(
+        Command::new(env!("CARGO_BIN_EXE_carry")).args(args),
+        Duration::from_secs(20),
+    )
+}
+
+/// Asserts that `carry journal verify|dump|stats DIR` and `carry replay --journal DIR` each
+/// exit 1 with a message on stderr containing every one of `want`.
+fn every_command_fails(dir: &Path, case: &str, want: &[&str]) {
+    let d = dir.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["journal", "verify", d],
+        &["journal", "dump", d],
+        &["journal", "stats", d],
+        &["replay", "--journal", d],
+    ];
+    for args in commands {
+        let out = carry_within(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{case}: {args:?}: {err}");
+        for w in want {
+            assert!(err.contains(w), "{case}: {args:?}: {w:?} not in {err}");
+        }
+    }
+}
+
+#[test]
+fn a_segment_cut_to_64_to_95_bytes_fails_every_command_naming_it() {
+    for len in [64, 80, 95] {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = five_records(dir.path());
+        set_len(&seg, len);
+        every_command_fails(
+            dir.path(),
+            &format!("{len} bytes"),
+            &["00000000000000000001.seg", &format!("{len} bytes")],
+        );
+    }
+}
+
+#[test]
+fn a_segment_cut_short_or_a_lost_segment_a_seal_names_fails_every_command() {
+    // Cut past its records: once read as a segment whose end was never written.
+    let dir = tempfile::tempdir().unwrap();
+    let seg = five_records(dir.path());
+    set_len(&seg, 31_101);
+    every_command_fails(
+        dir.path(),
+        "cut short",
+        &[
+            "00000000000000000001.seg",
+            "31101 bytes",
+            "65536",
+            "cut short",
+        ],
+    );
+
+    // The last of several segments deleted: the previous segment's seal names it.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut j, _) =
+        Journal::open(dir.path(), JournalOptions::default().segment_size(4096)).unwrap();
+    for seq in 1..=200u64 {
+        j.append(900, seq, &[seq as u8; 64]).unwrap();
+    }
+    drop(j);
+    let mut segs = segment_files(dir.path());
+    assert!(segs.len() >= 3, "{segs:?}");
+    let last = segs.pop().unwrap();
+    fs::remove_file(&last).unwrap();
+    let name = last.file_name().unwrap().to_str().unwrap();
+    every_command_fails(dir.path(), "deleted last segment", &[name, "missing"]);
+}
+
+/// Records of kind 900 (unknown to carry, so `replay` skips them) with 64-byte payloads: 96-byte
+/// frames, record `n` at `64 + 96 * (n - 1)`; record 43 starts the second 4 KiB page.
+fn unknown_records(dir: &Path, n: u64) -> PathBuf {
+    let (mut j, _) = Journal::open(dir, JournalOptions::default().segment_size(1 << 16)).unwrap();
+    for seq in 1..=n {
+        j.append(900, seq, &[seq as u8; 64]).unwrap();
+    }
+    drop(j);
+    dir.join("00000000000000000001.seg")
+}
+
+#[test]
+fn dump_and_replay_exit_1_on_a_hole_in_the_data_after_printing_what_precedes_it() {
+    for (case, at, len) in [
+        ("zeroed length word", 64 + 96 * 9, 4),
+        ("zeroed page", 4096, 4096),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let seg = unknown_records(dir.path(), 200);
+        let d = dir.path().to_str().unwrap();
+        let before = carry_within(&["replay", "--journal", d]);
+        assert_eq!(before.status.code(), Some(0), "{}", text(&before.stderr));
+        patch(&seg, at, &vec![0u8; len]);
+        let want = ["00000000000000000001.seg".to_string(), format!("byte {at}")];
+        every_command_fails(dir.path(), case, &[&want[0], &want[1]]);
+
+        let dump = carry_within(&["journal", "dump", d]);
+        let printed = text(&dump.stdout);
+        assert_eq!(printed.lines().count(), (at - 64) / 96, "{case}");
+        assert!(text(&dump.stderr).starts_with("corrupt: "), "{case}");
+        let replay = carry_within(&["replay", "--journal", d]);
+        assert!(
+            text(&replay.stdout).is_empty(),
+            "{case}: {}",
+            text(&replay.stdout)
         );
     }
 }

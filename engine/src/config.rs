@@ -48,6 +48,145 @@ impl ConfigError {
     }
 }
 
+/// The values a decimal setting may take. Checked at load and stated in the refusal
+/// (`strategy.entry_apr: must be above 0 and at most 10 (1000 % a year), got 12`), so that no
+/// later multiplication of settings can overflow and the README's ranges and the errors agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub lo: Decimal,
+    /// `lo` itself is allowed.
+    pub lo_inclusive: bool,
+    pub hi: Decimal,
+    /// `hi` itself is allowed.
+    pub hi_inclusive: bool,
+}
+
+impl Span {
+    /// `lo ≤ v ≤ hi`.
+    pub fn closed(lo: Decimal, hi: Decimal) -> Span {
+        Span {
+            lo,
+            lo_inclusive: true,
+            hi,
+            hi_inclusive: true,
+        }
+    }
+
+    /// `lo < v < hi`.
+    pub fn open(lo: Decimal, hi: Decimal) -> Span {
+        Span {
+            lo,
+            lo_inclusive: false,
+            hi,
+            hi_inclusive: false,
+        }
+    }
+
+    /// `lo < v ≤ hi`.
+    pub fn above(lo: Decimal, hi: Decimal) -> Span {
+        Span {
+            lo,
+            lo_inclusive: false,
+            hi,
+            hi_inclusive: true,
+        }
+    }
+
+    /// `lo ≤ v < hi`.
+    pub fn below(lo: Decimal, hi: Decimal) -> Span {
+        Span {
+            lo,
+            lo_inclusive: true,
+            hi,
+            hi_inclusive: false,
+        }
+    }
+
+    pub fn contains(&self, v: Decimal) -> bool {
+        let lo_ok = if self.lo_inclusive {
+            v >= self.lo
+        } else {
+            v > self.lo
+        };
+        let hi_ok = if self.hi_inclusive {
+            v <= self.hi
+        } else {
+            v < self.hi
+        };
+        lo_ok && hi_ok
+    }
+
+    /// `Ok` when `v` is inside; else an error naming `key`, the span and `note` (a unit or an
+    /// example, e.g. ` (quote units)`).
+    pub fn check(&self, key: &str, v: Decimal, note: &str) -> Result<(), ConfigError> {
+        if self.contains(v) {
+            Ok(())
+        } else {
+            Err(ConfigError::invalid(
+                key,
+                format!("must be {self}{note}, got {v}"),
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lo = if self.lo_inclusive {
+            "at least"
+        } else {
+            "above"
+        };
+        let hi = if self.hi_inclusive {
+            "at most"
+        } else {
+            "below"
+        };
+        write!(f, "{lo} {} and {hi} {}", self.lo, self.hi)
+    }
+}
+
+/// `Ok` when `lo ≤ v ≤ hi`; else an error naming `key`: `must be 1..=24, got 0`.
+pub fn check_count(key: &str, v: u64, lo: u64, hi: u64, unit: &str) -> Result<(), ConfigError> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!("must be {lo}..={hi}{unit}, got {v}"),
+        ))
+    }
+}
+
+/// Largest notional any limit may name, in quote units: a trillion, far above any account, and
+/// small enough that a notional times a price or a rate stays far inside `Decimal`.
+pub fn max_notional() -> Decimal {
+    Decimal::from(1_000_000_000_000u64)
+}
+
+/// Largest `order_qty`, base units.
+pub fn max_order_qty() -> Decimal {
+    Decimal::from(1_000_000_000u64)
+}
+
+/// Smallest `order_qty`: entry sizes are cut to 8 decimals, so anything less is always zero.
+pub fn min_order_qty() -> Decimal {
+    Decimal::new(1, 8)
+}
+
+/// Longest staleness or reject window a breaker may be given: a day.
+pub const MAX_WINDOW_MS: u64 = 86_400_000;
+
+/// Fee rates (per fill) a venue may be configured with: a small rebate up to 1 %.
+pub fn fee_span() -> Span {
+    Span::open(Decimal::new(-1, 2), Decimal::new(1, 2))
+}
+
+/// Leverage a perp may run at.
+pub fn leverage_span() -> Span {
+    Span::closed(Decimal::ONE, Decimal::from(125))
+}
+
 /// One `[[pairs]]` entry: an instrument traded delta-neutral across two legs.
 ///
 /// `long` and `short` are venue ids (`binance-spot`, `bybit-perp`, ...) or `"auto"`; an auto leg
@@ -283,16 +422,12 @@ impl DeciderConfig {
     /// table is built.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.strategy;
-        let year = Decimal::from(10);
-        if s.entry_apr <= Decimal::ZERO || s.entry_apr > year {
-            return Err(ConfigError::invalid(
-                "strategy.entry_apr",
-                format!(
-                    "must be above 0 and at most 10 (1000 % a year), got {}",
-                    s.entry_apr
-                ),
-            ));
-        }
+        let ten = Decimal::from(10);
+        Span::above(Decimal::ZERO, ten).check(
+            "strategy.entry_apr",
+            s.entry_apr,
+            " (1000 % a year)",
+        )?;
         if s.exit_apr >= s.entry_apr {
             return Err(ConfigError::invalid(
                 "strategy.exit_apr",
@@ -302,25 +437,26 @@ impl DeciderConfig {
                 ),
             ));
         }
-        if s.expected_holding_hours <= Decimal::ZERO {
-            return Err(ConfigError::invalid(
-                "strategy.expected_holding_hours",
-                format!("must be above 0, got {}", s.expected_holding_hours),
-            ));
-        }
-        if !(1..=24).contains(&s.fallback_interval_hours) {
-            return Err(ConfigError::invalid(
-                "strategy.fallback_interval_hours",
-                format!("must be 1..=24, got {}", s.fallback_interval_hours),
-            ));
-        }
+        // A sign flip always exits, so a threshold below zero would never be the one that acts.
+        Span::below(Decimal::ZERO, s.entry_apr).check(
+            "strategy.exit_apr",
+            s.exit_apr,
+            " (entry_apr; a sign flip always exits)",
+        )?;
+        Span::closed(Decimal::ONE, Decimal::from(crate::money::HOURS_PER_YEAR)).check(
+            "strategy.expected_holding_hours",
+            s.expected_holding_hours,
+            " (an hour to a year)",
+        )?;
+        check_count(
+            "strategy.fallback_interval_hours",
+            s.fallback_interval_hours.into(),
+            1,
+            24,
+            "",
+        )?;
         if let Some(b) = s.spot_borrow_apr {
-            if b < Decimal::ZERO || b > year {
-                return Err(ConfigError::invalid(
-                    "strategy.spot_borrow_apr",
-                    format!("must be 0..=10, got {b}"),
-                ));
-            }
+            Span::closed(Decimal::ZERO, ten).check("strategy.spot_borrow_apr", b, "")?;
         }
         if s.spot_borrow_apr.is_none() {
             if let Some(i) = self.pairs.iter().position(|p| p.allow_margin_short_spot) {
@@ -332,17 +468,17 @@ impl DeciderConfig {
         }
 
         let r = &self.risk;
-        for (key, v) in [
-            ("risk.max_notional_per_pair", r.max_notional_per_pair),
-            ("risk.max_total_notional", r.max_total_notional),
-        ] {
-            if v <= Decimal::ZERO {
-                return Err(ConfigError::invalid(
-                    key,
-                    format!("must be above 0 (quote units), got {v}"),
-                ));
-            }
-        }
+        let notional = Span::above(Decimal::ZERO, max_notional());
+        notional.check(
+            "risk.max_notional_per_pair",
+            r.max_notional_per_pair,
+            " (quote units)",
+        )?;
+        notional.check(
+            "risk.max_total_notional",
+            r.max_total_notional,
+            " (quote units)",
+        )?;
         if r.max_total_notional < r.max_notional_per_pair {
             return Err(ConfigError::invalid(
                 "risk.max_total_notional",
@@ -352,28 +488,23 @@ impl DeciderConfig {
                 ),
             ));
         }
-        let open_unit = |key: &str, v: Decimal| {
-            if v <= Decimal::ZERO || v >= Decimal::ONE {
-                Err(ConfigError::invalid(
-                    key,
-                    format!("must be strictly between 0 and 1, got {v}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        open_unit("risk.min_liquidation_distance", r.min_liquidation_distance)?;
-        open_unit(
+        let unit = Span::open(Decimal::ZERO, Decimal::ONE);
+        unit.check(
+            "risk.min_liquidation_distance",
+            r.min_liquidation_distance,
+            "",
+        )?;
+        unit.check(
             "risk.default_maintenance_margin_rate",
             r.default_maintenance_margin_rate,
+            "",
         )?;
-        if r.max_margin_ratio <= Decimal::ZERO || r.max_margin_ratio > Decimal::ONE {
-            return Err(ConfigError::invalid(
-                "risk.max_margin_ratio",
-                format!("must be above 0 and at most 1, got {}", r.max_margin_ratio),
-            ));
-        }
-        check_leverage("risk.default_leverage", r.default_leverage)?;
+        Span::above(Decimal::ZERO, Decimal::ONE).check(
+            "risk.max_margin_ratio",
+            r.max_margin_ratio,
+            "",
+        )?;
+        leverage_span().check("risk.default_leverage", r.default_leverage, "")?;
 
         let b = &self.breakers;
         for (key, v) in [
@@ -381,32 +512,30 @@ impl DeciderConfig {
             ("breakers.quote_ttl_ms", b.quote_ttl_ms),
             ("breakers.reject_window_ms", b.reject_window_ms),
         ] {
-            if v == 0 {
-                return Err(ConfigError::invalid(key, "must be at least 1 ms"));
-            }
+            check_count(key, v, 1, MAX_WINDOW_MS, " ms (a day)")?;
         }
-        if b.max_rejects_per_window == 0 || b.max_rejects_per_window > 10_000 {
-            return Err(ConfigError::invalid(
-                "breakers.max_rejects_per_window",
-                format!("must be 1..=10000, got {}", b.max_rejects_per_window),
-            ));
-        }
+        check_count(
+            "breakers.max_rejects_per_window",
+            b.max_rejects_per_window.into(),
+            1,
+            10_000,
+            "",
+        )?;
 
         for v in Venue::ALL {
             let p = &self.venues[v.index()];
             for (field, fee) in [("taker_fee", p.taker_fee), ("maker_fee", p.maker_fee)] {
-                if fee.abs() >= Decimal::new(1, 2) {
-                    return Err(ConfigError::invalid(
-                        format!("venues.{v}.{field}"),
-                        format!("{fee} is not a plausible fee rate (0.0005 = 5 bp)"),
-                    ));
-                }
+                fee_span().check(
+                    &format!("venues.{v}.{field}"),
+                    fee,
+                    " (a fee rate: 0.0005 = 5 bp)",
+                )?;
             }
             if let Some(l) = p.leverage {
-                check_leverage(&format!("venues.{v}.leverage"), l)?;
+                leverage_span().check(&format!("venues.{v}.leverage"), l, "")?;
             }
             if let Some(m) = p.maintenance_margin_rate {
-                open_unit(&format!("venues.{v}.maintenance_margin_rate"), m)?;
+                unit.check(&format!("venues.{v}.maintenance_margin_rate"), m, "")?;
             }
         }
         Ok(())
@@ -455,18 +584,8 @@ impl DeciderConfig {
     }
 }
 
-fn check_leverage(key: &str, l: Decimal) -> Result<(), ConfigError> {
-    if l < Decimal::ONE || l > Decimal::from(125) {
-        return Err(ConfigError::invalid(
-            key,
-            format!("must be 1..=125, got {l}"),
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn d(s: &str) -> Decimal {
@@ -570,7 +689,36 @@ max_notional = "2500.50"
             (
                 Box::new(|c| c.strategy.expected_holding_hours = Decimal::ZERO),
                 "strategy.expected_holding_hours",
-                "above 0",
+                "must be at least 1 and at most 8760 (an hour to a year), got 0",
+            ),
+            // 8760 / 10⁻²⁵ overflowed a decimal and aborted the load.
+            (
+                Box::new(|c| c.strategy.expected_holding_hours = d("0.0000000000000000000000001")),
+                "strategy.expected_holding_hours",
+                "at most 8760",
+            ),
+            // Accepted, then the engine thread aborted multiplying it by entry_apr.
+            (
+                Box::new(|c| {
+                    c.strategy.expected_holding_hours = d("79228162514264337593543950335")
+                }),
+                "strategy.expected_holding_hours",
+                "at most 8760",
+            ),
+            (
+                Box::new(|c| c.strategy.exit_apr = d("-1000000")),
+                "strategy.exit_apr",
+                "must be at least 0 and below 0.15",
+            ),
+            (
+                Box::new(|c| c.strategy.entry_apr = d("79228162514264337593543950335")),
+                "strategy.entry_apr",
+                "must be above 0 and at most 10 (1000 % a year)",
+            ),
+            (
+                Box::new(|c| c.strategy.spot_borrow_apr = Some(d("-0.1"))),
+                "strategy.spot_borrow_apr",
+                "at least 0 and at most 10",
             ),
             (
                 Box::new(|c| c.strategy.fallback_interval_hours = 0),
@@ -593,19 +741,29 @@ max_notional = "2500.50"
                 "above 0",
             ),
             (
+                Box::new(|c| c.risk.max_total_notional = d("1000000000001")),
+                "risk.max_total_notional",
+                "above 0 and at most 1000000000000 (quote units)",
+            ),
+            (
                 Box::new(|c| c.risk.min_liquidation_distance = d("1.5")),
                 "risk.min_liquidation_distance",
-                "between 0 and 1",
+                "above 0 and below 1",
             ),
             (
                 Box::new(|c| c.risk.default_leverage = d("0.5")),
                 "risk.default_leverage",
-                "1..=125",
+                "at least 1 and at most 125",
             ),
             (
                 Box::new(|c| c.breakers.quote_ttl_ms = 0),
                 "breakers.quote_ttl_ms",
-                "at least 1 ms",
+                "1..=86400000 ms",
+            ),
+            (
+                Box::new(|c| c.breakers.funding_ttl_ms = u64::MAX),
+                "breakers.funding_ttl_ms",
+                "1..=86400000 ms",
             ),
             (
                 Box::new(|c| c.breakers.max_rejects_per_window = 0),
@@ -615,7 +773,7 @@ max_notional = "2500.50"
             (
                 Box::new(|c| c.venues[4].taker_fee = d("0.05")),
                 "venues.okx-perp.taker_fee",
-                "plausible",
+                "above -0.01 and below 0.01 (a fee rate",
             ),
         ];
         for (mutate, key, reason) in cases {

@@ -183,7 +183,7 @@ impl Decider {
         Ok(Decider {
             pairs_by_instrument,
             state: vec![PairState::default(); pairs.len()],
-            params: StrategyParams::new(&cfg),
+            params: StrategyParams::new(&cfg)?,
             max_total_notional: cfg.risk.max_total_notional,
             legs: vec![LegCache::default(); instruments * VENUE_COUNT],
             checks,
@@ -513,7 +513,7 @@ impl Decider {
             Some(best) => best.map(|(o, m)| (o, m < 0)),
             None => self
                 .best_entry(p, base, usable, |o, l, s| {
-                    Some(strategy::entry_margin(o, l, s, params))
+                    strategy::entry_margin(o, l, s, params)
                 })
                 .flatten()
                 .map(|(o, m)| (o, m < Decimal::ZERO)),

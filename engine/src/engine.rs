@@ -30,7 +30,7 @@ use crate::breaker::BreakerChange;
 use crate::client_id::{ClientIdError, ClientOrderId, InstanceId};
 use crate::clock::Now;
 use crate::command::OperatorCommand;
-use crate::config::ConfigError;
+use crate::config::{check_count, ConfigError};
 use crate::cycle::{
     Cycle, CycleChange, CycleReason, CycleState, FillDelta, PairBook, WorkingOrder,
 };
@@ -164,16 +164,20 @@ impl ExecConfig {
                 ));
             }
         }
-        if self.retry_backoff_ms > 60_000 || self.max_retry_backoff_ms > 600_000 {
-            return Err(ConfigError::invalid(
-                "execution.retry_backoff_ms",
-                format!(
-                    "retry_backoff_ms must be at most 60000 and max_retry_backoff_ms at most 600000, got {} and {}",
-                    self.retry_backoff_ms, self.max_retry_backoff_ms
-                ),
-            ));
-        }
-        Ok(())
+        check_count(
+            "execution.retry_backoff_ms",
+            self.retry_backoff_ms,
+            0,
+            60_000,
+            " ms",
+        )?;
+        check_count(
+            "execution.max_retry_backoff_ms",
+            self.max_retry_backoff_ms,
+            0,
+            600_000,
+            " ms",
+        )
     }
 
     fn params(&self) -> ReconcileParams {
@@ -211,7 +215,9 @@ pub enum EngineError {
     Config(#[from] ConfigError),
     #[error("instance: {0}")]
     Instance(#[from] ClientIdError),
-    #[error("journal: {0}")]
+    /// The journal's own message names the journal file; wrapping it would print it twice
+    /// wherever the error chain is followed.
+    #[error(transparent)]
     Journal(#[from] carry_journal::JournalError),
     #[error("journal record {seq}: {source}")]
     Record { seq: u64, source: RecordError },
@@ -298,7 +304,7 @@ impl RecordSink for MemorySink {
             return Err(carry_journal::JournalError::Io {
                 path: "memory".into(),
                 op: "append",
-                source: std::io::Error::other("injected append failure"),
+                error: std::io::Error::other("injected append failure"),
             });
         }
         let mut buf = vec![0u8; len];
@@ -1294,6 +1300,16 @@ resolve = "resend"
             .unwrap_err()
             .to_string()
             .starts_with("execution.exit_slippage_bps"));
+        // Each backoff refusal names its own key (both used to name retry_backoff_ms).
+        let bad = ExecConfig {
+            max_retry_backoff_ms: 600_001,
+            ..ExecConfig::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "execution.max_retry_backoff_ms: must be 0..=600000 ms, got 600001"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::config::{ConfigError, DeciderConfig, PairConfig};
+use crate::config::{max_order_qty, min_order_qty, ConfigError, DeciderConfig, PairConfig, Span};
 use crate::instrument::{InstrumentId, Universe};
 use crate::target::PairId;
 use crate::venue::{Venue, VENUE_COUNT};
@@ -293,12 +293,11 @@ fn resolve(
     }
 
     if let Some(q) = pc.order_qty {
-        if q <= Decimal::ZERO {
-            return Err(ConfigError::invalid(
-                key("order_qty"),
-                format!("must be above 0 (base units), got {q}"),
-            ));
-        }
+        Span::closed(min_order_qty(), max_order_qty()).check(
+            &key("order_qty"),
+            q,
+            " (base units; sizes are cut to 8 decimals)",
+        )?;
     }
     if let Some(n) = pc.max_notional {
         if n <= Decimal::ZERO {

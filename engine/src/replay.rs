@@ -56,7 +56,9 @@ pub enum ReplayOutcome {
 /// Why a replay could not run to a verdict.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("journal: {0}")]
+    /// The journal's own message names the journal file; wrapping it would print it twice
+    /// wherever the error chain is followed.
+    #[error(transparent)]
     Journal(#[from] carry_journal::JournalError),
     #[error("journal record {seq}: {source}")]
     Record { seq: u64, source: RecordError },
@@ -82,7 +84,8 @@ where
     let reader = JournalReader::open(dir)?;
     run(
         |from| {
-            reader.iter_from(from).map(|r| {
+            // To the end as it stands: a hole in the data fails the replay, never shortens it.
+            reader.iter_to_end(from).map(|r| {
                 r.map(|r| (r.seq, r.kind, r.payload))
                     .map_err(ReplayError::from)
             })

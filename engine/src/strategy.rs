@@ -22,7 +22,7 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::config::{Crossing, DeciderConfig};
+use crate::config::{ConfigError, Crossing, DeciderConfig, FeeKind};
 use crate::event::Quote;
 use crate::fixed::{self, Fx, Fx2};
 use crate::funding::{FundingMonitor, FundingState, LegProblem};
@@ -88,35 +88,65 @@ impl ParamsFx {
 }
 
 impl StrategyParams {
-    pub fn new(cfg: &DeciderConfig) -> StrategyParams {
+    /// The products of the settings the decision uses, each computed with checked arithmetic:
+    /// a setting the load-time ranges let through but that overflows here is an error naming
+    /// its key, never an abort.
+    pub fn new(cfg: &DeciderConfig) -> Result<StrategyParams, ConfigError> {
         let s = &cfg.strategy;
+        let overflow = |key: &str, what: &str| {
+            ConfigError::invalid(key, format!("too large: {what} does not fit a decimal"))
+        };
         let mut fees = [Decimal::ZERO; VENUE_COUNT];
         for v in Venue::ALL {
             fees[v.index()] = cfg.venues[v.index()].fee(s.fee);
         }
+        let fee_key = match s.fee {
+            FeeKind::Taker => "taker_fee",
+            FeeKind::Maker => "maker_fee",
+        };
         let mut fee_hours = [[Decimal::ZERO; VENUE_COUNT]; VENUE_COUNT];
-        for l in 0..VENUE_COUNT {
-            for t in 0..VENUE_COUNT {
-                fee_hours[l][t] = (fees[l] + fees[t]) * FEE_HOURS;
+        for l in Venue::ALL {
+            for t in Venue::ALL {
+                fee_hours[l.index()][t.index()] = fees[l.index()]
+                    .checked_add(fees[t.index()])
+                    .and_then(|f| f.checked_mul(FEE_HOURS))
+                    .ok_or_else(|| overflow(&format!("venues.{l}.{fee_key}"), "fees × 17520"))?;
             }
         }
+        let hours = s.expected_holding_hours;
         let borrow = s.spot_borrow_apr.unwrap_or(Decimal::ZERO);
-        let entry_apr_hours = s.entry_apr * s.expected_holding_hours;
-        let borrow_hours = borrow * s.expected_holding_hours;
-        StrategyParams {
+        let entry_apr_hours = s.entry_apr.checked_mul(hours).ok_or_else(|| {
+            overflow(
+                "strategy.expected_holding_hours",
+                "entry_apr × expected_holding_hours",
+            )
+        })?;
+        let borrow_hours = borrow.checked_mul(hours).ok_or_else(|| {
+            overflow(
+                "strategy.expected_holding_hours",
+                "spot_borrow_apr × expected_holding_hours",
+            )
+        })?;
+        let cost_per_year = HOURS_PER_YEAR.checked_div(hours).ok_or_else(|| {
+            ConfigError::invalid(
+                "strategy.expected_holding_hours",
+                format!("{hours} leaves no finite cost per year (8760 / hours)"),
+            )
+        })?;
+        Ok(StrategyParams {
             entry_apr: s.entry_apr,
             exit_apr: s.exit_apr,
             use_predicted_rate: s.use_predicted_rate,
             crossing: s.crossing,
             fees,
-            cost_per_year: Decimal::from(money::HOURS_PER_YEAR) / s.expected_holding_hours,
-            holding_hours: s.expected_holding_hours,
+            cost_per_year,
+            holding_hours: hours,
             entry_apr_hours,
             borrow_hours,
             fx: ParamsFx::new(entry_apr_hours, borrow_hours, &fee_hours),
             fee_hours,
             spot_borrow_apr: borrow,
-        }
+        })
     }
 
     /// Recomputes the fixed-point terms after a change to the decimal ones (tests set fields).
@@ -164,6 +194,9 @@ pub struct LegCache {
     /// `apr × holding_hours`: the leg's term of [`EdgeInputs::entry_margin`], so a decision
     /// multiplies only what spans both legs.
     pub apr_hours: Decimal,
+    /// `apr × holding_hours` did not fit a decimal (`apr_hours` is then 0): no entry margin can be
+    /// computed with this leg.
+    apr_hours_overflow: bool,
     /// The same terms in fixed point ([`crate::fixed`]): `apr_hours` (0 until a funding update,
     /// as for spot) unless it did not fit, and the book's, `None` until a quote or if unfit.
     fx_apr_hours: Fx,
@@ -200,7 +233,7 @@ impl LegCache {
     }
 
     fn set_fx_apr_hours(&mut self) {
-        let fx = fixed::to_fx(self.apr_hours);
+        let fx = fixed::to_fx(self.apr_hours).filter(|_| !self.apr_hours_overflow);
         self.fx_apr_hours = fx.unwrap_or(0);
         self.fx_apr_unfit = fx.is_none();
     }
@@ -221,7 +254,9 @@ impl LegCache {
             f.funding.rate
         };
         self.apr = self.rate * f.periods_per_year;
-        self.apr_hours = self.apr * params.holding_hours;
+        let apr_hours = self.apr.checked_mul(params.holding_hours);
+        self.apr_hours_overflow = apr_hours.is_none();
+        self.apr_hours = apr_hours.unwrap_or(Decimal::ZERO);
         self.mark = f.funding.mark_price.filter(|m| *m > Decimal::ZERO);
         self.reference = self.mark.unwrap_or(self.mid);
         self.set_fx_apr_hours();
@@ -363,22 +398,32 @@ const FEE_HOURS_FX2: Fx2 = 17_520 * fixed::FX_ONE as i128;
 const HOURS_PER_YEAR_FX2: Fx2 = money::HOURS_PER_YEAR as i128 * fixed::FX_ONE as i128;
 
 /// [`EdgeInputs::entry_margin`] from the legs' cached hour-scaled terms: the same number with
-/// three multiplications instead of five. The exact fallback of [`entry_margin_fx`].
+/// three multiplications instead of five. The exact fallback of [`entry_margin_fx`]. `None` when
+/// a term does not fit a decimal (an APR no venue allows, times the holding hours): no entry.
 pub fn entry_margin(
     o: Orientation,
     long: &LegCache,
     short: &LegCache,
     p: &StrategyParams,
-) -> Decimal {
-    let mut x = short.apr_hours - long.apr_hours - p.entry_apr_hours - p.fee_hours(o);
+) -> Option<Decimal> {
+    if long.apr_hours_overflow || short.apr_hours_overflow {
+        return None;
+    }
+    let mut x = short
+        .apr_hours
+        .checked_sub(long.apr_hours)?
+        .checked_sub(p.entry_apr_hours)?
+        .checked_sub(p.fee_hours(o))?;
     if !o.short.is_perp() {
-        x -= p.borrow_hours;
+        x = x.checked_sub(p.borrow_hours)?;
     }
-    let mut margin = x * long.mid - (long.width + short.width) * FEE_HOURS;
+    let crossings = (long.width + short.width).checked_mul(FEE_HOURS)?;
+    let mut margin = x.checked_mul(long.mid)?.checked_sub(crossings)?;
     if long.reference > short.reference {
-        margin -= (long.reference - short.reference) * HOURS_PER_YEAR;
+        let basis = (long.reference - short.reference).checked_mul(HOURS_PER_YEAR)?;
+        margin = margin.checked_sub(basis)?;
     }
-    margin
+    Some(margin)
 }
 
 /// The edge inputs of holding `o` now, or why there are none: a leg missing, reset or stale
@@ -438,7 +483,12 @@ pub fn entry_qty(pair: &Pair, long: &Quote, short: &Quote, headroom: Decimal) ->
     if price <= Decimal::ZERO || headroom <= Decimal::ZERO {
         return Decimal::ZERO;
     }
-    let mut qty = pair.max_notional.min(headroom) / price;
+    // A price so small that the limit buys more than a decimal holds leaves the limit unbinding.
+    let mut qty = pair
+        .max_notional
+        .min(headroom)
+        .checked_div(price)
+        .unwrap_or(Decimal::MAX);
     if let Some(q) = pair.order_qty {
         qty = qty.min(q);
     }
@@ -549,11 +599,15 @@ pub fn validate(t: &PairTarget, pair: &Pair, ctx: &TargetContext) -> Result<(), 
             if !ctx.tradable {
                 return Err(RejectReason::NotTradable);
             }
-            let notional = t.long.qty * ctx.price;
-            if notional > pair.max_notional {
-                return Err(RejectReason::OverPairLimit);
-            }
-            if ctx.open_notional + notional > ctx.max_total_notional {
+            // A product too large for a decimal is above any limit.
+            let notional = t
+                .long
+                .qty
+                .checked_mul(ctx.price)
+                .filter(|n| *n <= pair.max_notional)
+                .ok_or(RejectReason::OverPairLimit)?;
+            let total = ctx.open_notional.checked_add(notional);
+            if total.is_none_or(|t| t > ctx.max_total_notional) {
                 return Err(RejectReason::OverTotalLimit);
             }
         }
@@ -730,7 +784,7 @@ mod tests {
                 long: if long_perp { v("binance-perp") } else { v("binance-spot") },
                 short: if short_perp { v("bybit-perp") } else { v("bybit-spot") },
             };
-            let exact = entry_margin(o, &l, &s, &p);
+            let exact = entry_margin(o, &l, &s, &p).expect("terms fit a decimal");
             let fx = entry_margin_fx(o, &l, &s, &p);
             // Below 9.2·10⁶ every term fits; past it (a rate × hours no venue allows) the
             // decider falls back to `exact`.
@@ -791,6 +845,83 @@ mod tests {
             );
             assert!(qty * entry_price(&long, &short) <= p.max_notional);
         }
+    }
+
+    #[test]
+    fn settings_whose_products_overflow_are_refused_not_aborted() {
+        // 8760 / 10⁻²⁵ aborted the load; entry_apr 2 × 7.9·10²⁸ would abort it too.
+        for (entry_apr, hours) in [
+            ("0.15", "0.0000000000000000000000001"),
+            ("2", "79228162514264337593543950335"),
+        ] {
+            let mut cfg = crate::config::tests::sample();
+            cfg.strategy.entry_apr = d(entry_apr);
+            cfg.strategy.expected_holding_hours = d(hours);
+            let err = StrategyParams::new(&cfg).unwrap_err();
+            assert_eq!(err.key(), "strategy.expected_holding_hours", "{err}");
+        }
+        let p = StrategyParams::new(&crate::config::tests::sample()).unwrap();
+        assert_eq!(p.entry_apr_hours, d("10.8"), "0.15 × 72");
+        assert_eq!(
+            p.cost_per_year,
+            d("121.66666666666666666666666667"),
+            "8760 / 72"
+        );
+    }
+
+    #[test]
+    fn a_leg_whose_apr_times_the_holding_hours_overflows_yields_no_entry_margin() {
+        // 0.15 a year held for 7.9·10²⁸ hours was accepted at load; the engine thread then
+        // aborted multiplying a leg's APR by it.
+        let mut p = params();
+        p.holding_hours = d("79228162514264337593543950335");
+        let mut perp = LegCache::default();
+        perp.on_quote(&quote("100", "100.1", "1"), &p);
+        perp.on_funding(&funding_state(d("0.0001"), None, 8 * 3_600_000), &p);
+        let mut spot = LegCache::default();
+        spot.on_quote(&quote("100", "100.1", "1"), &p);
+        let o = Orientation {
+            long: v("binance-spot"),
+            short: v("bybit-perp"),
+        };
+        assert_eq!(entry_margin_fx(o, &spot, &perp, &p), None);
+        assert_eq!(entry_margin(o, &spot, &perp, &p), None);
+        // The same leg at the default holding time values fine.
+        let p = params();
+        perp.on_funding(&funding_state(d("0.0001"), None, 8 * 3_600_000), &p);
+        assert!(entry_margin(o, &spot, &perp, &p).is_some());
+    }
+
+    #[test]
+    fn limits_hold_against_prices_a_decimal_cannot_multiply() {
+        // 10¹² quote units at a price of 10⁻²⁷ is more base units than a decimal holds: the
+        // notional limit does not bind, the order size and the book do.
+        let p = pair(Some("3"), "1000000000000");
+        let tiny = quote(
+            "0.000000000000000000000000001",
+            "0.000000000000000000000000001",
+            "5",
+        );
+        assert_eq!(entry_qty(&p, &tiny, &tiny, d("1000000000000")), d("3"));
+        // A size times a price past the decimal range is over any limit, not an abort.
+        let ctx = TargetContext {
+            price: d("79228162514264337593543950335"),
+            open_notional: Decimal::ZERO,
+            max_total_notional: d("1000000000000"),
+            tradable: true,
+        };
+        let t = target(
+            ("binance-spot", "2"),
+            ("bybit-perp", "-2"),
+            TargetReason::Enter,
+        );
+        assert_eq!(validate(&t, &p, &ctx), Err(RejectReason::OverPairLimit));
+        let ctx = TargetContext {
+            price: d("1"),
+            open_notional: d("79228162514264337593543950335"),
+            ..ctx
+        };
+        assert_eq!(validate(&t, &p, &ctx), Err(RejectReason::OverTotalLimit));
     }
 
     fn target(long: (&str, &str), short: (&str, &str), reason: TargetReason) -> PairTarget {
@@ -1059,7 +1190,7 @@ mod tests {
                         };
                         let inputs = EdgeInputs::combine(o, l, s);
                         let margin = inputs.entry_margin(&p);
-                        assert_eq!(entry_margin(o, l, s, &p), margin, "cached terms");
+                        assert_eq!(entry_margin(o, l, s, &p), Some(margin), "cached terms");
                         // These terms all have at most 12 places: fixed point is exact.
                         let fx = entry_margin_fx(o, l, s, &p).expect("terms fit");
                         assert_eq!(fixed::fx2_to_decimal(fx), Some(margin.normalize()));

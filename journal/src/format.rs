@@ -5,14 +5,25 @@
 //!
 //! ```text
 //! 0..8    magic "CARRYJNL"
-//! 8..12   format version (u32)
+//! 8..12   format version (u32): 2 (1 is still read, see below)
 //! 12..16  header length (u32, 64)
 //! 16..24  journal instance id (u64), the same in every segment of one journal
 //! 24..32  sequence number of the first record in this segment (u64)
-//! 32..60  zero
+//! 32..40  length of the file in bytes, as pre-allocated (u64)
+//! 40..60  zero
 //! 60..64  CRC32C of bytes 0..60
 //! 64..    records, each starting on an 8-byte boundary; the rest of the file is zero
 //! ```
+//!
+//! The recorded length lets a reader tell a segment cut short (which no crash does: the file is
+//! pre-allocated before it gets its name) from one whose end was never written. A format-2
+//! writer also keeps room for the seal after the last record of every segment, and puts the
+//! next segment in place before it writes the seal that names it, so a seal proves that its
+//! successor existed.
+//!
+//! Format 1 is the same without the length (bytes 32..60 zero). Its segments are read and
+//! appended to as they are, without those two guarantees: a format-1 segment may end full
+//! without a seal, and its seal may have been written before its successor was created.
 //!
 //! Record frame:
 //!
@@ -38,8 +49,11 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Identifies a carry journal segment.
 pub const MAGIC: [u8; 8] = *b"CARRYJNL";
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. It also reads [`OLDEST_FORMAT_VERSION`] and every
+/// version in between.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Bytes before the first record of a segment.
 pub const SEGMENT_HEADER_LEN: usize = 64;
 /// Bytes of a record frame before its payload.
@@ -55,8 +69,11 @@ pub(crate) const fn align8(n: usize) -> usize {
 /// The decoded header of a segment file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SegmentHeader {
+    pub version: u32,
     pub instance_id: u64,
     pub first_seq: u64,
+    /// File length as pre-allocated; `None` in format 1, which did not record it.
+    pub size: Option<u64>,
 }
 
 /// Why 64 bytes are not a segment header this build can use.
@@ -71,13 +88,24 @@ pub(crate) enum HeaderError {
 }
 
 impl SegmentHeader {
+    /// A header of the current format for a segment of `size` bytes.
+    pub fn new(instance_id: u64, first_seq: u64, size: u64) -> SegmentHeader {
+        SegmentHeader {
+            version: FORMAT_VERSION,
+            instance_id,
+            first_seq,
+            size: Some(size),
+        }
+    }
+
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut h = [0u8; SEGMENT_HEADER_LEN];
         h[0..8].copy_from_slice(&MAGIC);
-        h[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        h[8..12].copy_from_slice(&self.version.to_le_bytes());
         h[12..16].copy_from_slice(&(SEGMENT_HEADER_LEN as u32).to_le_bytes());
         h[16..24].copy_from_slice(&self.instance_id.to_le_bytes());
         h[24..32].copy_from_slice(&self.first_seq.to_le_bytes());
+        h[32..40].copy_from_slice(&self.size.unwrap_or(0).to_le_bytes());
         let crc = crc32c::crc32c(&h[0..60]);
         h[60..64].copy_from_slice(&crc.to_le_bytes());
         h
@@ -93,7 +121,7 @@ impl SegmentHeader {
             return Err(HeaderError::BadMagic);
         }
         let version = le_u32(&h[8..12]);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(HeaderError::Version(version));
         }
         if crc32c::crc32c(&h[0..60]) != le_u32(&h[60..64]) {
@@ -104,9 +132,16 @@ impl SegmentHeader {
             return Err(HeaderError::BadLength(header_len));
         }
         Ok(SegmentHeader {
+            version,
             instance_id: le_u64(&h[16..24]),
             first_seq: le_u64(&h[24..32]),
+            size: (version >= 2).then(|| le_u64(&h[32..40])),
         })
+    }
+
+    /// Whether this segment's seal proves that its successor was in place (format 2 on).
+    pub fn seal_follows_successor(&self) -> bool {
+        self.version >= 2
     }
 }
 
@@ -301,7 +336,7 @@ impl SegPtr {
 
     /// Copies `out.len()` bytes from `off` (a multiple of 8) through atomic word loads: for
     /// looking at bytes nobody vouches for (a torn tail that a new writer may be zeroing).
-    fn copy_racy(&self, off: usize, out: &mut [u8]) {
+    pub fn copy_racy(&self, off: usize, out: &mut [u8]) {
         for (i, chunk) in out.chunks_mut(8).enumerate() {
             let w = self.load_word(off + i * 8).to_le_bytes();
             chunk.copy_from_slice(&w[..chunk.len()]);
@@ -398,16 +433,24 @@ mod tests {
 
     #[test]
     fn segment_header_round_trips_and_rejects_damage() {
-        let h = SegmentHeader {
-            instance_id: 0xDEAD_BEEF_0123_4567,
-            first_seq: 42,
-        };
+        let h = SegmentHeader::new(0xDEAD_BEEF_0123_4567, 42, 1 << 20);
         let bytes = h.encode();
         assert_eq!(SegmentHeader::decode(&bytes), Ok(h));
+        assert_eq!(&bytes[32..40], &(1u64 << 20).to_le_bytes());
 
-        let mut v2 = bytes;
-        v2[8] = 2;
-        assert_eq!(SegmentHeader::decode(&v2), Err(HeaderError::Version(2)));
+        let mut v3 = bytes;
+        v3[8] = 3;
+        assert_eq!(SegmentHeader::decode(&v3), Err(HeaderError::Version(3)));
+
+        // Format 1 did not record the length: whatever bytes 32..40 hold is not read as one.
+        let v1 = SegmentHeader {
+            version: 1,
+            size: None,
+            ..h
+        };
+        let v1_bytes = v1.encode();
+        assert_eq!(&v1_bytes[32..40], &[0u8; 8]);
+        assert_eq!(SegmentHeader::decode(&v1_bytes), Ok(v1));
 
         let mut flipped = bytes;
         flipped[20] ^= 1;

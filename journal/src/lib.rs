@@ -8,11 +8,13 @@
 //! A journal is a directory of segment files named `<first sequence number, 20 digits>.seg`
 //! (lexical order is sequence order), each pre-allocated (default 64 MiB) and pre-zeroed, plus a
 //! `LOCK` file. Each segment starts with a header (magic, format version, journal instance id,
-//! first sequence number); records follow on 8-byte boundaries, each framed with its length,
-//! kind, sequence number (gapless from 1 across segments and restarts), timestamp and a CRC32C
-//! of header and payload. A zero length word marks the end of written data. When a record does
-//! not fit, the writer seals the segment and continues in a new one. The byte layout is in the
-//! source of the `format` module.
+//! first sequence number, the length the file was pre-allocated with); records follow on 8-byte
+//! boundaries, each framed with its length, kind, sequence number (gapless from 1 across
+//! segments and restarts), timestamp and a CRC32C of header and payload. A zero length word marks
+//! the end of written data. When a record does not fit, the writer creates the next segment and
+//! then seals this one (room for the seal is always kept), so a seal proves that the segment it
+//! names was in place. The byte layout is in the source of the `format` module. Format 1
+//! journals (written before segment headers recorded their length) are read and continued.
 //!
 //! # Writers, readers, recovery
 //!
@@ -29,9 +31,21 @@
 //!
 //! Opening for writing scans the whole journal. Bytes after the last valid record that nothing
 //! valid follows (a record cut short, a bad checksum at the very end) are a *torn tail*, what a
-//! crash leaves: they are zeroed and reported in [`Recovery`]. A bad record that valid records
-//! follow is *corruption*: the open fails naming the segment file and byte offset, and nothing is
-//! skipped silently. [`verify`] applies the same rules without changing anything.
+//! crash leaves: they are zeroed and reported in [`Recovery`]. Everything else that is not
+//! intact is *corruption*, and the open fails naming the segment file (and byte offset); nothing
+//! is skipped silently:
+//!
+//! - a bad record that valid records follow (a hole: a zeroed length word or page);
+//! - a segment file shorter or longer than it was pre-allocated (a crash never shortens one), or
+//!   one that is not a regular file;
+//! - a segment that a seal names but that is missing or blank (empty, or zeros only), and a
+//!   blank first segment, which cannot be told from a journal that lost its records;
+//! - a directory whose `LOCK` file shows it held a journal, but with no segment left
+//!   ([`JournalError::SegmentsMissing`]): a new journal is created only where none was.
+//!
+//! The one blank segment tolerated is a last segment that no seal names, which power loss can
+//! leave while the writer creates it; the writer removes it. [`verify`] applies the same rules
+//! without changing anything, and so does a reader from [`JournalReader::iter_to_end`].
 //!
 //! # Durability
 //!
@@ -43,7 +57,8 @@
 //!   a crash or `kill -9` of the carry process, but not a kernel crash or power loss: the kernel
 //!   writes dirty pages back on its own schedule (typically within 30 s), so the records of that
 //!   window may be lost, and because pages may reach the disk out of order, the journal may then
-//!   show a hole that the next open reports as corruption rather than silently skipping.
+//!   show a hole (or a seal naming a segment that did not reach the disk) that the next open
+//!   reports as corruption rather than silently skipping.
 //!   [`Journal::flush`] (called at clean shutdown) makes everything durable.
 //! - [`Durability::Batch`] `{ interval }`: as `None` for a process crash; a background thread
 //!   msyncs the new records at most every `interval`, never the appending thread. After a
@@ -85,6 +100,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod error;
 mod flusher;
 mod format;
@@ -98,12 +115,15 @@ mod verify;
 mod writer;
 
 pub use error::JournalError;
-pub use format::{Record, FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+pub use format::{
+    Record, FORMAT_VERSION, OLDEST_FORMAT_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+};
 pub use lock::LOCK_FILE;
 pub use options::{
     Durability, JournalOptions, DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE,
 };
 pub use reader::{JournalReader, Records};
 pub use scan::TornTail;
+pub use segment::has_segments;
 pub use verify::{verify, KindStats, VerifyReport};
 pub use writer::{Journal, Recovery};

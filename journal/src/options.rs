@@ -83,9 +83,10 @@ impl JournalOptions {
         self
     }
 
-    /// Largest payload a record can have in segments of this size.
+    /// Largest payload a record can have in segments of this size: the segment less its
+    /// header, the record's frame header, and the room always kept for the end-of-segment seal.
     pub fn max_payload_len(&self) -> usize {
-        (self.segment_size as usize).saturating_sub(SEGMENT_HEADER_LEN + RECORD_HEADER_LEN)
+        (self.segment_size as usize).saturating_sub(SEGMENT_HEADER_LEN + 2 * RECORD_HEADER_LEN)
     }
 
     pub(crate) fn validate(&self) -> Result<(), JournalError> {
@@ -135,7 +136,7 @@ mod tests {
             JournalOptions::default()
                 .segment_size(4096)
                 .max_payload_len(),
-            4000
+            3968
         );
     }
 }

@@ -2,27 +2,34 @@
 //! of data, a torn tail a crash left behind, or corruption. Shared by the recovering writer and
 //! by `verify`, so both apply exactly the same rules:
 //!
-//! - A segment header must be intact, of this format version, of the same journal instance, and
-//!   start where the previous segment ended (segments are followed by name, never by trusting a
-//!   directory listing, which can miss entries renamed in meanwhile). The first segment starts at
-//!   sequence 1.
+//! - A segment file must be a regular file, its header intact, of a format version this build
+//!   reads, of the same journal instance, and start where the previous segment ended (segments
+//!   are followed by name, never by trusting a directory listing, which can miss entries renamed
+//!   in meanwhile). The first segment starts at sequence 1.
+//! - A segment is exactly as long as its header says it was pre-allocated (format 1: a multiple
+//!   of 8, at least the smallest segment size): a crash never shortens a segment, so a short one
+//!   is damage, not a torn tail.
 //! - Records must pass their checks and carry consecutive sequence numbers.
 //! - In the last segment, a bad frame or leftover bytes after the last record, with nothing valid
 //!   after them, are a torn tail: what a crash leaves. Anything valid after them is corruption.
 //! - In any other segment, a bad frame is corruption. A missing seal is tolerated when the next
-//!   segment continues the sequence (power loss can drop the seal write but not the data).
-//! - A last segment whose header is blank is a segment whose creation never reached the disk.
-//! - The bytes after a full segment's last frame (fewer than a frame header) and the padding
-//!   after each frame are never written or read: whatever they hold is ignored.
+//!   segment continues the sequence (the writer puts the next segment in place before it writes
+//!   the seal, so a crash can fall between the two, and power loss can drop the seal write).
+//! - A seal names the next segment, which must be present and not blank (format 2 on: the writer
+//!   writes the seal only once its successor is in place). A format-2 segment always ends with
+//!   its seal or with room for it; one that is full without a seal is damage.
+//! - A blank segment (empty, or zeros only) is a segment whose creation never reached the disk,
+//!   which power loss can leave: tolerated (and removed by the writer) only as the last segment,
+//!   after a segment whose seal does not name it. A blank first segment is refused: it cannot be
+//!   told from a journal whose records were lost.
+//! - The bytes after a full format-1 segment's last frame (fewer than a frame header) and the
+//!   padding after each frame are never written or read: whatever they hold is ignored.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use memmap2::{MmapOptions, MmapRaw};
-
 use crate::error::JournalError;
-use crate::format::{Frame, Record, SegPtr, SEGMENT_HEADER_LEN};
-use crate::segment::{list_segments, read_header, segment_file_name, HeaderRead, SegmentFile};
+use crate::format::{Frame, Record, SegPtr, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::segment::{list_segments, open_segment, segment_file_name, SegmentFile, SegmentOpen};
 
 /// Bytes at the end of a journal that a crash left and recovery cuts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,16 +171,7 @@ pub(crate) fn scan_segment(
                 // published more meanwhile.
                 match judge_end(seg, off, later)? {
                     DataEnd::PublishedMeanwhile => continue,
-                    DataEnd::ValidAfter(valid) => {
-                        return Err(JournalError::corrupt(
-                            path,
-                            off,
-                            format!(
-                                "no record here but a valid record follows at byte {valid}: \
-                                 records are missing"
-                            ),
-                        ))
-                    }
+                    DataEnd::ValidAfter(valid) => return Err(hole(path, off, valid)),
                     DataEnd::LaterSegment => {
                         return done(off, SegmentEnd::LostSeal, next_seq, records, None)
                     }
@@ -244,14 +242,6 @@ impl JournalScan {
     }
 }
 
-/// Maps a segment read-only. The map never outlives the scan of that segment.
-pub(crate) fn map_read_only(path: &Path) -> Result<MmapRaw, JournalError> {
-    let file = File::open(path).map_err(|e| JournalError::io(path, "open segment", e))?;
-    MmapOptions::new()
-        .map_raw_read_only(&file)
-        .map_err(|e| JournalError::io(path, "map segment", e))
-}
-
 /// Whether `dir` holds a segment starting after `first_seq` (a fresh listing).
 pub(crate) fn later_segment(
     dir: &Path,
@@ -269,6 +259,72 @@ pub(crate) fn blank_before_later(path: PathBuf) -> JournalError {
         path,
         reason: "blank header, yet later segments exist".into(),
     }
+}
+
+/// The error for a blank first segment: nothing tells it from a journal whose records were lost,
+/// so it is not taken for a new journal.
+pub(crate) fn blank_first(path: PathBuf) -> JournalError {
+    JournalError::NotASegment {
+        path,
+        reason: "the journal's first segment is blank (empty, or zeros only): refused rather \
+                 than taken for a new journal; remove the directory to start afresh"
+            .into(),
+    }
+}
+
+/// The error for the data of `path` ending at `off` although a valid record follows at `valid`.
+pub(crate) fn hole(path: &Path, off: usize, valid: usize) -> JournalError {
+    JournalError::corrupt(
+        path,
+        off,
+        format!("no record here but a valid record follows at byte {valid}: records are missing"),
+    )
+}
+
+/// The error for the seal at `seal_at` of `sealed` naming a next segment, `next`, that is
+/// missing or blank.
+pub(crate) fn seal_names_lost(sealed: &Path, seal_at: usize, next: &Path) -> JournalError {
+    let name = next.file_name().unwrap_or_default().to_string_lossy();
+    let state = match next.exists() {
+        true => "blank (empty, or zeros only)",
+        false => "missing",
+    };
+    JournalError::corrupt(
+        sealed,
+        seal_at,
+        format!("the seal names the next segment {name}, which is {state}"),
+    )
+}
+
+/// Checks how a segment ended: a segment followed by another never ends before its first record
+/// (its successor would start where it does), and a format-2 segment is never full without its
+/// seal.
+pub(crate) fn check_segment_end(
+    path: &Path,
+    header: &SegmentHeader,
+    end_kind: SegmentEnd,
+    records: u64,
+    end: usize,
+) -> Result<(), JournalError> {
+    let ended = matches!(
+        end_kind,
+        SegmentEnd::Sealed | SegmentEnd::Full | SegmentEnd::LostSeal
+    );
+    if ended && records == 0 {
+        return Err(JournalError::corrupt(
+            path,
+            end,
+            "the segment ends before its first record, so the next one would start where it does",
+        ));
+    }
+    if end_kind == SegmentEnd::Full && header.seal_follows_successor() {
+        return Err(JournalError::corrupt(
+            path,
+            end,
+            "no room is left for the end-of-segment seal, which a format-2 writer always keeps",
+        ));
+    }
+    Ok(())
 }
 
 /// The error for segment `stray` found where the segment starting with record `next_seq`
@@ -312,10 +368,18 @@ pub(crate) fn scan_journal(
         ));
     }
     let mut file = first;
+    // The segment whose seal names `file`, and where that seal is.
+    let mut named_by: Option<(PathBuf, usize)> = None;
     loop {
-        let header = match read_header(&file.path, file.first_seq)? {
-            HeaderRead::Ok(h) => h,
-            HeaderRead::Blank => {
+        let (header, map) = match open_segment(&file.path, file.first_seq)? {
+            SegmentOpen::Segment { header, map } => (header, map),
+            SegmentOpen::Blank => {
+                if let Some((sealed, at)) = &named_by {
+                    return Err(seal_names_lost(sealed, *at, &file.path));
+                }
+                if out.segments.is_empty() {
+                    return Err(blank_first(file.path));
+                }
                 if later_segment(dir, file.first_seq)?.is_some() {
                     return Err(blank_before_later(file.path));
                 }
@@ -334,15 +398,18 @@ pub(crate) fn scan_journal(
                 ),
             ));
         }
-        let map = map_read_only(&file.path)?;
         // SAFETY: `map` is a live mapping of `map.len()` bytes and outlives `seg`'s use below.
         let seg = unsafe { SegPtr::new(map.as_ptr(), map.len()) };
         let mut later = || Ok(later_segment(dir, file.first_seq)?.is_some());
         let scan = scan_segment(seg, &file.path, file.first_seq, &mut later, on_record)?;
+        check_segment_end(&file.path, &header, scan.end_kind, scan.records, scan.end)?;
         out.records += scan.records;
         out.next_seq = scan.next_seq;
         let end_kind = scan.end_kind;
         let this_first = file.first_seq;
+        let this_path = file.path.clone();
+        let seal_at =
+            (end_kind == SegmentEnd::Sealed && header.seal_follows_successor()).then_some(scan.end);
         out.segments.push(ScannedSegment {
             size: map.len() as u64,
             file,
@@ -356,9 +423,13 @@ pub(crate) fn scan_journal(
             path: dir.join(segment_file_name(out.next_seq)),
         };
         if !next.path.exists() {
-            // Sealed (or full) and nothing under the next name: the journal ends here, unless a
-            // segment further on exists. A live writer creates segments in order, so then the
-            // next one exists too (looked for again), or records are missing.
+            if let Some(at) = seal_at {
+                return Err(seal_names_lost(&this_path, at, &next.path));
+            }
+            // Full, or sealed by format 1 (which sealed before creating the successor), and
+            // nothing under the next name: the journal ends here, unless a segment further on
+            // exists. A live writer creates segments in order, so then the next one exists too
+            // (looked for again), or records are missing.
             match later_segment(dir, this_first)? {
                 None => return Ok(out),
                 Some(stray) if !next.path.exists() => {
@@ -367,6 +438,7 @@ pub(crate) fn scan_journal(
                 Some(_) => {}
             }
         }
+        named_by = seal_at.map(|at| (this_path, at));
         file = next;
     }
 }

@@ -5,8 +5,13 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use memmap2::{MmapOptions, MmapRaw};
+
 use crate::error::JournalError;
-use crate::format::{HeaderError, SegmentHeader, FORMAT_VERSION, SEGMENT_HEADER_LEN};
+use crate::format::{
+    HeaderError, SegPtr, SegmentHeader, FORMAT_VERSION, OLDEST_FORMAT_VERSION, SEGMENT_HEADER_LEN,
+};
+use crate::options::MIN_SEGMENT_SIZE;
 
 /// File name suffix of a segment.
 const SEGMENT_EXT: &str = ".seg";
@@ -54,6 +59,25 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalError
     Ok(out)
 }
 
+/// Whether `dir` holds any segment file; a directory that does not exist holds none. For
+/// callers that must tell a journal that was never created from one that was lost, before
+/// [`Journal::open`](crate::Journal::open) would create one.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// assert!(!carry_journal::has_segments(dir.path().join("j"))?);
+/// carry_journal::Journal::open(dir.path().join("j"), Default::default())?;
+/// assert!(carry_journal::has_segments(dir.path().join("j"))?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn has_segments(dir: impl AsRef<Path>) -> Result<bool, JournalError> {
+    let dir = dir.as_ref();
+    let exists = dir
+        .try_exists()
+        .map_err(|e| JournalError::io(dir, "look for journal directory", e))?;
+    Ok(exists && !list_segments(dir)?.is_empty())
+}
+
 /// Removes segments whose creation never finished (their name ends in `.seg.tmp`).
 pub(crate) fn remove_temp_segments(dir: &Path) -> Result<(), JournalError> {
     let entries =
@@ -73,60 +97,75 @@ pub(crate) fn remove_temp_segments(dir: &Path) -> Result<(), JournalError> {
     Ok(())
 }
 
-/// What the first bytes of a segment file say.
-pub(crate) enum HeaderRead {
-    Ok(SegmentHeader),
-    /// Shorter than a header or all zero: created but its header never reached the disk.
+/// A segment file opened for reading.
+pub(crate) enum SegmentOpen {
+    /// Its header, checked, and a read-only map of the whole file.
+    Segment { header: SegmentHeader, map: MmapRaw },
+    /// Nothing but zero bytes, or no bytes at all: a file whose creation never reached the disk
+    /// (or that was emptied; whether that is acceptable depends on where it is).
     Blank,
 }
 
-/// Reads and checks the header of `path`, expecting the first sequence its name promises.
-pub(crate) fn read_header(
+/// Opens the segment file `path`, which its name says starts with record `expected_first_seq`:
+/// checks that it is a regular file, its header, and that its length is one a writer gave it.
+pub(crate) fn open_segment(
     path: &Path,
     expected_first_seq: u64,
-) -> Result<HeaderRead, JournalError> {
-    let mut file = File::open(path).map_err(|e| JournalError::io(path, "open segment", e))?;
-    let mut h = [0u8; SEGMENT_HEADER_LEN];
-    let mut got = 0;
-    while got < h.len() {
-        match file.read(&mut h[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(JournalError::io(path, "read segment header", e)),
-        }
-    }
-    decode_header(path, &h, got, expected_first_seq)
-}
-
-pub(crate) fn decode_header(
-    path: &Path,
-    h: &[u8; SEGMENT_HEADER_LEN],
-    available: usize,
-    expected_first_seq: u64,
-) -> Result<HeaderRead, JournalError> {
+) -> Result<SegmentOpen, JournalError> {
     let not_segment = |reason: String| JournalError::NotASegment {
         path: path.to_path_buf(),
         reason,
     };
-    if available < SEGMENT_HEADER_LEN {
-        return if h[..available].iter().all(|&b| b == 0) {
-            Ok(HeaderRead::Blank)
-        } else {
-            Err(not_segment(format!(
-                "file is {available} bytes, shorter than a segment header"
-            )))
+    let mut file = File::open(path).map_err(|e| JournalError::io(path, "open segment", e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| JournalError::io(path, "read segment metadata", e))?;
+    if !meta.is_file() {
+        return Err(not_segment(format!(
+            "not a regular file ({})",
+            describe_file_type(&meta.file_type())
+        )));
+    }
+    let len = meta.len();
+    if len < SEGMENT_HEADER_LEN as u64 {
+        let mut bytes = Vec::with_capacity(SEGMENT_HEADER_LEN);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| JournalError::io(path, "read segment header", e))?;
+        return match bytes.iter().all(|&b| b == 0) {
+            true => Ok(SegmentOpen::Blank),
+            false => Err(not_segment(format!(
+                "file is {} bytes, shorter than a segment header",
+                bytes.len()
+            ))),
         };
     }
-    let header = match SegmentHeader::decode(h) {
+    let map = MmapOptions::new()
+        .map_raw_read_only(&file)
+        .map_err(|e| JournalError::io(path, "map segment", e))?;
+    // SAFETY: the map is live for the rest of this function and at least a header long; a
+    // segment's header is written before the file gets its name and never changes after.
+    let seg = unsafe { SegPtr::new(map.as_ptr(), map.len()) };
+    let mut h = [0u8; SEGMENT_HEADER_LEN];
+    seg.copy_racy(0, &mut h);
+    let header = match SegmentHeader::decode(&h) {
         Ok(header) => header,
-        Err(HeaderError::Blank) => return Ok(HeaderRead::Blank),
+        Err(HeaderError::Blank)
+            if seg.survey_tail(SEGMENT_HEADER_LEN).nonzero_end == SEGMENT_HEADER_LEN =>
+        {
+            return Ok(SegmentOpen::Blank)
+        }
+        Err(HeaderError::Blank) => {
+            return Err(not_segment(
+                "the header is all zero, but the file holds data after it".into(),
+            ))
+        }
         Err(HeaderError::BadMagic) => return Err(not_segment("wrong magic bytes".into())),
         Err(HeaderError::Version(found)) => {
             return Err(JournalError::VersionMismatch {
                 path: path.to_path_buf(),
                 found,
-                supported: FORMAT_VERSION,
+                oldest: OLDEST_FORMAT_VERSION,
+                newest: FORMAT_VERSION,
             })
         }
         Err(HeaderError::BadCrc) => return Err(not_segment("header CRC32C mismatch".into())),
@@ -146,7 +185,56 @@ pub(crate) fn decode_header(
             ),
         ));
     }
-    Ok(HeaderRead::Ok(header))
+    check_length(path, &header, len)?;
+    Ok(SegmentOpen::Segment { header, map })
+}
+
+/// A segment's file is exactly as long as it was pre-allocated: a crash never changes that, so
+/// any other length is damage (a segment cut short would otherwise pass for one whose end was
+/// never written). Format 1 did not record the length; its segments are held to what every
+/// writer made, a multiple of 8 bytes no shorter than [`MIN_SEGMENT_SIZE`].
+fn check_length(path: &Path, header: &SegmentHeader, len: u64) -> Result<(), JournalError> {
+    if let Some(size) = header.size {
+        if len != size {
+            let what = match len < size {
+                true => "cut short (a crash never shortens a pre-allocated segment)",
+                false => "grown after it was made",
+            };
+            return Err(JournalError::corrupt(
+                path,
+                len.min(size) as usize,
+                format!("the file is {len} bytes, but its header says it was pre-allocated with {size}: {what}"),
+            ));
+        }
+    }
+    if len < MIN_SEGMENT_SIZE || len % 8 != 0 {
+        return Err(JournalError::corrupt(
+            path,
+            len as usize,
+            format!(
+                "the file is {len} bytes, a length no writer gives a segment (a multiple of 8, at \
+                 least {MIN_SEGMENT_SIZE}): cut short"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn describe_file_type(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a plain file"
+    }
 }
 
 /// Fsyncs a directory so that entries created or renamed in it survive power loss.
@@ -217,10 +305,7 @@ pub(crate) fn create_segment(
         .map_err(|e| JournalError::io(&tmp, "create segment", e))?;
     let result = (|| {
         preallocate(&file, &tmp, size)?;
-        let header = SegmentHeader {
-            instance_id,
-            first_seq,
-        };
+        let header = SegmentHeader::new(instance_id, first_seq, size);
         file.write_all(&header.encode())
             .map_err(|e| JournalError::io(&tmp, "write segment header", e))?;
         if durable {

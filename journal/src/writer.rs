@@ -17,7 +17,9 @@ use crate::options::{Durability, JournalOptions};
 use crate::prefault::{populate_ahead, Prefaulter, Spare};
 use crate::reader::JournalReader;
 use crate::scan::{scan_journal, SegmentEnd, TornTail};
-use crate::segment::{create_segment, new_segment_path, random_instance_id, sync_dir};
+use crate::segment::{
+    create_segment, list_segments, new_segment_path, random_instance_id, sync_dir,
+};
 
 /// What [`Journal::open`] found and repaired.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,7 +78,8 @@ pub struct Journal {
     /// Start of `seg`'s mapping, cached so `append` writes the frame without going through the
     /// Arc (it touches the Arc once per record, to publish the new end for the helper threads).
     base: *mut u8,
-    seg_len: usize,
+    /// Where records must end in `seg`: its length less room for the seal, which is always kept.
+    record_end: usize,
     /// Where the next frame goes in `seg`.
     off: usize,
     next_seq: u64,
@@ -135,6 +138,11 @@ fn map_write_segment(
     Ok(WriteSegment::new(path, file, map, needs_fsync, published))
 }
 
+/// Where records must end in `seg`: room for a seal is kept after the last one.
+fn record_end(seg: &WriteSegment) -> usize {
+    (seg.map.len() & !7) - RECORD_HEADER_LEN
+}
+
 /// Opens and maps an existing segment for writing.
 fn open_write_segment(path: PathBuf, published: usize) -> Result<Arc<WriteSegment>, JournalError> {
     let file = OpenOptions::new()
@@ -163,7 +171,11 @@ impl Journal {
     /// Opens the journal in `dir` for writing, creating the directory and the first segment if
     /// needed, after locking it against other writers and recovering from any crash: a torn tail
     /// is cut (reported in [`Recovery`]), corruption fails the open with the segment file and
-    /// byte offset, a segment of another format version is refused.
+    /// byte offset, a segment of a format version this build does not read is refused.
+    ///
+    /// A new journal is created only in a directory that never held one: if the `LOCK` file
+    /// shows that a journal was written here but no segment is left, the open fails with
+    /// [`JournalError::SegmentsMissing`] rather than start afresh over lost records.
     pub fn open(
         dir: impl AsRef<Path>,
         options: JournalOptions,
@@ -180,8 +192,16 @@ impl Journal {
                 }
             }
         }
-        let lock = DirLock::acquire(&dir)?;
+        let mut lock = DirLock::acquire(&dir)?;
         crate::segment::remove_temp_segments(&dir)?;
+        let fresh = list_segments(&dir)?.is_empty();
+        if fresh && lock.journal_was_here() {
+            return Err(JournalError::SegmentsMissing { dir });
+        }
+        match fresh {
+            true => lock.note_creating()?,
+            false => lock.note_held()?,
+        }
 
         let scan = scan_journal(&dir, &mut |_| {})?;
         let mut recovery = Recovery {
@@ -224,6 +244,7 @@ impl Journal {
                     create_segment(&dir, instance_id, 1, options.segment_size, durable)?;
                 recovery.segments = 1;
                 let seg = map_write_segment(path, file, false, SEGMENT_HEADER_LEN)?;
+                lock.note_held()?;
                 (instance_id, seg, SEGMENT_HEADER_LEN, false)
             }
             Some(last) => {
@@ -269,7 +290,7 @@ impl Journal {
             options,
             instance_id,
             base: seg.map.as_mut_ptr(),
-            seg_len: seg.map.len() & !7,
+            record_end: record_end(&seg),
             seg,
             off,
             next_seq: scan.next_seq,
@@ -325,15 +346,24 @@ impl Journal {
         }
         let frame_len = RECORD_HEADER_LEN + len;
         let padded = align8(frame_len);
-        if self.sealed || padded > self.seg_len - self.off {
+        if self.sealed || padded > self.record_end - self.off {
+            if !self.sealed && self.off == SEGMENT_HEADER_LEN {
+                // Only in a segment made smaller by an earlier run: rolling from an empty segment
+                // would name its successor after itself.
+                return Err(JournalError::RecordTooLarge {
+                    len,
+                    max: self.record_end - SEGMENT_HEADER_LEN - RECORD_HEADER_LEN,
+                    segment_size: self.seg.map.len() as u64,
+                });
+            }
             self.roll()?;
         }
         let off = self.off;
         let seq = self.next_seq;
-        // SAFETY: `off + padded <= seg_len` (checked above, or a fresh segment holds the largest
-        // frame), so the payload area is inside the mapping; it is past the published data, so
-        // no reader forms a reference to it, and it is zero (the file is pre-zeroed, recovery
-        // zeroes torn tails, a panicking encoder's bytes are zeroed by the guard).
+        // SAFETY: `off + padded <= record_end` (checked above, or a fresh segment holds the
+        // largest frame), so the payload area is inside the mapping; it is past the published
+        // data, so no reader forms a reference to it, and it is zero (the file is pre-zeroed,
+        // recovery zeroes torn tails, a panicking encoder's bytes are zeroed by the guard).
         let payload =
             unsafe { std::slice::from_raw_parts_mut(self.base.add(off + RECORD_HEADER_LEN), len) };
         let guard = ZeroOnUnwind {
@@ -361,38 +391,24 @@ impl Journal {
             self.seg
                 .map
                 .flush_range(off, padded)
-                .map_err(|source| JournalError::SyncFailed {
+                .map_err(|error| JournalError::SyncFailed {
                     path: self.seg.path.clone(),
                     seq,
-                    source,
+                    error,
                 })?;
         }
         Ok(seq)
     }
 
-    /// Seals the current segment and continues in a new one that starts with `next_seq`.
-    /// Retried by the next append if it fails part way: the seal is idempotent.
+    /// Continues in a new segment that starts with `next_seq`, and seals the current one. The new
+    /// segment is in place before the seal that names it is written, so a seal proves its
+    /// successor exists (a crash between the two leaves an unsealed segment and an empty
+    /// successor, which recovery seals). If creating the segment fails, nothing has changed and
+    /// the next append tries again.
     fn roll(&mut self) -> Result<(), JournalError> {
         let sync = self.options.durability == Durability::Sync;
-        if !self.sealed {
-            if self.seg_len - self.off >= RECORD_HEADER_LEN {
-                // SAFETY: room for a frame header at `off`, which is unpublished.
-                unsafe { write_seal(self.base, self.off, self.next_seq) };
-                self.seg
-                    .published
-                    .store(self.off + RECORD_HEADER_LEN, Ordering::Release);
-                if sync {
-                    self.seg
-                        .map
-                        .flush_range(self.off, RECORD_HEADER_LEN)
-                        .map_err(|e| JournalError::io(&self.seg.path, "msync seal", e))?;
-                }
-            }
-            self.sealed = true;
-            self.seg.sealed.store(true, Ordering::Release);
-        }
         let batch = matches!(self.options.durability, Durability::Batch { .. });
-        let seg = match self.prefaulter.as_ref().and_then(Prefaulter::take_spare) {
+        let next = match self.prefaulter.as_ref().and_then(Prefaulter::take_spare) {
             Some(spare) => self.install_spare(spare, sync, batch)?,
             None => {
                 let (path, file) = create_segment(
@@ -406,18 +422,37 @@ impl Journal {
             }
         };
         if let Some(prefaulter) = &self.prefaulter {
-            prefaulter.set_current(Arc::clone(&seg));
+            prefaulter.set_current(Arc::clone(&next));
         }
         match &self.flusher {
-            Some(flusher) => flusher.add(Arc::clone(&seg)),
+            Some(flusher) => flusher.add(Arc::clone(&next)),
             None if !sync => self.unflushed.push(self.seg.path.clone()),
             None => {}
         }
-        self.base = seg.map.as_mut_ptr();
-        self.seg_len = seg.map.len() & !7;
-        self.seg = seg;
+        let (old, old_off) = (std::mem::replace(&mut self.seg, next), self.off);
+        let old_sealed = std::mem::replace(&mut self.sealed, false);
+        self.base = self.seg.map.as_mut_ptr();
+        self.record_end = record_end(&self.seg);
         self.off = SEGMENT_HEADER_LEN;
-        self.sealed = false;
+
+        if old_sealed {
+            return Ok(());
+        }
+        // Always room, except in a format-1 segment that ended full.
+        let room = (old.map.len() & !7) - old_off >= RECORD_HEADER_LEN;
+        if room {
+            // SAFETY: room for a frame header at `old_off`, which is unpublished; nothing else
+            // writes to the old segment.
+            unsafe { write_seal(old.map.as_mut_ptr(), old_off, self.next_seq) };
+            old.published
+                .store(old_off + RECORD_HEADER_LEN, Ordering::Release);
+        }
+        old.sealed.store(true, Ordering::Release);
+        if sync && room {
+            old.map
+                .flush_range(old_off, RECORD_HEADER_LEN)
+                .map_err(|e| JournalError::io(&old.path, "msync seal", e))?;
+        }
         Ok(())
     }
 
@@ -430,11 +465,8 @@ impl Journal {
         batch: bool,
     ) -> Result<Arc<WriteSegment>, JournalError> {
         let path = new_segment_path(&self.dir, self.next_seq)?;
-        let header = SegmentHeader {
-            instance_id: self.instance_id,
-            first_seq: self.next_seq,
-        }
-        .encode();
+        let header =
+            SegmentHeader::new(self.instance_id, self.next_seq, spare.map.len() as u64).encode();
         // SAFETY: the spare's mapping is at least a segment long and nobody else can see it yet.
         unsafe {
             std::ptr::copy_nonoverlapping(header.as_ptr(), spare.map.as_mut_ptr(), header.len())

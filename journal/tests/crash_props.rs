@@ -1,6 +1,8 @@
 //! Property tests of recovery. A journal of random record sizes is "crashed" at a random byte:
 //! everything from that byte on is lost (zeroed, as in a pre-allocated file) or scribbled over
-//! with garbage (what out-of-order writeback can leave), and later segments never existed.
+//! with garbage (what out-of-order writeback can leave), and later segments never existed, except
+//! that a seal the crash left intact proves its successor was in place (the writer creates it
+//! first), empty.
 //! Recovery must yield exactly the records whose frames lie wholly before that byte, never a
 //! partial one. Separately, one flipped byte inside any record that other records follow must be
 //! reported as corruption at that record's segment file and offset.
@@ -76,9 +78,6 @@ proptest! {
         // segment got its name, so the byte is past the header).
         let crash_seg = (crash_pick % files.len() as u64) as usize;
         let crash_at = 64 + ((crash_pick >> 16) % (SEG as u64 - 64)) as usize;
-        for later in &files[crash_seg + 1..] {
-            fs::remove_file(later).unwrap();
-        }
         let original = fs::read(&files[crash_seg]).unwrap();
         let mut data = original.clone();
         data[crash_at..].fill(0);
@@ -115,10 +114,17 @@ proptest! {
         let sealed = SEG - tail_start >= 32
             && original[tail_start..tail_start + 4] == [0xFF; 4]
             && data[tail_start..tail_start + 32] == original[tail_start..tail_start + 32];
-        // Fewer bytes than a frame header after the survivors: the segment was full. Nothing is
-        // ever written or read there, so damage there is no tail (the writer rolls over).
-        let dead_zone = SEG - tail_start < 32;
-        let expected_torn = if sealed || dead_zone { 0 } else { (nonzero_end - tail_start) as u64 };
+        prop_assert!(SEG - tail_start >= 32, "the writer always leaves room for the seal");
+        for (i, later) in files.iter().enumerate().skip(crash_seg + 1) {
+            if sealed && i == crash_seg + 1 {
+                let mut empty = fs::read(later).unwrap();
+                empty[64..].fill(0);
+                fs::write(later, empty).unwrap();
+            } else {
+                fs::remove_file(later).unwrap();
+            }
+        }
+        let expected_torn = if sealed { 0 } else { (nonzero_end - tail_start) as u64 };
 
         let report = verify(dir.path()).unwrap();
         prop_assert_eq!(report.records, survivors as u64);

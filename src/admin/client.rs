@@ -11,10 +11,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::reply::Reply;
+use super::server::MAX_REPLY;
 
 /// Socket used when neither `--socket` nor `--config` says otherwise: the default of the
 /// `admin.socket` config key.
 pub const DEFAULT_SOCKET: &str = "carry-admin.sock";
+
+/// Longest reply header line the client reads (an `err` line included).
+pub const MAX_HEADER: usize = 64 << 10;
 
 /// How long the client waits for a reply before giving up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,11 +77,13 @@ impl AdminClient {
         self.read_reply()
     }
 
-    /// Reads one framed reply.
+    /// Reads one framed reply. What it allocates is bounded whatever the server sends: a header
+    /// line of at most [`MAX_HEADER`] bytes, a body of at most [`MAX_REPLY`] bytes (a header
+    /// announcing more is an error), and the body only as it arrives.
     pub fn read_reply(&mut self) -> io::Result<Reply> {
         let mut header = String::new();
-        let n = self
-            .reader
+        let n = (&mut self.reader)
+            .take(MAX_HEADER as u64)
             .read_line(&mut header)
             .map_err(|e| self.error("cannot read the reply", e))?;
         if n == 0 {
@@ -89,23 +95,50 @@ impl AdminClient {
                 ),
             ));
         }
+        if !header.ends_with('\n') && n == MAX_HEADER {
+            return Err(self.error(
+                "bad reply header",
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("longer than {MAX_HEADER} bytes"),
+                ),
+            ));
+        }
         let header = header.trim_end_matches(['\n', '\r']);
         if let Some(msg) = header.strip_prefix("err ") {
             return Ok(Reply::Err(msg.to_string()));
         }
-        let len: usize = header
+        let bad_header = |reason: String| {
+            self.error(
+                "bad reply header",
+                io::Error::new(io::ErrorKind::InvalidData, reason),
+            )
+        };
+        let len: u64 = header
             .strip_prefix("ok ")
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| {
-                self.error(
-                    "bad reply header",
-                    io::Error::new(io::ErrorKind::InvalidData, format!("{header:?}")),
-                )
+                bad_header(format!("{:?}", header.chars().take(80).collect::<String>()))
             })?;
-        let mut body = vec![0u8; len];
-        self.reader
-            .read_exact(&mut body)
-            .map_err(|e| self.error("reply body cut short", e))?;
+        if len > MAX_REPLY as u64 {
+            return Err(bad_header(format!(
+                "announces a body of {len} bytes, more than any reply carries ({MAX_REPLY})"
+            )));
+        }
+        let mut body = Vec::new();
+        (&mut self.reader)
+            .take(len)
+            .read_to_end(&mut body)
+            .map_err(|e| self.error("cannot read the reply body", e))?;
+        if body.len() as u64 != len {
+            return Err(self.error(
+                "reply body cut short",
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("got {} of {len} bytes", body.len()),
+                ),
+            ));
+        }
         let body = String::from_utf8(body).map_err(|e| {
             self.error(
                 "reply body is not UTF-8",

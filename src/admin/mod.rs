@@ -1,6 +1,7 @@
 //! Operator window into a running carry: the engine publishes [`Snapshot`]s and polls operator
 //! commands through lock-free queues ([`snapshot`]), the admin thread serves them on a Unix socket
-//! ([`server`], answers in [`reply`]), and `carry admin` is the client ([`client`]).
+//! ([`server`], answers in [`reply`], the socket's path and file in [`socket_file`]), and
+//! `carry admin` is the client ([`client`]).
 //!
 //! Wiring, for the binary:
 //!
@@ -26,6 +27,7 @@ pub mod command;
 pub mod reply;
 pub mod server;
 pub mod snapshot;
+pub mod socket_file;
 
 pub use client::{AdminArgs, AdminClient};
 pub use command::OperatorCommand;

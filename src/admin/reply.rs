@@ -58,10 +58,14 @@ pub enum ErrorKind {
     LineTooLong,
     TooManyClients,
     OutputOverflow,
+    /// A client closed for sending nothing within the idle timeout.
+    IdleTimeout,
+    /// A socket client closed to admit a newer one when every slot was taken.
+    Evicted,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::EmptyCommand,
         ErrorKind::UnknownCommand,
         ErrorKind::BadArgument,
@@ -70,6 +74,8 @@ impl ErrorKind {
         ErrorKind::LineTooLong,
         ErrorKind::TooManyClients,
         ErrorKind::OutputOverflow,
+        ErrorKind::IdleTimeout,
+        ErrorKind::Evicted,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -82,6 +88,8 @@ impl ErrorKind {
             ErrorKind::LineTooLong => "line_too_long",
             ErrorKind::TooManyClients => "too_many_clients",
             ErrorKind::OutputOverflow => "output_overflow",
+            ErrorKind::IdleTimeout => "idle_timeout",
+            ErrorKind::Evicted => "evicted",
         }
     }
 }

@@ -8,7 +8,7 @@
 //! request gets exactly one reply, in order:
 //!
 //! ```text
-//! ok <N>\n<N bytes of body>      the body is UTF-8 text ending in \n (or empty)
+//! ok <N>\n<N bytes of body>      the body is UTF-8 text ending in \n (or empty), N ≤ MAX_REPLY
 //! err <message>\n                one line, no body
 //! ```
 //!
@@ -18,22 +18,28 @@
 //!
 //! # Socket file
 //!
-//! The socket is never reachable with a wider mode than 0600: it is bound inside a fresh 0700
-//! directory next to the target path, chmod'ed to 0600 there, then renamed onto the target path.
-//! An existing file at the path is replaced only if it is a socket nobody answers on (a stale
-//! socket from a crash); a live one, or anything that is not a socket, is an error naming the
-//! path. The file is removed on shutdown.
+//! The path is locked, checked and bound with mode 0600 by [`super::socket_file`]; a second
+//! instance on the same path is refused. The socket and its lock file are removed on shutdown.
+//!
+//! # Clients
+//!
+//! The Unix socket (mode 0600: its owner or root) and the HTTP port (loopback, but open to every
+//! local user) have separate budgets, so scrapers can never crowd out the operator. A client
+//! that sends nothing for [`AdminOptions::idle_timeout`] is closed (an HTTP client must send its
+//! whole request within it). When every socket slot is taken, a new socket client is still
+//! admitted: the one idle longest is closed to make room. An HTTP client over its budget gets a
+//! `503` and is closed.
 //!
 //! # Threading
 //!
 //! The thread owns the [`Responder`] (newest snapshot, latency collector, command sender). It
-//! wakes at least every [`TICK`] to collect latency interval sets and recycle snapshot buffers, so
-//! the engine's pools keep circulating even when nobody is connected. It never takes a lock the
-//! engine waits on: everything it shares with the engine is a lock-free queue.
+//! wakes at least every [`TICK`] to collect latency interval sets, recycle snapshot buffers and
+//! close idle clients, so the engine's pools keep circulating even when nobody is connected. It
+//! never takes a lock the engine waits on: everything it shares with the engine is a lock-free
+//! queue.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -46,14 +52,16 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::reply::{ErrorKind, Reply, Responder};
 use super::snapshot::{CommandSender, SnapshotReader};
+use super::socket_file::SocketFile;
 use crate::latency::LatencyCollector;
 
 /// Longest request line accepted, in bytes, newline excluded.
 pub const MAX_LINE: usize = 4096;
 /// Longest wait between two latency collections.
 pub const TICK: Duration = Duration::from_millis(100);
-/// A client whose unread replies exceed this is disconnected.
-const MAX_PENDING_OUTPUT: usize = 8 << 20;
+/// Largest reply body: a client whose unread replies exceed this is disconnected, so no reply
+/// longer than this is ever sent, and a client can refuse a header announcing more.
+pub const MAX_REPLY: usize = 8 << 20;
 /// Longest HTTP request head accepted.
 const MAX_HTTP_HEAD: usize = 8192;
 
@@ -74,8 +82,15 @@ pub struct AdminSources {
 pub struct AdminOptions {
     /// Serve `GET /metrics` on this loopback address (`admin.http_metrics`); off when `None`.
     pub http_metrics: Option<SocketAddr>,
-    /// Clients served at once; one more gets an `err` line and is closed.
+    /// Unix socket clients served at once. One more is still admitted: the client idle longest
+    /// is closed to make room (only the socket's owner or root can connect at all).
     pub max_clients: usize,
+    /// HTTP metrics clients served at once, a budget of their own; one more gets a `503` and is
+    /// closed.
+    pub max_http_clients: usize,
+    /// A client that sends nothing for this long is closed; an HTTP client must send its whole
+    /// request within it.
+    pub idle_timeout: Duration,
 }
 
 impl Default for AdminOptions {
@@ -83,6 +98,8 @@ impl Default for AdminOptions {
         AdminOptions {
             http_metrics: None,
             max_clients: 64,
+            max_http_clients: 16,
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -121,8 +138,8 @@ impl AdminServer {
             None => None,
         };
         let http_addr = http.as_ref().map(TcpListener::local_addr).transpose()?;
-        let std_listener = bind_private(&path)?;
-        let listener = UnixListener::from_std(std_listener);
+        let mut socket = SocketFile::claim(&path)?;
+        let listener = UnixListener::from_std(socket.bind()?);
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let stop = Arc::new(AtomicBool::new(false));
@@ -134,6 +151,8 @@ impl AdminServer {
             conns: Vec::new(),
             responder: Responder::new(sources.snapshots, sources.latency, sources.commands),
             max_clients: options.max_clients.max(1),
+            max_http_clients: options.max_http_clients.max(1),
+            idle_timeout: options.idle_timeout,
             stop: Arc::clone(&stop),
             served: Arc::clone(&served),
         };
@@ -142,16 +161,10 @@ impl AdminServer {
             .spawn(move || {
                 let outcome = server.run();
                 (outcome, server.into_sources())
-            });
-        let thread = match thread {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(e);
-            }
-        };
+            })?;
         Ok(AdminHandle {
             path,
+            socket: Some(socket),
             http_addr,
             waker,
             stop,
@@ -166,6 +179,8 @@ type ServerOutcome = (io::Result<()>, AdminSources);
 /// The running admin thread. Dropping it shuts the thread down too.
 pub struct AdminHandle {
     path: PathBuf,
+    /// Held until the thread is joined; dropping it removes the socket and releases the path.
+    socket: Option<SocketFile>,
     http_addr: Option<SocketAddr>,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
@@ -189,7 +204,7 @@ impl AdminHandle {
         self.served.load(Ordering::Relaxed)
     }
 
-    /// Stops the thread, removes the socket file and hands the sources back (e.g. for a final
+    /// Stops the thread, removes the socket file (and releases the path) and hands the sources back (e.g. for a final
     /// latency report). Fails if the thread failed; the error names the socket path.
     pub fn shutdown(mut self) -> io::Result<AdminSources> {
         match self.stop_and_join() {
@@ -207,7 +222,7 @@ impl AdminHandle {
         self.stop.store(true, Ordering::Release);
         let _ = self.waker.wake();
         let outcome = thread.join().ok();
-        let _ = std::fs::remove_file(&self.path);
+        drop(self.socket.take());
         outcome
     }
 }
@@ -216,87 +231,6 @@ impl Drop for AdminHandle {
     fn drop(&mut self) {
         let _ = self.stop_and_join();
     }
-}
-
-fn with_path(path: &Path, what: &str, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {what}: {e}", path.display()))
-}
-
-/// Removes a stale socket at `path`; refuses to touch a live one or a non-socket.
-fn clear_stale(path: &Path) -> io::Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(with_path(path, "cannot inspect", e)),
-    };
-    if !meta.file_type().is_socket() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{}: exists and is not a socket; refusing to replace it",
-                path.display()
-            ),
-        ));
-    }
-    match std::os::unix::net::UnixStream::connect(path) {
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            format!(
-                "{}: another process is serving this admin socket",
-                path.display()
-            ),
-        )),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            std::fs::remove_file(path).map_err(|e| with_path(path, "cannot remove stale socket", e))
-        }
-        Err(e) => Err(with_path(path, "cannot probe existing socket", e)),
-    }
-}
-
-/// Binds `path` with mode 0600 and no moment at which anyone else could connect: see the
-/// module doc.
-fn bind_private(path: &Path) -> io::Result<std::os::unix::net::UnixListener> {
-    if path.file_name().is_none() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{}: admin socket path names no file", path.display()),
-        ));
-    }
-    clear_stale(path)?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let private = dir.join(format!(
-        ".carry-admin-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&private)
-        .map_err(|e| {
-            with_path(
-                &private,
-                "cannot create private directory for the socket",
-                e,
-            )
-        })?;
-    let tmp = private.join("s");
-    let bound = (|| {
-        let listener = std::os::unix::net::UnixListener::bind(&tmp)
-            .map_err(|e| with_path(&tmp, "cannot bind", e))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| with_path(&tmp, "cannot chmod 0600", e))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| with_path(path, "cannot move socket into place", e))?;
-        listener.set_nonblocking(true)?;
-        Ok(listener)
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    let _ = std::fs::remove_dir(&private);
-    bound
 }
 
 enum Stream {
@@ -339,6 +273,9 @@ struct Conn {
     /// Stop reading; close once `output` is flushed.
     closing: bool,
     eof: bool,
+    /// When the client last sent or took bytes (for HTTP: when it connected, so that the whole
+    /// request must arrive within the idle timeout).
+    active: Instant,
 }
 
 struct Server {
@@ -348,6 +285,8 @@ struct Server {
     conns: Vec<Option<Conn>>,
     responder: Responder,
     max_clients: usize,
+    max_http_clients: usize,
+    idle_timeout: Duration,
     stop: Arc<AtomicBool>,
     served: Arc<AtomicU64>,
 }
@@ -387,9 +326,11 @@ impl Server {
                     Token(t) => self.serve(t - FIRST_CONN, ev),
                 }
             }
-            if Instant::now() >= next_tick {
+            let now = Instant::now();
+            if now >= next_tick {
                 self.responder.tick();
-                next_tick = Instant::now() + TICK;
+                self.close_idle(now);
+                next_tick = now + TICK;
             }
         }
         Ok(())
@@ -405,8 +346,35 @@ impl Server {
         }
     }
 
-    fn clients(&self) -> usize {
-        self.conns.iter().flatten().count()
+    /// Clients of one kind (socket or HTTP) connected now.
+    fn clients(&self, http: bool) -> usize {
+        self.conns
+            .iter()
+            .flatten()
+            .filter(|c| c.stream.is_http() == http)
+            .count()
+    }
+
+    fn close(&mut self, slot: usize, why: Option<ErrorKind>) {
+        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(conn.stream.source());
+            if let Some(kind) = why {
+                self.responder.counters.error(kind);
+            }
+        }
+        self.responder.counters.clients = self.conns.iter().flatten().count() as u64;
+    }
+
+    /// Closes every client that has been idle for the timeout.
+    fn close_idle(&mut self, now: Instant) {
+        for slot in 0..self.conns.len() {
+            let idle = self.conns[slot]
+                .as_ref()
+                .is_some_and(|c| now.saturating_duration_since(c.active) >= self.idle_timeout);
+            if idle {
+                self.close(slot, Some(ErrorKind::IdleTimeout));
+            }
+        }
     }
 
     fn add(&mut self, stream: Stream) {
@@ -418,21 +386,35 @@ impl Server {
             written: 0,
             closing: false,
             eof: false,
+            active: Instant::now(),
         };
-        if self.clients() >= self.max_clients {
+        let http = conn.stream.is_http();
+        if http && self.clients(true) >= self.max_http_clients {
             self.responder.counters.error(ErrorKind::TooManyClients);
-            let msg = if conn.stream.is_http() {
-                http_response(
-                    "503 Service Unavailable",
-                    "text/plain",
-                    "too many clients\n",
-                )
-            } else {
-                format!("err too many admin clients (limit {})\n", self.max_clients).into_bytes()
-            };
-            // Best effort: a fresh socket buffer takes one short line.
+            let msg = http_response(
+                "503 Service Unavailable",
+                "text/plain",
+                "too many clients\n",
+            );
+            // Best effort: a fresh socket buffer takes one short response. Whatever request has
+            // arrived is read first: closing on unread bytes resets the connection, and the
+            // client might never see the 503.
+            let _ = conn.stream.read(&mut [0u8; 1024]);
             let _ = conn.stream.write(&msg);
             return;
+        }
+        if !http && self.clients(false) >= self.max_clients {
+            // Only the socket's owner (or root) can get here: make room for them.
+            let oldest = self
+                .conns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| c.as_ref().filter(|c| !c.stream.is_http()).map(|c| (i, c)))
+                .min_by_key(|(_, c)| c.active)
+                .map(|(i, _)| i);
+            if let Some(slot) = oldest {
+                self.close(slot, Some(ErrorKind::Evicted));
+            }
         }
         let slot = self.free_slot();
         let registered = self.poll.registry().register(
@@ -442,7 +424,7 @@ impl Server {
         );
         if registered.is_ok() {
             self.conns[slot] = Some(conn);
-            self.responder.counters.clients = self.clients() as u64;
+            self.responder.counters.clients = self.conns.iter().flatten().count() as u64;
         }
     }
 
@@ -487,11 +469,9 @@ impl Server {
         if alive && conn.output.is_empty() && (conn.closing || conn.eof) {
             alive = false;
         }
-        if alive {
-            self.conns[slot] = Some(conn);
-        } else {
-            let _ = self.poll.registry().deregister(conn.stream.source());
-            self.responder.counters.clients = self.clients() as u64;
+        self.conns[slot] = Some(conn);
+        if !alive {
+            self.close(slot, None);
         }
     }
 
@@ -505,6 +485,9 @@ impl Server {
                     break;
                 }
                 Ok(n) => {
+                    if !conn.stream.is_http() {
+                        conn.active = Instant::now();
+                    }
                     conn.input.extend_from_slice(&buf[..n]);
                     if conn.stream.is_http() {
                         self.http_request(conn);
@@ -515,7 +498,7 @@ impl Server {
                         conn.input.clear();
                         return true;
                     }
-                    if conn.output.len() > MAX_PENDING_OUTPUT {
+                    if conn.output.len() > MAX_REPLY {
                         self.responder.counters.error(ErrorKind::OutputOverflow);
                         return false;
                     }
@@ -612,7 +595,12 @@ fn flush(conn: &mut Conn) -> bool {
     while conn.written < conn.output.len() {
         match conn.stream.write(&conn.output[conn.written..]) {
             Ok(0) => return false,
-            Ok(n) => conn.written += n,
+            Ok(n) => {
+                conn.written += n;
+                if !conn.stream.is_http() {
+                    conn.active = Instant::now();
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return false,

@@ -78,17 +78,20 @@ impl PaperConfig {
                 return Err(format!("{key}: must be between 0 and 1, got {v}"));
             }
         }
-        if self.taker_fee.abs() >= Decimal::new(1, 2) {
-            return Err(format!(
-                "paper.taker_fee: {} is not a plausible fee rate (0.0005 = 5 bp)",
-                self.taker_fee
-            ));
-        }
-        if self.latency_ms > 60_000 {
-            return Err(format!(
-                "paper.latency_ms: must be at most 60000, got {}",
-                self.latency_ms
-            ));
+        carry_engine::config::fee_span()
+            .check(
+                "paper.taker_fee",
+                self.taker_fee,
+                " (a fee rate: 0.0005 = 5 bp)",
+            )
+            .map_err(|e| e.to_string())?;
+        for (key, v, max) in [
+            ("paper.latency_ms", self.latency_ms, 60_000),
+            ("paper.max_quote_age_ms", self.max_quote_age_ms, 3_600_000),
+        ] {
+            if v > max {
+                return Err(format!("{key}: must be 0..={max} ms, got {v}"));
+            }
         }
         Ok(())
     }

@@ -12,6 +12,10 @@
 //! REST (`/fapi/v1/...`, `/api/v3/...`): premiumIndex, fundingInfo (only non-8 h symbols, as on
 //! the real venue), exchangeInfo with PRICE_FILTER / LOT_SIZE / MIN_NOTIONAL (NOTIONAL on spot),
 //! fundingRate history, ticker/bookTicker, time, ping.
+//!
+//! The signed order, account and position endpoints live in [`private`].
+
+pub(crate) mod private;
 
 use std::time::Duration;
 
@@ -275,11 +279,11 @@ fn reject(status: u16, msg: &str) -> Reject {
 }
 
 fn invalid_symbol(venue: Venue) -> Reply {
-    Reply {
+    Reply::new(
         venue,
-        status: 400,
-        body: "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}".into(),
-    }
+        400,
+        "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}".into(),
+    )
 }
 
 /// Serves `/fapi/v1/*` (perp) and `/api/v3/*` (spot).
@@ -434,7 +438,7 @@ fn exchange_info_symbol(listing: &Listing, venue: Venue, i: usize) -> Option<Str
     let s = &l.spec;
     Some(if venue.is_perp() {
         format!(
-            "{{\"symbol\":\"{sym}\",\"pair\":\"{sym}\",\"contractType\":\"PERPETUAL\",\"deliveryDate\":4133404800000,\"onboardDate\":1569398400000,\"status\":\"TRADING\",\"baseAsset\":\"{b}\",\"quoteAsset\":\"{q}\",\"marginAsset\":\"{q}\",\"pricePrecision\":{pp},\"quantityPrecision\":{qp},\"baseAssetPrecision\":8,\"quotePrecision\":8,\"underlyingType\":\"COIN\",\"settlePlan\":0,\"triggerProtect\":\"0.0500\",\"filters\":[{{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"{tick}\",\"maxPrice\":\"4529764\",\"tickSize\":\"{tick}\"}},{{\"filterType\":\"LOT_SIZE\",\"stepSize\":\"{lot}\",\"maxQty\":\"1000\",\"minQty\":\"{min}\"}},{{\"filterType\":\"MARKET_LOT_SIZE\",\"stepSize\":\"{lot}\",\"maxQty\":\"120\",\"minQty\":\"{min}\"}},{{\"filterType\":\"MAX_NUM_ORDERS\",\"limit\":200}},{{\"filterType\":\"MIN_NOTIONAL\",\"notional\":\"{mn}\"}},{{\"filterType\":\"PERCENT_PRICE\",\"multiplierUp\":\"1.0500\",\"multiplierDown\":\"0.9500\",\"multiplierDecimal\":\"4\"}}],\"orderTypes\":[\"LIMIT\",\"MARKET\"],\"timeInForce\":[\"GTC\",\"IOC\",\"FOK\",\"GTX\"]}}",
+            "{{\"symbol\":\"{sym}\",\"pair\":\"{sym}\",\"contractType\":\"PERPETUAL\",\"deliveryDate\":4133404800000,\"onboardDate\":1569398400000,\"status\":\"TRADING\",\"baseAsset\":\"{b}\",\"quoteAsset\":\"{q}\",\"marginAsset\":\"{q}\",\"pricePrecision\":{pp},\"quantityPrecision\":{qp},\"baseAssetPrecision\":8,\"quotePrecision\":8,\"underlyingType\":\"COIN\",\"settlePlan\":0,\"triggerProtect\":\"0.0500\",\"filters\":[{{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"{tick}\",\"maxPrice\":\"4529764\",\"tickSize\":\"{tick}\"}},{{\"filterType\":\"LOT_SIZE\",\"stepSize\":\"{lot}\",\"maxQty\":\"{maxq}\",\"minQty\":\"{min}\"}},{{\"filterType\":\"MARKET_LOT_SIZE\",\"stepSize\":\"{lot}\",\"maxQty\":\"120\",\"minQty\":\"{min}\"}},{{\"filterType\":\"MAX_NUM_ORDERS\",\"limit\":200}},{{\"filterType\":\"MIN_NOTIONAL\",\"notional\":\"{mn}\"}},{{\"filterType\":\"PERCENT_PRICE\",\"multiplierUp\":\"1.0500\",\"multiplierDown\":\"0.9500\",\"multiplierDecimal\":\"4\"}}],\"orderTypes\":[\"LIMIT\",\"MARKET\"],\"timeInForce\":[\"GTC\",\"IOC\",\"FOK\",\"GTX\"]}}",
             sym = l.symbol,
             b = ins.base,
             q = ins.quote,
@@ -444,11 +448,12 @@ fn exchange_info_symbol(listing: &Listing, venue: Venue, i: usize) -> Option<Str
             lot = s.lot_size,
             min = s.min_qty,
             mn = s.min_notional,
+            maxq = l.max_qty.normalize(),
         )
     } else {
         let d8 = |d: Decimal| format!("{d:.8}");
         format!(
-            "{{\"symbol\":\"{sym}\",\"status\":\"TRADING\",\"baseAsset\":\"{b}\",\"baseAssetPrecision\":8,\"quoteAsset\":\"{q}\",\"quotePrecision\":8,\"quoteAssetPrecision\":8,\"orderTypes\":[\"LIMIT\",\"LIMIT_MAKER\",\"MARKET\"],\"icebergAllowed\":true,\"ocoAllowed\":true,\"isSpotTradingAllowed\":true,\"isMarginTradingAllowed\":false,\"filters\":[{{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"{tick}\",\"maxPrice\":\"1000000.00000000\",\"tickSize\":\"{tick}\"}},{{\"filterType\":\"LOT_SIZE\",\"minQty\":\"{min}\",\"maxQty\":\"9000.00000000\",\"stepSize\":\"{lot}\"}},{{\"filterType\":\"NOTIONAL\",\"minNotional\":\"{mn}\",\"applyMinToMarket\":true,\"maxNotional\":\"9000000.00000000\",\"applyMaxToMarket\":false,\"avgPriceMins\":5}}],\"permissions\":[],\"permissionSets\":[[\"SPOT\"]]}}",
+            "{{\"symbol\":\"{sym}\",\"status\":\"TRADING\",\"baseAsset\":\"{b}\",\"baseAssetPrecision\":8,\"quoteAsset\":\"{q}\",\"quotePrecision\":8,\"quoteAssetPrecision\":8,\"orderTypes\":[\"LIMIT\",\"LIMIT_MAKER\",\"MARKET\"],\"icebergAllowed\":true,\"ocoAllowed\":true,\"isSpotTradingAllowed\":true,\"isMarginTradingAllowed\":false,\"filters\":[{{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"{tick}\",\"maxPrice\":\"1000000.00000000\",\"tickSize\":\"{tick}\"}},{{\"filterType\":\"LOT_SIZE\",\"minQty\":\"{min}\",\"maxQty\":\"{maxq}\",\"stepSize\":\"{lot}\"}},{{\"filterType\":\"PERCENT_PRICE_BY_SIDE\",\"bidMultiplierUp\":\"5\",\"bidMultiplierDown\":\"0.2\",\"askMultiplierUp\":\"5\",\"askMultiplierDown\":\"0.2\",\"avgPriceMins\":5}},{{\"filterType\":\"NOTIONAL\",\"minNotional\":\"{mn}\",\"applyMinToMarket\":true,\"maxNotional\":\"9000000.00000000\",\"applyMaxToMarket\":false,\"avgPriceMins\":5}}],\"permissions\":[],\"permissionSets\":[[\"SPOT\"]]}}",
             sym = l.symbol,
             b = ins.base,
             q = ins.quote,
@@ -456,6 +461,7 @@ fn exchange_info_symbol(listing: &Listing, venue: Venue, i: usize) -> Option<Str
             lot = d8(s.lot_size),
             min = d8(s.min_qty),
             mn = d8(s.min_notional),
+            maxq = d8(l.max_qty),
         )
     })
 }

@@ -13,6 +13,10 @@
 //! mix/market/contracts (`pricePlace`, `priceEndStep`, `volumePlace`, `sizeMultiplier`,
 //! `minTradeNum`, `minTradeUSDT`, `fundInterval`), mix/market/ticker(s),
 //! mix/market/history-fund-rate, spot/public/symbols, spot/market/tickers, public/time.
+//!
+//! The signed order, account and position endpoints live in [`private`].
+
+pub(crate) mod private;
 
 use std::time::Duration;
 
@@ -216,16 +220,16 @@ fn envelope(code: &str, msg: &str, data: &str, now: i64) -> String {
 }
 
 fn param_error(venue: Venue, what: &str, now: i64) -> Reply {
-    Reply {
+    Reply::new(
         venue,
-        status: 400,
-        body: envelope(
+        400,
+        envelope(
             "40034",
             &format!("Parameter {what} does not exist"),
             "null",
             now,
         ),
-    }
+    )
 }
 
 /// Serves `/api/v2/mix/market/*`, `/api/v2/spot/*` and `/api/v2/public/time`.
@@ -351,7 +355,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
             let l = ins.on(venue)?;
             let s = &l.spec;
             Some(format!(
-                "{{\"symbol\":\"{}\",\"baseCoin\":\"{}\",\"quoteCoin\":\"{}\",\"minTradeAmount\":\"{}\",\"maxTradeAmount\":\"10000000000\",\"takerFeeRate\":\"0.001\",\"makerFeeRate\":\"0.001\",\"pricePrecision\":\"{}\",\"quantityPrecision\":\"{}\",\"quotePrecision\":\"{}\",\"status\":\"online\",\"minTradeUSDT\":\"{}\",\"buyLimitPriceRatio\":\"0.05\",\"sellLimitPriceRatio\":\"0.05\",\"areaSymbol\":\"no\",\"orderQuantity\":\"200\",\"openTime\":\"1532454360000\",\"offTime\":\"\"}}",
+                "{{\"symbol\":\"{}\",\"baseCoin\":\"{}\",\"quoteCoin\":\"{}\",\"minTradeAmount\":\"{}\",\"maxTradeAmount\":\"{max}\",\"takerFeeRate\":\"0.001\",\"makerFeeRate\":\"0.001\",\"pricePrecision\":\"{}\",\"quantityPrecision\":\"{}\",\"quotePrecision\":\"{}\",\"status\":\"online\",\"minTradeUSDT\":\"{}\",\"buyLimitPriceRatio\":\"0.05\",\"sellLimitPriceRatio\":\"0.05\",\"areaSymbol\":\"no\",\"orderQuantity\":\"200\",\"openTime\":\"1532454360000\",\"offTime\":\"\"}}",
                 l.symbol,
                 ins.base,
                 ins.quote,
@@ -360,6 +364,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                 s.lot_size.scale(),
                 s.tick_size.scale() + s.lot_size.scale(),
                 s.min_notional,
+                max = l.max_qty.normalize(),
             ))
         }),
         (Market::Spot, "market/tickers") => rows(&|i| {

@@ -12,6 +12,10 @@
 //!
 //! REST (`/v5/market/...`): tickers, instruments-info (`fundingInterval` in minutes,
 //! `priceFilter.tickSize`, `lotSizeFilter`), funding/history, time.
+//!
+//! The signed order, account and position endpoints live in [`private`].
+
+pub(crate) mod private;
 
 use std::time::Duration;
 
@@ -503,7 +507,7 @@ fn instrument_info(listing: &Listing, venue: Venue, i: usize) -> Option<String> 
     let s = &l.spec;
     Some(if venue.is_perp() {
         format!(
-            "{{\"symbol\":\"{}\",\"contractType\":\"LinearPerpetual\",\"status\":\"Trading\",\"baseCoin\":\"{}\",\"quoteCoin\":\"{}\",\"launchTime\":\"1585526400000\",\"deliveryTime\":\"0\",\"deliveryFeeRate\":\"\",\"priceScale\":\"{}\",\"leverageFilter\":{{\"minLeverage\":\"1\",\"maxLeverage\":\"100.00\",\"leverageStep\":\"0.01\"}},\"priceFilter\":{{\"minPrice\":\"{}\",\"maxPrice\":\"1999999.80\",\"tickSize\":\"{}\"}},\"lotSizeFilter\":{{\"maxOrderQty\":\"1190.000\",\"minOrderQty\":\"{}\",\"qtyStep\":\"{}\",\"postOnlyMaxOrderQty\":\"1190.000\",\"maxMktOrderQty\":\"500.000\",\"minNotionalValue\":\"{}\"}},\"unifiedMarginTrade\":true,\"fundingInterval\":{},\"settleCoin\":\"{}\",\"copyTrading\":\"both\",\"upperFundingRate\":\"0.00375\",\"lowerFundingRate\":\"-0.00375\",\"isPreListing\":false,\"preListingInfo\":null}}",
+            "{{\"symbol\":\"{}\",\"contractType\":\"LinearPerpetual\",\"status\":\"Trading\",\"baseCoin\":\"{}\",\"quoteCoin\":\"{}\",\"launchTime\":\"1585526400000\",\"deliveryTime\":\"0\",\"deliveryFeeRate\":\"\",\"priceScale\":\"{}\",\"leverageFilter\":{{\"minLeverage\":\"1\",\"maxLeverage\":\"100.00\",\"leverageStep\":\"0.01\"}},\"priceFilter\":{{\"minPrice\":\"{}\",\"maxPrice\":\"1999999.80\",\"tickSize\":\"{}\"}},\"lotSizeFilter\":{{\"maxOrderQty\":\"{max}\",\"minOrderQty\":\"{}\",\"qtyStep\":\"{}\",\"postOnlyMaxOrderQty\":\"{max}\",\"maxMktOrderQty\":\"500.000\",\"minNotionalValue\":\"{}\"}},\"unifiedMarginTrade\":true,\"fundingInterval\":{},\"settleCoin\":\"{}\",\"copyTrading\":\"both\",\"upperFundingRate\":\"0.00375\",\"lowerFundingRate\":\"-0.00375\",\"isPreListing\":false,\"preListingInfo\":null}}",
             l.symbol,
             ins.base,
             ins.quote,
@@ -515,10 +519,11 @@ fn instrument_info(listing: &Listing, venue: Venue, i: usize) -> Option<String> 
             s.min_notional,
             l.funding_interval_hours.unwrap_or(8) * 60,
             ins.quote,
+            max = l.max_qty.normalize(),
         )
     } else {
         format!(
-            "{{\"symbol\":\"{}\",\"baseCoin\":\"{}\",\"quoteCoin\":\"{}\",\"innovation\":\"0\",\"status\":\"Trading\",\"marginTrading\":\"both\",\"stTag\":\"0\",\"lotSizeFilter\":{{\"basePrecision\":\"{}\",\"quotePrecision\":\"0.00000001\",\"minOrderQty\":\"{}\",\"maxOrderQty\":\"71.73956243\",\"minOrderAmt\":\"{}\",\"maxOrderAmt\":\"2000000\"}},\"priceFilter\":{{\"tickSize\":\"{}\"}},\"riskParameters\":{{\"priceLimitRatioX\":\"0.05\",\"priceLimitRatioY\":\"0.05\"}}}}",
+            "{{\"symbol\":\"{}\",\"baseCoin\":\"{}\",\"quoteCoin\":\"{}\",\"innovation\":\"0\",\"status\":\"Trading\",\"marginTrading\":\"both\",\"stTag\":\"0\",\"lotSizeFilter\":{{\"basePrecision\":\"{}\",\"quotePrecision\":\"0.00000001\",\"minOrderQty\":\"{}\",\"maxOrderQty\":\"{max}\",\"minOrderAmt\":\"{}\",\"maxOrderAmt\":\"2000000\"}},\"priceFilter\":{{\"tickSize\":\"{}\"}},\"riskParameters\":{{\"priceLimitRatioX\":\"0.05\",\"priceLimitRatioY\":\"0.05\"}}}}",
             l.symbol,
             ins.base,
             ins.quote,
@@ -526,6 +531,7 @@ fn instrument_info(listing: &Listing, venue: Venue, i: usize) -> Option<String> 
             s.min_qty,
             s.min_notional,
             s.tick_size,
+            max = l.max_qty.normalize(),
         )
     })
 }

@@ -14,6 +14,10 @@
 //! REST (`/api/v4` optional prefix): futures/usdt/contracts[/{c}] (`quanto_multiplier`,
 //! `order_price_round`, `order_size_min`, `funding_interval` s, `funding_next_apply` s),
 //! futures/usdt/tickers, futures/usdt/funding_rate, spot/currency_pairs[/{p}], spot/tickers.
+//!
+//! The signed order, account and position endpoints live in [`private`].
+
+pub(crate) mod private;
 
 use std::time::Duration;
 
@@ -209,14 +213,14 @@ fn futures_ticker(ins: &ListedInstrument, leg: &LegTick, rest_fields: bool) -> S
 }
 
 fn not_found(venue: Venue, label: &str, message: String) -> Reply {
-    Reply {
+    Reply::new(
         venue,
-        status: 400,
-        body: format!(
+        400,
+        format!(
             "{{\"label\":\"{label}\",\"message\":{}}}",
             json_str(&message)
         ),
-    }
+    )
 }
 
 /// Serves `[/api/v4]/futures/usdt/*` and `[/api/v4]/spot/*`.
@@ -334,6 +338,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                     .collect(),
             )
         }
+        (Market::Spot, None) if endpoint == "time" => format!("{{\"server_time\":{now}}}"),
         (Market::Spot, None) if endpoint == "tickers" => {
             let selected = match req.param("currency_pair") {
                 Some(p) => match listing.find(venue, p) {
@@ -377,7 +382,7 @@ fn contract(listing: &Listing, tick: &MarketTick, i: usize, now: i64) -> Option<
     let s = &l.spec;
     let interval_s = l.funding_interval_ms()? / 1000;
     Some(format!(
-        "{{\"name\":\"{}\",\"type\":\"direct\",\"quanto_multiplier\":\"{}\",\"ref_discount_rate\":\"0\",\"order_price_deviate\":\"0.5\",\"maintenance_rate\":\"0.005\",\"mark_type\":\"index\",\"last_price\":\"{}\",\"mark_price\":\"{}\",\"index_price\":\"{}\",\"funding_rate_indicative\":\"{}\",\"mark_price_round\":\"{}\",\"funding_offset\":0,\"in_delisting\":false,\"risk_limit_base\":\"1000000\",\"interest_rate\":\"0.0003\",\"order_price_round\":\"{}\",\"order_size_min\":\"{}\",\"enable_decimal\":false,\"ref_rebate_rate\":\"0.2\",\"funding_interval\":{interval_s},\"risk_limit_step\":\"1000000\",\"leverage_min\":\"1\",\"leverage_max\":\"100\",\"risk_limit_max\":\"8000000\",\"maker_fee_rate\":\"-0.00025\",\"taker_fee_rate\":\"0.00075\",\"funding_rate\":\"{}\",\"order_size_max\":\"1000000\",\"funding_next_apply\":{},\"short_users\":977,\"config_change_time\":1609899548,\"trade_size\":\"28530850594\",\"position_size\":\"5223816\",\"long_users\":455,\"funding_impact_value\":\"60000\",\"orders_limit\":50,\"trade_id\":10851092,\"orderbook_id\":2129638396,\"enable_bonus\":true,\"enable_credit\":true,\"create_time\":1669688556,\"funding_cap_ratio\":\"0.75\",\"status\":\"trading\",\"launch_time\":1609899548,\"delisting_time\":0,\"delisted_time\":0,\"market_order_slip_ratio\":\"0.05\",\"market_order_size_max\":\"0\",\"funding_rate_limit\":\"0.003\"}}",
+        "{{\"name\":\"{}\",\"type\":\"direct\",\"quanto_multiplier\":\"{}\",\"ref_discount_rate\":\"0\",\"order_price_deviate\":\"0.5\",\"maintenance_rate\":\"0.005\",\"mark_type\":\"index\",\"last_price\":\"{}\",\"mark_price\":\"{}\",\"index_price\":\"{}\",\"funding_rate_indicative\":\"{}\",\"mark_price_round\":\"{}\",\"funding_offset\":0,\"in_delisting\":false,\"risk_limit_base\":\"1000000\",\"interest_rate\":\"0.0003\",\"order_price_round\":\"{}\",\"order_size_min\":\"{}\",\"enable_decimal\":false,\"ref_rebate_rate\":\"0.2\",\"funding_interval\":{interval_s},\"risk_limit_step\":\"1000000\",\"leverage_min\":\"1\",\"leverage_max\":\"100\",\"risk_limit_max\":\"8000000\",\"maker_fee_rate\":\"-0.00025\",\"taker_fee_rate\":\"0.00075\",\"funding_rate\":\"{}\",\"order_size_max\":\"{max}\",\"funding_next_apply\":{},\"short_users\":977,\"config_change_time\":1609899548,\"trade_size\":\"28530850594\",\"position_size\":\"5223816\",\"long_users\":455,\"funding_impact_value\":\"60000\",\"orders_limit\":50,\"trade_id\":10851092,\"orderbook_id\":2129638396,\"enable_bonus\":true,\"enable_credit\":true,\"create_time\":1669688556,\"funding_cap_ratio\":\"0.75\",\"status\":\"trading\",\"launch_time\":1609899548,\"delisting_time\":0,\"delisted_time\":0,\"market_order_slip_ratio\":\"0.05\",\"market_order_size_max\":\"0\",\"funding_rate_limit\":\"0.003\"}}",
         l.symbol,
         s.contract_size.unwrap_or(Decimal::ONE),
         leg.mark,
@@ -389,6 +394,7 @@ fn contract(listing: &Listing, tick: &MarketTick, i: usize, now: i64) -> Option<
         s.min_qty,
         leg.funding_rate.normalize(),
         l.next_funding_time_ms(now) / 1000,
+        max = l.max_qty.normalize(),
     ))
 }
 
@@ -397,7 +403,7 @@ fn currency_pair(listing: &Listing, i: usize) -> Option<String> {
     let l = ins.on(SPOT)?;
     let s = &l.spec;
     Some(format!(
-        "{{\"id\":\"{}\",\"base\":\"{}\",\"base_name\":\"{}\",\"quote\":\"{}\",\"quote_name\":\"{}\",\"fee\":\"0.2\",\"min_base_amount\":\"{}\",\"min_quote_amount\":\"{}\",\"max_base_amount\":\"10000\",\"max_quote_amount\":\"10000000\",\"amount_precision\":{},\"precision\":{},\"trade_status\":\"tradable\",\"sell_start\":1516378650,\"buy_start\":1516378650,\"delisting_time\":0,\"type\":\"normal\",\"trade_url\":\"\"}}",
+        "{{\"id\":\"{}\",\"base\":\"{}\",\"base_name\":\"{}\",\"quote\":\"{}\",\"quote_name\":\"{}\",\"fee\":\"0.2\",\"min_base_amount\":\"{}\",\"min_quote_amount\":\"{}\",\"max_base_amount\":\"{max}\",\"max_quote_amount\":\"10000000\",\"amount_precision\":{},\"precision\":{},\"trade_status\":\"tradable\",\"sell_start\":1516378650,\"buy_start\":1516378650,\"delisting_time\":0,\"type\":\"normal\",\"trade_url\":\"\"}}",
         l.symbol,
         ins.base,
         ins.base,
@@ -407,5 +413,6 @@ fn currency_pair(listing: &Listing, i: usize) -> Option<String> {
         s.min_notional,
         s.lot_size.scale(),
         s.tick_size.scale(),
+        max = l.max_qty.normalize(),
     ))
 }

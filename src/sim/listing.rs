@@ -18,6 +18,9 @@ pub struct VenueListing {
     pub spec: InstrumentSpec,
     /// Generated book sizes are whole multiples of `10^-qty_scale` order units.
     pub qty_scale: u32,
+    /// The largest limit order the venue accepts, in order units (what its REST reports as the
+    /// maximum order quantity).
+    pub max_qty: Decimal,
     /// Funding interval in hours (perpetuals only).
     pub funding_interval_hours: Option<u32>,
 }
@@ -262,6 +265,19 @@ fn venue_listing(
         ),
         (Exchange::Gate, Market::Spot) => (spec(q + 1, pow10_neg(q + 1), 1, None), q + 1),
     };
+    // The maxima the public endpoints print; the private side refuses orders above them.
+    let max_qty = match (venue.exchange, venue.market) {
+        (Exchange::Binance, Market::Perp) => Decimal::from(1_000),
+        (Exchange::Binance, Market::Spot) => Decimal::from(9_000),
+        (Exchange::Bybit, Market::Perp) => Decimal::from(1_190),
+        (Exchange::Bybit, Market::Spot) => Decimal::new(7_173_956_243, 8),
+        (Exchange::Okx, Market::Perp) => Decimal::from(100_000_000),
+        (Exchange::Okx, Market::Spot) => Decimal::from(10_000),
+        (Exchange::Bitget, Market::Perp) => Decimal::from(1_000_000),
+        (Exchange::Bitget, Market::Spot) => Decimal::from(10_000_000_000i64),
+        (Exchange::Gate, Market::Perp) => Decimal::from(1_000_000),
+        (Exchange::Gate, Market::Spot) => Decimal::from(10_000),
+    };
     let funding_interval_hours = venue
         .is_perp()
         .then(|| INTERVAL_ROTATION[(venue.exchange as usize + position) % INTERVAL_ROTATION.len()]);
@@ -269,6 +285,7 @@ fn venue_listing(
         symbol: venue_symbol(venue, base, quote),
         spec,
         qty_scale,
+        max_qty,
         funding_interval_hours,
     }
 }

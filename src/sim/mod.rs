@@ -4,11 +4,18 @@
 //! spreads every few seconds.
 //!
 //! Layout: [`listing`] (symbols, trading rules, funding intervals), [`market`] (the price and
-//! funding model), `ws` (websocket connections), `http` (the REST endpoints the feeds call at
-//! start), and one module per exchange (`binance`, `bybit`, `okx`, `bitget`, `gate`) that knows
-//! only that venue's messages. Each simulated venue gets its own websocket port, so URL paths
-//! are free to be whatever the venue module appends; one REST port serves every venue's paths
-//! (they never collide).
+//! funding model), `ws` (websocket connections), `http` (the HTTP/1.1 server), and one module
+//! per exchange (`binance`, `bybit`, `okx`, `bitget`, `gate`) that knows only that venue's
+//! messages; each has a `private` submodule with the venue's signed order endpoints. Those share
+//! `account` (orders, matching, balances, positions, dead-man switches, events), `rules` (tick,
+//! lot, minimums, price bands), `limits` (rate limits), `auth` (HMAC primitives), `wire`
+//! (answers in the venue's field order) and [`record`] (the venue's own record of every order it
+//! accepted). Each simulated venue gets its own websocket port, so URL paths are free to be
+//! whatever the venue module appends; one REST port serves every venue's paths (they never
+//! collide).
+//!
+//! The simulator is the independent check on carry's live gateways: it implements each venue's
+//! protocol from the venue's documentation and never imports carry's venue code.
 //!
 //! ```no_run
 //! use carry::sim::{SimConfig, SimVenues};
@@ -18,29 +25,114 @@
 //! println!("{} {}", sim.ws_url(okx), sim.rest_url(okx));
 //! ```
 
+mod account;
+mod auth;
 mod binance;
 mod bitget;
 mod bybit;
 mod gate;
 mod http;
+mod limits;
 pub mod listing;
 pub mod market;
 mod okx;
+pub mod record;
+mod rules;
+mod wire;
 mod ws;
 
+use std::fmt;
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use carry_engine::venue::{Exchange, VENUE_COUNT};
 use carry_engine::Venue;
+use carry_feeds::transport::clock::unix_ms;
+use rust_decimal::Decimal;
 
+use account::{Account, AccountConfig};
+use http::{Disposition, Reply};
 use listing::Listing;
-use market::{MarketModel, SharedMarket};
+use market::{MarketModel, MarketTick, SharedMarket};
+
+pub use account::{AccountEvent, AccountEventKind, OrderUpdate};
+pub use limits::{RateLimit, SimRateLimits};
+pub use record::{read_accepted_orders, record_path, AcceptedOrder, RecordError};
+
+/// One API key of a simulated venue. `Debug` shows the key, never the secret or passphrase.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiCredentials {
+    pub api_key: String,
+    pub secret: String,
+    /// OKX and Bitget only; empty elsewhere.
+    pub passphrase: String,
+}
+
+impl ApiCredentials {
+    fn demo(exchange: &str, passphrase: bool) -> ApiCredentials {
+        ApiCredentials {
+            api_key: format!("sim-{exchange}-key"),
+            secret: format!("sim-{exchange}-secret"),
+            passphrase: if passphrase {
+                format!("sim-{exchange}-passphrase")
+            } else {
+                String::new()
+            },
+        }
+    }
+}
+
+impl fmt::Debug for ApiCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiCredentials")
+            .field("api_key", &self.api_key)
+            .field("secret", &"<redacted>")
+            .field("passphrase", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The key each simulated exchange accepts (one account per exchange, for its perp and spot).
+/// The defaults are deterministic demo keys: `sim-<exchange>-key` / `sim-<exchange>-secret`,
+/// passphrase `sim-okx-passphrase` / `sim-bitget-passphrase`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimCredentials {
+    pub binance: ApiCredentials,
+    pub bybit: ApiCredentials,
+    pub okx: ApiCredentials,
+    pub bitget: ApiCredentials,
+    pub gate: ApiCredentials,
+}
+
+impl Default for SimCredentials {
+    fn default() -> SimCredentials {
+        SimCredentials {
+            binance: ApiCredentials::demo("binance", false),
+            bybit: ApiCredentials::demo("bybit", false),
+            okx: ApiCredentials::demo("okx", true),
+            bitget: ApiCredentials::demo("bitget", true),
+            gate: ApiCredentials::demo("gate", false),
+        }
+    }
+}
+
+impl SimCredentials {
+    pub fn of(&self, exchange: Exchange) -> &ApiCredentials {
+        match exchange {
+            Exchange::Binance => &self.binance,
+            Exchange::Bybit => &self.bybit,
+            Exchange::Okx => &self.okx,
+            Exchange::Bitget => &self.bitget,
+            Exchange::Gate => &self.gate,
+        }
+    }
+}
 
 /// What to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,7 +146,8 @@ pub struct SimConfig {
     /// How long one funding regime lasts (odd regimes open a wide spread, even ones close or
     /// flip it). Default 8 s.
     pub cycle: Duration,
-    /// One model step; also the cadence of book pushes. Default 50 ms.
+    /// One model step; also the cadence of book pushes and of resting-order matching. Default
+    /// 50 ms.
     pub quote_interval: Duration,
     /// Funding and ticker streams push at the venue's real cadence divided by this (OKX's 30 s
     /// funding-rate push becomes 3 s at the default 10), never faster than `quote_interval`.
@@ -64,6 +157,22 @@ pub struct SimConfig {
     /// A connection whose ping stays unanswered this long is closed, as the venues do. Default
     /// 30 s.
     pub pong_timeout: Duration,
+    /// The API keys the private endpoints accept.
+    pub credentials: SimCredentials,
+    /// Where each venue keeps its record of accepted orders (`<dir>/<venue>.orders.jsonl`),
+    /// replayed at start. `None`: nothing is kept across runs.
+    pub state_dir: Option<PathBuf>,
+    /// What every wallet (perp, spot, margin) of every account starts with. Default 1 000 000
+    /// USDT.
+    pub starting_balances: Vec<(String, Decimal)>,
+    /// Refuses about one order in this many as if the balance were short (0: never). Drawn from
+    /// the seed, so a run repeats.
+    pub reject_one_in: u32,
+    /// The order rate limits each venue enforces per account.
+    pub rate_limits: SimRateLimits,
+    /// Dead-man switch windows elapse this many times faster than requested (tests arm OKX's
+    /// 10 s minimum and see it fire in 100 ms). Default 1.
+    pub dead_man_speedup: u32,
 }
 
 impl Default for SimConfig {
@@ -77,8 +186,25 @@ impl Default for SimConfig {
             funding_speedup: 10,
             server_ping_interval: Duration::from_secs(5),
             pong_timeout: Duration::from_secs(30),
+            credentials: SimCredentials::default(),
+            state_dir: None,
+            starting_balances: vec![("USDT".into(), Decimal::from(1_000_000))],
+            reject_one_in: 0,
+            rate_limits: SimRateLimits::default(),
+            dead_man_speedup: 1,
         }
     }
+}
+
+/// A fault the simulator injects into order requests (placing or cancelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimFault {
+    /// The venue applies the request, then closes the connection without answering.
+    DropAnswer,
+    /// The venue applies the request, then answers with a 5xx.
+    ServerError,
+    /// The venue resets the connection (RST) after reading the request, before applying it.
+    Reset,
 }
 
 /// Cadences every connection reads.
@@ -103,6 +229,11 @@ pub(crate) struct Shared {
     pub market: SharedMarket,
     pub timing: Timing,
     pub seed: u64,
+    pub credentials: SimCredentials,
+    pub limits: SimRateLimits,
+    accounts: [Option<Mutex<Account>>; 5],
+    skew_ms: [AtomicI64; 5],
+    faults: Mutex<Vec<(Venue, SimFault, u32)>>,
     stopping: AtomicBool,
     stale: [AtomicBool; VENUE_COUNT],
     rest_down: [AtomicBool; VENUE_COUNT],
@@ -124,6 +255,64 @@ impl Shared {
         self.rest_down[venue.index()].load(Ordering::Relaxed)
     }
 
+    /// The exchange's clock: the wall clock plus the skew a test set.
+    pub fn venue_now_ms(&self, exchange: Exchange) -> i64 {
+        unix_ms() + self.skew_ms[exchange as usize].load(Ordering::Relaxed)
+    }
+
+    /// The exchange's account, brought up to the current market and clock. `None` when none
+    /// of the exchange's markets is simulated.
+    pub fn desk(&self, exchange: Exchange) -> Option<Desk<'_>> {
+        let account = lock(self.accounts[exchange as usize].as_ref()?);
+        let tick = self.market.now();
+        let now_ms = self.venue_now_ms(exchange);
+        let mut desk = Desk {
+            account,
+            tick,
+            now_ms,
+        };
+        desk.account.advance(&desk.tick, now_ms);
+        Some(desk)
+    }
+
+    /// Takes one injected fault for `venue`, if any is pending.
+    fn take_fault(&self, venue: Venue) -> Option<SimFault> {
+        let mut faults = lock(&self.faults);
+        let i = faults.iter().position(|(v, _, n)| *v == venue && *n > 0)?;
+        let fault = faults[i].1;
+        faults[i].2 -= 1;
+        if faults[i].2 == 0 {
+            faults.remove(i);
+        }
+        Some(fault)
+    }
+
+    /// Runs an order request (place or cancel) of `venue` under whatever fault is pending:
+    /// a reset skips `apply`; a dropped answer or a 5xx replaces the answer `apply` gave.
+    pub fn order_request(
+        &self,
+        venue: Venue,
+        server_error: impl FnOnce() -> (u16, String),
+        apply: impl FnOnce() -> Reply,
+    ) -> Reply {
+        let fault = self.take_fault(venue);
+        if fault == Some(SimFault::Reset) {
+            let mut r = Reply::new(venue, 0, String::new());
+            r.disposition = Disposition::Reset;
+            return r;
+        }
+        let mut reply = apply();
+        match fault {
+            Some(SimFault::DropAnswer) => reply.disposition = Disposition::DropAnswer,
+            Some(SimFault::ServerError) => {
+                let (status, body) = server_error();
+                reply = Reply::new(venue, status, body);
+            }
+            _ => {}
+        }
+        reply
+    }
+
     fn register(&self, venue: Option<Venue>, stream: &TcpStream) -> io::Result<u64> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let clone = stream.try_clone()?;
@@ -140,8 +329,15 @@ impl Shared {
     }
 }
 
+/// An exchange's account locked for one request, at one market step and venue-clock time.
+pub(crate) struct Desk<'a> {
+    pub account: MutexGuard<'a, Account>,
+    pub tick: Arc<MarketTick>,
+    pub now_ms: i64,
+}
+
 /// Locks a mutex whose data stays valid even if a holder panicked (lists of sockets/threads).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -152,15 +348,17 @@ pub struct SimVenues {
     rest_addr: SocketAddr,
     waker: Arc<mio::Waker>,
     acceptor: Option<JoinHandle<()>>,
+    state_dir: Option<PathBuf>,
 }
 
 const WAKER: mio::Token = mio::Token(usize::MAX);
 const REST: mio::Token = mio::Token(usize::MAX - 1);
 
 impl SimVenues {
-    /// Binds one websocket port per venue and one REST port on 127.0.0.1 (ephemeral ports), and
-    /// starts serving. Errors: a bad configuration (`InvalidInput`, naming what is wrong) or a
-    /// socket that could not be bound.
+    /// Binds one websocket port per venue and one REST port on 127.0.0.1 (ephemeral ports),
+    /// replays the venues' records from `state_dir`, and starts serving. Errors: a bad
+    /// configuration (`InvalidInput`, naming what is wrong), an unreadable record
+    /// (`InvalidData`, naming file and line) or a socket that could not be bound.
     pub fn start(config: SimConfig) -> io::Result<SimVenues> {
         let listing = Listing::new(&config.instruments, &config.venues)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -173,8 +371,26 @@ impl SimVenues {
         let ticks_per_regime =
             (config.cycle.as_nanos() / config.quote_interval.as_nanos()).max(1) as u64;
         let model = MarketModel::new(&listing, config.seed, ticks_per_regime);
+        let listing = Arc::new(listing);
+        let account_config = AccountConfig {
+            balances: config.starting_balances.clone(),
+            reject_one_in: config.reject_one_in,
+            seed: config.seed,
+            dead_man_speedup: config.dead_man_speedup,
+        };
+        let mut accounts: [Option<Mutex<Account>>; 5] = Default::default();
+        for exchange in Exchange::ALL {
+            if listing.venues().iter().any(|v| v.exchange == exchange) {
+                accounts[exchange as usize] = Some(Mutex::new(Account::open(
+                    exchange,
+                    Arc::clone(&listing),
+                    &account_config,
+                    config.state_dir.as_deref(),
+                )?));
+            }
+        }
         let shared = Arc::new(Shared {
-            listing: Arc::new(listing),
+            listing,
             market: SharedMarket::new(model, config.quote_interval),
             timing: Timing {
                 quote_interval: config.quote_interval,
@@ -183,6 +399,11 @@ impl SimVenues {
                 pong_timeout: config.pong_timeout,
             },
             seed: config.seed,
+            credentials: config.credentials.clone(),
+            limits: config.rate_limits.clone(),
+            accounts,
+            skew_ms: Default::default(),
+            faults: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             stale: Default::default(),
             rest_down: Default::default(),
@@ -217,6 +438,13 @@ impl SimVenues {
             mio::Interest::READABLE,
         )?;
 
+        let matcher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("sim-orders".into())
+                .spawn(move || match_loop(&shared))?
+        };
+        lock(&shared.threads).push(matcher);
         let acceptor = {
             let shared = Arc::clone(&shared);
             std::thread::Builder::new()
@@ -229,6 +457,7 @@ impl SimVenues {
             rest_addr,
             waker,
             acceptor: Some(acceptor),
+            state_dir: config.state_dir,
         })
     }
 
@@ -241,8 +470,8 @@ impl SimVenues {
     }
 
     /// The base REST URL carry's feed config takes for `venue` (`http://127.0.0.1:PORT`; one
-    /// server answers every venue's paths, which never collide: `/fapi/v1`, `/api/v3`, `/v5`,
-    /// `/api/v5`, `/api/v2`, `/api/v4`).
+    /// server answers every venue's paths, which never collide: `/fapi`, `/api/v3`, `/sapi`,
+    /// `/v5`, `/api/v5`, `/api/v2`, `/api/v4`).
     pub fn rest_url(&self, _venue: Venue) -> String {
         format!("http://127.0.0.1:{}", self.rest_addr.port())
     }
@@ -250,6 +479,28 @@ impl SimVenues {
     /// The simulated universe (symbols, specs, intervals), as the REST side reports it.
     pub fn listing(&self) -> &Listing {
         &self.shared.listing
+    }
+
+    /// `venue`'s book at this moment for instrument `name` (`BTC-USDT`): what an order placed
+    /// now meets.
+    pub fn touch(&self, venue: Venue, name: &str) -> Option<market::LegTick> {
+        let i = self
+            .shared
+            .listing
+            .instruments()
+            .iter()
+            .position(|ins| ins.name == name)?;
+        self.shared.market.now().leg(i, venue).cloned()
+    }
+
+    /// The API keys the simulated venues accept.
+    pub fn credentials(&self) -> &SimCredentials {
+        &self.shared.credentials
+    }
+
+    /// Where the venues keep their records, if anywhere.
+    pub fn state_dir(&self) -> Option<&std::path::Path> {
+        self.state_dir.as_deref()
     }
 
     /// Fault: drops every open websocket connection of `venue` at the TCP level, as a network
@@ -274,6 +525,49 @@ impl SimVenues {
     /// Fault: `venue`'s REST endpoints answer 503 while set.
     pub fn set_rest_down(&self, venue: Venue, down: bool) {
         self.shared.rest_down[venue.index()].store(down, Ordering::Relaxed);
+    }
+
+    /// Fault: the next `count` order requests (place or cancel) of `venue` that pass
+    /// authentication meet `fault`. Faults queue in the order injected.
+    pub fn inject(&self, venue: Venue, fault: SimFault, count: u32) {
+        if count > 0 {
+            lock(&self.shared.faults).push((venue, fault, count));
+        }
+    }
+
+    /// Sets `exchange`'s clock `ms` ahead of the wall clock (negative: behind). Its server time
+    /// endpoints and its timestamp checks use the skewed clock, so a gateway signing with its
+    /// own clock is refused until it resyncs.
+    pub fn set_clock_skew(&self, exchange: Exchange, ms: i64) {
+        self.shared.skew_ms[exchange as usize].store(ms, Ordering::Relaxed);
+    }
+
+    /// Test hook: puts `exchange`'s account into hedge (long/short) position mode, or back to
+    /// one-way. The venue then refuses one-way orders with its position-mode error.
+    pub fn set_hedge_mode(&self, exchange: Exchange, hedge: bool) {
+        if let Some(mut desk) = self.shared.desk(exchange) {
+            let perp = Venue::new(exchange, carry_engine::venue::Market::Perp);
+            let now = desk.now_ms;
+            desk.account.set_hedge(perp, hedge, now);
+        }
+    }
+
+    /// Every order `venue` accepted (this run and, with a state dir, earlier runs), in
+    /// acceptance order, with its fills and how it finished.
+    pub fn accepted_orders(&self, venue: Venue) -> Vec<AcceptedOrder> {
+        self.shared
+            .desk(venue.exchange)
+            .map(|d| d.account.accepted(venue))
+            .unwrap_or_default()
+    }
+
+    /// Account events of `exchange` after `after_seq` (0: all kept), oldest first: order
+    /// updates and fills, for the private streams to push.
+    pub fn account_events(&self, exchange: Exchange, after_seq: u64) -> Vec<AccountEvent> {
+        self.shared
+            .desk(exchange)
+            .map(|d| d.account.events_after(after_seq))
+            .unwrap_or_default()
     }
 
     /// Open websocket connections of `venue` (handshaken or handshaking).
@@ -304,6 +598,17 @@ impl SimVenues {
 impl Drop for SimVenues {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Fills resting orders and fires dead-man switches between requests, once per model step.
+fn match_loop(shared: &Shared) {
+    let step = shared.timing.quote_interval.min(Duration::from_millis(50));
+    while !shared.is_stopping() {
+        std::thread::sleep(step);
+        for exchange in Exchange::ALL {
+            drop(shared.desk(exchange));
+        }
     }
 }
 
@@ -387,5 +692,26 @@ fn protocol_for(venue: Venue) -> Box<dyn ws::Protocol> {
         Exchange::Okx => Box::new(okx::OkxWs::new()),
         Exchange::Bitget => Box::new(bitget::BitgetWs::new()),
         Exchange::Gate => Box::new(gate::GateWs::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_keys_but_never_secrets_or_passphrases() {
+        let text = format!("{:?}", SimConfig::default());
+        assert!(text.contains("sim-okx-key"), "{text}");
+        for hidden in [
+            "sim-okx-secret",
+            "sim-okx-passphrase",
+            "sim-bitget-passphrase",
+        ] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        let c = SimCredentials::default();
+        assert_eq!(c.of(Exchange::Bitget).passphrase, "sim-bitget-passphrase");
+        assert!(c.of(Exchange::Gate).passphrase.is_empty());
     }
 }

@@ -13,6 +13,10 @@
 //!
 //! REST (`/api/v5/...`): public/funding-rate (also `instId=ANY`), public/instruments (`ctVal`,
 //! `lotSz`, `minSz`, `tickSz`), public/funding-rate-history, market/ticker(s), public/time.
+//!
+//! The signed order, account and position endpoints live in [`private`].
+
+pub(crate) mod private;
 
 use std::time::Duration;
 
@@ -292,6 +296,16 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                 .collect();
             Reply::ok(PERP, envelope("0", "", &format!("[{}]", rows.join(","))))
         }
+        "public/price-limit" => {
+            let Some(inst_id) = req.param("instId") else {
+                return Some(empty_param("instId"));
+            };
+            let Some((venue, i)) = resolve_inst(listing, inst_id) else {
+                return Some(no_such_inst(default_venue));
+            };
+            let row = private::price_limit_row(shared, venue, i, now)?;
+            Reply::ok(venue, envelope("0", "", &format!("[{row}]")))
+        }
         "public/funding-rate-history" => {
             let Some(inst_id) = req.param("instId") else {
                 return Some(empty_param("instId"));
@@ -380,7 +394,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
     let s = &l.spec;
     Some(if venue.is_perp() {
         format!(
-            "{{\"alias\":\"\",\"baseCcy\":\"\",\"category\":\"1\",\"ctMult\":\"1\",\"ctType\":\"linear\",\"ctVal\":\"{}\",\"ctValCcy\":\"{}\",\"expTime\":\"\",\"instFamily\":\"{}-{}\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SWAP\",\"lever\":\"100\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"100000000\",\"maxMktSz\":\"12000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"\",\"settleCcy\":\"{}\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"{}-{}\"}}",
+            "{{\"alias\":\"\",\"baseCcy\":\"\",\"category\":\"1\",\"ctMult\":\"1\",\"ctType\":\"linear\",\"ctVal\":\"{}\",\"ctValCcy\":\"{}\",\"expTime\":\"\",\"instFamily\":\"{}-{}\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SWAP\",\"lever\":\"100\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"{max}\",\"maxMktSz\":\"12000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"\",\"settleCcy\":\"{}\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"{}-{}\"}}",
             s.contract_size.unwrap_or(Decimal::ONE),
             ins.base,
             ins.base,
@@ -393,10 +407,11 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             s.tick_size,
             ins.base,
             ins.quote,
+            max = l.max_qty.normalize(),
         )
     } else {
         format!(
-            "{{\"alias\":\"\",\"baseCcy\":\"{}\",\"category\":\"1\",\"ctMult\":\"\",\"ctType\":\"\",\"ctVal\":\"\",\"ctValCcy\":\"\",\"expTime\":\"\",\"instFamily\":\"\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SPOT\",\"lever\":\"10\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"10000\",\"maxMktSz\":\"1000000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"{}\",\"settleCcy\":\"\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"\"}}",
+            "{{\"alias\":\"\",\"baseCcy\":\"{}\",\"category\":\"1\",\"ctMult\":\"\",\"ctType\":\"\",\"ctVal\":\"\",\"ctValCcy\":\"\",\"expTime\":\"\",\"instFamily\":\"\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SPOT\",\"lever\":\"10\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"{max}\",\"maxMktSz\":\"1000000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"{}\",\"settleCcy\":\"\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"\"}}",
             ins.base,
             l.symbol,
             20_000 + i,
@@ -404,6 +419,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             s.min_qty,
             ins.quote,
             s.tick_size,
+            max = l.max_qty.normalize(),
         )
     })
 }

@@ -24,6 +24,7 @@ pub fn fast_config(instruments: &[&str]) -> SimConfig {
         funding_speedup: 100,
         server_ping_interval: Duration::from_millis(100),
         pong_timeout: Duration::from_secs(5),
+        ..SimConfig::default()
     }
 }
 

@@ -1,8 +1,10 @@
-//! Reconnect pacing: exponential backoff with a cap and deterministic jitter. Each connection has
-//! its own [`Backoff`] seeded from its identity, so a venue outage does not make every connection
-//! of a process retry in lockstep, and a test can predict the exact sequence.
+//! Reconnect pacing: exponential backoff with a cap and seeded jitter. Each connection has its
+//! own [`Backoff`] seeded from its identity and the process ([`seed_from`]), so a venue outage
+//! makes neither the connections of one process nor two carry processes retry in lockstep; a
+//! test seeds [`Backoff::new`] itself and can predict the exact sequence.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How reconnect delays grow.
 ///
@@ -117,15 +119,30 @@ impl Backoff {
     }
 }
 
-/// A seed for [`Backoff::new`] and websocket masks derived from a connection's identity, so the
-/// jitter differs between connections but is the same on every run.
+/// A seed for [`Backoff::new`] and websocket masks derived from a connection's identity and
+/// [`process_seed`], so the jitter differs between connections and between processes, and stays
+/// the same for one connection within a process.
 pub fn seed_from(name: &str, index: usize) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ index as u64;
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ index as u64 ^ process_seed();
     for b in name.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     splitmix64(h ^ (index as u64).rotate_left(32))
+}
+
+/// A value that differs between processes: the pid, the wall clock and where this thread's stack
+/// lies (randomized per process by ASLR), mixed. Computed once per process.
+pub fn process_seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        let marker = 0u8;
+        let stack = std::ptr::addr_of!(marker) as usize as u64;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        splitmix64(u64::from(std::process::id()) ^ nanos.rotate_left(21) ^ stack.rotate_left(42))
+    })
 }
 
 fn splitmix64(mut z: u64) -> u64 {
@@ -232,6 +249,44 @@ mod tests {
         assert_eq!(run(seed_from("binance", 0)), run(seed_from("binance", 0)));
         assert_ne!(run(seed_from("binance", 0)), run(seed_from("binance", 1)));
         assert_ne!(seed_from("okx", 0), seed_from("bybit", 0));
+    }
+
+    /// Two processes get different jitter for the same connection. The test runs itself as two
+    /// child processes, each printing the seed its `binance-perp` connection 0 would get.
+    #[test]
+    fn jitter_differs_between_processes() {
+        const CHILD: &str = "CARRY_BACKOFF_PRINT_SEED";
+        if std::env::var_os(CHILD).is_some() {
+            println!("seed={}", seed_from("binance-perp", 0));
+            return;
+        }
+        // The harness names tests by module path without the crate.
+        let name = format!("{}::jitter_differs_between_processes", module_path!());
+        let name = name.split_once("::").map_or(name.as_str(), |(_, n)| n);
+        let child_seed = || {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([name, "--exact", "--nocapture", "--test-threads=1"])
+                .env(CHILD, "1")
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            stdout
+                .lines()
+                .find_map(|l| l.split_once("seed=").map(|(_, n)| n))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("child printed no seed: {stdout}"))
+        };
+        let (a, b) = (child_seed(), child_seed());
+        let own = seed_from("binance-perp", 0);
+        assert!(a != b && a != own && b != own, "{a} {b} {own}");
+        let c = cfg(1000, 8000, 2, 50);
+        let run = |seed| {
+            let mut backoff = Backoff::new(c, seed);
+            (0..6).map(|_| backoff.next_delay()).collect::<Vec<_>>()
+        };
+        assert_ne!(run(a), run(b));
+        // Within a process a connection keeps its seed.
+        assert_eq!(own, seed_from("binance-perp", 0));
     }
 
     #[test]

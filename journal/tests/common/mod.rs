@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use carry_journal::{JournalReader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use carry_journal::{Journal, JournalReader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 
 /// Payload of the record with sequence number `seq`: its length varies with `seq` (0..=max) and
 /// every byte depends on `seq`, so a misplaced, truncated or mixed-up payload cannot pass.
@@ -25,6 +25,18 @@ pub fn payload_for(seq: u64, max: usize) -> Vec<u8> {
 /// Kind of record `seq`: any non-zero u16.
 pub fn kind_for(seq: u64) -> u16 {
     (seq % 7 + 1) as u16
+}
+
+/// Appends the next `n` numbered records: kind `kind_for(seq)`, timestamp `seq * 1000`, payload
+/// `payload_for(seq, max)` (what `assert_records` expects).
+pub fn append_numbered(journal: &mut Journal, n: u64, max: usize) {
+    for _ in 0..n {
+        let seq = journal.next_seq();
+        let got = journal
+            .append(kind_for(seq), seq * 1000, &payload_for(seq, max))
+            .expect("append");
+        assert_eq!(got, seq);
+    }
 }
 
 /// Every record of the journal as owned data, failing the test on any error.
@@ -63,7 +75,8 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Where each record lands, computed independently of the writer from the documented layout:
+/// Where each record lands, computed independently of the writer from the documented layout
+/// (records on 8-byte boundaries after the header, room for a seal always left after the last):
 /// `(segment index, offset, frame length)` for records 1..=n of payload lengths `lens`.
 pub fn layout(lens: &[usize], segment_size: usize) -> Vec<(usize, usize, usize)> {
     let mut seg = 0;
@@ -72,7 +85,7 @@ pub fn layout(lens: &[usize], segment_size: usize) -> Vec<(usize, usize, usize)>
     for &len in lens {
         let frame = RECORD_HEADER_LEN + len;
         let padded = (frame + 7) & !7;
-        if padded > segment_size - off {
+        if padded + RECORD_HEADER_LEN > segment_size - off {
             seg += 1;
             off = SEGMENT_HEADER_LEN;
         }
