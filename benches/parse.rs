@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use carry_engine::{Universe, Venue};
-use carry_feeds::symbols;
-use carry_feeds::venues::Parser;
+use carry_feeds::venue::market_ws::Parser;
+use carry_feeds::venue::symbols;
 use carry_feeds::RecvStamp;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 use rust_decimal::Decimal;

@@ -51,10 +51,12 @@ use carry_engine::{
     Decider, DeciderConfig, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind, Now, Quote,
     Universe, Venue, VenueParams,
 };
-use carry_feeds::clock::{mono_ns, unix_ms};
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, FeedHandle, StaticSnapshots};
-use carry_feeds::queue::{self, Consumer, FeedItem};
-use carry_feeds::{tls, venues};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle};
+use carry_feeds::feed::queue::{self, Consumer, FeedItem};
+use carry_feeds::feed::snapshot::StaticSnapshots;
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
+use carry_feeds::transport::tls;
+use carry_feeds::venue::market_ws;
 use carry_journal::{Durability, Journal, JournalOptions};
 use criterion::{criterion_group, criterion_main, Criterion};
 use hdrhistogram::Histogram;
@@ -710,8 +712,8 @@ impl Rig {
         let universe = Arc::new(universe());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let base = format!("ws://{}", listener.local_addr().expect("listener address"));
-        let mut sessions = venues::sessions(perp(), &base, universe.clone());
-        sessions.extend(venues::sessions(spot(), &base, universe.clone()));
+        let mut sessions = market_ws::sessions(perp(), &base, universe.clone());
+        sessions.extend(market_ws::sessions(spot(), &base, universe.clone()));
         let expected = sessions.len();
         let tls = tls::client_config(None).expect("TLS client config (unused on ws://)");
         let mut config = FeedGroupConfig::new(

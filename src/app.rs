@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use carry_engine::{InstrumentId, InstrumentSpec, Now, Universe, Venue};
-use carry_feeds::clock::{mono_ns, recv_stamp, unix_ms};
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, FeedHandle, RestSnapshots, SnapshotSource};
-use carry_feeds::{queue, tls, venues};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig, FeedHandle};
+use carry_feeds::feed::queue;
+use carry_feeds::feed::snapshot::{RestSnapshots, SnapshotError, SnapshotSource};
+use carry_feeds::transport::clock::{mono_ns, recv_stamp, unix_ms};
+use carry_feeds::transport::tls;
+use carry_feeds::venue::market_ws;
 use carry_journal::{Durability, Journal, JournalOptions};
 
 use crate::admin::snapshot::{Mode, COMMAND_QUEUE_CAPACITY};
@@ -29,8 +32,8 @@ use crate::cores::CorePlan;
 use crate::engine_thread::{EngineLoop, LoopOptions, LoopOutcome, TimedJournal};
 use crate::gateway::paper::{self, PaperVenue};
 use crate::gateway::quote_board::QuoteBoard;
-use crate::gateway::{self as gw, GatewayOptions, Gateways};
 use crate::latency::{LatencyCollector, LatencyConfig, LatencyReport, Stage};
+use carry_feeds::gateway::{self as gw, GatewayOptions, Gateways};
 
 /// Exit status for a configuration refused at start.
 pub const EXIT_CONFIG: u8 = 2;
@@ -107,7 +110,7 @@ pub fn print_exit_line(report: &RunReport) {
 /// replay` can rebuild the same engine.
 pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::Result<RunReport> {
     let file_key = |(key, reason): (String, String)| anyhow::anyhow!("{key}: {reason}");
-    let cores = CorePlan::detect(&config.threads).map_err(file_key)?;
+    let cores = CorePlan::detect(&config.threads)?;
     let (mut engine_cfg, universe, decider) = config.engine_parts().map_err(file_key)?;
     // Without comments or *_env keys: nothing pasted into the file reaches the journal.
     engine_cfg.config_text = crate::config::secrets::journaled_text(config_text)
@@ -158,8 +161,7 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
         board.clone(),
         universe.len(),
         Some(paper_journal),
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
+    )?;
     for &(venue, instrument, spec) in &specs {
         paper.set_spec(venue, instrument, spec);
     }
@@ -210,7 +212,7 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
     let mut consumers = Vec::new();
     for (n, venue) in venues.iter().copied().enumerate() {
         let section = &config.venues[venue.as_str()];
-        let sessions = venues::sessions(venue, &section.ws_url, universe.clone());
+        let sessions = market_ws::sessions(venue, &section.ws_url, universe.clone());
         let mut group = FeedGroupConfig::new(
             venue.as_str(),
             sessions,
@@ -402,29 +404,30 @@ fn initial_specs(
     universe: &Arc<Universe>,
     rest: &dyn SnapshotSource,
 ) -> Vec<(Venue, InstrumentId, InstrumentSpec)> {
-    let results: Vec<(Venue, Result<carry_feeds::VenueSnapshot, String>)> = thread::scope(|s| {
-        let handles: Vec<_> = venues
-            .iter()
-            .map(|&venue| {
-                let url = config.venues[venue.as_str()].rest_url.clone();
-                let universe = universe.clone();
-                (
-                    venue,
-                    s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(v, h)| {
-                (
-                    v,
-                    h.join()
-                        .unwrap_or_else(|_| Err("REST fetch thread panicked".into())),
-                )
-            })
-            .collect()
-    });
+    let results: Vec<(Venue, Result<carry_feeds::VenueSnapshot, SnapshotError>)> =
+        thread::scope(|s| {
+            let handles: Vec<_> = venues
+                .iter()
+                .map(|&venue| {
+                    let url = config.venues[venue.as_str()].rest_url.clone();
+                    let universe = universe.clone();
+                    (
+                        venue,
+                        s.spawn(move || rest.fetch(venue, &url, &universe, recv_stamp())),
+                    )
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|(v, h)| {
+                    (
+                        v,
+                        h.join()
+                            .unwrap_or(Err(SnapshotError::Panicked { venue: v })),
+                    )
+                })
+                .collect()
+        });
     let mut specs = Vec::new();
     for (venue, result) in results {
         match result {
@@ -453,7 +456,7 @@ impl SnapshotSource for SpecForwarder {
         rest_url: &str,
         universe: &Universe,
         recv: carry_feeds::RecvStamp,
-    ) -> Result<carry_feeds::VenueSnapshot, String> {
+    ) -> Result<carry_feeds::VenueSnapshot, SnapshotError> {
         let snapshot = self.inner.fetch(venue, rest_url, universe, recv)?;
         for i in &snapshot.instruments {
             if let Some(spec) = i.spec {
@@ -474,7 +477,7 @@ pub fn temp_dir(prefix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carry_feeds::feed::StaticSnapshots;
+    use carry_feeds::feed::snapshot::StaticSnapshots;
     use carry_feeds::{InstrumentSnapshot, VenueSnapshot};
     use rust_decimal::Decimal;
 

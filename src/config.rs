@@ -270,8 +270,11 @@ impl Config {
         let config = Config::parse(&text, &file)?;
         // Cores are a fact of this machine, not of the text, so they are checked here, where a
         // file is about to run, rather than in `parse` (which replay also uses, anywhere).
-        crate::cores::CorePlan::detect(&config.threads)
-            .map_err(|(key, reason)| ConfigError::Invalid { file, key, reason })?;
+        crate::cores::CorePlan::detect(&config.threads).map_err(|e| ConfigError::Invalid {
+            file,
+            key: e.key().to_string(),
+            reason: e.reason(),
+        })?;
         Ok((config, text))
     }
 
@@ -455,7 +458,8 @@ impl Config {
                     ));
                 }
                 let ins = universe.get(id);
-                let symbol = carry_feeds::symbols::venue_symbol(venue, &ins.base, &ins.quote);
+                let symbol =
+                    carry_feeds::venue::symbols::venue_symbol(venue, &ins.base, &ins.quote);
                 universe.set_symbol(id, venue, &symbol);
             }
         }

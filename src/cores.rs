@@ -6,6 +6,44 @@ use core_affinity::CoreId;
 
 use crate::config::ThreadsSection;
 
+/// A configured core the machine does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// `key` names core `core`, which is not among the machine's `available` cores.
+    #[error("{key}: {}", missing(*core, available))]
+    Missing {
+        /// The config key that names the core (`threads.feed_cores[1]`).
+        key: String,
+        /// The core asked for.
+        core: usize,
+        /// The cores the machine has.
+        available: Vec<usize>,
+    },
+}
+
+impl CoreError {
+    /// The config key that names the core.
+    pub fn key(&self) -> &str {
+        match self {
+            CoreError::Missing { key, .. } => key,
+        }
+    }
+
+    /// What is wrong with it, without the key.
+    pub fn reason(&self) -> String {
+        match self {
+            CoreError::Missing {
+                core, available, ..
+            } => missing(*core, available),
+        }
+    }
+}
+
+fn missing(core: usize, available: &[usize]) -> String {
+    let ids: Vec<String> = available.iter().map(|c| c.to_string()).collect();
+    format!("core {core} does not exist here (cores: {})", ids.join(","))
+}
+
 /// The pinning plan for one run.
 #[derive(Debug, Clone)]
 pub struct CorePlan {
@@ -16,21 +54,16 @@ pub struct CorePlan {
 
 impl CorePlan {
     /// Checks every configured core against the machine's cores. Errors name the key.
-    pub fn new(
-        threads: &ThreadsSection,
-        available: &[CoreId],
-    ) -> Result<CorePlan, (String, String)> {
+    pub fn new(threads: &ThreadsSection, available: &[CoreId]) -> Result<CorePlan, CoreError> {
         let find = |key: &str, id: usize| {
             available
                 .iter()
                 .copied()
                 .find(|c| c.id == id)
-                .ok_or_else(|| {
-                    let ids: Vec<String> = available.iter().map(|c| c.id.to_string()).collect();
-                    (
-                        key.to_string(),
-                        format!("core {id} does not exist here (cores: {})", ids.join(",")),
-                    )
+                .ok_or_else(|| CoreError::Missing {
+                    key: key.to_string(),
+                    core: id,
+                    available: available.iter().map(|c| c.id).collect(),
                 })
         };
         Ok(CorePlan {
@@ -52,7 +85,7 @@ impl CorePlan {
     }
 
     /// Reads the machine's cores (once) and builds the plan.
-    pub fn detect(threads: &ThreadsSection) -> Result<CorePlan, (String, String)> {
+    pub fn detect(threads: &ThreadsSection) -> Result<CorePlan, CoreError> {
         let available = core_affinity::get_core_ids().unwrap_or_default();
         CorePlan::new(threads, &available)
     }
@@ -90,12 +123,29 @@ mod tests {
             engine_core: Some(2),
             ..threads.clone()
         };
-        let (key, reason) = CorePlan::new(&bad, &available).unwrap_err();
-        assert_eq!(key, "threads.engine_core");
-        assert!(
-            reason.contains("core 2 does not exist here (cores: 0,1,3)"),
-            "{reason}"
+        let err = CorePlan::new(&bad, &available).unwrap_err();
+        assert_eq!(
+            err,
+            CoreError::Missing {
+                key: "threads.engine_core".into(),
+                core: 2,
+                available: vec![0, 1, 3],
+            }
         );
+        assert_eq!(
+            err.to_string(),
+            "threads.engine_core: core 2 does not exist here (cores: 0,1,3)"
+        );
+        assert_eq!(err.key(), "threads.engine_core");
+        assert_eq!(err.reason(), "core 2 does not exist here (cores: 0,1,3)");
+        let bad_feed = ThreadsSection {
+            feed_cores: vec![0, 7],
+            ..threads.clone()
+        };
+        assert!(matches!(
+            CorePlan::new(&bad_feed, &available),
+            Err(CoreError::Missing { key, core: 7, .. }) if key == "threads.feed_cores[1]"
+        ));
         let none = CorePlan::new(&ThreadsSection::default(), &available).unwrap();
         assert_eq!(none.feed(5), None);
     }

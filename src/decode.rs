@@ -11,8 +11,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use carry_engine::{MarketEvent, MarketEventKind, Universe, Venue};
-use carry_feeds::venues::{sizes_in_contracts, Parser};
-use carry_feeds::{clock, symbols, DropReason, RecvStamp};
+use carry_feeds::transport::clock;
+use carry_feeds::venue::market_ws::Parser;
+use carry_feeds::venue::sizes_in_contracts;
+use carry_feeds::venue::symbols;
+use carry_feeds::{DropReason, RecvStamp};
 use rust_decimal::Decimal;
 
 /// Decode raw venue websocket messages into carry's normalized events.

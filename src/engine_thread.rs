@@ -19,9 +19,9 @@ use carry_engine::engine::{Engine, ExecCounters, Input};
 use carry_engine::execution::order::OrderIntent;
 use carry_engine::sink::RecordSink;
 use carry_engine::{MarketEventKind, Now, Universe};
-use carry_feeds::clock::{mono_ns, unix_ms};
-use carry_feeds::queue::Consumer;
-use carry_feeds::stats::GroupStats;
+use carry_feeds::feed::queue::Consumer;
+use carry_feeds::feed::stats::GroupStats;
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_journal::{Journal, JournalError};
 use core_affinity::CoreId;
 
@@ -29,8 +29,8 @@ use crate::admin::publish::{self, EngineView, EventRate};
 use crate::admin::snapshot::{Mode, SnapshotPublisher};
 use crate::admin::CommandReceiver;
 use crate::gateway::quote_board::QuoteBoard;
-use crate::gateway::{Gateways, ReportReceiver};
 use crate::latency::{LatencyRecorder, Stage};
+use carry_feeds::gateway::{Gateways, ReportReceiver};
 
 /// The journal, timed: the engine thread splits each input's time into deciding and journaling
 /// by how long the appends inside it took.
@@ -381,7 +381,7 @@ mod tests {
         let mut collector = LatencyCollector::new(LatencyConfig::default()).unwrap();
         let (publisher, _reader) = snapshot_channel(3);
         let (_commands, command_rx) = command_channel(4);
-        let (_reports_tx, reports) = crate::gateway::report_queue(4);
+        let (_reports_tx, reports) = carry_feeds::gateway::report_queue(4);
         let universe = Arc::new(universe);
         let lp = EngineLoop {
             engine,

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use carry::gateway::paper::{PaperConfig, PaperVenue};
 use carry::gateway::quote_board::QuoteBoard;
-use carry::gateway::{self, Gateway, GatewayOptions};
 use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
 use carry_engine::execution::cycle::CycleState;
 use carry_engine::execution::order::{
@@ -19,6 +18,7 @@ use carry_engine::execution::order::{
 };
 use carry_engine::replay::{replay, ReplayOutcome};
 use carry_engine::{OperatorCommand, PairId, Quote};
+use carry_feeds::gateway::{self, Gateway, GatewayOptions};
 use paper_support::*;
 use rust_decimal::Decimal;
 

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use carry::sim::SimVenues;
 use carry_engine::{MarketEventKind, Venue};
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, RestSnapshots};
-use carry_feeds::queue::Consumer;
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
+use carry_feeds::feed::queue::Consumer;
+use carry_feeds::feed::snapshot::RestSnapshots;
 use sim_support::*;
 
 /// Pops until `done` says so, failing after a generous bound.
@@ -44,17 +45,17 @@ fn carrys_feed_group_runs_on_the_simulator_and_survives_a_drop() {
     let u = universe(&sim);
     let mut sessions = Vec::new();
     for venue in Venue::ALL {
-        sessions.extend(carry_feeds::venues::sessions(
+        sessions.extend(carry_feeds::venue::market_ws::sessions(
             venue,
             &sim.ws_url(venue),
             Arc::clone(&u),
         ));
     }
-    let tls = carry_feeds::tls::client_config(None).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(None).unwrap();
     let snapshots = Arc::new(RestSnapshots::with_timeout(Duration::from_secs(5)));
     let mut config = FeedGroupConfig::new("sim", sessions, Arc::clone(&u), tls, snapshots);
     config.rest = Venue::ALL.iter().map(|&v| (v, sim.rest_url(v))).collect();
-    let (producer, mut consumer) = carry_feeds::queue::bounded(4096);
+    let (producer, mut consumer) = carry_feeds::feed::queue::bounded(4096);
     let shutdown = Arc::new(AtomicBool::new(false));
     let handle = FeedGroup::spawn(config, producer, Arc::clone(&shutdown)).unwrap();
 

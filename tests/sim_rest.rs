@@ -256,8 +256,14 @@ fn carrys_fetch_snapshot_succeeds_for_every_venue_with_intervals_and_specs() {
     let agent = agent();
     let now = stamp();
     for venue in Venue::ALL {
-        let snap = carry_feeds::rest::fetch_snapshot(&agent, venue, &sim.rest_url(venue), &u, now)
-            .unwrap_or_else(|e| panic!("{venue}: {e}"));
+        let snap = carry_feeds::venue::market_rest::fetch_snapshot(
+            &agent,
+            venue,
+            &sim.rest_url(venue),
+            &u,
+            now,
+        )
+        .unwrap_or_else(|e| panic!("{venue}: {e}"));
         assert_eq!(snap.venue, Some(venue));
         assert_eq!(snap.instruments.len(), 2, "{venue}: {snap:?}");
         for ins in &snap.instruments {
@@ -301,8 +307,14 @@ fn fetch_snapshot_reports_a_venue_under_rest_fault() {
     let u = universe(&sim);
     let gate: Venue = "gate-perp".parse().unwrap();
     sim.set_rest_down(gate, true);
-    let err = carry_feeds::rest::fetch_snapshot(&agent(), gate, &sim.rest_url(gate), &u, stamp())
-        .expect_err("REST is down");
+    let err = carry_feeds::venue::market_rest::fetch_snapshot(
+        &agent(),
+        gate,
+        &sim.rest_url(gate),
+        &u,
+        stamp(),
+    )
+    .expect_err("REST is down");
     let text = err.to_string();
     assert!(text.contains("gate-perp") && text.contains("503"), "{text}");
 }

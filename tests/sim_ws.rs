@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use carry::sim::SimVenues;
 use carry_engine::market::venue::Exchange;
 use carry_engine::{MarketEvent, MarketEventKind, Venue};
+use carry_feeds::transport::clock::unix_ms;
 use carry_feeds::{DropReason, Inbound, VenueSession};
 use rust_decimal::Decimal;
 use sim_support::*;
@@ -37,7 +38,7 @@ fn drive(
     seen: &mut Seen,
 ) {
     let mut client = Client::connect(session.url());
-    let subscribes = session.subscribe_messages();
+    let subscribes = session.on_connect(unix_ms());
     for s in &subscribes {
         client.send(s);
     }
@@ -118,7 +119,7 @@ fn every_venue_acks_streams_and_parses_through_carrys_sessions() {
         let mut sessions = sessions(&sim, venue, &u);
         assert!(!sessions.is_empty(), "{venue}: carry built no session");
         // What carry's feed does at start: the venue's REST snapshot, from the simulator.
-        let snapshot = carry_feeds::rest::fetch_snapshot(
+        let snapshot = carry_feeds::venue::market_rest::fetch_snapshot(
             &ureq::Agent::new_with_config(ureq::Agent::config_builder().build()),
             venue,
             &sim.rest_url(venue),

@@ -18,10 +18,12 @@ use std::time::{Duration, Instant};
 use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Venue,
 };
-use carry_feeds::queue::{bounded, Consumer, FeedItem, Producer};
-use carry_feeds::stats::ConnectionStats;
-use carry_feeds::transport::{Connection, ConnectionOptions};
-use carry_feeds::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
+use carry_feeds::feed::queue::{bounded, Consumer, FeedItem, Producer};
+use carry_feeds::transport::connection::{Connection, ConnectionOptions};
+use carry_feeds::transport::stats::ConnectionStats;
+use carry_feeds::{
+    DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot, WsSession,
+};
 use mio::{Events, Poll, Token};
 use rust_decimal::Decimal;
 use transport_support::{test_pki, ServerConn, WsServer, WAIT};
@@ -80,14 +82,16 @@ struct BytesSession {
     url: String,
 }
 
-impl VenueSession for BytesSession {
+impl WsSession for BytesSession {
+    type Output = MarketEvent;
+
     fn venue(&self) -> Venue {
         venue()
     }
     fn url(&self) -> &str {
         &self.url
     }
-    fn subscribe_messages(&self) -> Vec<String> {
+    fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
         vec!["subscribe".to_string()]
     }
     fn heartbeat(&self) -> Option<Heartbeat> {
@@ -140,6 +144,9 @@ impl VenueSession for BytesSession {
         Ok(Inbound::Data(1))
     }
     fn reset(&mut self) {}
+}
+
+impl VenueSession for BytesSession {
     fn apply_snapshot(&mut self, _: &VenueSnapshot) {}
 }
 
@@ -147,7 +154,7 @@ impl VenueSession for BytesSession {
 struct Client {
     poll: Poll,
     events: Events,
-    conn: Connection,
+    conn: Connection<BytesSession>,
     producer: Producer,
     consumer: Consumer,
     received: Vec<i64>,
@@ -170,7 +177,7 @@ impl Client {
             addr,
             poll.registry(),
             Token(0),
-            carry_feeds::clock::mono_ns(),
+            carry_feeds::transport::clock::mono_ns(),
         )
         .unwrap();
         let (producer, consumer) = bounded(4096);
@@ -212,7 +219,7 @@ impl Client {
             let producer = &mut self.producer;
             let mut sink = |e: MarketEvent| {
                 producer
-                    .push(FeedItem::new(e, carry_feeds::clock::mono_ns()))
+                    .push(FeedItem::new(e, carry_feeds::transport::clock::mono_ns()))
                     .unwrap();
             };
             more = self.conn.on_ready(&mut sink).unwrap();
@@ -255,7 +262,7 @@ fn burst(conn: &mut ServerConn, from: i64, count: i64) -> usize {
 fn measure(secure: bool) -> (usize, usize) {
     let pki = test_pki(if secure { "alloc-tls" } else { "alloc-plain" });
     let server = WsServer::start(secure.then(|| pki.server.clone()));
-    let tls = carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap();
     let mut client = Client::connect(server.url(secure, "/ws"), tls, server.port);
 
     let (go_tx, go_rx) = mpsc::channel::<(i64, i64)>();
@@ -299,7 +306,7 @@ fn measure(secure: bool) -> (usize, usize) {
     drop(go_tx);
     client.conn.close(
         client.poll.registry(),
-        carry_feeds::stats::DisconnectReason::Shutdown,
+        carry_feeds::transport::stats::DisconnectReason::Shutdown,
     );
     let pongs = venue.join().unwrap();
     assert_eq!(pongs, 6000 / 50, "every ping answered");

@@ -16,13 +16,16 @@ use std::time::Duration;
 use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Universe, Venue,
 };
-use carry_feeds::backoff::BackoffConfig;
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, SnapshotSource, StaticSnapshots};
-use carry_feeds::queue::{bounded, Consumer};
-use carry_feeds::stats::DisconnectReason;
-use carry_feeds::transport::ConnectionOptions;
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
+use carry_feeds::feed::queue::{bounded, Consumer};
+use carry_feeds::feed::snapshot::{SnapshotError, SnapshotSource, StaticSnapshots};
+use carry_feeds::transport::backoff::BackoffConfig;
+use carry_feeds::transport::connection::ConnectionOptions;
+use carry_feeds::transport::stats::DisconnectReason;
+use carry_feeds::venue::market_rest::RestError;
 use carry_feeds::{
     DropReason, Heartbeat, Inbound, InstrumentSnapshot, RecvStamp, VenueSession, VenueSnapshot,
+    WsSession,
 };
 use rust_decimal::Decimal;
 use transport_support::{next_item, test_pki, wait_until, WsServer};
@@ -49,14 +52,16 @@ struct ScriptSession {
     shared: Arc<Shared>,
 }
 
-impl VenueSession for ScriptSession {
+impl WsSession for ScriptSession {
+    type Output = MarketEvent;
+
     fn venue(&self) -> Venue {
         venue()
     }
     fn url(&self) -> &str {
         &self.url
     }
-    fn subscribe_messages(&self) -> Vec<String> {
+    fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
         vec![SUBSCRIBE.to_string()]
     }
     fn heartbeat(&self) -> Option<Heartbeat> {
@@ -106,6 +111,9 @@ impl VenueSession for ScriptSession {
     fn reset(&mut self) {
         self.shared.resets.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+impl VenueSession for ScriptSession {
     fn apply_snapshot(&mut self, _snapshot: &VenueSnapshot) {
         self.shared.snapshots.fetch_add(1, Ordering::SeqCst);
     }
@@ -190,7 +198,7 @@ fn got_ws(rx: &mut Consumer, snapshots_seen: &mut usize) -> Got {
 fn tls_feed_lives_through_drops_closes_and_notices() {
     let pki = test_pki("life");
     let server = WsServer::start(Some(pki.server.clone()));
-    let tls = carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap();
     let shared = Arc::new(Shared::default());
     let session = ScriptSession {
         url: server.url(true, "/ws/v5/public"),
@@ -318,7 +326,7 @@ fn heartbeats_and_the_watchdog_reconnect_plain_ws() {
         "watchdog",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -369,7 +377,7 @@ fn max_connection_age_reconnects_before_the_venue_does() {
         "age",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -406,10 +414,14 @@ impl SnapshotSource for FlakyRest {
         rest_url: &str,
         _universe: &Universe,
         _recv: RecvStamp,
-    ) -> Result<VenueSnapshot, String> {
+    ) -> Result<VenueSnapshot, SnapshotError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         if n < self.fail {
-            Err(format!("{venue} {rest_url}: connection refused"))
+            Err(SnapshotError::Rest(RestError::Transport {
+                venue,
+                path: format!("{rest_url}/funding"),
+                reason: "connection refused".into(),
+            }))
         } else {
             Ok(snapshot())
         }
@@ -434,7 +446,7 @@ fn unreachable_rest_is_retried_while_the_websocket_runs() {
         "rest",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         rest.clone(),
     );
     config.rest = vec![(venue(), "http://127.0.0.1:9/".to_string())];
@@ -484,7 +496,7 @@ fn refused_connections_back_off_and_are_counted() {
         "refused",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -521,7 +533,7 @@ fn untrusted_certificate_is_a_tls_error() {
         "untrusted",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -554,7 +566,7 @@ fn host_names_are_resolved_and_verified_by_name() {
         "dns",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap(),
+        carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     config.backoff = fast_backoff();
@@ -589,7 +601,7 @@ fn slow_engine_gets_conflated_quotes_but_every_funding() {
         "slow-engine",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     // Two slots: the engine is "slow" because the test does not read until the feed is stuck.
@@ -648,7 +660,7 @@ fn shutdown_stops_a_feed_stuck_on_a_full_queue() {
         "stuck",
         vec![Box::new(session)],
         Arc::new(Universe::new()),
-        carry_feeds::tls::client_config(None).unwrap(),
+        carry_feeds::transport::tls::client_config(None).unwrap(),
         Arc::new(StaticSnapshots::new()),
     );
     let (producer, rx) = bounded(2);

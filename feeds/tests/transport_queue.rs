@@ -6,7 +6,7 @@
 use carry_engine::{
     Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Venue,
 };
-use carry_feeds::queue::{bounded, FeedItem, Pushed};
+use carry_feeds::feed::queue::{bounded, FeedItem, Pushed};
 use rust_decimal::Decimal;
 
 const INSTRUMENTS: u16 = 5;

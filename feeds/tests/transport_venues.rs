@@ -1,4 +1,4 @@
-//! The real venue sessions (`carry_feeds::venues::sessions`) through the real transport, for all
+//! The real venue sessions (`carry_feeds::venue::market_ws::sessions`) through the real transport, for all
 //! ten venues, against a local TLS websocket server: each connection asks for the path its
 //! session names, sends exactly its session's subscribe messages, answers a protocol ping with
 //! the same payload, and the recorded venue payloads it is served come out of the queue as exactly
@@ -13,10 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use carry_engine::{InstrumentSpec, MarketEvent, Universe, Venue};
-use carry_feeds::feed::{FeedGroup, FeedGroupConfig, StaticSnapshots};
-use carry_feeds::queue::bounded;
-use carry_feeds::transport::Endpoint;
-use carry_feeds::venues::{self, Parser};
+use carry_feeds::feed::group::{FeedGroup, FeedGroupConfig};
+use carry_feeds::feed::queue::bounded;
+use carry_feeds::feed::snapshot::StaticSnapshots;
+use carry_feeds::transport::connection::Endpoint;
+use carry_feeds::venue::market_ws::{sessions, Parser};
+use carry_feeds::venue::sizes_in_contracts;
 use carry_feeds::{InstrumentSnapshot, RecvStamp, VenueSnapshot};
 use rust_decimal::Decimal;
 use transport_support::{next_item, test_pki, wait_until, WsServer};
@@ -101,7 +103,7 @@ fn snapshot(venue: Venue, u: &Universe) -> VenueSnapshot {
                     lot_size: Decimal::ONE,
                     min_qty: Decimal::ONE,
                     min_notional: Decimal::ZERO,
-                    contract_size: venues::sizes_in_contracts(venue).then(|| Decimal::new(1, 2)),
+                    contract_size: sizes_in_contracts(venue).then(|| Decimal::new(1, 2)),
                 }),
             })
             .collect(),
@@ -154,7 +156,7 @@ fn assert_same(venue: Venue, got: &MarketEvent, want: &MarketEvent, now_ms: i64)
 #[test]
 fn every_venue_session_runs_over_the_transport() {
     let pki = test_pki("venues");
-    let tls = carry_feeds::tls::client_config(Some(&pki.root_pem)).unwrap();
+    let tls = carry_feeds::transport::tls::client_config(Some(&pki.root_pem)).unwrap();
     let symbols: BTreeMap<&str, &[&str]> = SYMBOLS.iter().copied().collect();
 
     for (venue_name, files) in PAYLOADS {
@@ -162,7 +164,7 @@ fn every_venue_session_runs_over_the_transport() {
         let server = WsServer::start(Some(pki.server.clone()));
         let u = Arc::new(universe(venue, symbols[venue_name]));
         let snap = snapshot(venue, &u);
-        let sessions = venues::sessions(
+        let mut sessions = sessions(
             venue,
             &format!("wss://127.0.0.1:{}", server.port),
             u.clone(),
@@ -170,7 +172,7 @@ fn every_venue_session_runs_over_the_transport() {
         assert!(!sessions.is_empty(), "{venue}: no sessions");
         // Path (with query) → the subscribe messages that connection must send.
         let mut wanted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for s in &sessions {
+        for s in &mut sessions {
             let endpoint = Endpoint::parse(s.url()).unwrap();
             assert!(
                 endpoint.secure && endpoint.port == server.port,
@@ -178,7 +180,7 @@ fn every_venue_session_runs_over_the_transport() {
                 s.url()
             );
             let path = s.url()[format!("wss://127.0.0.1:{}", server.port).len()..].to_string();
-            wanted.insert(path, s.subscribe_messages());
+            wanted.insert(path, s.on_connect(0));
         }
         let count = sessions.len();
         let mut config = FeedGroupConfig::new(
@@ -218,7 +220,7 @@ fn every_venue_session_runs_over_the_transport() {
         assert!(!want.is_empty(), "{venue}: fixtures make no events");
         for w in &want {
             let got = next_item(&mut rx).event;
-            assert_same(venue, &got, w, carry_feeds::clock::unix_ms());
+            assert_same(venue, &got, w, carry_feeds::transport::clock::unix_ms());
         }
         assert!(rx.is_empty(), "{venue}: extra events");
 

@@ -1,6 +1,6 @@
 //! After warm-up, parsing market data allocates nothing: every market-data fixture (and the
 //! control frames, and frames dropped for an unknown symbol or a refused subscription) goes
-//! through the real sessions from `venues::sessions` many times while a counting global
+//! through the real sessions from `venue::market_ws::sessions` many times while a counting global
 //! allocator watches this thread.
 
 mod venues_support;
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use carry_engine::{InstrumentSpec, Universe, Venue};
-use carry_feeds::venues::sessions;
+use carry_feeds::venue::market_ws::sessions;
 use carry_feeds::{InstrumentSnapshot, VenueSession, VenueSnapshot};
 use rust_decimal::Decimal;
 use venues_support::{compact, fixture, universe, venue, MARKET_DATA, RECV};

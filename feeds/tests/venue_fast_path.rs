@@ -1,4 +1,4 @@
-//! The venue modules' fast paths (`feeds/src/strict.rs`: in order for book streams, keyed for
+//! The venue modules' fast paths (`feeds/src/json/strict.rs`: in order for book streams, keyed for
 //! the rest) read the compact frames venues send and give exactly what the general cursor
 //! gives. A frame with a space after it is the same JSON but is always declined by the fast
 //! paths (they read compact frames only), so the paths are compared frame for frame. Mutated frames are compared the same way in
@@ -6,7 +6,7 @@
 
 mod venues_support;
 
-use carry_feeds::venues::Reader;
+use carry_feeds::venue::market_ws::Reader;
 use carry_feeds::FAST_PATH_MAX_LEN;
 use venues_support::{compact, feed, fixture, parser, MARKET_DATA};
 

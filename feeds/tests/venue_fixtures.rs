@@ -7,7 +7,7 @@ mod venues_support;
 use std::sync::Arc;
 
 use carry_engine::{Funding, InstrumentSpec, MarketEvent, MarketEventKind};
-use carry_feeds::venues::Parser;
+use carry_feeds::venue::market_ws::Parser;
 use carry_feeds::{DropReason, Inbound, InstrumentSnapshot, VenueSnapshot};
 use rust_decimal::Decimal;
 use venues_support::{compact, feed, fixture, parser, universe, venue};

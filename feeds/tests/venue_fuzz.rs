@@ -10,7 +10,7 @@ mod venues_support;
 use std::sync::Arc;
 
 use carry_engine::Venue;
-use carry_feeds::venues::Parser;
+use carry_feeds::venue::market_ws::Parser;
 use carry_feeds::Inbound;
 use proptest::prelude::*;
 use venues_support::{compact, fixture, universe, venue, MARKET_DATA, RECV};

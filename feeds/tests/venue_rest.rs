@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use carry_engine::{InstrumentSpec, MarketEventKind, Universe, Venue};
-use carry_feeds::rest::{fetch_snapshot, RestError};
+use carry_feeds::venue::market_rest::{fetch_snapshot, RestError};
 use carry_feeds::{RecvStamp, VenueSnapshot};
 use rust_decimal::Decimal;
 use venues_support::{fixture, universe, venue};

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carry_engine::Universe;
-use carry_feeds::symbols::venue_symbol;
-use carry_feeds::venues::sessions;
+use carry_feeds::venue::market_ws::sessions;
+use carry_feeds::venue::symbols::venue_symbol;
 use carry_feeds::VenueSession;
 use serde_json::{json, Value};
 use venues_support::{fixture, venue};
@@ -29,8 +29,8 @@ fn build(venue_name: &str, base: &str, n: usize) -> Vec<Box<dyn VenueSession>> {
     sessions(venue(venue_name), base, coins(venue_name, n))
 }
 
-fn messages(s: &dyn VenueSession) -> Vec<Value> {
-    s.subscribe_messages()
+fn messages(s: &mut dyn VenueSession) -> Vec<Value> {
+    s.on_connect(0)
         .iter()
         .map(|m| serde_json::from_str(m).unwrap_or_else(|e| panic!("{m}: {e}")))
         .collect()
@@ -45,7 +45,7 @@ fn keys(v: &Value) -> Vec<String> {
 
 #[test]
 fn binance_streams_are_in_the_url_on_their_own_routes() {
-    let perp = build("binance-perp", "wss://fstream.binance.com/", 2);
+    let mut perp = build("binance-perp", "wss://fstream.binance.com/", 2);
     let urls: Vec<&str> = perp.iter().map(|s| s.url()).collect();
     assert_eq!(
         urls,
@@ -54,13 +54,13 @@ fn binance_streams_are_in_the_url_on_their_own_routes() {
             "wss://fstream.binance.com/public/stream?streams=c0usdt@bookTicker/c1usdt@bookTicker",
         ]
     );
-    let spot = build("binance-spot", "wss://stream.binance.com:9443", 1);
+    let mut spot = build("binance-spot", "wss://stream.binance.com:9443", 1);
     assert_eq!(
         spot[0].url(),
         "wss://stream.binance.com:9443/stream?streams=c0usdt@bookTicker"
     );
-    for s in perp.iter().chain(&spot) {
-        assert!(s.subscribe_messages().is_empty());
+    for s in perp.iter_mut().chain(&mut spot) {
+        assert!(s.on_connect(0).is_empty());
         assert_eq!(s.heartbeat(), None, "the server pings with protocol frames");
         assert_eq!(s.max_connection_age(), Some(Duration::from_secs(86_400)));
     }
@@ -74,10 +74,10 @@ fn binance_streams_are_in_the_url_on_their_own_routes() {
 fn bybit_subscribes_ten_args_at_a_time_and_pings_in_json() {
     let documented: Value =
         serde_json::from_slice(&fixture("bybit_ws_subscribe_request_1.json")).unwrap();
-    let perp = build("bybit-perp", "wss://stream.bybit.com", 6);
+    let mut perp = build("bybit-perp", "wss://stream.bybit.com", 6);
     assert_eq!(perp.len(), 1);
     assert_eq!(perp[0].url(), "wss://stream.bybit.com/v5/public/linear");
-    let msgs = messages(perp[0].as_ref());
+    let msgs = messages(perp[0].as_mut());
     assert_eq!(msgs.len(), 2, "12 topics in requests of at most 10");
     assert_eq!(keys(&msgs[0]), keys(&documented));
     assert_eq!(msgs[0]["op"], "subscribe");
@@ -94,9 +94,9 @@ fn bybit_subscribes_ten_args_at_a_time_and_pings_in_json() {
     assert_eq!(ping["op"], "ping");
     assert_eq!(perp[0].max_connection_age(), None);
 
-    let spot = build("bybit-spot", "wss://stream.bybit.com", 15);
+    let mut spot = build("bybit-spot", "wss://stream.bybit.com", 15);
     assert_eq!(spot[0].url(), "wss://stream.bybit.com/v5/public/spot");
-    let msgs = messages(spot[0].as_ref());
+    let msgs = messages(spot[0].as_mut());
     let args: Vec<&Value> = msgs
         .iter()
         .flat_map(|m| m["args"].as_array().unwrap())
@@ -119,9 +119,9 @@ fn bybit_subscribes_ten_args_at_a_time_and_pings_in_json() {
 fn okx_subscribes_channel_and_inst_id_pairs_and_pings_in_text() {
     let documented: Value =
         serde_json::from_slice(&fixture("okx_ws_subscribe_request_1.json")).unwrap();
-    let perp = build("okx-perp", "wss://ws.okx.com:8443", 2);
+    let mut perp = build("okx-perp", "wss://ws.okx.com:8443", 2);
     assert_eq!(perp[0].url(), "wss://ws.okx.com:8443/ws/v5/public");
-    let msgs = messages(perp[0].as_ref());
+    let msgs = messages(perp[0].as_mut());
     assert_eq!(msgs.len(), 1);
     assert_eq!(keys(&msgs[0]), keys(&documented));
     let id = msgs[0]["id"].as_str().unwrap();
@@ -144,9 +144,9 @@ fn okx_subscribes_channel_and_inst_id_pairs_and_pings_in_text() {
         (hb.every, hb.text.as_str()),
         (Duration::from_secs(20), "ping")
     );
-    let spot = build("okx-spot", "wss://ws.okx.com:8443", 1);
+    let mut spot = build("okx-spot", "wss://ws.okx.com:8443", 1);
     assert_eq!(
-        messages(spot[0].as_ref())[0]["args"],
+        messages(spot[0].as_mut())[0]["args"],
         json!([{"channel": "bbo-tbt", "instId": "C0-USDT"}])
     );
     assert_eq!(
@@ -160,9 +160,9 @@ fn okx_subscribes_channel_and_inst_id_pairs_and_pings_in_text() {
 fn bitget_subscribes_ticker_and_books1_with_inst_type() {
     let documented: Value =
         serde_json::from_slice(&fixture("bitget_ws_subscribe_request_1.json")).unwrap();
-    let perp = build("bitget-perp", "wss://ws.bitget.com", 1);
+    let mut perp = build("bitget-perp", "wss://ws.bitget.com", 1);
     assert_eq!(perp[0].url(), "wss://ws.bitget.com/v2/ws/public");
-    let msgs = messages(perp[0].as_ref());
+    let msgs = messages(perp[0].as_mut());
     assert_eq!(keys(&msgs[0]), keys(&documented));
     assert_eq!(
         msgs[0]["args"],
@@ -181,9 +181,9 @@ fn bitget_subscribes_ticker_and_books1_with_inst_type() {
         perp[0].max_connection_age(),
         Some(Duration::from_secs(86_400))
     );
-    let spot = build("bitget-spot", "wss://ws.bitget.com", 1);
+    let mut spot = build("bitget-spot", "wss://ws.bitget.com", 1);
     assert_eq!(
-        messages(spot[0].as_ref())[0]["args"],
+        messages(spot[0].as_mut())[0]["args"],
         json!([{"instType": "SPOT", "channel": "books1", "instId": "C0USDT"}])
     );
     assert_eq!(
@@ -197,9 +197,9 @@ fn bitget_subscribes_ticker_and_books1_with_inst_type() {
 fn gate_subscribes_each_channel_with_a_payload_list() {
     let documented: Value =
         serde_json::from_slice(&fixture("gate_futures_subscribe_request_1.json")).unwrap();
-    let perp = build("gate-perp", "wss://fx-ws.gateio.ws", 2);
+    let mut perp = build("gate-perp", "wss://fx-ws.gateio.ws", 2);
     assert_eq!(perp[0].url(), "wss://fx-ws.gateio.ws/v4/ws/usdt");
-    let msgs = messages(perp[0].as_ref());
+    let msgs = messages(perp[0].as_mut());
     assert_eq!(msgs.len(), 2);
     for (m, channel) in msgs.iter().zip(["futures.tickers", "futures.book_ticker"]) {
         assert_eq!(keys(m), keys(&documented));
@@ -214,9 +214,9 @@ fn gate_subscribes_each_channel_with_a_payload_list() {
         serde_json::from_slice(&fixture("gate_futures_ping_request_1.json")).unwrap();
     assert_eq!(keys(&ping), keys(&doc_ping));
     assert_eq!(ping["channel"], "futures.ping");
-    let spot = build("gate-spot", "wss://api.gateio.ws", 1);
+    let mut spot = build("gate-spot", "wss://api.gateio.ws", 1);
     assert_eq!(spot[0].url(), "wss://api.gateio.ws/ws/v4/");
-    let msgs = messages(spot[0].as_ref());
+    let msgs = messages(spot[0].as_mut());
     assert_eq!(
         (msgs.len(), &msgs[0]["channel"]),
         (1, &json!("spot.book_ticker"))
@@ -229,7 +229,7 @@ fn gate_subscribes_each_channel_with_a_payload_list() {
 fn sessions_cover_exactly_the_universe_on_their_venue() {
     for v in carry_engine::Venue::ALL {
         let u = coins(v.as_str(), 3);
-        let built = sessions(v, "wss://h", Arc::clone(&u));
+        let mut built = sessions(v, "wss://h", Arc::clone(&u));
         assert!(!built.is_empty(), "{v}");
         for s in &built {
             assert_eq!(s.venue(), v);
@@ -237,8 +237,11 @@ fn sessions_cover_exactly_the_universe_on_their_venue() {
         }
         // Each symbol appears in the URL or in a subscribe message of some session.
         let text: String = built
-            .iter()
-            .map(|s| format!("{} {}", s.url(), s.subscribe_messages().join(" ")))
+            .iter_mut()
+            .map(|s| {
+                let subscribe = s.on_connect(0).join(" ");
+                format!("{} {subscribe}", s.url())
+            })
             .collect();
         for (id, _) in u.iter() {
             let sym = u.symbol(id, v).unwrap();

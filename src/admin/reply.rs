@@ -229,7 +229,8 @@ impl Responder {
     /// The server calls it on its timer and before answering anything that shows latency.
     /// Stamps with the recorders' clock (`mono_ns`), as the final collection at shutdown does.
     pub fn tick(&mut self) {
-        self.latency.collect(carry_feeds::clock::mono_ns());
+        self.latency
+            .collect(carry_feeds::transport::clock::mono_ns());
         let _ = self.snapshots.latest();
     }
 

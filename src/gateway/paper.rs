@@ -34,7 +34,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::quote_board::{BoardQuote, QuoteBoard};
-use super::Gateway;
+use carry_feeds::gateway::Gateway;
 
 /// `[paper]`: how the paper venue behaves.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -97,6 +97,22 @@ impl PaperConfig {
     }
 }
 
+/// Why the paper venue could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum PaperError {
+    /// `[paper]` holds a value out of range; the text names the key (`paper.reject_ratio: ..`).
+    #[error("{0}")]
+    Config(String),
+    /// Its own journal, which it rebuilds every order it accepted from, could not be read.
+    #[error("paper venue state {}: {source}", dir.display())]
+    State {
+        /// The paper venue's journal directory.
+        dir: PathBuf,
+        /// What reading it failed on.
+        source: JournalError,
+    },
+}
+
 /// Where the paper venue keeps its state for an engine journal in `journal_dir`: a `paper`
 /// directory inside it (the engine's journal ignores it).
 pub fn state_dir(journal_dir: &Path) -> PathBuf {
@@ -145,8 +161,8 @@ impl PaperVenue {
         board: Arc<QuoteBoard>,
         instruments: usize,
         journal: Option<Journal>,
-    ) -> Result<PaperVenue, String> {
-        cfg.validate()?;
+    ) -> Result<PaperVenue, PaperError> {
+        cfg.validate().map_err(PaperError::Config)?;
         let ppm = |d: Decimal| (d * Decimal::from(1_000_000)).trunc().to_u64().unwrap_or(0);
         let mut venue = PaperVenue {
             reject_ppm: ppm(cfg.reject_ratio),
@@ -163,9 +179,10 @@ impl PaperVenue {
             counters: PaperCounters::default(),
         };
         if let Some(j) = journal {
-            venue
-                .recover(&j)
-                .map_err(|e| format!("paper venue state {}: {e}", j.dir().display()))?;
+            venue.recover(&j).map_err(|source| PaperError::State {
+                dir: j.dir().to_path_buf(),
+                source,
+            })?;
             venue.journal = Some(j);
         }
         Ok(venue)
@@ -237,7 +254,7 @@ impl PaperVenue {
             return true;
         };
         let r = Record::PaperOrder {
-            now: Now::new(now_ns, carry_feeds::clock::unix_ms()),
+            now: Now::new(now_ns, carry_feeds::transport::clock::unix_ms()),
             order: *order,
         };
         let ok = j
@@ -671,7 +688,7 @@ mod tests {
 
     fn run_at(v: &mut PaperVenue, i: &OrderIntent, now: u64) -> Vec<ExecReport> {
         let mut out = Vec::new();
-        super::super::dispatch(v, i, now, &mut out);
+        carry_feeds::gateway::dispatch(v, i, now, &mut out);
         assert_eq!(
             v.poll(now + 999_999, &mut out),
             Some(now + 1_000_000),
@@ -886,6 +903,20 @@ mod tests {
             (c[0].kind, c[0].status),
             (ExecKind::QueryAnswer, OrderStatus::Canceled)
         );
+    }
+
+    #[test]
+    fn open_refuses_a_bad_config_naming_the_key() {
+        let cfg = PaperConfig {
+            reject_ratio: d("1.5"),
+            ..PaperConfig::default()
+        };
+        match PaperVenue::open(cfg, board(), 1, None) {
+            Err(PaperError::Config(reason)) => {
+                assert!(reason.starts_with("paper.reject_ratio: "), "{reason}")
+            }
+            other => panic!("expected a config error, got {:?}", other.err()),
+        }
     }
 }
 

@@ -150,7 +150,7 @@ impl Listing {
 
 /// The venue's own spelling of `BASE-QUOTE`.
 ///
-/// This deliberately repeats `carry_feeds::symbols::venue_symbol` instead of calling it: the
+/// This deliberately repeats `carry_feeds::venue::symbols::venue_symbol` instead of calling it: the
 /// simulator is an independent oracle for carry's symbol mapping, so a mistake there must show
 /// up as carry failing to subscribe here, not be copied into both sides. Keep the two apart.
 pub fn venue_symbol(venue: Venue, base: &str, quote: &str) -> String {

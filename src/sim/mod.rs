@@ -53,7 +53,7 @@ use std::time::Duration;
 
 use carry_engine::market::venue::{Exchange, VENUE_COUNT};
 use carry_engine::Venue;
-use carry_feeds::clock::unix_ms;
+use carry_feeds::transport::clock::unix_ms;
 use rust_decimal::Decimal;
 
 use account::{Account, AccountConfig};

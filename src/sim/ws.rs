@@ -9,7 +9,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use carry_engine::Venue;
-use carry_feeds::clock::unix_ms;
+use carry_feeds::transport::clock::unix_ms;
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tungstenite::protocol::WebSocket;
 use tungstenite::{Error as WsError, Message};

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use carry::gateway::paper::{state_dir, PaperConfig, PaperVenue};
 use carry::gateway::quote_board::QuoteBoard;
-use carry::gateway::{self, GatewayOptions, Gateways, ReportReceiver};
 use carry_engine::config::{
     BreakerConfig, EngineConfig, ExecConfig, PairConfig, ResolveMode, RiskConfig, StrategyConfig,
 };
@@ -22,7 +21,8 @@ use carry_engine::{
     Decider, DeciderConfig, Funding, InstrumentId, InstrumentSpec, MarketEvent, MarketEventKind,
     Now, OperatorCommand, Quote, Universe, Venue, VenueParams,
 };
-use carry_feeds::clock::{mono_ns, unix_ms};
+use carry_feeds::gateway::{self, GatewayOptions, Gateways, ReportReceiver};
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_journal::{Journal, JournalOptions};
 use rust_decimal::Decimal;
 use serde::Deserialize;

@@ -40,7 +40,7 @@ pub fn universe(sim: &SimVenues) -> Arc<Universe> {
             u.set_symbol(
                 id,
                 v,
-                &carry_feeds::symbols::venue_symbol(v, &ins.base, &ins.quote),
+                &carry_feeds::venue::symbols::venue_symbol(v, &ins.base, &ins.quote),
             );
         }
     }
@@ -49,7 +49,7 @@ pub fn universe(sim: &SimVenues) -> Arc<Universe> {
 
 /// carry's real sessions for one venue, pointed at the simulator.
 pub fn sessions(sim: &SimVenues, venue: Venue, u: &Arc<Universe>) -> Vec<Box<dyn VenueSession>> {
-    carry_feeds::venues::sessions(venue, &sim.ws_url(venue), Arc::clone(u))
+    carry_feeds::venue::market_ws::sessions(venue, &sim.ws_url(venue), Arc::clone(u))
 }
 
 pub fn stamp() -> RecvStamp {

@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use carry_feeds::queue::{Consumer, FeedItem};
+use carry_feeds::feed::queue::{Consumer, FeedItem};
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::Frame;

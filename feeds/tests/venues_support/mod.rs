@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use carry_engine::{MarketEvent, MarketEventKind, Universe, Venue};
-use carry_feeds::symbols;
-use carry_feeds::venues::Parser;
+use carry_feeds::venue::market_ws::Parser;
+use carry_feeds::venue::symbols;
 use carry_feeds::{DropReason, Inbound, RecvStamp};
 
 /// The receive stamp every test frame gets; events without a venue time carry its `unix_ms`.

@@ -1,21 +1,19 @@
-//! Feed counters the admin socket exposes: per connection (connects, disconnects by reason,
-//! frames, bytes, events, drops by [`DropReason`], pings, heartbeats), per venue REST snapshot
-//! outcomes, and the queue's conflation and backpressure counts.
+//! Connection counters the admin socket exposes: per websocket connection, connects,
+//! disconnects by [`DisconnectReason`], frames, bytes, items produced, drops by
+//! [`DropReason`], pings and heartbeats; and the single-writer [`Counter`] they are made of.
 //!
-//! Every counter has exactly one writer, the feed thread that owns it, which updates it with a
-//! Relaxed load and store (no read-modify-write, so no locked instruction on the hot path). Any
-//! thread may read at any time with [`GroupStats::snapshot`]; each value is exact on its own, but
-//! a snapshot is not an atomic cut across counters. Each connection's block is cache-padded so the
-//! readers and the feed threads of other groups never share its cache lines (128-byte
-//! alignment, as crossbeam's `CachePadded`).
+//! Every counter has exactly one writer, the thread that owns the connection, which updates it
+//! with a Relaxed load and store (no read-modify-write, so no locked instruction on the hot
+//! path). Any thread may read at any time; each value is exact on its own, but a snapshot is not
+//! an atomic cut across counters. Each connection's block is cache-padded so readers and the
+//! threads of other connections never share its cache lines (128-byte alignment, as
+//! crossbeam's `CachePadded`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use carry_engine::Venue;
 
-use crate::queue::{QueueCounters, QueueSnapshot};
-use crate::session::DropReason;
+use crate::transport::session::DropReason;
 
 /// Why a connection ended. Low-cardinality: it labels a counter per connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -45,8 +43,10 @@ pub enum DisconnectReason {
 }
 
 impl DisconnectReason {
+    /// How many reasons there are.
     pub const COUNT: usize = 11;
 
+    /// Every reason, in counter order.
     pub const ALL: [DisconnectReason; DisconnectReason::COUNT] = [
         DisconnectReason::ClosedByVenue,
         DisconnectReason::IoError,
@@ -61,6 +61,7 @@ impl DisconnectReason {
         DisconnectReason::Shutdown,
     ];
 
+    /// The reason's label in metrics.
     pub const fn as_str(self) -> &'static str {
         match self {
             DisconnectReason::ClosedByVenue => "closed_by_venue",
@@ -102,11 +103,13 @@ impl std::fmt::Display for DisconnectReason {
 pub struct Counter(AtomicU64);
 
 impl Counter {
+    /// Adds one.
     #[inline]
     pub fn incr(&self) {
         self.add(1);
     }
 
+    /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
         self.0.store(
@@ -115,23 +118,27 @@ impl Counter {
         );
     }
 
+    /// Sets the value (for gauges).
     #[inline]
     pub fn set(&self, v: u64) {
         self.0.store(v, Ordering::Relaxed);
     }
 
+    /// The value now.
     #[inline]
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }
 
-/// Counters of one websocket connection (one [`crate::VenueSession`]), kept across reconnects.
+/// Counters of one websocket connection (one session), kept across reconnects.
 /// Aligned like crossbeam's `CachePadded` so no two connections share a cache line.
 #[derive(Debug)]
 #[repr(align(128))]
 pub struct ConnectionStats {
+    /// The venue at the other end.
     pub venue: Venue,
+    /// The URL the connection opens.
     pub url: String,
     /// TCP connects started.
     pub connect_attempts: Counter,
@@ -146,7 +153,7 @@ pub struct ConnectionStats {
     pub binary_messages: Counter,
     /// Decrypted bytes received.
     pub bytes: Counter,
-    /// Market events produced by the session.
+    /// Items the session produced (market events, for a market data session).
     pub events: Counter,
     drops: [Counter; DropReason::ALL.len()],
     /// Protocol pings received (each is answered with a pong of the same payload).
@@ -164,6 +171,7 @@ pub struct ConnectionStats {
 }
 
 impl ConnectionStats {
+    /// Zeroed counters for a connection of `venue` to `url`.
     pub fn new(venue: Venue, url: &str) -> ConnectionStats {
         ConnectionStats {
             venue,
@@ -186,16 +194,19 @@ impl ConnectionStats {
         }
     }
 
+    /// The counter of disconnects for `reason`.
     #[inline]
     pub fn disconnect(&self, reason: DisconnectReason) -> &Counter {
         &self.disconnects[reason.index()]
     }
 
+    /// The counter of frames dropped for `reason`.
     #[inline]
     pub fn drops(&self, reason: DropReason) -> &Counter {
         &self.drops[drop_index(reason)]
     }
 
+    /// A copy of every counter.
     pub fn snapshot(&self) -> ConnectionSnapshot {
         ConnectionSnapshot {
             venue: self.venue,
@@ -231,85 +242,47 @@ fn drop_index(reason: DropReason) -> usize {
     }
 }
 
-/// REST snapshot outcomes of one venue.
-#[derive(Debug)]
-#[repr(align(128))]
-pub struct RestStats {
-    pub venue: Venue,
-    pub ok: Counter,
-    pub failures: Counter,
-    /// Unix ms of the last applied snapshot (0 = none yet).
-    pub last_ok_unix_ms: Counter,
-}
-
-impl RestStats {
-    pub fn new(venue: Venue) -> RestStats {
-        RestStats {
-            venue,
-            ok: Counter::default(),
-            failures: Counter::default(),
-            last_ok_unix_ms: Counter::default(),
-        }
-    }
-}
-
-/// All counters of one feed group (one thread). Shared as `Arc<GroupStats>`.
-#[derive(Debug)]
-pub struct GroupStats {
-    pub name: String,
-    pub connections: Vec<Arc<ConnectionStats>>,
-    pub rest: Vec<Arc<RestStats>>,
-    pub queue: Arc<QueueCounters>,
-    /// The core the thread asked for, and whether pinning succeeded (1) or failed (0).
-    pub core: Option<usize>,
-    pub pinned: Counter,
-}
-
-impl GroupStats {
-    pub fn snapshot(&self) -> GroupSnapshot {
-        GroupSnapshot {
-            name: self.name.clone(),
-            core: self.core,
-            pinned: self.pinned.get() != 0,
-            connections: self.connections.iter().map(|c| c.snapshot()).collect(),
-            rest: self
-                .rest
-                .iter()
-                .map(|r| RestSnapshot {
-                    venue: r.venue,
-                    ok: r.ok.get(),
-                    failures: r.failures.get(),
-                    last_ok_unix_ms: r.last_ok_unix_ms.get() as i64,
-                })
-                .collect(),
-            queue: self.queue.snapshot(),
-        }
-    }
-}
-
 /// A copy of one connection's counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionSnapshot {
+    /// The venue at the other end.
     pub venue: Venue,
+    /// The URL the connection opens.
     pub url: String,
+    /// TCP connects started.
     pub connect_attempts: u64,
+    /// Websocket opens.
     pub connects: u64,
+    /// Disconnects by reason.
     pub disconnects: [(DisconnectReason, u64); DisconnectReason::COUNT],
+    /// Websocket frames received.
     pub frames: u64,
+    /// Text messages handed to the session.
     pub messages: u64,
+    /// Binary messages (counted and ignored).
     pub binary_messages: u64,
+    /// Decrypted bytes received.
     pub bytes: u64,
+    /// Items the session produced.
     pub events: u64,
+    /// Frames dropped, by reason.
     pub drops: [(DropReason, u64); DropReason::ALL.len()],
+    /// Protocol pings received.
     pub pings: u64,
+    /// Application heartbeats sent.
     pub heartbeats_sent: u64,
+    /// Subscription acknowledgements seen.
     pub subscribe_acks: u64,
+    /// Whether the websocket is open.
     pub up: bool,
+    /// Monotonic ns of the last byte received (0 = never).
     pub last_recv_mono_ns: u64,
+    /// Unix ms at which the current connection opened (0 = down).
     pub up_since_unix_ms: i64,
 }
 
 impl ConnectionSnapshot {
+    /// Disconnects for `reason`.
     pub fn disconnects_for(&self, reason: DisconnectReason) -> u64 {
         self.disconnects
             .iter()
@@ -317,6 +290,7 @@ impl ConnectionSnapshot {
             .map_or(0, |(_, n)| *n)
     }
 
+    /// Frames dropped for `reason`.
     pub fn drops_for(&self, reason: DropReason) -> u64 {
         self.drops
             .iter()
@@ -324,110 +298,20 @@ impl ConnectionSnapshot {
             .map_or(0, |(_, n)| *n)
     }
 
+    /// Disconnects for any reason.
     pub fn total_disconnects(&self) -> u64 {
         self.disconnects.iter().map(|(_, n)| n).sum()
     }
 
+    /// Frames dropped for any reason.
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().map(|(_, n)| n).sum()
-    }
-}
-
-/// A copy of one venue's REST counters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RestSnapshot {
-    pub venue: Venue,
-    pub ok: u64,
-    pub failures: u64,
-    pub last_ok_unix_ms: i64,
-}
-
-/// A copy of a whole group's counters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupSnapshot {
-    pub name: String,
-    pub core: Option<usize>,
-    pub pinned: bool,
-    pub connections: Vec<ConnectionSnapshot>,
-    pub rest: Vec<RestSnapshot>,
-    pub queue: QueueSnapshot,
-}
-
-/// One venue's totals over its connections in a group.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VenueTotals {
-    pub venue: Venue,
-    pub connections: usize,
-    pub connections_up: usize,
-    pub connects: u64,
-    pub disconnects: [(DisconnectReason, u64); DisconnectReason::COUNT],
-    pub frames: u64,
-    pub messages: u64,
-    pub bytes: u64,
-    pub events: u64,
-    pub drops: [(DropReason, u64); DropReason::ALL.len()],
-    pub rest_ok: u64,
-    pub rest_failures: u64,
-}
-
-impl GroupSnapshot {
-    /// Sums connections per venue, in venue index order: one row per venue even where the venue
-    /// takes several connections (Binance perp: `/market` and `/public`).
-    pub fn by_venue(&self) -> Vec<VenueTotals> {
-        let mut out: Vec<VenueTotals> = Vec::new();
-        let venues = self
-            .connections
-            .iter()
-            .map(|c| c.venue)
-            .chain(self.rest.iter().map(|r| r.venue));
-        for venue in venues {
-            if out.iter().any(|t| t.venue == venue) {
-                continue;
-            }
-            let mut t = VenueTotals {
-                venue,
-                connections: 0,
-                connections_up: 0,
-                connects: 0,
-                disconnects: DisconnectReason::ALL.map(|r| (r, 0)),
-                frames: 0,
-                messages: 0,
-                bytes: 0,
-                events: 0,
-                drops: DropReason::ALL.map(|r| (r, 0)),
-                rest_ok: 0,
-                rest_failures: 0,
-            };
-            for c in self.connections.iter().filter(|c| c.venue == venue) {
-                t.connections += 1;
-                t.connections_up += usize::from(c.up);
-                t.connects += c.connects;
-                for (slot, (_, n)) in t.disconnects.iter_mut().zip(c.disconnects.iter()) {
-                    slot.1 += n;
-                }
-                t.frames += c.frames;
-                t.messages += c.messages;
-                t.bytes += c.bytes;
-                t.events += c.events;
-                for (slot, (_, n)) in t.drops.iter_mut().zip(c.drops.iter()) {
-                    slot.1 += n;
-                }
-            }
-            for r in self.rest.iter().filter(|r| r.venue == venue) {
-                t.rest_ok += r.ok;
-                t.rest_failures += r.failures;
-            }
-            out.push(t);
-        }
-        out.sort_by_key(|t| t.venue.index());
-        out
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use carry_engine::{Exchange, Market};
 
     #[test]
     fn reasons_index_their_own_slot() {
@@ -440,59 +324,5 @@ mod tests {
         let names: std::collections::BTreeSet<_> =
             DisconnectReason::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(names.len(), DisconnectReason::COUNT);
-    }
-
-    #[test]
-    fn snapshot_and_per_venue_totals() {
-        let bn = Venue::new(Exchange::Binance, Market::Perp);
-        let okx = Venue::new(Exchange::Okx, Market::Spot);
-        let a = ConnectionStats::new(bn, "wss://a");
-        let b = ConnectionStats::new(bn, "wss://b");
-        let c = ConnectionStats::new(okx, "wss://c");
-        a.frames.add(10);
-        b.frames.add(5);
-        a.messages.add(4);
-        b.messages.add(2);
-        a.disconnect(DisconnectReason::Watchdog).incr();
-        b.disconnect(DisconnectReason::Watchdog).incr();
-        b.disconnect(DisconnectReason::MaxAge).incr();
-        a.drops(DropReason::BadNumber).add(3);
-        b.up.set(1);
-        c.events.add(7);
-        let rest = RestStats::new(bn);
-        rest.failures.incr();
-        let group = GroupStats {
-            name: "g".into(),
-            connections: vec![Arc::new(a), Arc::new(b), Arc::new(c)],
-            rest: vec![Arc::new(rest)],
-            queue: Arc::new(QueueCounters::default()),
-            core: None,
-            pinned: Counter::default(),
-        };
-        let snap = group.snapshot();
-        assert_eq!(
-            snap.connections[1].disconnects_for(DisconnectReason::MaxAge),
-            1
-        );
-        assert_eq!(snap.connections[1].total_disconnects(), 2);
-        let totals = snap.by_venue();
-        assert_eq!(totals.len(), 2);
-        assert_eq!(totals[0].venue, bn);
-        assert_eq!(totals[0].frames, 15);
-        assert_eq!(totals[0].messages, 6);
-        assert_eq!(totals[0].connections, 2);
-        assert_eq!(totals[0].connections_up, 1);
-        assert_eq!(totals[0].rest_failures, 1);
-        assert_eq!(
-            totals[0]
-                .disconnects
-                .iter()
-                .find(|(r, _)| *r == DisconnectReason::Watchdog)
-                .unwrap()
-                .1,
-            2
-        );
-        assert_eq!(totals[0].drops.iter().map(|d| d.1).sum::<u64>(), 3);
-        assert_eq!(totals[1].events, 7);
     }
 }

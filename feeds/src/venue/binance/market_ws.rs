@@ -6,15 +6,19 @@
 //! each event as `{"stream":..,"data":..}`), so nothing is sent after the handshake; the server
 //! pings with protocol frames (answered by the transport) and closes connections after 24 h.
 //!
-//! Base URLs: `wss://fstream.binance.com` (perp), `wss://stream.binance.com:9443` (spot).
+//! Paths appended to the base URL: `/market/stream?streams=<s>@markPrice/..` and
+//! `/public/stream?streams=<s>@bookTicker/..` (perp, two connections), `/stream?streams=<s>@bookTicker/..`
+//! (spot).
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
-use crate::cursor::{Cursor, Dec, Int, Scanner, Slot};
+use crate::json::cursor::{Cursor, Dec, Int, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::Fault;
-use crate::session::{DropReason, Inbound};
-use crate::strict::Strict;
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, DAY};
+use crate::transport::session::{DropReason, Inbound};
+use crate::venue::market_ws::{
+    chunks, each_read, read_error, Cx, ExchangeReader, Plan, Reader, Saved, Sym, DAY,
+};
 
 /// Streams per connection. The docs allow 1024; 200 is the practical cap production clients
 /// (nautilus_trader) use, and it keeps the URL short.
@@ -54,7 +58,23 @@ pub(crate) struct State {
     events: Vec<Event>,
 }
 
-pub(crate) fn parse(
+impl ExchangeReader for State {
+    fn new(_instruments: usize) -> State {
+        State::default()
+    }
+
+    #[inline]
+    fn read(
+        &mut self,
+        scanner: &mut Scanner,
+        frame: &mut [u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<Inbound, Fault> {
+        parse(scanner, frame, cx, self)
+    }
+}
+
+fn parse(
     scanner: &mut Scanner,
     frame: &mut [u8],
     cx: &mut Cx<'_>,

@@ -1,26 +1,30 @@
-//! The contract between a venue module (what to send, how to read what comes back) and the
-//! websocket transport (sockets, TLS, reconnects, threads). A venue module knows nothing about
-//! sockets; the transport knows nothing about any venue's JSON.
+//! The contract between a session (what to send on one websocket connection, how to read what
+//! comes back) and the transport (sockets, TLS, heartbeats, reconnects, threads). A session knows
+//! nothing about sockets; the transport knows nothing about any venue's JSON, nor about what a
+//! session makes of it: a market data session produces market events for the feed queues, a
+//! private order stream would produce execution reports for the gateway's report queue.
 
 use std::time::Duration;
 
-use carry_engine::{MarketEvent, Venue};
+use carry_engine::Venue;
 
 /// When a frame was read: monotonic ns for latency and staleness, wall ms for events that carry
 /// no venue time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvStamp {
+    /// Monotonic ns ([`crate::transport::clock::mono_ns`]).
     pub mono_ns: u64,
+    /// Wall-clock Unix ms ([`crate::transport::clock::unix_ms`]).
     pub unix_ms: i64,
 }
 
 /// What one inbound text frame turned out to be, when it was understood.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inbound {
-    /// Market data; this many events were handed to the sink (possibly 0, e.g. an unsubscribed
+    /// Data; this many outputs were handed to the sink (possibly 0, e.g. an unsubscribed
     /// symbol that is counted elsewhere, or a delta that changed nothing).
     Data(usize),
-    /// A subscription acknowledgement.
+    /// A subscription (or login) acknowledgement.
     SubscribeAck,
     /// A heartbeat reply, or any other message that needs no action.
     Control,
@@ -48,6 +52,7 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason, in counter order.
     pub const ALL: [DropReason; 7] = [
         DropReason::Malformed,
         DropReason::MissingField,
@@ -58,6 +63,7 @@ impl DropReason {
         DropReason::DeltaWithoutSnapshot,
     ];
 
+    /// The reason's label in metrics.
     pub const fn as_str(self) -> &'static str {
         match self {
             DropReason::Malformed => "malformed",
@@ -76,22 +82,33 @@ impl DropReason {
 /// transport for every venue and need nothing here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Heartbeat {
+    /// How often.
     pub every: Duration,
+    /// The text frame to send.
     pub text: String,
 }
 
-/// One websocket connection's venue logic: subscribe, heartbeat, parse.
+/// One websocket connection's logic: what to send when it opens, the heartbeat it needs, and
+/// how to read what comes back into [`WsSession::Output`]s.
 ///
-/// `on_text` runs on the feed thread for every text frame. After warm-up it must not allocate:
-/// parse in place over the mutable frame bytes, reusing the session's buffers.
-pub trait VenueSession: Send {
+/// `on_text` runs on the connection's thread for every text frame. A session on a hot path
+/// (market data) must not allocate there after warm-up: parse in place over the mutable frame
+/// bytes, reusing the session's buffers.
+pub trait WsSession: Send {
+    /// What the session turns frames into: market events for a market data feed, execution
+    /// reports for a private order stream.
+    type Output;
+
+    /// The venue at the other end (it names the connection in logs and counters).
     fn venue(&self) -> Venue;
 
     /// The websocket URL to connect to.
     fn url(&self) -> &str;
 
-    /// Text frames to send, in order, right after the handshake (and after every reconnect).
-    fn subscribe_messages(&self) -> Vec<String>;
+    /// Text frames to send, in order, right after each handshake (the first connect and every
+    /// reconnect), built at that moment: `now_unix_ms` is the wall clock then, which a signed
+    /// login puts in what it signs. Called after [`WsSession::reset`].
+    fn on_connect(&mut self, now_unix_ms: i64) -> Vec<String>;
 
     /// The client-sent heartbeat, where the venue wants one.
     fn heartbeat(&self) -> Option<Heartbeat>;
@@ -100,21 +117,16 @@ pub trait VenueSession: Send {
     /// 24 h). The transport reconnects on its own a little before this.
     fn max_connection_age(&self) -> Option<Duration>;
 
-    /// Parses one text frame; every event goes to `sink` in the order the frame carries them.
+    /// Reads one text frame; every output goes to `sink` in the order the frame carries them.
     fn on_text(
         &mut self,
         frame: &mut [u8],
         recv: RecvStamp,
-        sink: &mut dyn FnMut(MarketEvent),
+        sink: &mut dyn FnMut(Self::Output),
     ) -> Result<Inbound, DropReason>;
 
-    /// Forget per-connection state (e.g. Bybit snapshots) after a disconnect.
+    /// Forget per-connection state (e.g. Bybit snapshots, a login) before a new connection opens.
     fn reset(&mut self);
-
-    /// Takes what REST said about this connection's instruments: funding intervals (stamped on
-    /// later funding events whose messages do not carry one) and contract sizes (to convert
-    /// quoted sizes to base units).
-    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot);
 
     /// Why the last frame was dropped, in words, for the connection's log: the venue's own
     /// message for a refused subscription (`DropReason::SubscribeError`), the symbol for an
@@ -122,21 +134,4 @@ pub trait VenueSession: Send {
     fn last_problem(&self) -> Option<&str> {
         None
     }
-}
-
-/// What a venue's REST API says at start and after each reconnect: the current funding of each
-/// perpetual, the funding interval of each symbol and its trading rules.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct VenueSnapshot {
-    pub venue: Option<Venue>,
-    pub instruments: Vec<InstrumentSnapshot>,
-}
-
-/// One instrument's part of a [`VenueSnapshot`]. `funding` is a ready-to-queue event (perps only).
-#[derive(Clone, Debug, PartialEq)]
-pub struct InstrumentSnapshot {
-    pub instrument: carry_engine::InstrumentId,
-    pub funding: Option<MarketEvent>,
-    pub interval_ms: Option<u64>,
-    pub spec: Option<carry_engine::InstrumentSpec>,
 }

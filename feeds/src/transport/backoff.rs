@@ -44,7 +44,7 @@ impl BackoffConfig {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use carry_feeds::backoff::BackoffConfig;
+    /// use carry_feeds::transport::backoff::BackoffConfig;
     /// let c = BackoffConfig { initial: Duration::from_millis(100), max: Duration::from_secs(1),
     ///                         multiplier: 2, jitter_percent: 0, stable_after: Duration::ZERO };
     /// let ms: Vec<u128> = (0..6).map(|n| c.base_delay(n).as_millis()).collect();
@@ -82,6 +82,7 @@ impl Backoff {
         }
     }
 
+    /// The pacing this backoff follows.
     pub fn config(&self) -> &BackoffConfig {
         &self.config
     }
@@ -157,11 +158,13 @@ fn splitmix64(mut z: u64) -> u64 {
 pub struct XorShift64(u64);
 
 impl XorShift64 {
+    /// A generator seeded from `seed` (mixed, and never 0).
     pub fn new(seed: u64) -> XorShift64 {
         // Zero is xorshift's one fixed point.
         XorShift64(splitmix64(seed) | 1)
     }
 
+    /// The next number.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;

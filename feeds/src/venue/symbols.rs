@@ -1,11 +1,14 @@
 //! Venue symbols and canonical instruments. carry names an instrument `BASE-QUOTE` (`BTC-USDT`);
-//! each venue has its own spelling (`BTCUSDT`, `BTC-USDT-SWAP`, `BTC-USDT`, `BTC_USDT`). The
+//! each venue has its own spelling (`BTCUSDT`, `BTC-USDT-SWAP`, `BTC-USDT`, `BTC_USDT`), which
+//! its adapter row gives ([`crate::venue::Adapter::symbol`] and `canonical`). The
 //! forward mapping is the default the config loader uses when an instrument has no explicit
 //! per-venue symbol; multiplier tickers (`1000PEPEUSDT` perp vs `PEPEUSDT` spot) need that
 //! explicit symbol, because no string rule can know them. The reverse mapping is for tools such
 //! as `carry decode` that meet symbols they were not configured with.
 
-use carry_engine::{Exchange, Market, Venue};
+use carry_engine::{Market, Venue};
+
+use crate::venue::adapter;
 
 /// Quote currencies recognised at the end of a concatenated symbol (`BTCUSDT`), longest or most
 /// specific first so that `FDUSD` and `TUSD` win over `USD`.
@@ -19,7 +22,7 @@ pub const QUOTE_CURRENCIES: [&str; 15] = [
 ///
 /// ```
 /// use carry_engine::Venue;
-/// use carry_feeds::symbols::venue_symbol;
+/// use carry_feeds::venue::symbols::venue_symbol;
 /// let okx_perp: Venue = "okx-perp".parse().unwrap();
 /// assert_eq!(venue_symbol(okx_perp, "btc", "usdt"), "BTC-USDT-SWAP");
 /// assert_eq!(venue_symbol("gate-spot".parse().unwrap(), "ETH", "USDT"), "ETH_USDT");
@@ -27,12 +30,7 @@ pub const QUOTE_CURRENCIES: [&str; 15] = [
 pub fn venue_symbol(venue: Venue, base: &str, quote: &str) -> String {
     let base = base.trim().to_ascii_uppercase();
     let quote = quote.trim().to_ascii_uppercase();
-    match (venue.exchange, venue.market) {
-        (Exchange::Binance | Exchange::Bybit | Exchange::Bitget, _) => format!("{base}{quote}"),
-        (Exchange::Okx, Market::Perp) => format!("{base}-{quote}-SWAP"),
-        (Exchange::Okx, Market::Spot) => format!("{base}-{quote}"),
-        (Exchange::Gate, _) => format!("{base}_{quote}"),
-    }
+    (adapter(venue.exchange).symbol)(venue.market, &base, &quote)
 }
 
 /// The canonical `BASE-QUOTE` of a venue symbol, or `None` when the symbol is not a spot pair or
@@ -40,7 +38,7 @@ pub fn venue_symbol(venue: Venue, base: &str, quote: &str) -> String {
 /// unknown quote currency).
 ///
 /// ```
-/// use carry_feeds::symbols::canonical;
+/// use carry_feeds::venue::symbols::canonical;
 /// assert_eq!(canonical("binance-perp".parse().unwrap(), "BTCUSDT").as_deref(), Some("BTC-USDT"));
 /// assert_eq!(canonical("okx-perp".parse().unwrap(), "ETH-USDT-SWAP").as_deref(), Some("ETH-USDT"));
 /// assert_eq!(canonical("gate-perp".parse().unwrap(), "BTC_USDT").as_deref(), Some("BTC-USDT"));
@@ -48,28 +46,23 @@ pub fn venue_symbol(venue: Venue, base: &str, quote: &str) -> String {
 /// ```
 pub fn canonical(venue: Venue, symbol: &str) -> Option<String> {
     let symbol = symbol.trim().to_ascii_uppercase();
-    let (base, quote) = match venue.exchange {
-        Exchange::Binance | Exchange::Bybit | Exchange::Bitget => {
-            if venue.exchange == Exchange::Bybit {
-                // Bybit's USDC-settled perpetuals are spelled `BTCPERP`.
-                if let Some(base) = symbol.strip_suffix("PERP").filter(|b| !b.is_empty()) {
-                    return checked(base, "USDC");
-                }
-            }
-            split_concatenated(&symbol)?
-        }
-        Exchange::Okx => {
-            let pair = symbol.strip_suffix("-SWAP").unwrap_or(&symbol);
-            pair.split_once('-')?
-        }
-        Exchange::Gate => symbol.split_once('_')?,
-    };
+    let (base, quote) = (adapter(venue.exchange).canonical)(venue.market, &symbol)?;
     checked(base, quote)
 }
 
 fn checked(base: &str, quote: &str) -> Option<String> {
     let ok = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric());
     (ok(base) && ok(quote)).then(|| format!("{base}-{quote}"))
+}
+
+/// Base and quote run together, `BTCUSDT` (Binance, Bybit, Bitget).
+pub(crate) fn concatenated(_: Market, base: &str, quote: &str) -> String {
+    format!("{base}{quote}")
+}
+
+/// [`split_concatenated`] as an adapter's `canonical`: the same on every market.
+pub(crate) fn split_concatenated_on(_: Market, symbol: &str) -> Option<(&str, &str)> {
+    split_concatenated(symbol)
 }
 
 /// Splits `BTCUSDT` into `("BTC", "USDT")` on the first known quote currency it ends with.

@@ -5,17 +5,18 @@
 //! a quote. The client sends the text `ping` (the server answers `pong`) before 30 s of silence;
 //! `event:"notice"` announces a service upgrade 60 s ahead and asks for a reconnect.
 //!
-//! Base URL: `wss://ws.okx.com:8443`; the module appends `/ws/v5/public`.
+//! Path appended to the base URL: `/ws/v5/public`.
 
 use std::time::Duration;
 
 use carry_engine::market::interval::interval_from_schedule;
 use carry_engine::{Funding, Market, Venue};
 
-use crate::cursor::{Scanner, Slot};
+use crate::json::cursor::{Scanner, Slot};
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym};
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::arg_data::{book_read, Item, Push};
+use crate::venue::market_ws::{chunks, each_read, level, Cx, ExchangeReader, Plan, Sym};
 
 /// Instruments per connection: OKX asks for fewer than 30 depth channels per connection.
 pub const SYMBOLS_PER_CONNECTION: usize = 25;
@@ -45,7 +46,30 @@ pub(crate) fn plans(venue: Venue, base: &str, symbols: &[&str]) -> Vec<Plan> {
         .collect()
 }
 
-pub(crate) fn parse(
+/// The elements of the push being read, reused frame after frame.
+pub(crate) struct State {
+    items: Vec<Item>,
+}
+
+impl ExchangeReader for State {
+    fn new(_instruments: usize) -> State {
+        State {
+            items: Vec::with_capacity(4),
+        }
+    }
+
+    #[inline]
+    fn read(
+        &mut self,
+        scanner: &mut Scanner,
+        frame: &mut [u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<Inbound, Fault> {
+        parse(scanner, frame, cx, &mut self.items)
+    }
+}
+
+fn parse(
     scanner: &mut Scanner,
     frame: &mut [u8],
     cx: &mut Cx<'_>,

@@ -4,19 +4,18 @@
 //! before any snapshot is dropped. The BBO comes from `orderbook.1.<SYM>` on both markets (spot
 //! tickers carry no bid/ask). The client must send `{"op":"ping"}` about every 20 s.
 //!
-//! Base URL: `wss://stream.bybit.com`; the module appends `/v5/public/linear` or
-//! `/v5/public/spot`.
+//! Paths appended to the base URL: `/v5/public/linear` (perp) or `/v5/public/spot`.
 
 use std::time::Duration;
 
 use carry_engine::{Funding, InstrumentId, Market, Venue};
 use rust_decimal::Decimal;
 
-use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::strict::Strict;
-use crate::venues::{chunks, Cx, Plan, Reader, Sym, SymbolText};
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::market_ws::{chunks, Cx, ExchangeReader, Plan, Reader, Sym, SymbolText};
 
 /// Symbols per connection: two topics each, far below the 21,000-character args limit.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -85,28 +84,38 @@ pub(crate) struct State {
     books: Vec<BookState>,
 }
 
-impl State {
-    pub fn new(instruments: usize) -> State {
+impl ExchangeReader for State {
+    fn new(instruments: usize) -> State {
         State {
             tickers: vec![TickerState::default(); instruments],
             books: vec![BookState::default(); instruments],
         }
     }
 
-    pub fn resize(&mut self, instruments: usize) {
+    fn resize(&mut self, instruments: usize) {
         let n = instruments.max(self.tickers.len());
         self.tickers.resize(n, TickerState::default());
         self.books.resize(n, BookState::default());
     }
 
     /// A new connection must start again from snapshots.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.tickers.fill(TickerState::default());
         self.books.fill(BookState::default());
     }
+
+    #[inline]
+    fn read(
+        &mut self,
+        scanner: &mut Scanner,
+        frame: &mut [u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<Inbound, Fault> {
+        parse(scanner, frame, cx, self)
+    }
 }
 
-pub(crate) fn parse(
+fn parse(
     scanner: &mut Scanner,
     frame: &mut [u8],
     cx: &mut Cx<'_>,

@@ -32,6 +32,7 @@ pub struct Scanner {
 }
 
 impl Scanner {
+    /// A scanner with an empty buffer (it grows to the largest frame, once).
     pub fn new() -> Scanner {
         Scanner {
             quotes: Vec::with_capacity(64),
@@ -99,11 +100,14 @@ pub struct Cursor<'a> {
 /// absent, `null`, `""` or unparsable value matters for the message it turns out to be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Dec {
+    /// The key was not there.
     #[default]
     Absent,
+    /// `null`.
     Null,
     /// `""`: venues send empty strings for values that do not apply.
     Empty,
+    /// A decimal.
     Val(Decimal),
     /// Not a decimal (or not exactly representable), or not a string or number at all.
     Bad,
@@ -128,6 +132,7 @@ impl Dec {
         }
     }
 
+    /// Whether the key was there at all.
     pub fn is_present(self) -> bool {
         self != Dec::Absent
     }
@@ -137,12 +142,18 @@ impl Dec {
 /// send times both ways; a few fields are only read as numbers).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Int {
+    /// The key was not there.
     #[default]
     Absent,
+    /// `null`.
     Null,
+    /// `""`.
     Empty,
+    /// A JSON number.
     Num(i64),
+    /// A string of digits.
     Text(i64),
+    /// Neither, or out of range.
     Bad,
 }
 
@@ -173,6 +184,7 @@ impl Int {
         }
     }
 
+    /// Whether the key was there at all.
     pub fn is_present(self) -> bool {
         self != Int::Absent
     }
@@ -182,27 +194,38 @@ impl Int {
 /// slot to [`Cursor::read`], so that each kind of value is read at one place in its loop (the
 /// readers are inlined; one copy of each keeps the loop small, and its state in registers).
 pub enum Slot<'s, 'a> {
+    /// A decimal, from a string or a number.
     Dec(&'s mut Dec),
+    /// An integer, from a number or a string of digits.
     Int(&'s mut Int),
+    /// A string, as a slice of the frame (checked UTF-8).
     Str(&'s mut Option<&'a [u8]>),
+    /// A book side's first level.
     Level(&'s mut Level),
+    /// `true` or `false`.
     Bool(&'s mut Option<bool>),
+    /// An error code, string or integer.
     Code(&'s mut Code<'a>),
+    /// A value to skip (still checked).
     Skip,
 }
 
 /// An error code as venues send it: a string or an integer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Code<'a> {
+    /// No code.
     #[default]
     None,
+    /// A string code.
     Text(&'a [u8]),
+    /// An integer code.
     Num(i64),
 }
 
 /// A book side's first level, `[[price, size, ..], ..]`, as read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Level {
+    /// The key was not there.
     #[default]
     Absent,
     /// The side is not an array.
@@ -211,6 +234,7 @@ pub enum Level {
     Empty,
     /// The first level is not an array of at least a price and a size.
     BadShape,
+    /// The first level's price and size.
     Val(Dec, Dec),
 }
 

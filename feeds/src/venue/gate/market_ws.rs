@@ -7,19 +7,20 @@
 //! the optional `futures.ping`/`spot.ping` is sent as well, every 30 s. A `service_upgrade`
 //! notice asks for a reconnect.
 //!
-//! Base URLs: `wss://fx-ws.gateio.ws` (perp; the module appends `/v4/ws/usdt`) and
-//! `wss://api.gateio.ws` (spot; appends `/ws/v4/`).
+//! Paths appended to the base URL: `/v4/ws/usdt` (perp) and `/ws/v4/` (spot).
 
 use std::time::Duration;
 
 use carry_engine::{Funding, Market, Quote, Venue};
 
-use crate::clock;
-use crate::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::json::cursor::{Code, Cursor, Dec, Int, Scanner, Slot};
+use crate::json::strict::Strict;
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::strict::Strict;
-use crate::venues::{chunks, each_read, read_error, Cx, Plan, Reader, Saved, Sym, SymbolText};
+use crate::transport::clock;
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::market_ws::{
+    chunks, each_read, read_error, Cx, ExchangeReader, Plan, Reader, Saved, Sym, SymbolText,
+};
 
 /// Contracts per connection: Gate documents no limit; this keeps reconnects cheap.
 pub const SYMBOLS_PER_CONNECTION: usize = 100;
@@ -54,7 +55,30 @@ pub(crate) fn plans(venue: Venue, base: &str, symbols: &[&str]) -> Vec<Plan> {
         .collect()
 }
 
-pub(crate) fn parse(
+/// The elements of the push being read, reused frame after frame.
+pub(crate) struct State {
+    items: Vec<Item>,
+}
+
+impl ExchangeReader for State {
+    fn new(_instruments: usize) -> State {
+        State {
+            items: Vec::with_capacity(4),
+        }
+    }
+
+    #[inline]
+    fn read(
+        &mut self,
+        scanner: &mut Scanner,
+        frame: &mut [u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<Inbound, Fault> {
+        parse(scanner, frame, cx, &mut self.items)
+    }
+}
+
+fn parse(
     scanner: &mut Scanner,
     frame: &mut [u8],
     cx: &mut Cx<'_>,

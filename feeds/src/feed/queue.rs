@@ -27,7 +27,7 @@
 //!    different order than they went in.
 //!
 //! ```
-//! use carry_feeds::queue::{bounded, FeedItem};
+//! use carry_feeds::feed::queue::{bounded, FeedItem};
 //! use carry_engine::{MarketEvent, MarketEventKind, Venue, InstrumentId};
 //! let (mut tx, mut rx) = bounded(1024);
 //! let reset = MarketEvent { venue: "okx-perp".parse().unwrap(), instrument: InstrumentId(0),
@@ -46,8 +46,8 @@ use std::sync::Arc;
 use carry_engine::{InstrumentId, MarketEvent, MarketEventKind, Venue};
 use crossbeam::utils::CachePadded;
 
-use crate::clock;
-use crate::stats::Counter;
+use crate::transport::clock;
+use crate::transport::stats::Counter;
 
 /// One market event on its way to the engine, with the feed thread's stamps. The receive stamp
 /// is `event.recv_ns`; `parsed_ns` is when the session handed the event over and `enqueued_ns` is
@@ -55,13 +55,16 @@ use crate::stats::Counter;
 /// into parse and queue time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FeedItem {
+    /// The event.
     pub event: MarketEvent,
+    /// Monotonic ns at which the session handed the event over.
     pub parsed_ns: u64,
     /// Set by the queue itself when the item is written into the ring.
     pub enqueued_ns: u64,
 }
 
 impl FeedItem {
+    /// An item parsed at `parsed_ns`, not yet enqueued.
     pub fn new(event: MarketEvent, parsed_ns: u64) -> FeedItem {
         FeedItem {
             event,
@@ -96,8 +99,10 @@ pub enum Pushed {
 /// Why a push gave up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
+    /// The consumer (engine thread) is gone.
     #[error("feed queue: the consumer (engine thread) is gone")]
     Disconnected,
+    /// Shutdown was asked for while the push waited for space.
     #[error("feed queue: push aborted by shutdown while waiting for space")]
     Aborted,
 }
@@ -118,6 +123,7 @@ pub struct QueueCounters {
 }
 
 impl QueueCounters {
+    /// A copy of the counters.
     pub fn snapshot(&self) -> QueueSnapshot {
         QueueSnapshot {
             enqueued: self.enqueued.get(),
@@ -132,10 +138,15 @@ impl QueueCounters {
 /// A copy of [`QueueCounters`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueSnapshot {
+    /// Items written into the ring.
     pub enqueued: u64,
+    /// Quotes held back because the ring was full.
     pub held: u64,
+    /// Held quotes replaced by a newer quote of the same instrument.
     pub conflated: u64,
+    /// Funding updates and resets that had to wait for space.
     pub backpressure_waits: u64,
+    /// The most quotes ever pending at once.
     pub max_pending: u64,
 }
 
@@ -220,6 +231,7 @@ impl Producer {
         self.pending.len()
     }
 
+    /// Whether quotes are held back, waiting for room in the ring.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
@@ -338,6 +350,7 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// How many items the ring holds.
     pub fn capacity(&self) -> usize {
         self.ring.mask + 1
     }
@@ -389,6 +402,7 @@ impl Consumer {
             .wrapping_sub(self.head)
     }
 
+    /// Whether the ring holds nothing right now.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

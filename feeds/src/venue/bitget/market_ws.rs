@@ -5,16 +5,17 @@
 //! the connection; a spot ticker (not subscribed) reads as a quote. The client sends the text
 //! `ping` every 30 s; the server forcibly disconnects every 24 h.
 //!
-//! Base URL: `wss://ws.bitget.com`; the module appends `/v2/ws/public`.
+//! Path appended to the base URL: `/v2/ws/public`.
 
 use std::time::Duration;
 
 use carry_engine::{Funding, Market, Venue};
 
-use crate::cursor::{Scanner, Slot};
+use crate::json::cursor::{Scanner, Slot};
 use crate::json::Fault;
-use crate::session::{DropReason, Heartbeat, Inbound};
-use crate::venues::{book_read, chunks, each_read, level, Cx, Item, Plan, Push, Sym, DAY};
+use crate::transport::session::{DropReason, Heartbeat, Inbound};
+use crate::venue::arg_data::{book_read, Item, Push};
+use crate::venue::market_ws::{chunks, each_read, level, Cx, ExchangeReader, Plan, Sym, DAY};
 
 /// Instruments per connection: Bitget recommends fewer than 50 channels per connection, and a
 /// perp takes two.
@@ -52,7 +53,30 @@ pub const fn inst_type(venue: Venue) -> &'static str {
     }
 }
 
-pub(crate) fn parse(
+/// The elements of the push being read, reused frame after frame.
+pub(crate) struct State {
+    items: Vec<Item>,
+}
+
+impl ExchangeReader for State {
+    fn new(_instruments: usize) -> State {
+        State {
+            items: Vec::with_capacity(4),
+        }
+    }
+
+    #[inline]
+    fn read(
+        &mut self,
+        scanner: &mut Scanner,
+        frame: &mut [u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<Inbound, Fault> {
+        parse(scanner, frame, cx, &mut self.items)
+    }
+}
+
+fn parse(
     scanner: &mut Scanner,
     frame: &mut [u8],
     cx: &mut Cx<'_>,

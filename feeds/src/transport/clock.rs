@@ -5,13 +5,13 @@
 //! not an offset from process start, so stamps taken in different processes (the demo's simulated
 //! venues, a replay tool) compare directly.
 
-use crate::session::RecvStamp;
+use crate::transport::session::RecvStamp;
 
 /// Monotonic nanoseconds (`CLOCK_MONOTONIC`). Never goes backwards; never 0 on a running system.
 ///
 /// ```
-/// let a = carry_feeds::clock::mono_ns();
-/// let b = carry_feeds::clock::mono_ns();
+/// let a = carry_feeds::transport::clock::mono_ns();
+/// let b = carry_feeds::transport::clock::mono_ns();
 /// assert!(b >= a && a > 0);
 /// ```
 #[inline]
@@ -22,7 +22,7 @@ pub fn mono_ns() -> u64 {
 /// Wall-clock Unix milliseconds UTC (`CLOCK_REALTIME`).
 ///
 /// ```
-/// assert!(carry_feeds::clock::unix_ms() > 1_600_000_000_000);
+/// assert!(carry_feeds::transport::clock::unix_ms() > 1_600_000_000_000);
 /// ```
 #[inline]
 pub fn unix_ms() -> i64 {

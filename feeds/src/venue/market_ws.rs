@@ -1,71 +1,31 @@
-//! The venue side of market data, venue-independent part: a [`Parser`] that turns one venue's
-//! frames into [`MarketEvent`]s (used by live sessions and by `carry decode`), the [`Session`]
-//! that wraps it for the transport, and [`sessions`], the factory that builds the connections one
-//! venue needs for every instrument the universe carries on it.
+//! The market data side of every venue, venue-independent part: [`sessions`], which builds the
+//! connections one venue needs for every instrument the universe carries on it; the market
+//! session each connection runs; a [`Parser`] that turns one venue's frames into
+//! [`MarketEvent`]s outside a session (`carry decode`, tests, benches); and `Cx`, what an
+//! exchange's frame reader works with while it reads one frame.
 //!
-//! Base URLs the factory expects (scheme, host and port only; the venue module appends the path):
-//!
-//! | venue | `ws_url` | paths appended |
-//! |---|---|---|
-//! | binance-perp | `wss://fstream.binance.com` | `/market/stream?streams=<s>@markPrice/..` and `/public/stream?streams=<s>@bookTicker/..` (two connections) |
-//! | binance-spot | `wss://stream.binance.com:9443` | `/stream?streams=<s>@bookTicker/..` |
-//! | bybit-perp / bybit-spot | `wss://stream.bybit.com` | `/v5/public/linear` / `/v5/public/spot` |
-//! | okx-perp / okx-spot | `wss://ws.okx.com:8443` | `/ws/v5/public` |
-//! | bitget-perp / bitget-spot | `wss://ws.bitget.com` | `/v2/ws/public` |
-//! | gate-perp | `wss://fx-ws.gateio.ws` | `/v4/ws/usdt` |
-//! | gate-spot | `wss://api.gateio.ws` | `/ws/v4/` |
+//! What differs per exchange comes from its folder through the adapter table
+//! ([`crate::venue::adapter`]): the connection plans (URLs, subscriptions, heartbeats, limits)
+//! and the `ExchangeReader` that reads its frames. A session holds its exchange's reader by
+//! type, so a frame costs the one dynamic call the transport makes into the session and no more.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use carry_engine::{
-    Exchange, Funding, InstrumentId, Market, MarketEvent, MarketEventKind, Quote, Universe, Venue,
-};
+use carry_engine::{Funding, InstrumentId, MarketEvent, MarketEventKind, Quote, Universe, Venue};
 use rust_decimal::Decimal;
 
-use crate::cursor::{Code, Cursor, Dec, Int, Level, Scanner, Slot};
+use crate::feed::session::VenueSession;
+use crate::feed::snapshot::VenueSnapshot;
+use crate::json::cursor::{Code, Cursor, Dec, Scanner};
 use crate::json::{Fault, Note};
-use crate::session::{DropReason, Heartbeat, Inbound, RecvStamp, VenueSession, VenueSnapshot};
-use crate::strict::Strict;
-use crate::{binance, bitget, bybit, gate, okx};
-
-/// The public websocket base URL of each venue (what [`sessions`] expects as `ws_url`).
-pub const fn default_ws_url(venue: Venue) -> &'static str {
-    match (venue.exchange, venue.market) {
-        (Exchange::Binance, Market::Perp) => "wss://fstream.binance.com",
-        (Exchange::Binance, Market::Spot) => "wss://stream.binance.com:9443",
-        (Exchange::Bybit, _) => "wss://stream.bybit.com",
-        (Exchange::Okx, _) => "wss://ws.okx.com:8443",
-        (Exchange::Bitget, _) => "wss://ws.bitget.com",
-        (Exchange::Gate, Market::Perp) => "wss://fx-ws.gateio.ws",
-        (Exchange::Gate, Market::Spot) => "wss://api.gateio.ws",
-    }
-}
-
-/// The REST base URL of each venue (what [`crate::rest::fetch_snapshot`] expects as `rest_url`).
-pub const fn default_rest_url(venue: Venue) -> &'static str {
-    match (venue.exchange, venue.market) {
-        (Exchange::Binance, Market::Perp) => "https://fapi.binance.com",
-        (Exchange::Binance, Market::Spot) => "https://api.binance.com",
-        (Exchange::Bybit, _) => "https://api.bybit.com",
-        (Exchange::Okx, _) => "https://www.okx.com",
-        (Exchange::Bitget, _) => "https://api.bitget.com",
-        (Exchange::Gate, _) => "https://api.gateio.ws",
-    }
-}
-
-/// Whether the venue quotes book sizes in contracts rather than base units (OKX SWAP `ctVal`,
-/// Gate futures `quanto_multiplier`).
-pub const fn sizes_in_contracts(venue: Venue) -> bool {
-    matches!(
-        (venue.exchange, venue.market),
-        (Exchange::Okx, Market::Perp) | (Exchange::Gate, Market::Perp)
-    )
-}
+use crate::transport::session::{DropReason, Heartbeat, Inbound, RecvStamp, WsSession};
+use crate::venue::{adapter, sizes_in_contracts};
 
 /// Builds the websocket sessions for `venue` covering every instrument `universe` has a symbol
 /// for there, split over several connections where the venue limits streams per connection.
-/// `ws_url` is the base URL from the table in this module's doc (a trailing `/` is ignored).
+/// `ws_url` is the venue's base URL, scheme, host and port ([`crate::venue::default_ws_url`]
+/// gives the real one; a trailing `/` is ignored); the exchange's plans append the paths.
 /// Quotes from venues that size in contracts are held back until [`VenueSession::apply_snapshot`]
 /// has supplied the contract size: a quote in the wrong unit is worse than none.
 pub fn sessions(venue: Venue, ws_url: &str, universe: Arc<Universe>) -> Vec<Box<dyn VenueSession>> {
@@ -77,29 +37,17 @@ pub fn sessions(venue: Venue, ws_url: &str, universe: Arc<Universe>) -> Vec<Box<
         return Vec::new();
     }
     let base = ws_url.trim().trim_end_matches('/');
-    let plans = match venue.exchange {
-        Exchange::Binance => binance::plans(venue, base, &symbols),
-        Exchange::Bybit => bybit::plans(venue, base, &symbols),
-        Exchange::Okx => okx::plans(venue, base, &symbols),
-        Exchange::Bitget => bitget::plans(venue, base, &symbols),
-        Exchange::Gate => gate::plans(venue, base, &symbols),
-    };
-    plans
+    let market_ws = &adapter(venue.exchange).market_ws;
+    (market_ws.plans)(venue, base, &symbols)
         .into_iter()
         .map(|plan| {
-            Box::new(Session {
-                venue,
-                url: plan.url,
-                subscribe: plan.subscribe,
-                heartbeat: plan.heartbeat,
-                max_age: plan.max_age,
-                parser: Parser::new(venue, Arc::clone(&universe), true),
-            }) as Box<dyn VenueSession>
+            let state = ParseState::new(venue, Arc::clone(&universe), true);
+            (market_ws.session)(venue, plan, state)
         })
         .collect()
 }
 
-/// One connection as a venue module lays it out.
+/// One connection as an exchange's plans lay it out.
 pub(crate) struct Plan {
     pub url: String,
     pub subscribe: Vec<String>,
@@ -110,17 +58,87 @@ pub(crate) struct Plan {
 /// A day: Binance and Bitget close every connection after 24 h.
 pub(crate) const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// One websocket connection to one venue: what to send, and the [`Parser`] for what comes back.
-pub struct Session {
+/// One exchange's reader of its public market frames: the state it keeps between frames (Bybit's
+/// merged tickers, buffers reused frame after frame) and how it reads one frame into events
+/// through [`Cx`].
+pub(crate) trait ExchangeReader: Send + 'static {
+    /// A reader for a universe of `instruments`.
+    fn new(instruments: usize) -> Self
+    where
+        Self: Sized;
+
+    /// The universe grew to `instruments` (ids already handed out keep their meaning).
+    fn resize(&mut self, _instruments: usize) {}
+
+    /// Forgets what the previous connection said; REST metadata (kept by [`ParseState`]) stays.
+    fn reset(&mut self) {}
+
+    /// Reads one frame in full, then acts on it through `cx`.
+    fn read(
+        &mut self,
+        scanner: &mut Scanner,
+        frame: &mut [u8],
+        cx: &mut Cx<'_>,
+    ) -> Result<Inbound, Fault>;
+}
+
+/// An exchange's public market data websocket, as its adapter row gives it: how it lays out
+/// connections, and its reader, by type (for sessions) and boxed (for [`Parser`]).
+pub(crate) struct MarketWs {
+    /// The connections for `symbols` of a venue, from its base URL.
+    pub plans: fn(Venue, &str, &[&str]) -> Vec<Plan>,
+    /// The exchange's reader for a universe of the given size, boxed.
+    pub reader: fn(usize) -> Box<dyn ExchangeReader>,
+    /// A session for one planned connection, holding the exchange's reader by type.
+    pub session: fn(Venue, Plan, ParseState) -> Box<dyn VenueSession>,
+}
+
+impl MarketWs {
+    /// The row of an exchange whose plans are `plans` and whose reader is `R`.
+    pub const fn new<R: ExchangeReader>(plans: fn(Venue, &str, &[&str]) -> Vec<Plan>) -> MarketWs {
+        MarketWs {
+            plans,
+            reader: boxed_reader::<R>,
+            session: boxed_session::<R>,
+        }
+    }
+}
+
+fn boxed_reader<R: ExchangeReader>(instruments: usize) -> Box<dyn ExchangeReader> {
+    Box::new(R::new(instruments))
+}
+
+fn boxed_session<R: ExchangeReader>(
+    venue: Venue,
+    plan: Plan,
+    state: ParseState,
+) -> Box<dyn VenueSession> {
+    let reader = R::new(state.universe.len());
+    Box::new(Session {
+        venue,
+        url: plan.url,
+        subscribe: plan.subscribe,
+        heartbeat: plan.heartbeat,
+        max_age: plan.max_age,
+        state,
+        reader,
+    })
+}
+
+/// One websocket connection to one venue: what to send, and the reader for what comes back.
+struct Session<R> {
     venue: Venue,
     url: String,
     subscribe: Vec<String>,
     heartbeat: Option<Heartbeat>,
     max_age: Option<Duration>,
-    parser: Parser,
+    state: ParseState,
+    reader: R,
 }
 
-impl VenueSession for Session {
+impl<R: ExchangeReader> WsSession for Session<R> {
+    type Output = MarketEvent;
+
     fn venue(&self) -> Venue {
         self.venue
     }
@@ -129,7 +147,8 @@ impl VenueSession for Session {
         &self.url
     }
 
-    fn subscribe_messages(&self) -> Vec<String> {
+    /// The plan's subscriptions: public market channels need no time or signature.
+    fn on_connect(&mut self, _now_unix_ms: i64) -> Vec<String> {
         self.subscribe.clone()
     }
 
@@ -147,19 +166,21 @@ impl VenueSession for Session {
         recv: RecvStamp,
         sink: &mut dyn FnMut(MarketEvent),
     ) -> Result<Inbound, DropReason> {
-        self.parser.parse(frame, recv, sink)
+        self.state.parse(&mut self.reader, frame, recv, sink)
     }
 
     fn reset(&mut self) {
-        self.parser.reset();
-    }
-
-    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
-        self.parser.apply_snapshot(snapshot);
+        self.reader.reset();
     }
 
     fn last_problem(&self) -> Option<&str> {
-        self.parser.last_problem()
+        self.state.last_problem()
+    }
+}
+
+impl<R: ExchangeReader> VenueSession for Session<R> {
+    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
+        self.state.apply_snapshot(snapshot);
     }
 }
 
@@ -173,28 +194,16 @@ pub(crate) struct InstrumentMeta {
     pub next_funding_ms: i64,
 }
 
-/// Per-venue state that must survive between frames (and buffers reused frame after frame).
-pub(crate) enum VenueState {
-    Binance(binance::State),
-    Bybit(bybit::State),
-    /// The elements of the push being read.
-    Okx(Vec<Item>),
-    Bitget(Vec<Item>),
-    Gate(Vec<gate::Item>),
-}
-
-/// Turns one venue's text frames into normalized events: the frame is read in full with a
-/// [`crate::cursor::Cursor`] (so a frame that is not JSON is dropped before anything is acted
-/// on), then the venue module turns what it read into events. Reuses its quote bitmask, element
-/// vectors and scratch text, and keeps per-instrument state in vectors indexed by
-/// [`InstrumentId`], so after warm-up a frame costs no allocation. Symbols resolve through
-/// [`Universe::lookup`].
-pub struct Parser {
+/// What reading a venue's frames needs whatever the exchange: the cursor's quote bitmask, what
+/// REST said per instrument (in a vector indexed by [`InstrumentId`]), scratch text, and the
+/// last problem for the log. The exchange's [`ExchangeReader`] keeps the rest. Reused frame
+/// after frame, so after warm-up a frame costs no allocation.
+pub(crate) struct ParseState {
     venue: Venue,
     universe: Arc<Universe>,
     scanner: Scanner,
     meta: Vec<InstrumentMeta>,
-    state: VenueState,
+    sizes_in_contracts: bool,
     require_contract_size: bool,
     problem: Note,
     unknown_symbol: Note,
@@ -204,38 +213,16 @@ pub struct Parser {
     read_by: [u64; 3],
 }
 
-/// Which of a venue module's readers read a frame. The fast paths read the compact frames
-/// venues send and decline anything else, which the next reader then reads (see `strict.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reader {
-    /// A high-rate stream's frame with its fields in the order the venue sends them, each
-    /// key checked by one compare.
-    InOrder,
-    /// A compact frame of a known shape, whatever the order of its keys.
-    Keyed,
-    /// The general cursor: any JSON.
-    General,
-}
-
-impl Parser {
-    /// A parser for `venue`. With `require_contract_size`, quotes of contract-sized venues are
-    /// withheld until the instrument's contract size is known; without it they carry the venue's
-    /// own number (what `carry decode` prints when it has no metadata).
-    pub fn new(venue: Venue, universe: Arc<Universe>, require_contract_size: bool) -> Parser {
+impl ParseState {
+    /// See [`Parser::new`].
+    fn new(venue: Venue, universe: Arc<Universe>, require_contract_size: bool) -> ParseState {
         let n = universe.len();
-        let state = match venue.exchange {
-            Exchange::Binance => VenueState::Binance(binance::State::default()),
-            Exchange::Bybit => VenueState::Bybit(bybit::State::new(n)),
-            Exchange::Okx => VenueState::Okx(Vec::with_capacity(4)),
-            Exchange::Bitget => VenueState::Bitget(Vec::with_capacity(4)),
-            Exchange::Gate => VenueState::Gate(Vec::with_capacity(4)),
-        };
-        Parser {
+        ParseState {
             venue,
             universe,
             scanner: Scanner::new(),
             meta: vec![InstrumentMeta::default(); n],
-            state,
+            sizes_in_contracts: sizes_in_contracts(venue),
             require_contract_size,
             problem: Note::default(),
             unknown_symbol: Note::default(),
@@ -244,35 +231,8 @@ impl Parser {
         }
     }
 
-    pub fn venue(&self) -> Venue {
-        self.venue
-    }
-
-    pub fn universe(&self) -> &Arc<Universe> {
-        &self.universe
-    }
-
-    /// Swaps in a universe that extends the current one (ids already handed out must keep their
-    /// meaning; `carry decode` appends instruments as it meets them).
-    pub fn set_universe(&mut self, universe: Arc<Universe>) {
-        let n = universe.len();
-        self.meta
-            .resize(n.max(self.meta.len()), InstrumentMeta::default());
-        if let VenueState::Bybit(state) = &mut self.state {
-            state.resize(n);
-        }
-        self.universe = universe;
-    }
-
-    /// Base units per contract for an instrument of a contract-sized venue.
-    pub fn set_contract_size(&mut self, id: InstrumentId, size: Option<Decimal>) {
-        if let Some(meta) = self.meta.get_mut(id.index()) {
-            meta.contract_size = size;
-        }
-    }
-
     /// Takes intervals, contract sizes and (for Gate) the next settlement time from REST.
-    pub fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
+    fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
         if snapshot.venue.is_some_and(|v| v != self.venue) {
             return;
         }
@@ -294,35 +254,15 @@ impl Parser {
         }
     }
 
-    /// Forgets what the previous connection said (Bybit snapshots); REST metadata stays.
-    pub fn reset(&mut self) {
-        if let VenueState::Bybit(state) = &mut self.state {
-            state.reset();
-        }
-    }
-
-    /// How many frames `reader` has read, of all parsed. The fast readers take the compact
-    /// frames venues send on the streams carry subscribes to and decline anything else
-    /// (whitespace, escapes, replies, shapes they do not know, keyed frames longer than
-    /// [`crate::FAST_PATH_MAX_LEN`]), which the general cursor then reads.
-    pub fn frames_read_by(&self, reader: Reader) -> u64 {
-        self.read_by[reader as usize]
-    }
-
-    /// Why the last frame was dropped, in words (for the connection's log): the venue's own
-    /// message for a refused subscription, the symbol for an unknown one, else the field.
-    pub fn last_problem(&self) -> Option<&str> {
+    fn last_problem(&self) -> Option<&str> {
         (!self.problem.is_empty()).then(|| self.problem.as_str())
     }
 
-    /// The symbol of the last frame dropped as [`DropReason::UnknownSymbol`].
-    pub fn unknown_symbol(&self) -> Option<&str> {
-        (!self.unknown_symbol.is_empty()).then(|| self.unknown_symbol.as_str())
-    }
-
-    /// Parses one text frame in place; events go to `sink` in message order.
-    pub fn parse(
+    /// Parses one text frame in place with `reader`; events go to `sink` in message order.
+    #[inline]
+    fn parse<R: ExchangeReader + ?Sized>(
         &mut self,
+        reader: &mut R,
         frame: &mut [u8],
         recv: RecvStamp,
         sink: &mut dyn FnMut(MarketEvent),
@@ -338,12 +278,12 @@ impl Parser {
         if text == b"pong" {
             return Ok(Inbound::Control);
         }
-        let Parser {
+        let ParseState {
             venue,
             universe,
             scanner,
             meta,
-            state,
+            sizes_in_contracts,
             require_contract_size,
             problem,
             unknown_symbol,
@@ -360,17 +300,12 @@ impl Parser {
             problem,
             unknown_symbol,
             scratch,
+            sizes_in_contracts: *sizes_in_contracts,
             require_contract_size: *require_contract_size,
             emitted: 0,
             read_by: Reader::General,
         };
-        let result = match state {
-            VenueState::Binance(s) => binance::parse(scanner, frame, &mut cx, s),
-            VenueState::Bybit(s) => bybit::parse(scanner, frame, &mut cx, s),
-            VenueState::Okx(items) => okx::parse(scanner, frame, &mut cx, items),
-            VenueState::Bitget(items) => bitget::parse(scanner, frame, &mut cx, items),
-            VenueState::Gate(items) => gate::parse(scanner, frame, &mut cx, items),
-        };
+        let result = reader.read(scanner, frame, &mut cx);
         read_by[cx.read_by as usize] += 1;
         result.map_err(|fault| {
             if self.problem.is_empty() {
@@ -381,7 +316,113 @@ impl Parser {
     }
 }
 
-/// What a venue module's parse function works with for one frame.
+/// Turns one venue's text frames into normalized events: the frame is read in full with a
+/// [`crate::json::cursor::Cursor`] (so a frame that is not JSON is dropped before anything is
+/// acted on), then the exchange's reader turns what it read into events. Reuses its quote
+/// bitmask, element vectors and scratch text, and keeps per-instrument state in vectors indexed
+/// by [`InstrumentId`], so after warm-up a frame costs no allocation. Symbols resolve through
+/// [`Universe::lookup`]. A live connection runs the same reading inside its session.
+pub struct Parser {
+    state: ParseState,
+    reader: Box<dyn ExchangeReader>,
+}
+
+/// Which of an exchange's readers read a frame. The fast paths read the compact frames
+/// venues send and decline anything else, which the next reader then reads (see
+/// `json/strict.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// A high-rate stream's frame with its fields in the order the venue sends them, each
+    /// key checked by one compare.
+    InOrder,
+    /// A compact frame of a known shape, whatever the order of its keys.
+    Keyed,
+    /// The general cursor: any JSON.
+    General,
+}
+
+impl Parser {
+    /// A parser for `venue`. With `require_contract_size`, quotes of contract-sized venues are
+    /// withheld until the instrument's contract size is known; without it they carry the venue's
+    /// own number (what `carry decode` prints when it has no metadata).
+    pub fn new(venue: Venue, universe: Arc<Universe>, require_contract_size: bool) -> Parser {
+        let reader = (adapter(venue.exchange).market_ws.reader)(universe.len());
+        Parser {
+            state: ParseState::new(venue, universe, require_contract_size),
+            reader,
+        }
+    }
+
+    /// The venue whose frames this parser reads.
+    pub fn venue(&self) -> Venue {
+        self.state.venue
+    }
+
+    /// The instruments symbols resolve to.
+    pub fn universe(&self) -> &Arc<Universe> {
+        &self.state.universe
+    }
+
+    /// Swaps in a universe that extends the current one (ids already handed out must keep their
+    /// meaning; `carry decode` appends instruments as it meets them).
+    pub fn set_universe(&mut self, universe: Arc<Universe>) {
+        let n = universe.len();
+        let meta = &mut self.state.meta;
+        meta.resize(n.max(meta.len()), InstrumentMeta::default());
+        self.reader.resize(n);
+        self.state.universe = universe;
+    }
+
+    /// Base units per contract for an instrument of a contract-sized venue.
+    pub fn set_contract_size(&mut self, id: InstrumentId, size: Option<Decimal>) {
+        if let Some(meta) = self.state.meta.get_mut(id.index()) {
+            meta.contract_size = size;
+        }
+    }
+
+    /// Takes intervals, contract sizes and (for Gate) the next settlement time from REST.
+    pub fn apply_snapshot(&mut self, snapshot: &VenueSnapshot) {
+        self.state.apply_snapshot(snapshot);
+    }
+
+    /// Forgets what the previous connection said (Bybit snapshots); REST metadata stays.
+    pub fn reset(&mut self) {
+        self.reader.reset();
+    }
+
+    /// How many frames `reader` has read, of all parsed. The fast readers take the compact
+    /// frames venues send on the streams carry subscribes to and decline anything else
+    /// (whitespace, escapes, replies, shapes they do not know, keyed frames longer than
+    /// [`crate::FAST_PATH_MAX_LEN`]), which the general cursor then reads.
+    pub fn frames_read_by(&self, reader: Reader) -> u64 {
+        self.state.read_by[reader as usize]
+    }
+
+    /// Why the last frame was dropped, in words (for the connection's log): the venue's own
+    /// message for a refused subscription, the symbol for an unknown one, else the field.
+    pub fn last_problem(&self) -> Option<&str> {
+        self.state.last_problem()
+    }
+
+    /// The symbol of the last frame dropped as [`DropReason::UnknownSymbol`].
+    pub fn unknown_symbol(&self) -> Option<&str> {
+        let unknown = &self.state.unknown_symbol;
+        (!unknown.is_empty()).then(|| unknown.as_str())
+    }
+
+    /// Parses one text frame in place; events go to `sink` in message order.
+    pub fn parse(
+        &mut self,
+        frame: &mut [u8],
+        recv: RecvStamp,
+        sink: &mut dyn FnMut(MarketEvent),
+    ) -> Result<Inbound, DropReason> {
+        self.state.parse(&mut *self.reader, frame, recv, sink)
+    }
+}
+
+/// What an exchange's reader works with while it reads one frame: the venue and what REST said
+/// about its instruments, the sink for events, and the text kept for the log.
 pub(crate) struct Cx<'a> {
     pub venue: Venue,
     universe: &'a Universe,
@@ -391,6 +432,7 @@ pub(crate) struct Cx<'a> {
     problem: &'a mut Note,
     unknown_symbol: &'a mut Note,
     scratch: &'a mut Vec<u8>,
+    sizes_in_contracts: bool,
     require_contract_size: bool,
     /// Events handed to the sink so far in this frame.
     pub emitted: usize,
@@ -554,7 +596,7 @@ impl Cx<'_> {
     /// Emits a quote, converting contract sizes to base units where the venue quotes contracts.
     /// Without a known contract size (and `require_contract_size`), the quote is withheld.
     pub fn quote(&mut self, id: InstrumentId, ts_ms: i64, mut quote: Quote) -> Result<(), Fault> {
-        if sizes_in_contracts(self.venue) {
+        if self.sizes_in_contracts {
             match self.meta.get(id.index()).and_then(|m| m.contract_size) {
                 Some(size) => {
                     quote.bid_qty =
@@ -713,45 +755,6 @@ pub(crate) fn each_read<T>(
     }
 }
 
-/// One element of an OKX or Bitget push's `data` array as read: the fields any of their
-/// channels carries (funding, a ticker's BBO, a book's sides), kept as sent until the channel is
-/// known.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Item {
-    pub inst: Sym,
-    pub rate: Dec,
-    pub predicted: Dec,
-    pub funding_time: Int,
-    pub next_funding: Int,
-    pub mark: Dec,
-    pub index: Dec,
-    pub bid: Dec,
-    pub bid_qty: Dec,
-    pub ask: Dec,
-    pub ask_qty: Dec,
-    pub bids: Level,
-    pub asks: Level,
-    pub ts: Int,
-}
-
-/// A push's `arg`: the channel and the envelope's `instId` (items may name their own).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Arg<'a> {
-    pub channel: Option<&'a [u8]>,
-    pub inst: Option<&'a [u8]>,
-}
-
-impl<'a> Arg<'a> {
-    #[inline(always)]
-    fn slot(&mut self, key: &[u8]) -> Slot<'_, 'a> {
-        match key {
-            b"channel" => Slot::Str(&mut self.channel),
-            b"instId" => Slot::Str(&mut self.inst),
-            _ => Slot::Skip,
-        }
-    }
-}
-
 /// The symbols of an element that holds either a ticker or a book (Bybit `data`, Gate
 /// `result`), kept as slices of the frame while it is read: each is resolved once the element
 /// has been read.
@@ -770,254 +773,6 @@ impl SymbolText<'_> {
         let mut resolve = |text: Option<&[u8]>| text.map_or(Sym::Absent, |s| cx.symbol(s));
         (resolve(self.ticker), resolve(self.book))
     }
-}
-
-/// The push envelope OKX v5 and Bitget v2 share, `{"arg": {"channel", "instId", ..}, "data":
-/// [..]}`, with the fields of their control messages, as read. The elements of `data` go to a
-/// reused vector.
-#[derive(Default)]
-pub(crate) struct Push<'a> {
-    pub arg: Option<Arg<'a>>,
-    /// `None` when absent, `Some(false)` when not an array.
-    pub data: Option<bool>,
-    pub event: Option<&'a [u8]>,
-    pub code: Code<'a>,
-    pub msg: Option<Saved>,
-    /// The envelope's time (Bitget).
-    pub ts: Int,
-}
-
-impl<'a> Push<'a> {
-    /// Reads a whole push frame; `slot` says where a field of a data element goes (the
-    /// element's `instId` text goes to the second place).
-    #[inline(always)]
-    pub fn read(
-        mut cur: Cursor<'a>,
-        cx: &mut Cx<'_>,
-        items: &mut Vec<Item>,
-        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
-    ) -> Result<Push<'a>, Fault> {
-        items.clear();
-        cur.root_object()?;
-        let mut push = Push::default();
-        let mut msg = None;
-        while let Some(key) = cur.next_key() {
-            if let Some(root) = push.slot(key, &mut msg) {
-                cur.read(root);
-                continue;
-            }
-            match key {
-                b"arg" => {
-                    let mut arg = Arg::default();
-                    if cur.object() {
-                        while let Some(key) = cur.next_key() {
-                            cur.read(arg.slot(key));
-                        }
-                    } else {
-                        cur.skip();
-                    }
-                    push.arg = Some(arg);
-                }
-                b"data" => {
-                    let array = cur.array();
-                    if array {
-                        items.clear();
-                        while cur.next_item() {
-                            items.push(Item::default());
-                            let item = items.last_mut().ok_or(Fault::malformed("data"))?;
-                            let mut inst = None;
-                            if cur.object() {
-                                while let Some(key) = cur.next_key() {
-                                    cur.read(slot(key, item, &mut inst));
-                                }
-                            } else {
-                                cur.skip();
-                            }
-                            item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
-                        }
-                    } else {
-                        cur.skip();
-                    }
-                    push.data = Some(array);
-                }
-                _ => cur.skip(),
-            }
-        }
-        cur.end()?;
-        push.msg = msg.map(|m| cx.save(m));
-        Ok(push)
-    }
-
-    /// The fast path of [`Push::read`] (see [`Strict`]): a push whose `arg` is an object and
-    /// whose `data` is an array of objects, read as [`Push::read`] reads it. `None` for
-    /// anything else; run it through [`Cx::attempt`].
-    #[inline(always)]
-    pub fn fast(
-        frame: &'a [u8],
-        cx: &mut Cx<'_>,
-        items: &mut Vec<Item>,
-        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
-    ) -> Option<Push<'a>> {
-        items.clear();
-        let mut s = Strict::new(frame)?;
-        let mut push = Push::default();
-        let mut msg = None;
-        s.object()?;
-        while let Some(key) = s.next_key()? {
-            if let Some(root) = push.slot(key, &mut msg) {
-                s.read(root)?;
-                continue;
-            }
-            match key {
-                b"arg" => {
-                    let mut arg = Arg::default();
-                    s.object()?;
-                    while let Some(key) = s.next_key()? {
-                        s.read(arg.slot(key))?;
-                    }
-                    push.arg = Some(arg);
-                }
-                b"data" => {
-                    s.expect(b"[")?;
-                    items.clear();
-                    s.items(|s| {
-                        s.object()?;
-                        items.push(Item::default());
-                        let item = items.last_mut()?;
-                        let mut inst = None;
-                        while let Some(key) = s.next_key()? {
-                            s.read(slot(key, item, &mut inst))?;
-                        }
-                        item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
-                        Some(())
-                    })?;
-                    push.data = Some(true);
-                }
-                _ => s.skip()?,
-            }
-        }
-        s.end()?;
-        push.msg = msg.map(|m| cx.save(m));
-        Some(push)
-    }
-
-    /// A push read by the first fast reader that takes it, [`Push::book_in_order`] then
-    /// [`Push::fast`]; `None` when both decline, and the caller reads the frame with
-    /// [`Push::read`] (which needs the frame mutable, so it cannot be called from here while
-    /// a declined reader's borrow of the frame is live).
-    #[inline(always)]
-    pub fn fast_readers(
-        frame: &'a [u8],
-        cx: &mut Cx<'_>,
-        items: &mut Vec<Item>,
-        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a> + Copy,
-    ) -> Option<Push<'a>> {
-        cx.attempt(Reader::InOrder, |cx| {
-            Push::book_in_order(frame, cx, items, slot)
-        })
-        .or_else(|| cx.attempt(Reader::Keyed, |cx| Push::fast(frame, cx, items, slot)))
-    }
-
-    /// A book push (OKX `bbo-tbt`, Bitget `books1`) with its fields in the order the venues
-    /// send them, each key checked by one compare together with the punctuation around it:
-    /// `{["action":..,]"arg":{["instType":..,]"channel":..,"instId":..},"data":[{"asks":[..],
-    /// "bids":[..],..}],..}`, the element's other fields and the envelope's last ones read by
-    /// key. Read as [`Push::read`] reads it; `None` for anything else.
-    #[inline(always)]
-    pub fn book_in_order(
-        frame: &'a [u8],
-        cx: &mut Cx<'_>,
-        items: &mut Vec<Item>,
-        slot: impl for<'s> Fn(&[u8], &'s mut Item, &'s mut Option<&'a [u8]>) -> Slot<'s, 'a>,
-    ) -> Option<Push<'a>> {
-        let mut s = Strict::in_order(frame);
-        s.expect(b"{\"")?;
-        if s.eat(b"action\":") {
-            s.skip()?;
-            s.expect(b",\"")?;
-        }
-        s.expect(b"arg\":{\"")?;
-        if s.eat(b"instType\":") {
-            s.skip()?;
-            s.expect(b",\"")?;
-        }
-        let mut arg = Arg::default();
-        s.expect(b"channel\":")?;
-        s.read(Slot::Str(&mut arg.channel))?;
-        s.expect(b",\"instId\":")?;
-        s.read(Slot::Str(&mut arg.inst))?;
-        s.expect(b"},\"data\":[{\"asks\":")?;
-        items.clear();
-        items.push(Item::default());
-        let item = items.last_mut()?;
-        s.read(Slot::Level(&mut item.asks))?;
-        s.expect(b",\"bids\":")?;
-        s.read(Slot::Level(&mut item.bids))?;
-        let mut inst = None;
-        while let Some(key) = s.next_key()? {
-            s.read(slot(key, item, &mut inst))?;
-        }
-        item.inst = inst.map_or(Sym::Absent, |s| cx.symbol(s));
-        s.expect(b"]")?;
-        let mut push = Push {
-            arg: Some(arg),
-            data: Some(true),
-            ..Push::default()
-        };
-        let mut msg = None;
-        while let Some(key) = s.next_key()? {
-            match push.slot(key, &mut msg) {
-                Some(root) => s.read(root)?,
-                // A second `arg` or `data` replaces the first: for the keyed readers.
-                None if matches!(key, b"arg" | b"data") => return None,
-                None => s.skip()?,
-            }
-        }
-        s.end()?;
-        push.msg = msg.map(|m| cx.save(m));
-        Some(push)
-    }
-
-    /// Where a top-level key's value goes if it is a plain field.
-    #[inline(always)]
-    fn slot<'s>(&'s mut self, key: &[u8], msg: &'s mut Option<&'a [u8]>) -> Option<Slot<'s, 'a>> {
-        Some(match key {
-            b"event" => Slot::Str(&mut self.event),
-            b"code" => Slot::Code(&mut self.code),
-            b"msg" => Slot::Str(msg),
-            b"ts" => Slot::Int(&mut self.ts),
-            _ => return None,
-        })
-    }
-
-    /// The channel and the envelope's symbol of a data push.
-    pub fn channel(&self, cx: &mut Cx<'_>) -> Result<(&'a [u8], Sym), Fault> {
-        let arg = self.arg.ok_or(Fault::malformed("neither event nor arg"))?;
-        match self.data {
-            None => return Err(Fault::missing("data")),
-            Some(false) => return Err(Fault::malformed("data is not an array")),
-            Some(true) => {}
-        }
-        let channel = arg.channel.ok_or(Fault::missing("arg.channel"))?;
-        Ok((channel, arg.inst.map_or(Sym::Absent, |s| cx.symbol(s))))
-    }
-}
-
-/// One element of an OKX (`bbo-tbt`, `books5`) or Bitget (`books1`/`5`/`15`) book channel; the
-/// two venues send the same shape: `{"instId", "bids": [[price, size, ..], ..], "asks": [..],
-/// "ts"}`, the symbol falling back to the envelope's `arg.instId` and the time to `frame_ts`. An
-/// empty side (OKX sends empty books as keep-alives) quotes nothing.
-pub(crate) fn book_read(
-    item: &Item,
-    arg_inst: Sym,
-    frame_ts: Option<i64>,
-    cx: &mut Cx<'_>,
-) -> Result<(), Fault> {
-    let id = cx.resolve(item.inst.or(arg_inst), "instId")?;
-    let bid = item.bids.required("bids")?;
-    let ask = item.asks.required("asks")?;
-    let ts = cx.ts(item.ts.opt_millis("ts")?.or(frame_ts));
-    cx.quote_top(id, ts, bid, ask)
 }
 
 /// A `(price, size)` level from two fields that may each be absent, `null` or `""` (a ticker's
@@ -1040,16 +795,6 @@ pub(crate) fn chunks<'a, 'b>(items: &'a [&'b str], n: usize) -> std::slice::Chun
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn contract_sized_venues_are_okx_and_gate_perps() {
-        let sized: Vec<&str> = Venue::ALL
-            .iter()
-            .filter(|v| sizes_in_contracts(**v))
-            .map(|v| v.as_str())
-            .collect();
-        assert_eq!(sized, ["okx-perp", "gate-perp"]);
-    }
 
     #[test]
     fn no_sessions_for_a_venue_without_instruments() {

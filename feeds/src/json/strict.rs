@@ -4,7 +4,7 @@
 //! string's end with one 16-byte compare, with no quote-marking pass and none of the general
 //! cursor's bookkeeping for whitespace, escapes and arbitrary nesting. Anything else makes it
 //! decline (`None`) having acted on nothing, and the venue module reads the frame again with
-//! the general [`Cursor`](crate::cursor::Cursor), which reads every valid JSON frame and
+//! the general [`Cursor`](crate::json::cursor::Cursor), which reads every valid JSON frame and
 //! reports every invalid one.
 //!
 //! Two readers use it. The keyed one reads the keys in any order, finding each key's end and
@@ -19,10 +19,10 @@
 //! events as the cursor would: `feeds/tests/venue_fast_path.rs` compares them on every
 //! fixture and every one-byte edit of them, `venue_fuzz.rs` on mutated frames.
 
-use crate::cursor::{
+use crate::json::cursor::{
     dec_number, dec_quoted, dec_text, int_number, int_text, number_len, plain_int, scan16,
 };
-use crate::cursor::{Code, Dec, Int, Level, Slot};
+use crate::json::cursor::{Code, Dec, Int, Level, Slot};
 use crate::json::parse_int_bytes;
 
 /// The longest frame the fast path reads. Each string's end is found from where the previous
@@ -144,7 +144,7 @@ impl<'a> Strict<'a> {
         self.rest_of(item)
     }
 
-    /// Reads the value here into `slot`, as [`Cursor::read`](crate::cursor::Cursor::read)
+    /// Reads the value here into `slot`, as [`Cursor::read`](crate::json::cursor::Cursor::read)
     /// would.
     #[inline(always)]
     pub fn read(&mut self, slot: Slot<'_, 'a>) -> Option<()> {
@@ -200,7 +200,7 @@ impl<'a> Strict<'a> {
         Some(None)
     }
 
-    /// As [`Cursor::decimal`](crate::cursor::Cursor::decimal).
+    /// As [`Cursor::decimal`](crate::json::cursor::Cursor::decimal).
     #[inline(always)]
     fn decimal(&mut self) -> Option<Dec> {
         match self.peek()? {
@@ -229,7 +229,7 @@ impl<'a> Strict<'a> {
         }
     }
 
-    /// As [`Cursor::int`](crate::cursor::Cursor::int).
+    /// As [`Cursor::int`](crate::json::cursor::Cursor::int).
     #[inline(always)]
     fn int(&mut self) -> Option<Int> {
         match self.peek()? {
@@ -254,7 +254,7 @@ impl<'a> Strict<'a> {
         }
     }
 
-    /// As [`Cursor::code`](crate::cursor::Cursor::code).
+    /// As [`Cursor::code`](crate::json::cursor::Cursor::code).
     fn code(&mut self) -> Option<Code<'a>> {
         match self.peek()? {
             b'"' => Some(self.str()?.map_or(Code::None, Code::Text)),
@@ -271,7 +271,7 @@ impl<'a> Strict<'a> {
         }
     }
 
-    /// As [`Cursor::first_level`](crate::cursor::Cursor::first_level), for a side whose levels
+    /// As [`Cursor::first_level`](crate::json::cursor::Cursor::first_level), for a side whose levels
     /// are arrays of scalars.
     #[inline(always)]
     fn first_level(&mut self) -> Option<Level> {

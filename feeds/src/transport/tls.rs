@@ -13,21 +13,39 @@ use rustls::{ClientConfig, RootCertStore};
 /// Why the TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    /// The extra root certificate file cannot be read.
     #[error("{path}: cannot read the extra root certificate: {source}")]
     ReadRoot {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
+    /// The file is not PEM.
     #[error("{path}: not a PEM certificate file: {detail}")]
-    ParseRoot { path: PathBuf, detail: String },
+    ParseRoot {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        detail: String,
+    },
+    /// The file holds no certificate.
     #[error("{path}: holds no CERTIFICATE block")]
-    NoCertificate { path: PathBuf },
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A certificate of the file cannot be a trust anchor.
     #[error("{path}: certificate {index} is not a usable trust anchor: {source}")]
     BadRoot {
+        /// The file.
         path: PathBuf,
+        /// Which certificate of the file, from 0.
         index: usize,
+        /// What rustls said.
         source: rustls::Error,
     },
+    /// rustls refused the configuration.
     #[error("TLS client configuration: {0}")]
     Config(#[from] rustls::Error),
 }
@@ -36,7 +54,7 @@ pub enum TlsError {
 /// `extra_root_pem` (if given).
 ///
 /// ```
-/// let config = carry_feeds::tls::client_config(None).unwrap();
+/// let config = carry_feeds::transport::tls::client_config(None).unwrap();
 /// assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
 /// ```
 pub fn client_config(extra_root_pem: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {

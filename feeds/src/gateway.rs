@@ -10,11 +10,8 @@
 //! execution reports are never conflated or lost. Each report carries the gateway's monotonic
 //! send and receive stamps so the engine thread can record send and ack latency.
 //!
-//! Implementations: [`paper::PaperVenue`], the embedded paper venue (the default). Live signed
-//! REST gateways plug in through the same trait.
-
-pub mod paper;
-pub mod quote_board;
+//! Implementations: the embedded paper venue (`carry::gateway::paper::PaperVenue`, the
+//! default). Live signed REST gateways plug in through the same trait, from their venue's folder.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,7 +93,7 @@ impl Default for GatewayOptions {
             core: None,
             intent_capacity: 4096,
             idle_wait: Duration::from_millis(20),
-            clock: carry_feeds::clock::mono_ns,
+            clock: crate::transport::clock::mono_ns,
         }
     }
 }
@@ -118,6 +115,7 @@ impl GatewayHandle {
         })
     }
 
+    /// The gateway's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -227,6 +225,7 @@ pub struct Gateways {
 }
 
 impl Gateways {
+    /// No gateways: every venue is unserved until [`Gateways::add`].
     pub fn new() -> Gateways {
         Gateways::default()
     }
@@ -249,6 +248,7 @@ impl Gateways {
         }
     }
 
+    /// Whether a gateway serves `venue`.
     pub fn serves(&self, venue: Venue) -> bool {
         self.route[venue.index()].is_some()
     }

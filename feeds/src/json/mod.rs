@@ -1,32 +1,43 @@
-//! What reading venue JSON shares: the [`Fault`] a frame is dropped for, exact parsing of the
-//! decimals, integers and timestamps venues send as strings or numbers (the general paths behind
-//! the cursor's fast ones, and what REST uses), and [`Note`], text kept without allocating.
-//! Walking a frame is [`crate::cursor`]'s. Nothing here panics on any input.
+//! The JSON readers venue frames are read with, allocation-free: [`cursor`], a pull parser that
+//! reads any JSON; `strict.rs`, the fast path for the compact frames venues send; and here, what
+//! both share: the [`Fault`] a frame is dropped for, exact parsing of the decimals, integers and
+//! timestamps venues send as strings or numbers (the general paths behind the cursor's fast
+//! ones, and what REST uses), and [`Note`], text kept without allocating. Nothing here panics on
+//! any input.
+
+pub mod cursor;
+pub(crate) mod strict;
 
 use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::session::DropReason;
+use crate::transport::session::DropReason;
 
 /// Why a frame was not turned into events, and which field (or channel) was at fault. The field
 /// name is static so building a fault never allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
+    /// Why the frame was dropped (labels the drop counter).
     pub reason: DropReason,
+    /// The field or channel at fault.
     pub field: &'static str,
 }
 
 impl Fault {
+    /// A fault of `field` for `reason`.
     pub const fn new(reason: DropReason, field: &'static str) -> Fault {
         Fault { reason, field }
     }
+    /// A required field is missing.
     pub const fn missing(field: &'static str) -> Fault {
         Fault::new(DropReason::MissingField, field)
     }
+    /// A number, decimal or time that does not parse.
     pub const fn bad_number(field: &'static str) -> Fault {
         Fault::new(DropReason::BadNumber, field)
     }
+    /// The frame is not the JSON shape expected at `field`.
     pub const fn malformed(field: &'static str) -> Fault {
         Fault::new(DropReason::Malformed, field)
     }
@@ -229,14 +240,17 @@ impl Default for Note {
 }
 
 impl Note {
+    /// Forgets the text.
     pub fn clear(&mut self) {
         self.len = 0;
     }
 
+    /// Whether there is no text.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    /// The text kept.
     pub fn as_str(&self) -> &str {
         // Only whole characters are ever copied in, so this cannot fail; fall back to "" rather
         // than panic should that ever change.

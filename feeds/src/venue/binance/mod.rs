@@ -1,0 +1,33 @@
+//! Binance: USDⓈ-M perpetuals (`fstream.binance.com`, REST `fapi.binance.com`) and spot
+//! (`stream.binance.com:9443`, REST `api.binance.com`). Symbols are base and quote run together
+//! (`BTCUSDT`) on both markets; sizes are base units on both.
+//!
+//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`].
+
+pub mod market_rest;
+pub mod market_ws;
+
+use crate::venue::market_ws::MarketWs;
+use crate::venue::symbols::{concatenated, split_concatenated_on};
+use crate::venue::{Adapter, PerMarket};
+
+/// Binance's row of the adapter table.
+pub(crate) static ADAPTER: Adapter = Adapter {
+    exchange: carry_engine::Exchange::Binance,
+    ws_url: PerMarket {
+        perp: "wss://fstream.binance.com",
+        spot: "wss://stream.binance.com:9443",
+    },
+    rest_url: PerMarket {
+        perp: "https://fapi.binance.com",
+        spot: "https://api.binance.com",
+    },
+    sizes_in_contracts: PerMarket {
+        perp: false,
+        spot: false,
+    },
+    symbol: concatenated,
+    canonical: split_concatenated_on,
+    market_ws: MarketWs::new::<market_ws::State>(market_ws::plans),
+    market_rest: market_rest::snapshot,
+};
