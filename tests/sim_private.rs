@@ -953,20 +953,24 @@ fn a_resting_order_fills_as_maker_when_the_market_crosses_it() {
         json_num(&f["fee"]),
         -(ask - d("0.1")) * d("0.01") * d("0.0002")
     );
-    // The account's events say so, in order: accepted, filled (fill, then the order update).
+    // The account's events say so, in order: accepted, filled (the fill, the order update
+    // carrying it, then the balance and position it changed).
     let events = sim.account_events(Exchange::Okx, 0);
     use carry::sim::AccountEventKind as K;
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| match &e.kind {
             K::Order(u) if u.finish.is_none() => "open",
+            K::Order(u) if u.last_fill.is_some() => "filled",
             K::Order(_) => "finished",
             K::Fill { .. } => "fill",
+            K::Account { .. } => "account",
+            K::Funding(_) => "funding",
         })
         .collect();
-    assert_eq!(kinds, ["open", "fill", "finished"]);
+    assert_eq!(kinds, ["open", "fill", "filled", "account"]);
     assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1));
-    assert!(sim.account_events(Exchange::Okx, events[2].seq).is_empty());
+    assert!(sim.account_events(Exchange::Okx, events[3].seq).is_empty());
 }
 
 #[test]

@@ -18,6 +18,7 @@
 //! The signed order, account and position endpoints live in [`private`].
 
 pub(crate) mod private;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -315,25 +316,58 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                     format!("Contract {c} not found"),
                 ));
             };
-            let (Some(l), Some(leg)) = (listing.get(i, venue), tick.leg(i, venue)) else {
-                return None;
-            };
             let limit = req
                 .param("limit")
-                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(100)
                 .clamp(1, 1000);
-            let iv = l.funding_interval_ms().unwrap_or(8 * 3_600_000);
-            let next = l.next_funding_time_ms(now);
-            // The model has no memory: history repeats the current rate, newest first.
+            // What settled, newest first (the current rate before the simulator started);
+            // `t` is whole seconds, so a sub-second accelerated grid shows truncated times.
             list(
-                (1..=limit)
-                    .map(|k| {
+                shared
+                    .funding_history(venue, i, now, limit)
+                    .iter()
+                    .rev()
+                    .map(|s| {
                         format!(
                             "{{\"t\":{},\"r\":\"{}\"}}",
-                            (next - k * iv) / 1000,
-                            leg.funding_rate.normalize()
+                            s.time_ms / 1000,
+                            s.rate.normalize()
                         )
+                    })
+                    .collect(),
+            )
+        }
+        (Market::Perp, None) if endpoint == "risk_limit_tiers" => {
+            let Some(c) = req.param("contract") else {
+                return Some(not_found(
+                    venue,
+                    "MISSING_REQUIRED_PARAM",
+                    "Missing required parameter: contract".into(),
+                ));
+            };
+            if listing.find(venue, c).is_none() {
+                return Some(not_found(
+                    venue,
+                    "CONTRACT_NOT_FOUND",
+                    format!("Contract {c} not found"),
+                ));
+            }
+            // The simulator's tiers (`risk`) in Gate's shape: `risk_limit` is the tier's cap
+            // in USDT, `deduction` its maintenance amount.
+            list(
+                crate::sim::risk::tiers()
+                    .iter()
+                    .map(|t| {
+                        crate::sim::wire::Obj::new()
+                            .num("tier", t.number)
+                            .dec("risk_limit", t.cap)
+                            .dec("initial_rate", t.imr())
+                            .dec("maintenance_rate", t.mmr)
+                            .str("leverage_max", &t.max_leverage.to_string())
+                            .str("contract", c)
+                            .dec("deduction", t.cum)
+                            .build()
                     })
                     .collect(),
             )

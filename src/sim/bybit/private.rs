@@ -702,7 +702,10 @@ fn read_or_set(
                             .str("feeCurrency", &f.fee_asset)
                             .num("isMaker", f.maker)
                             .dec("execFee", f.fee)
-                            .dec("feeRate", crate::sim::account::fee_rate(venue, f.maker))
+                            .dec(
+                                "feeRate",
+                                crate::sim::account::base_fee_rate(venue, f.maker),
+                            )
                             .str("execId", &f.trade_id.to_string())
                             .str("tradeIv", "")
                             .str("blockTradeId", "")

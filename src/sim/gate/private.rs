@@ -616,8 +616,8 @@ fn futures_order(o: &SimOrder) -> String {
             &o.avg_price().map_or("0".to_string(), |a| a.to_string()),
         )
         .str("text", &o.rec.client_id)
-        .dec("tkfr", crate::sim::account::fee_rate(PERP, false))
-        .dec("mkfr", crate::sim::account::fee_rate(PERP, true))
+        .dec("tkfr", crate::sim::account::base_fee_rate(PERP, false))
+        .dec("mkfr", crate::sim::account::base_fee_rate(PERP, true))
         .num("refu", 0)
         .str("auto_size", "")
         .num("stp_id", 0)

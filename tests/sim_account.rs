@@ -1,0 +1,668 @@
+//! The simulated venues' account side, driven as carry's live gateways will drive it: each
+//! venue's private websocket authenticated with a signature computed here from the venue's
+//! documented formula (and a wrong one refused), order and fill events pushed as REST orders
+//! fill, a dropped stream whose gap is found only by a query, Binance's listenKey lifecycle,
+//! funding settled on the accelerated funding clock and read back from each venue's funding
+//! ledger, the account's fee rates and risk tiers, and order entry over websocket with the same
+//! duplicate rules as REST. Nothing here uses carry's venue code.
+
+mod sim_clients;
+mod sim_support;
+
+use std::time::{Duration, Instant};
+
+use carry::sim::{FeeRates, SimConfig, SimVenues};
+use carry_engine::venue::{Exchange, Market};
+use carry_engine::Venue;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sim_clients::*;
+use sim_support::{fast_config, Client, PATIENCE};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+fn v(s: &str) -> Venue {
+    s.parse().unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn config() -> SimConfig {
+    fast_config(&["BTC-USDT"])
+}
+
+/// One funding hour lasts 100 ms: BTC settles every 800 ms on its 8 h venues, every 400 ms on
+/// Bybit (4 h) and every 100 ms on Bitget (1 h).
+fn funding_config() -> SimConfig {
+    SimConfig {
+        funding_hour: Some(Duration::from_millis(100)),
+        ..config()
+    }
+}
+
+/// A private websocket, read as JSON.
+struct Ws(Client);
+
+impl Ws {
+    fn connect(url: &str) -> Ws {
+        Ws(Client::connect(url))
+    }
+
+    fn send(&mut self, v: &Value) {
+        self.0.send(&v.to_string());
+    }
+
+    /// The next JSON message that `pick` accepts (others are skipped), within `PATIENCE`.
+    fn expect(&mut self, what: &str, mut pick: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        while let Some(text) = self.0.next_text(deadline) {
+            let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            if pick(&v) {
+                return v;
+            }
+        }
+        panic!("no {what} within {PATIENCE:?}");
+    }
+
+    /// True when nothing `pick` accepts arrives for `quiet`.
+    fn silent(&mut self, quiet: Duration, pick: impl Fn(&Value) -> bool) -> bool {
+        let deadline = Instant::now() + quiet;
+        while let Some(text) = self.0.next_text(deadline) {
+            if serde_json::from_str::<Value>(&text).is_ok_and(|v| pick(&v)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn ws_url(sim: &SimVenues, venue: Venue, path: &str) -> String {
+    format!("{}{path}", sim.ws_url(venue))
+}
+
+/// Retries `check` until it gives a value, within `PATIENCE` (for state that lands on the
+/// simulator's own clock, like a funding settlement).
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(t) = check() {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn str_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The funding a position pays or receives at one settlement, written from the rule every venue
+/// documents (positive rate: longs pay shorts): `−qty × contract size × mark × rate`, to 8
+/// decimals.
+fn expected_funding(qty: Decimal, contract_size: Decimal, mark: Decimal, rate: Decimal) -> Decimal {
+    (-(qty * contract_size * mark * rate))
+        .round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binance
+
+const BPERP: Venue = Venue::new(Exchange::Binance, Market::Perp);
+const BSPOT: Venue = Venue::new(Exchange::Binance, Market::Spot);
+
+fn listen_key(sim: &SimVenues) -> String {
+    let http = Http::new(sim, BPERP);
+    let key = sim.credentials().binance.api_key.clone();
+    let a = http
+        .send("POST", "/fapi/v1/listenKey", &[("X-MBX-APIKEY", key)], None)
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.json);
+    a.json["listenKey"].as_str().unwrap().to_string()
+}
+
+fn binance_order_update<'a>(v: &'a Value, client_id: &str, exec: &str) -> Option<&'a Value> {
+    (v["e"] == "ORDER_TRADE_UPDATE" && v["o"]["c"] == client_id && v["o"]["x"] == exec)
+        .then(|| &v["o"])
+}
+
+#[test]
+fn binance_futures_user_stream_pushes_order_trade_and_account_updates() {
+    let sim = SimVenues::start(config()).unwrap();
+    let http = Http::new(&sim, BPERP);
+    let no_key = http.send("POST", "/fapi/v1/listenKey", &[], None).unwrap();
+    assert_eq!(
+        (no_key.status, no_key.json["code"].as_i64()),
+        (401, Some(-2014))
+    );
+    let key = listen_key(&sim);
+    assert_eq!(key.len(), 64);
+    assert_eq!(listen_key(&sim), key, "an active key is returned again");
+    // A key the venue never issued is refused.
+    let bad = format!(
+        "{}/private/ws?listenKey={}",
+        sim.ws_url(BPERP),
+        "x".repeat(64)
+    );
+    assert!(tungstenite::connect(bad).is_err());
+
+    let mut ws = Ws::connect(&ws_url(
+        &sim,
+        BPERP,
+        &format!("/private/ws?listenKey={key}&events=ORDER_TRADE_UPDATE/ACCOUNT_UPDATE"),
+    ));
+    let api = BinanceApi::new(&sim, Market::Perp);
+    let (_, ask) = touch(&sim, BPERP);
+    let placed = api
+        .place("s1", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    assert_eq!(placed.status, 200, "{}", placed.json);
+    let q = api.query("s1");
+
+    let new = ws.expect("NEW", |v| binance_order_update(v, "s1", "NEW").is_some());
+    assert_eq!(new["o"]["X"], "NEW");
+    assert_eq!(new["o"]["i"], q.json["orderId"]);
+    assert_eq!(new["o"]["f"], "IOC");
+    let trade = ws.expect("TRADE", |v| {
+        binance_order_update(v, "s1", "TRADE").is_some()
+    });
+    let o = &trade["o"];
+    assert_eq!(o["X"], "FILLED", "{trade}");
+    assert_eq!(json_num(&o["l"]), d("0.001"));
+    assert_eq!(json_num(&o["z"]), d("0.001"));
+    let px = json_num(&o["L"]);
+    assert_eq!(px, json_num(&q.json["avgPrice"]));
+    // Taker fee on the base tier: 0.05 % of the notional, in USDT.
+    assert_eq!(o["N"], "USDT");
+    assert_eq!(
+        json_num(&o["n"]),
+        (d("0.001") * px * d("0.0005")).normalize()
+    );
+    assert!(o["t"].as_u64().unwrap() > 0 && trade["E"].as_i64().unwrap() > 0);
+    let account = ws.expect("ACCOUNT_UPDATE", |v| v["e"] == "ACCOUNT_UPDATE");
+    assert_eq!(account["a"]["m"], "ORDER");
+    assert_eq!(account["a"]["P"][0]["s"], "BTCUSDT");
+    assert_eq!(json_num(&account["a"]["P"][0]["pa"]), d("0.001"));
+    assert_eq!(account["a"]["B"][0]["a"], "USDT");
+
+    // DELETE closes the key and its stream.
+    let creds = sim.credentials().binance.api_key.clone();
+    let del = http
+        .send(
+            "DELETE",
+            &format!("/fapi/v1/listenKey?listenKey={key}"),
+            &[("X-MBX-APIKEY", creds)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(del.status, 200, "{}", del.json);
+    assert!(ws.0.ends_before(Instant::now() + PATIENCE));
+}
+
+#[test]
+fn binance_listen_key_keepalive_extends_it_and_expiry_pushes_one_event_then_silence() {
+    let validity = Duration::from_millis(1_500);
+    let sim = SimVenues::start(SimConfig {
+        listen_key_validity: validity,
+        ..config()
+    })
+    .unwrap();
+    let http = Http::new(&sim, BPERP);
+    let api_key = sim.credentials().binance.api_key.clone();
+    let created = Instant::now();
+    let key = listen_key(&sim);
+    let mut ws = Ws::connect(&ws_url(&sim, BPERP, &format!("/ws/{key}")));
+    let api = BinanceApi::new(&sim, Market::Perp);
+    let (_, ask) = touch(&sim, BPERP);
+
+    // Keepalive at about half the validity moves the expiry to about 2.25 s after creation.
+    std::thread::sleep(validity / 2);
+    let put = http
+        .send(
+            "PUT",
+            &format!("/fapi/v1/listenKey?listenKey={key}"),
+            &[("X-MBX-APIKEY", api_key.clone())],
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        (put.status, put.json["listenKey"].as_str()),
+        (200, Some(key.as_str()))
+    );
+    // Past the first expiry the stream still pushes.
+    std::thread::sleep(
+        (created + validity + Duration::from_millis(200)).saturating_duration_since(Instant::now()),
+    );
+    api.place("k1", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    ws.expect("k1 after the first expiry", |v| {
+        binance_order_update(v, "k1", "TRADE").is_some()
+    });
+
+    // Then it expires: one `listenKeyExpired`, then nothing, though the socket stays open.
+    let expired = ws.expect("listenKeyExpired", |v| v["e"] == "listenKeyExpired");
+    assert_eq!(expired["listenKey"], key.as_str());
+    assert!(
+        expired["E"].as_str().unwrap().parse::<i64>().is_ok(),
+        "{expired}"
+    );
+    api.place("k2", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    assert!(
+        ws.silent(Duration::from_millis(500), |_| true),
+        "silence after expiry"
+    );
+    let late = http
+        .send(
+            "PUT",
+            &format!("/fapi/v1/listenKey?listenKey={key}"),
+            &[("X-MBX-APIKEY", api_key)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(late.json["code"], -1125, "{}", late.json);
+    assert_ne!(listen_key(&sim), key, "a new POST issues a new key");
+}
+
+/// A signed WebSocket API request: every param but `signature`, sorted, `k=v&…`, raw values.
+fn ws_api_request(sim: &SimVenues, id: &str, method: &str, params: &[(&str, String)]) -> Value {
+    let c = &sim.credentials().binance;
+    let mut all: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    all.push(("apiKey".into(), c.api_key.clone()));
+    all.push(("timestamp".into(), now_ms().to_string()));
+    all.sort();
+    let payload: Vec<String> = all.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let sig = hex(&hmac_sha256(&c.secret, payload.join("&").as_bytes()));
+    let mut obj = serde_json::Map::new();
+    for (k, val) in all {
+        let value = if k == "timestamp" {
+            Value::from(val.parse::<i64>().unwrap())
+        } else {
+            Value::String(val)
+        };
+        obj.insert(k, value);
+    }
+    obj.insert("signature".into(), Value::String(sig));
+    serde_json::json!({"id": id, "method": method, "params": obj})
+}
+
+#[test]
+fn binance_spot_user_data_comes_through_the_websocket_api_subscription() {
+    let sim = SimVenues::start(config()).unwrap();
+    let http = Http::new(&sim, BSPOT);
+    let key = sim.credentials().binance.api_key.clone();
+    let gone = http
+        .send(
+            "POST",
+            "/api/v3/userDataStream",
+            &[("X-MBX-APIKEY", key)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(gone.status, 410, "spot listenKeys are withdrawn");
+
+    let mut ws = Ws::connect(&ws_url(&sim, BSPOT, "/ws-api/v3"));
+    let mut forged = ws_api_request(&sim, "a", "userDataStream.subscribe.signature", &[]);
+    forged["params"]["signature"] = Value::String("00".repeat(32));
+    ws.send(&forged);
+    let refused = ws.expect("refusal", |v| v["id"] == "a");
+    assert_eq!(
+        (
+            refused["status"].as_u64(),
+            refused["error"]["code"].as_i64()
+        ),
+        (Some(400), Some(-1022))
+    );
+    ws.send(&ws_api_request(
+        &sim,
+        "b",
+        "userDataStream.subscribe.signature",
+        &[],
+    ));
+    let ok = ws.expect("subscription", |v| v["id"] == "b");
+    assert_eq!(ok["status"], 200, "{ok}");
+    let sub = ok["result"]["subscriptionId"].clone();
+
+    let api = BinanceApi::new(&sim, Market::Spot);
+    let (_, ask) = touch(&sim, BSPOT);
+    api.place("sp1", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    let report = ws.expect("executionReport TRADE", |v| {
+        v["event"]["e"] == "executionReport" && v["event"]["x"] == "TRADE"
+    });
+    assert_eq!(report["subscriptionId"], sub);
+    let e = &report["event"];
+    assert_eq!(
+        (e["c"].as_str(), e["X"].as_str()),
+        (Some("sp1"), Some("FILLED"))
+    );
+    assert_eq!(e["l"], "0.00100000");
+    // A spot buy pays its fee in the base it receives: 0.1 % of 0.001 BTC.
+    assert_eq!(
+        (e["N"].as_str(), json_num(&e["n"])),
+        (Some("BTC"), d("0.000001"))
+    );
+    // Cumulative quote over cumulative quantity is the average price.
+    assert_eq!(json_num(&e["Z"]) / json_num(&e["z"]), json_num(&e["L"]));
+    let balances = ws.expect("outboundAccountPosition", |v| {
+        v["event"]["e"] == "outboundAccountPosition"
+    });
+    let btc = balances["event"]["B"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["a"] == "BTC")
+        .unwrap()
+        .clone();
+    assert_eq!(json_num(&btc["f"]), d("0.000999"));
+}
+
+#[test]
+fn binance_a_fill_while_the_stream_is_down_is_not_replayed_but_a_query_finds_it() {
+    let sim = SimVenues::start(config()).unwrap();
+    let key = listen_key(&sim);
+    let url = ws_url(&sim, BPERP, &format!("/private/ws/{key}"));
+    let mut ws = Ws::connect(&url);
+    let api = BinanceApi::new(&sim, Market::Perp);
+    let (_, ask) = touch(&sim, BPERP);
+    api.place("before", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    ws.expect("before", |v| {
+        binance_order_update(v, "before", "TRADE").is_some()
+    });
+
+    assert_eq!(sim.drop_private_connections(Exchange::Binance), 1);
+    assert!(
+        ws.0.ends_before(Instant::now() + PATIENCE),
+        "the client sees the drop"
+    );
+    api.place("gap", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    let mut ws = Ws::connect(&url);
+    api.place("after", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    let mut saw_gap = false;
+    let after = ws.expect("after", |v| {
+        saw_gap |= v["o"]["c"] == "gap";
+        binance_order_update(v, "after", "TRADE").is_some()
+    });
+    let _ = after;
+    assert!(!saw_gap, "events from the gap are not replayed");
+    let q = api.query("gap");
+    assert_eq!(q.json["status"], "FILLED", "the query finds it: {}", q.json);
+}
+
+#[test]
+fn binance_held_back_events_arrive_after_the_rest_answer() {
+    let sim = SimVenues::start(config()).unwrap();
+    let key = listen_key(&sim);
+    let mut ws = Ws::connect(&ws_url(&sim, BPERP, &format!("/private/ws/{key}")));
+    sim.hold_private_events(Exchange::Binance, Duration::from_millis(600));
+    let api = BinanceApi::new(&sim, Market::Perp);
+    let (_, ask) = touch(&sim, BPERP);
+    let a = api
+        .place("held", true, "0.001", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert!(
+        ws.silent(Duration::from_millis(200), |v| v["o"]["c"] == "held"),
+        "the answer came first"
+    );
+    ws.expect("the held event", |v| {
+        binance_order_update(v, "held", "TRADE").is_some()
+    });
+}
+
+#[test]
+fn binance_funding_settles_on_the_accelerated_clock_into_the_income_ledger() {
+    let sim = SimVenues::start(funding_config()).unwrap();
+    let key = listen_key(&sim);
+    let mut ws = Ws::connect(&ws_url(&sim, BPERP, &format!("/private/ws/{key}")));
+    let api = BinanceApi::new(&sim, Market::Perp);
+    // The public schedule moves on the accelerated grid: BTC's 8 h settles every 800 ms.
+    let premium = api
+        .0
+        .http
+        .send("GET", "/fapi/v1/premiumIndex?symbol=BTCUSDT", &[], None)
+        .unwrap();
+    let next = premium.json["nextFundingTime"].as_i64().unwrap();
+    assert_eq!(next % 800, 0, "{}", premium.json);
+    assert!(next > premium.json["time"].as_i64().unwrap_or(0) - 1_000 && next - now_ms() <= 800);
+
+    let (bid, _) = touch(&sim, BPERP);
+    // Short 0.01: positive rates pay it, negative ones charge it.
+    api.place("f1", false, "0.01", away(bid, -1), Tif::Ioc)
+        .unwrap();
+    // (The touch may be thinner than 0.01: the position is what filled.)
+    let risk = api
+        .signed("GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT", "")
+        .unwrap();
+    let position = json_num(&risk.json[0]["positionAmt"]);
+    assert!(position < Decimal::ZERO);
+    let rows = eventually("a FUNDING_FEE row", || {
+        let a = api
+            .signed(
+                "GET",
+                "/fapi/v1/income",
+                "incomeType=FUNDING_FEE&symbol=BTCUSDT",
+                "",
+            )
+            .unwrap();
+        a.json.as_array().filter(|r| !r.is_empty()).cloned()
+    });
+    let row = &rows[0];
+    assert_eq!(
+        (row["incomeType"].as_str(), row["asset"].as_str()),
+        (Some("FUNDING_FEE"), Some("USDT"))
+    );
+    let time = row["time"].as_i64().unwrap();
+    assert_eq!(time % 800, 0, "settled on the grid: {row}");
+    // The rate and mark that settled are the venue's public funding history at that time.
+    let history = api
+        .0
+        .http
+        .send(
+            "GET",
+            "/fapi/v1/fundingRate?symbol=BTCUSDT&limit=50",
+            &[],
+            None,
+        )
+        .unwrap();
+    let settled = history
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["fundingTime"].as_i64() == Some(time))
+        .unwrap_or_else(|| panic!("no history row at {time}: {}", history.json))
+        .clone();
+    let (rate, mark) = (
+        json_num(&settled["fundingRate"]),
+        json_num(&settled["markPrice"]),
+    );
+    let income = json_num(&row["income"]);
+    assert_eq!(
+        income,
+        expected_funding(position, Decimal::ONE, mark, rate),
+        "{row} {settled}"
+    );
+    assert!(!income.is_zero());
+    // The venue's own record agrees, and the stream pushed the balance change.
+    let paid = sim.funding_payments(Exchange::Binance);
+    assert_eq!((paid[0].time_ms, paid[0].amount), (time, income));
+    let update = ws.expect("FUNDING_FEE", |v| v["a"]["m"] == "FUNDING_FEE");
+    assert_eq!(json_num(&update["a"]["B"][0]["bc"]), income);
+    assert_eq!(
+        update["a"]["P"],
+        serde_json::json!([]),
+        "cross: balance only"
+    );
+}
+
+#[test]
+fn binance_fee_rates_brackets_and_margin_come_from_the_account() {
+    let rates = FeeRates {
+        maker: d("0.0001"),
+        taker: d("0.0003"),
+    };
+    let sim = SimVenues::start(SimConfig {
+        fee_rates: vec![(BPERP, rates)],
+        starting_balances: vec![("USDT".into(), d("1000"))],
+        ..config()
+    })
+    .unwrap();
+    let api = BinanceApi::new(&sim, Market::Perp);
+    let c = api
+        .signed("GET", "/fapi/v1/commissionRate", "symbol=BTCUSDT", "")
+        .unwrap();
+    assert_eq!(
+        (
+            c.json["makerCommissionRate"].as_str(),
+            c.json["takerCommissionRate"].as_str()
+        ),
+        (Some("0.0001"), Some("0.0003")),
+        "{}",
+        c.json
+    );
+    let (_, ask) = touch(&sim, BPERP);
+    api.place("fee1", true, "0.1", away(ask, 1), Tif::Ioc)
+        .unwrap();
+    let trades = api
+        .signed("GET", "/fapi/v1/userTrades", "symbol=BTCUSDT", "")
+        .unwrap();
+    let t = &trades.json[0];
+    let qty = json_num(&t["qty"]);
+    assert_eq!(
+        json_num(&t["commission"]),
+        (qty * json_num(&t["price"]) * d("0.0003")).normalize()
+    );
+
+    let b = api
+        .signed("GET", "/fapi/v1/leverageBracket", "symbol=BTCUSDT", "")
+        .unwrap();
+    let first = &b.json["brackets"][0];
+    assert_eq!(
+        (
+            first["initialLeverage"].as_u64(),
+            first["notionalCap"].as_u64(),
+            first["cum"].as_u64()
+        ),
+        (Some(125), Some(50_000), Some(0)),
+        "{}",
+        b.json
+    );
+    assert_eq!(b.json["brackets"][1]["cum"], 50);
+    assert_eq!(json_num(&first["maintMarginRatio"]), d("0.004"));
+
+    // Cross margin on a 1000 USDT wallet: maintenance 0.4 % of the notional; liquidation where
+    // the wallet plus the position's PnL meets it: (Q·entry − wallet) / (Q·(1 − 0.004)).
+    let p = api
+        .signed("GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT", "")
+        .unwrap();
+    let p = &p.json[0];
+    let bal = api.signed("GET", "/fapi/v3/balance", "", "").unwrap();
+    let wallet = json_num(&bal.json[0]["balance"]);
+    let (pos, entry, notional) = (
+        json_num(&p["positionAmt"]),
+        json_num(&p["entryPrice"]),
+        json_num(&p["notional"]),
+    );
+    assert_eq!(
+        json_num(&p["maintMargin"]),
+        (notional * d("0.004")).round_dp(8).normalize()
+    );
+    let liq = ((pos * entry - wallet) / (pos * d("0.996")))
+        .round_dp(8)
+        .normalize();
+    assert_eq!(json_num(&p["liquidationPrice"]), liq, "{p}");
+    assert!(liq > Decimal::ZERO && liq < entry);
+}
+
+#[test]
+fn binance_websocket_api_orders_share_the_rest_account_and_duplicate_rule() {
+    let sim = SimVenues::start(config()).unwrap();
+    let mut ws = Ws::connect(&ws_url(&sim, BPERP, "/ws-fapi/v1"));
+    let (bid, _) = touch(&sim, BPERP);
+    let px = away(bid, -3).to_string();
+    let order = |id: &str| {
+        vec![
+            ("symbol", "BTCUSDT".to_string()),
+            ("side", "BUY".to_string()),
+            ("type", "LIMIT".to_string()),
+            ("timeInForce", "GTC".to_string()),
+            ("quantity", "0.002".to_string()),
+            ("price", px.clone()),
+            ("newClientOrderId", id.to_string()),
+        ]
+    };
+    let mut forged = ws_api_request(&sim, "0", "order.place", &order("w1"));
+    forged["params"]["signature"] = Value::String("ab".repeat(32));
+    ws.send(&forged);
+    assert_eq!(
+        ws.expect("refusal", |v| v["id"] == "0")["error"]["code"],
+        -1022
+    );
+
+    ws.send(&ws_api_request(&sim, "1", "order.place", &order("w1")));
+    let placed = ws.expect("placed", |v| v["id"] == "1");
+    assert_eq!(
+        (
+            placed["status"].as_u64(),
+            placed["result"]["status"].as_str()
+        ),
+        (Some(200), Some("NEW")),
+        "{placed}"
+    );
+    assert!(placed["rateLimits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["rateLimitType"] == "ORDERS"));
+    // The same id while the first is open: -4116, as over REST.
+    ws.send(&ws_api_request(&sim, "2", "order.place", &order("w1")));
+    assert_eq!(
+        ws.expect("duplicate", |v| v["id"] == "2")["error"]["code"],
+        -4116
+    );
+    let rest = BinanceApi::new(&sim, Market::Perp);
+    assert_eq!(
+        rest.query("w1").json["status"],
+        "NEW",
+        "REST sees the websocket order"
+    );
+    let dup = rest
+        .place("w1", true, "0.002", away(bid, -3), Tif::Gtc)
+        .unwrap();
+    assert_eq!(dup.json["code"], -4116);
+
+    let lookup = [
+        ("symbol", "BTCUSDT".to_string()),
+        ("origClientOrderId", "w1".to_string()),
+    ];
+    ws.send(&ws_api_request(&sim, "3", "order.status", &lookup));
+    assert_eq!(
+        ws.expect("status", |v| v["id"] == "3")["result"]["clientOrderId"],
+        "w1"
+    );
+    ws.send(&ws_api_request(&sim, "4", "order.cancel", &lookup));
+    assert_eq!(
+        ws.expect("cancel", |v| v["id"] == "4")["result"]["status"],
+        "CANCELED"
+    );
+    // Closed: the id is free again, as Binance documents.
+    ws.send(&ws_api_request(&sim, "5", "order.place", &order("w1")));
+    assert_eq!(ws.expect("again", |v| v["id"] == "5")["status"], 200);
+    assert_eq!(sim.accepted_orders(BPERP).len(), 2);
+}
