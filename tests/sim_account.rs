@@ -105,6 +105,12 @@ fn str_of(v: &Value) -> String {
     }
 }
 
+/// A fee as the venues charge it: to 8 decimals, half away from zero.
+fn fee8(x: Decimal) -> Decimal {
+    x.round_dp_with_strategy(8, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
+}
+
 /// The funding a position pays or receives at one settlement, written from the rule every venue
 /// documents (positive rate: longs pay shorts): `−qty × contract size × mark × rate`, to 8
 /// decimals.
@@ -183,10 +189,7 @@ fn binance_futures_user_stream_pushes_order_trade_and_account_updates() {
     assert_eq!(px, json_num(&q.json["avgPrice"]));
     // Taker fee on the base tier: 0.05 % of the notional, in USDT.
     assert_eq!(o["N"], "USDT");
-    assert_eq!(
-        json_num(&o["n"]),
-        (d("0.001") * px * d("0.0005")).normalize()
-    );
+    assert_eq!(json_num(&o["n"]), fee8(d("0.001") * px * d("0.0005")));
     assert!(o["t"].as_u64().unwrap() > 0 && trade["E"].as_i64().unwrap() > 0);
     let account = ws.expect("ACCOUNT_UPDATE", |v| v["e"] == "ACCOUNT_UPDATE");
     assert_eq!(account["a"]["m"], "ORDER");
@@ -546,7 +549,7 @@ fn binance_fee_rates_brackets_and_margin_come_from_the_account() {
     let qty = json_num(&t["qty"]);
     assert_eq!(
         json_num(&t["commission"]),
-        (qty * json_num(&t["price"]) * d("0.0003")).normalize()
+        fee8(qty * json_num(&t["price"]) * d("0.0003"))
     );
 
     let b = api
@@ -665,4 +668,503 @@ fn binance_websocket_api_orders_share_the_rest_account_and_duplicate_rule() {
     ws.send(&ws_api_request(&sim, "5", "order.place", &order("w1")));
     assert_eq!(ws.expect("again", |v| v["id"] == "5")["status"], 200);
     assert_eq!(sim.accepted_orders(BPERP).len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every venue: one private stream client per venue, written from its documented auth.
+
+/// A quantity (order units) an IOC at the touch fills at once on `venue`.
+fn small(venue: Venue) -> &'static str {
+    match (venue.exchange, venue.market) {
+        (Exchange::Okx, Market::Perp) | (Exchange::Gate, Market::Perp) => "1",
+        _ => "0.001",
+    }
+}
+
+/// The numeric user id Gate's futures channels need: the `user` of its futures account.
+fn gate_user_id(sim: &SimVenues) -> String {
+    let api = GateApi::new(sim, Market::Perp);
+    let a = api
+        .signed("GET", "/api/v4/futures/usdt/accounts", "", "")
+        .unwrap();
+    a.json["user"].to_string()
+}
+
+fn okx_login(sim: &SimVenues, secret: &str) -> Value {
+    let c = &sim.credentials().okx;
+    let ts = (now_ms() / 1000).to_string();
+    let sign = b64(&hmac_sha256(
+        secret,
+        format!("{ts}GET/users/self/verify").as_bytes(),
+    ));
+    serde_json::json!({"op": "login", "args": [{
+        "apiKey": c.api_key, "passphrase": c.passphrase, "timestamp": ts, "sign": sign}]})
+}
+
+fn bitget_login(sim: &SimVenues, secret: &str) -> Value {
+    let c = &sim.credentials().bitget;
+    let ts = (now_ms() / 1000).to_string();
+    let sign = b64(&hmac_sha256(
+        secret,
+        format!("{ts}GET/user/verify").as_bytes(),
+    ));
+    serde_json::json!({"op": "login", "args": [{
+        "apiKey": c.api_key, "passphrase": c.passphrase, "timestamp": ts, "sign": sign}]})
+}
+
+fn bybit_auth(sim: &SimVenues, secret: &str) -> Value {
+    let c = &sim.credentials().bybit;
+    let expires = now_ms() + 10_000;
+    let sig = hex(&hmac_sha256(
+        secret,
+        format!("GET/realtime{expires}").as_bytes(),
+    ));
+    serde_json::json!({"req_id": "auth", "op": "auth", "args": [c.api_key, expires, sig]})
+}
+
+/// A Gate private subscribe with its `auth`.
+fn gate_subscribe(sim: &SimVenues, channel: &str, payload: Vec<String>, secret: &str) -> Value {
+    let t = now_ms() / 1000;
+    let sign = hmac_sha512_hex(
+        secret,
+        format!("channel={channel}&event=subscribe&time={t}").as_bytes(),
+    );
+    serde_json::json!({"time": t, "channel": channel, "event": "subscribe", "payload": payload,
+        "auth": {"method": "api_key", "KEY": sim.credentials().gate.api_key, "SIGN": sign}})
+}
+
+/// `venue`'s private stream, authenticated and subscribed to its order (and, where they are
+/// separate, fill) channels.
+fn order_stream(sim: &SimVenues, venue: Venue) -> Ws {
+    match venue.exchange {
+        Exchange::Binance if venue.is_perp() => {
+            let key = listen_key(sim);
+            Ws::connect(&ws_url(sim, venue, &format!("/private/ws?listenKey={key}")))
+        }
+        Exchange::Binance => {
+            let mut ws = Ws::connect(&ws_url(sim, venue, "/ws-api/v3"));
+            ws.send(&ws_api_request(
+                sim,
+                "s",
+                "userDataStream.subscribe.signature",
+                &[],
+            ));
+            assert_eq!(ws.expect("subscribed", |v| v["id"] == "s")["status"], 200);
+            ws
+        }
+        Exchange::Bybit => {
+            let mut ws = Ws::connect(&ws_url(sim, venue, "/v5/private"));
+            ws.send(&bybit_auth(sim, &sim.credentials().bybit.secret));
+            assert_eq!(ws.expect("auth", |v| v["op"] == "auth")["success"], true);
+            ws.send(&serde_json::json!({"op": "subscribe", "args": ["order", "execution", "position", "wallet"]}));
+            assert_eq!(
+                ws.expect("subscribed", |v| v["op"] == "subscribe")["success"],
+                true
+            );
+            ws
+        }
+        Exchange::Okx => {
+            let mut ws = Ws::connect(&ws_url(sim, venue, "/ws/v5/private"));
+            ws.send(&okx_login(sim, &sim.credentials().okx.secret));
+            assert_eq!(ws.expect("login", |v| v["event"] == "login")["code"], "0");
+            ws.send(&serde_json::json!({"op": "subscribe", "args": [
+                {"channel": "orders", "instType": "ANY"},
+                {"channel": "positions", "instType": "ANY"},
+                {"channel": "balance_and_position"}]}));
+            ws.expect("subscribed", |v| {
+                v["event"] == "subscribe" && v["arg"]["channel"] == "balance_and_position"
+            });
+            ws
+        }
+        Exchange::Bitget => {
+            let mut ws = Ws::connect(&ws_url(sim, venue, "/v2/ws/private"));
+            ws.send(&bitget_login(sim, &sim.credentials().bitget.secret));
+            assert_eq!(ws.expect("login", |v| v["event"] == "login")["code"], 0);
+            let it = if venue.is_perp() {
+                "USDT-FUTURES"
+            } else {
+                "SPOT"
+            };
+            ws.send(&serde_json::json!({"op": "subscribe", "args": [
+                {"instType": it, "channel": "orders", "instId": "default"},
+                {"instType": "USDT-FUTURES", "channel": "positions", "instId": "default"},
+                {"instType": "USDT-FUTURES", "channel": "account", "coin": "default"}]}));
+            ws.expect("subscribed", |v| {
+                v["event"] == "subscribe" && v["arg"]["channel"] == "account"
+            });
+            ws
+        }
+        Exchange::Gate => {
+            let mut ws = Ws::connect(&sim.ws_url(venue));
+            let secret = sim.credentials().gate.secret.clone();
+            let subs = if venue.is_perp() {
+                let user = gate_user_id(sim);
+                vec![
+                    gate_subscribe(
+                        sim,
+                        "futures.orders",
+                        vec![user.clone(), "!all".into()],
+                        &secret,
+                    ),
+                    gate_subscribe(
+                        sim,
+                        "futures.usertrades",
+                        vec![user.clone(), "!all".into()],
+                        &secret,
+                    ),
+                    gate_subscribe(sim, "futures.balances", vec![user], &secret),
+                ]
+            } else {
+                vec![
+                    gate_subscribe(sim, "spot.orders", vec!["!all".into()], &secret),
+                    gate_subscribe(sim, "spot.usertrades", vec!["!all".into()], &secret),
+                ]
+            };
+            for s in subs {
+                let channel = s["channel"].clone();
+                ws.send(&s);
+                let ok = ws.expect("subscribed", |v| {
+                    v["channel"] == channel && v["event"] == "subscribe"
+                });
+                assert_eq!(ok["result"]["status"], "success", "{ok}");
+            }
+            ws
+        }
+    }
+}
+
+/// Whether `msg` on `venue`'s stream reports a fill of the order with client id `id`, in the
+/// venue's own fields.
+fn reports_fill(venue: Venue, msg: &Value, id: &str) -> bool {
+    let any = |list: &Value, f: &dyn Fn(&Value) -> bool| {
+        list.as_array().is_some_and(|rows| rows.iter().any(f))
+    };
+    let nonzero = |v: &Value| {
+        let s = str_of(v);
+        !s.is_empty() && s.parse::<Decimal>().is_ok_and(|d| !d.is_zero())
+    };
+    match (venue.exchange, venue.market) {
+        (Exchange::Binance, Market::Perp) => binance_order_update(msg, id, "TRADE").is_some(),
+        (Exchange::Binance, Market::Spot) => {
+            msg["event"]["e"] == "executionReport"
+                && msg["event"]["c"] == id
+                && msg["event"]["x"] == "TRADE"
+        }
+        (Exchange::Bybit, _) => {
+            msg["topic"] == "order"
+                && any(&msg["data"], &|r| {
+                    r["orderLinkId"] == id && nonzero(&r["cumExecQty"])
+                })
+        }
+        (Exchange::Okx, _) => {
+            msg["arg"]["channel"] == "orders"
+                && any(&msg["data"], &|r| {
+                    r["clOrdId"] == id && nonzero(&r["fillSz"])
+                })
+        }
+        (Exchange::Bitget, _) => {
+            msg["arg"]["channel"] == "orders"
+                && any(&msg["data"], &|r| {
+                    r["clientOid"] == id && nonzero(&r["baseVolume"])
+                })
+        }
+        (Exchange::Gate, Market::Perp) => {
+            msg["channel"] == "futures.usertrades"
+                && any(&msg["result"], &|r| r["text"] == format!("t-{id}"))
+        }
+        (Exchange::Gate, Market::Spot) => {
+            msg["channel"] == "spot.orders"
+                && any(&msg["result"], &|r| {
+                    r["text"] == format!("t-{id}") && nonzero(&r["filled_amount"])
+                })
+        }
+    }
+}
+
+/// Places an IOC through the touch over REST; the answer must be an acceptance.
+fn fill_now(sim: &SimVenues, api: &dyn Api, id: &str, buy: bool) {
+    let venue = api.venue();
+    let (bid, ask) = touch(sim, venue);
+    let px = if buy { away(ask, 1) } else { away(bid, -1) };
+    let a = api.place(id, buy, small(venue), px, Tif::Ioc).unwrap();
+    assert_eq!(api.code(&a), "0", "{venue} {id}: {}", a.json);
+}
+
+#[test]
+fn every_venue_streams_a_rest_order_and_its_fill() {
+    let sim = SimVenues::start(config()).unwrap();
+    for &venue in &Venue::ALL {
+        let mut ws = order_stream(&sim, venue);
+        let api = api(&sim, venue);
+        fill_now(&sim, api.as_ref(), "ev1", true);
+        ws.expect(&format!("{venue}: the fill of ev1"), |v| {
+            reports_fill(venue, v, "ev1")
+        });
+    }
+}
+
+#[test]
+fn every_venue_misses_a_fill_while_its_stream_is_down_and_a_query_finds_it() {
+    let sim = SimVenues::start(config()).unwrap();
+    for &venue in &Venue::ALL {
+        let ws = order_stream(&sim, venue);
+        let mut ws = ws;
+        assert!(sim.drop_private_connections(venue.exchange) >= 1, "{venue}");
+        assert!(
+            ws.0.ends_before(Instant::now() + PATIENCE),
+            "{venue}: the drop is seen"
+        );
+        let api = api(&sim, venue);
+        fill_now(&sim, api.as_ref(), "gap1", true);
+        let mut ws = order_stream(&sim, venue);
+        fill_now(&sim, api.as_ref(), "after1", true);
+        let mut saw_gap = false;
+        ws.expect(&format!("{venue}: after1"), |v| {
+            saw_gap |= reports_fill(venue, v, "gap1");
+            reports_fill(venue, v, "after1")
+        });
+        assert!(!saw_gap, "{venue}: the gap is not replayed");
+        let (st, filled) = api.state(&api.query("gap1"));
+        assert!(
+            matches!(st, St::Filled | St::PartlyFilled) && filled > Decimal::ZERO,
+            "{venue}: the query finds the fill"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bybit, OKX, Bitget, Gate: auth refused when wrong, and the fields of their pushes.
+
+#[test]
+fn bybit_private_stream_refuses_a_bad_signature_and_pushes_orders_executions_positions() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("bybit-perp");
+    let mut ws = Ws::connect(&ws_url(&sim, venue, "/v5/private"));
+    ws.send(&serde_json::json!({"op": "subscribe", "args": ["order"]}));
+    assert_eq!(
+        ws.expect("refusal", |v| v["op"] == "subscribe")["success"],
+        false
+    );
+    ws.send(&bybit_auth(&sim, "wrong-secret"));
+    let refused = ws.expect("auth refusal", |v| v["op"] == "auth");
+    assert_eq!(refused["success"], false, "{refused}");
+    ws.send(&bybit_auth(&sim, &sim.credentials().bybit.secret));
+    assert_eq!(ws.expect("auth", |v| v["op"] == "auth")["success"], true);
+    ws.send(&serde_json::json!({"req_id": "p", "op": "ping"}));
+    let pong = ws.expect("pong", |v| v["op"] == "pong");
+    assert!(
+        pong["args"][0].as_str().unwrap().parse::<i64>().is_ok(),
+        "{pong}"
+    );
+    ws.send(&serde_json::json!({"op": "subscribe", "args": ["order", "execution", "position"]}));
+    ws.expect("subscribed", |v| v["op"] == "subscribe");
+
+    let api = BybitApi::new(&sim, Market::Perp);
+    fill_now(&sim, &api, "by1", true);
+    let order = ws.expect("order", |v| reports_fill(venue, v, "by1"));
+    let row = &order["data"][0];
+    assert_eq!(
+        (row["category"].as_str(), row["orderStatus"].as_str()),
+        (Some("linear"), Some("Filled")),
+        "{row}"
+    );
+    let exec = ws.expect("execution", |v| v["topic"] == "execution");
+    let e = &exec["data"][0];
+    assert_eq!(
+        (e["execType"].as_str(), e["orderLinkId"].as_str()),
+        (Some("Trade"), Some("by1"))
+    );
+    // Bybit's execFee is positive when charged: 0.055 % taker on linear.
+    let fee = fee8(json_num(&e["execQty"]) * json_num(&e["execPrice"]) * d("0.00055"));
+    assert_eq!(json_num(&e["execFee"]), fee);
+    assert_eq!(json_num(&row["avgPrice"]), json_num(&e["execPrice"]));
+    let pos = ws.expect("position", |v| v["topic"] == "position");
+    let p = &pos["data"][0];
+    assert_eq!(
+        (p["side"].as_str(), json_num(&p["size"])),
+        (Some("Buy"), d("0.001"))
+    );
+    assert!(json_num(&p["positionMM"]) > Decimal::ZERO, "{p}");
+}
+
+#[test]
+fn okx_private_stream_refuses_a_bad_login_and_pushes_orders_positions_and_balances() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("okx-perp");
+    let mut ws = Ws::connect(&ws_url(&sim, venue, "/ws/v5/private"));
+    ws.send(
+        &serde_json::json!({"op": "subscribe", "args": [{"channel": "orders", "instType": "ANY"}]}),
+    );
+    assert_eq!(
+        ws.expect("not logged in", |v| v["event"] == "error")["code"],
+        "60011"
+    );
+    ws.send(&okx_login(&sim, "wrong-secret"));
+    let refused = ws.expect("login refusal", |v| v["event"] == "error");
+    assert_eq!(refused["code"], "60007", "{refused}");
+    drop(ws);
+    let mut ws = order_stream(&sim, venue);
+    let api = OkxApi::new(&sim, Market::Perp);
+    fill_now(&sim, &api, "ok1", true);
+    let push = ws.expect("orders", |v| reports_fill(venue, v, "ok1"));
+    let row = &push["data"][0];
+    assert_eq!(
+        push["arg"]["uid"].as_str().map(str::len),
+        Some(17),
+        "{push}"
+    );
+    assert_eq!(
+        (row["instId"].as_str(), row["state"].as_str()),
+        (Some("BTC-USDT-SWAP"), Some("filled"))
+    );
+    // One contract is 0.01 BTC; OKX fees are negative when charged (taker 0.05 %).
+    let px = json_num(&row["fillPx"]);
+    assert_eq!(
+        json_num(&row["fillFee"]),
+        -fee8(d("1") * d("0.01") * px * d("0.0005"))
+    );
+    assert_eq!(
+        (row["execType"].as_str(), json_num(&row["accFillSz"])),
+        (Some("T"), d("1"))
+    );
+    let pos = ws.expect("positions", |v| v["arg"]["channel"] == "positions");
+    assert_eq!(json_num(&pos["data"][0]["pos"]), d("1"));
+    // Maintenance 0.4 % of 1 contract's notional at the mark; a million USDT behind one
+    // contract is never liquidated, which OKX prints as an empty `liqPx`.
+    let p = &pos["data"][0];
+    assert_eq!(
+        json_num(&p["mmr"]),
+        fee8(d("0.01") * json_num(&p["markPx"]) * d("0.004"))
+    );
+    assert_eq!(p["liqPx"], "", "{pos}");
+    let bal = ws.expect("balance_and_position", |v| {
+        v["arg"]["channel"] == "balance_and_position"
+    });
+    let b = &bal["data"][0];
+    assert_eq!(
+        (b["eventType"].as_str(), b["posData"][0]["pos"].as_str()),
+        (Some("filled"), Some("1")),
+        "{bal}"
+    );
+}
+
+#[test]
+fn bitget_private_stream_refuses_a_bad_login_and_pushes_orders_positions_account() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("bitget-perp");
+    let mut ws = Ws::connect(&ws_url(&sim, venue, "/v2/ws/private"));
+    ws.send(&bitget_login(&sim, "wrong-secret"));
+    assert_eq!(
+        ws.expect("refusal", |v| v["event"] == "error")["code"],
+        30015
+    );
+    ws.send(&serde_json::json!({"op": "subscribe", "args": [
+        {"instType": "USDT-FUTURES", "channel": "orders", "instId": "default"}]}));
+    assert_eq!(
+        ws.expect("not logged in", |v| v["event"] == "error")["code"],
+        30004
+    );
+    drop(ws);
+    let mut ws = order_stream(&sim, venue);
+    let api = BitgetApi::new(&sim, Market::Perp);
+    fill_now(&sim, &api, "bg1", true);
+    let push = ws.expect("orders", |v| reports_fill(venue, v, "bg1"));
+    let row = &push["data"][0];
+    assert_eq!(push["action"], "snapshot");
+    assert_eq!(
+        (row["status"].as_str(), row["tradeScope"].as_str()),
+        (Some("filled"), Some("T")),
+        "{row}"
+    );
+    // Bitget fees are negative when charged (taker 0.06 %).
+    let fee = fee8(json_num(&row["baseVolume"]) * json_num(&row["fillPrice"]) * d("0.0006"));
+    assert_eq!(json_num(&row["fillFee"]), -fee);
+    assert_eq!(json_num(&row["feeDetail"][0]["fee"]), -fee);
+    let pos = ws.expect("positions", |v| v["arg"]["channel"] == "positions");
+    assert_eq!(
+        (
+            pos["data"][0]["holdSide"].as_str(),
+            json_num(&pos["data"][0]["total"])
+        ),
+        (Some("long"), d("0.001"))
+    );
+    let acct = ws.expect("account", |v| v["arg"]["channel"] == "account");
+    assert_eq!(acct["data"][0]["marginCoin"], "USDT");
+    // A spot cancel is spelled `cancelled`, a futures one `canceled`.
+    let spot = BitgetApi::new(&sim, Market::Spot);
+    let mut ws_spot = order_stream(&sim, v("bitget-spot"));
+    let (bid, _) = touch(&sim, v("bitget-spot"));
+    spot.place("bgs", true, "0.001", away(bid, -3), Tif::Gtc)
+        .unwrap();
+    spot.cancel("bgs");
+    let c = ws_spot.expect("spot cancel", |v| {
+        v["data"][0]["clientOid"] == "bgs" && v["data"][0]["status"] != "live"
+    });
+    assert_eq!(c["data"][0]["status"], "cancelled");
+}
+
+#[test]
+fn gate_private_channels_need_the_signed_auth_and_the_user_id() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("gate-perp");
+    let user = gate_user_id(&sim);
+    assert!(user.parse::<u64>().is_ok(), "{user}");
+    let mut ws = Ws::connect(&sim.ws_url(venue));
+    ws.send(&gate_subscribe(
+        &sim,
+        "futures.orders",
+        vec![user.clone(), "!all".into()],
+        "wrong",
+    ));
+    let refused = ws.expect("refusal", |v| v["channel"] == "futures.orders");
+    assert_eq!(
+        (
+            refused["error"]["code"].as_i64(),
+            refused["result"]["status"].as_str()
+        ),
+        (Some(4), Some("fail"))
+    );
+    let secret = sim.credentials().gate.secret.clone();
+    ws.send(&gate_subscribe(
+        &sim,
+        "futures.orders",
+        vec!["1".into(), "!all".into()],
+        &secret,
+    ));
+    assert_eq!(
+        ws.expect("wrong user", |v| v["channel"] == "futures.orders")["error"]["code"],
+        2
+    );
+    drop(ws);
+    let mut ws = order_stream(&sim, venue);
+    let api = GateApi::new(&sim, Market::Perp);
+    fill_now(&sim, &api, "gt1", false);
+    let order = ws.expect("futures.orders", |v| {
+        v["channel"] == "futures.orders"
+            && v["result"][0]["text"] == "t-gt1"
+            && v["result"][0]["status"] == "finished"
+    });
+    let o = &order["result"][0];
+    // Sizes are signed contracts; numbers are JSON numbers; no fee on the order.
+    assert_eq!(
+        (
+            o["size"].as_i64(),
+            o["left"].as_i64(),
+            o["finish_as"].as_str()
+        ),
+        (Some(-1), Some(0), Some("filled")),
+        "{o}"
+    );
+    assert!(o["fill_price"].is_number() && o.get("fee").is_none());
+    assert_eq!(o["user"], user.as_str());
+    let trade = ws.expect("futures.usertrades", |v| reports_fill(venue, v, "gt1"));
+    let t = &trade["result"][0];
+    // Taker 0.075 % of 1 contract × 0.0001 BTC × price, positive when charged.
+    let fee = fee8(d("0.0001") * json_num(&t["price"]) * d("0.00075"));
+    assert_eq!(
+        (t["role"].as_str(), json_num(&t["fee"])),
+        (Some("taker"), fee)
+    );
+    let bal = ws.expect("futures.balances", |v| v["channel"] == "futures.balances");
+    assert_eq!(bal["result"][0]["type"], "pnl");
 }

@@ -13,7 +13,8 @@
 //! the real venue), exchangeInfo with PRICE_FILTER / LOT_SIZE / MIN_NOTIONAL (NOTIONAL on spot),
 //! fundingRate history, ticker/bookTicker, time, ping.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
 pub(crate) mod stream;

@@ -14,7 +14,8 @@
 //! `minTradeNum`, `minTradeUSDT`, `fundInterval`), mix/market/ticker(s),
 //! mix/market/history-fund-rate, spot/public/symbols, spot/market/tickers, public/time.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
 pub(crate) mod stream;

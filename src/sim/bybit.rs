@@ -13,7 +13,8 @@
 //! REST (`/v5/market/...`): tickers, instruments-info (`fundingInterval` in minutes,
 //! `priceFilter.tickSize`, `lotSizeFilter`), funding/history, time.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
 pub(crate) mod stream;

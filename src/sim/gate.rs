@@ -15,7 +15,8 @@
 //! `order_price_round`, `order_size_min`, `funding_interval` s, `funding_next_apply` s),
 //! futures/usdt/tickers, futures/usdt/funding_rate, spot/currency_pairs[/{p}], spot/tickers.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account and position endpoints live in [`private`]; the private channels
+//! and the websocket API, which share the public connection, in [`stream`].
 
 pub(crate) mod private;
 pub(crate) mod stream;
@@ -39,12 +40,15 @@ const SPOT: Venue = Venue::new(Exchange::Gate, Market::Spot);
 pub(crate) struct GateWs {
     /// Set by the `X-Gate-Size-Decimal: 1` handshake header.
     decimal_sizes: bool,
+    /// The private channels and websocket API on this connection.
+    private: stream::GatePrivate,
 }
 
 impl GateWs {
     pub fn new() -> GateWs {
         GateWs {
             decimal_sizes: false,
+            private: stream::GatePrivate::default(),
         }
     }
 }
@@ -85,6 +89,9 @@ impl Protocol for GateWs {
                 "{{{}{id},\"error\":null,\"result\":null}}",
                 header(now, &pong, "")
             ));
+        }
+        if self.private.on_request(&req, channel, event, conn) {
+            return;
         }
         let payload: Vec<&str> = req
             .get("payload")
@@ -135,6 +142,14 @@ impl Protocol for GateWs {
             header(now, channel, event),
             conn.conn_id
         ));
+    }
+
+    fn poll_every(&self) -> Option<Duration> {
+        self.private.poll_every()
+    }
+
+    fn poll(&mut self, conn: &mut Conn<'_>) {
+        self.private.poll(conn)
     }
 
     fn render(&mut self, sub: &Sub, tick: &MarketTick, conn: &mut Conn<'_>) {

@@ -959,7 +959,8 @@ fn private_protocol(venue: Venue, path: &str) -> Option<Box<dyn ws::Protocol>> {
         Exchange::Bybit => bybit::stream::protocol(venue, path),
         Exchange::Okx => okx::stream::protocol(venue, path),
         Exchange::Bitget => bitget::stream::protocol(venue, path),
-        Exchange::Gate => gate::stream::protocol(venue, path),
+        // Gate's private channels share the public connection (`gate::stream`).
+        Exchange::Gate => None,
     }
 }
 

@@ -14,7 +14,8 @@
 //! REST (`/api/v5/...`): public/funding-rate (also `instId=ANY`), public/instruments (`ctVal`,
 //! `lotSz`, `minSz`, `tickSz`), public/funding-rate-history, market/ticker(s), public/time.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
 pub(crate) mod stream;
@@ -436,6 +437,16 @@ fn position_tiers(listing: &Listing, i: usize) -> Option<String> {
     Some(format!("[{}]", rows.join(",")))
 }
 
+/// The numeric `instIdCode` the instruments endpoint gives an instrument (websocket order
+/// entry names instruments by it).
+pub(crate) fn inst_id_code(venue: Venue, i: usize) -> usize {
+    if venue.is_perp() {
+        10_000 + i
+    } else {
+        20_000 + i
+    }
+}
+
 fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
     let ins = listing.instruments().get(i)?;
     let l = ins.on(venue)?;
@@ -448,7 +459,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             ins.base,
             ins.quote,
             l.symbol,
-            10_000 + i,
+            inst_id_code(venue, i),
             s.lot_size,
             s.min_qty,
             ins.quote,
@@ -462,7 +473,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             "{{\"alias\":\"\",\"baseCcy\":\"{}\",\"category\":\"1\",\"ctMult\":\"\",\"ctType\":\"\",\"ctVal\":\"\",\"ctValCcy\":\"\",\"expTime\":\"\",\"instFamily\":\"\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SPOT\",\"lever\":\"10\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"{max}\",\"maxMktSz\":\"1000000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"{}\",\"settleCcy\":\"\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"\"}}",
             ins.base,
             l.symbol,
-            20_000 + i,
+            inst_id_code(venue, i),
             s.lot_size,
             s.min_qty,
             ins.quote,
