@@ -1168,3 +1168,654 @@ fn gate_private_channels_need_the_signed_auth_and_the_user_id() {
     let bal = ws.expect("futures.balances", |v| v["channel"] == "futures.balances");
     assert_eq!(bal["result"][0]["type"], "pnl");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Funding on every perp, fee rates, risk tiers, position mode.
+
+/// One funding ledger row as a venue reports it, the amount turned to the account's side
+/// (positive: received) by the venue's documented sign convention.
+#[derive(Debug)]
+struct LedgerRow {
+    time_ms: i64,
+    received: Decimal,
+    /// The mark the venue says it settled at, where its row carries one.
+    mark: Option<Decimal>,
+}
+
+/// `venue`'s funding ledger, read from its documented endpoint.
+fn funding_ledger(api: &dyn Api) -> Vec<LedgerRow> {
+    let get = |path: &str, query: &str| api.signed("GET", path, query, "").unwrap().json;
+    let rows = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    match api.venue().exchange {
+        Exchange::Binance => rows(&get("/fapi/v1/income", "incomeType=FUNDING_FEE"))
+            .iter()
+            .map(|r| LedgerRow {
+                time_ms: r["time"].as_i64().unwrap(),
+                received: json_num(&r["income"]),
+                mark: None,
+            })
+            .collect(),
+        Exchange::Bybit => rows(
+            &get(
+                "/v5/account/transaction-log",
+                "accountType=UNIFIED&category=linear&type=SETTLEMENT",
+            )["result"]["list"],
+        )
+        .iter()
+        .map(|r| {
+            // `funding` is positive when received; `change` = cashFlow + funding − fee.
+            assert_eq!(json_num(&r["change"]), json_num(&r["funding"]), "{r}");
+            LedgerRow {
+                time_ms: str_of(&r["transactionTime"]).parse().unwrap(),
+                received: json_num(&r["funding"]),
+                mark: Some(json_num(&r["tradePrice"])),
+            }
+        })
+        .collect(),
+        Exchange::Okx => rows(&get("/api/v5/account/bills", "instType=SWAP&type=8")["data"])
+            .iter()
+            .map(|r| {
+                let pnl = json_num(&r["pnl"]);
+                // Sub-type 173 is a funding expense, 174 income.
+                let sub = if pnl < Decimal::ZERO { "173" } else { "174" };
+                assert_eq!(
+                    (r["subType"].as_str(), json_num(&r["balChg"])),
+                    (Some(sub), pnl),
+                    "{r}"
+                );
+                LedgerRow {
+                    time_ms: str_of(&r["ts"]).parse().unwrap(),
+                    received: pnl,
+                    mark: Some(json_num(&r["px"])),
+                }
+            })
+            .collect(),
+        Exchange::Bitget => rows(
+            &get(
+                "/api/v2/mix/account/bill",
+                "productType=USDT-FUTURES&businessType=contract_settle_fee",
+            )["data"]["bills"],
+        )
+        .iter()
+        .map(|r| LedgerRow {
+            time_ms: str_of(&r["cTime"]).parse().unwrap(),
+            received: json_num(&r["amount"]),
+            mark: None,
+        })
+        .collect(),
+        Exchange::Gate => rows(&get("/api/v4/futures/usdt/account_book", "type=fund"))
+            .iter()
+            .map(|r| {
+                // `time` is seconds with a fraction.
+                let secs = json_num(&r["time"]);
+                LedgerRow {
+                    time_ms: (secs * Decimal::from(1000)).round().try_into().unwrap(),
+                    received: json_num(&r["change"]),
+                    mark: None,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The rate `venue`'s public funding history says settled at `time_ms` (and the mark where the
+/// history carries one).
+fn settled_rate(http: &Http, venue: Venue, time_ms: i64) -> (Decimal, Option<Decimal>) {
+    let get = |target: &str| http.send("GET", target, &[], None).unwrap().json;
+    let find = |rows: &Value, key: &str, want: &str| {
+        rows.as_array()
+            .and_then(|r| r.iter().find(|x| str_of(&x[key]) == want).cloned())
+            .unwrap_or_else(|| panic!("{venue}: no history row {key}={want} in {rows}"))
+    };
+    let t = time_ms.to_string();
+    match venue.exchange {
+        Exchange::Binance => {
+            let r = find(
+                &get("/fapi/v1/fundingRate?symbol=BTCUSDT&limit=100"),
+                "fundingTime",
+                &t,
+            );
+            (json_num(&r["fundingRate"]), Some(json_num(&r["markPrice"])))
+        }
+        Exchange::Bybit => {
+            let h = get("/v5/market/funding/history?category=linear&symbol=BTCUSDT&limit=200");
+            let r = find(&h["result"]["list"], "fundingRateTimestamp", &t);
+            (json_num(&r["fundingRate"]), None)
+        }
+        Exchange::Okx => {
+            let h = get("/api/v5/public/funding-rate-history?instId=BTC-USDT-SWAP&limit=100");
+            let r = find(&h["data"], "fundingTime", &t);
+            (json_num(&r["realizedRate"]), None)
+        }
+        Exchange::Bitget => {
+            let h = get("/api/v2/mix/market/history-fund-rate?symbol=BTCUSDT&productType=USDT-FUTURES&pageSize=100");
+            let r = find(&h["data"], "fundingTime", &t);
+            (json_num(&r["fundingRate"]), None)
+        }
+        Exchange::Gate => {
+            let h = get("/api/v4/futures/usdt/funding_rate?contract=BTC_USDT&limit=100");
+            let r = find(&h, "t", &(time_ms / 1000).to_string());
+            (json_num(&r["r"]), None)
+        }
+    }
+}
+
+#[test]
+fn every_perp_settles_funding_on_the_accelerated_clock_into_its_ledger() {
+    // One funding hour lasts 125 ms: 8 h venues settle every second (whole seconds, so Gate's
+    // second-resolution history is exact), Bybit's 4 h BTC every 500 ms, Bitget's 1 h every
+    // 125 ms.
+    let sim = SimVenues::start(SimConfig {
+        funding_hour: Some(Duration::from_millis(125)),
+        ..config()
+    })
+    .unwrap();
+    for exchange in Exchange::ALL {
+        let venue = Venue::new(exchange, Market::Perp);
+        let api = api(&sim, venue);
+        let listed = sim.listing().get(0, venue).unwrap();
+        let interval = i64::from(listed.funding_interval_hours.unwrap()) * 125;
+        // Short: a positive rate pays it.
+        fill_now(&sim, api.as_ref(), "fund1", false);
+        let (_, filled) = api.state(&api.query("fund1"));
+        let position = -filled;
+        let cs = listed.spec.contract_size.unwrap_or(Decimal::ONE);
+        let rows = eventually(&format!("{venue}: a funding row"), || {
+            let rows = funding_ledger(api.as_ref());
+            (!rows.is_empty()).then_some(rows)
+        });
+        let row = &rows[0];
+        assert_eq!(
+            row.time_ms % interval,
+            0,
+            "{venue}: on the settlement grid: {row:?}"
+        );
+        let (rate, public_mark) = settled_rate(&api.signer().http, venue, row.time_ms);
+        let paid = sim.funding_payments(exchange);
+        let record = paid.iter().find(|p| p.time_ms == row.time_ms).unwrap();
+        let mark = public_mark.or(row.mark).unwrap_or(record.mark);
+        assert_eq!(
+            mark, record.mark,
+            "{venue}: the mark the venue reports is the one it settled at"
+        );
+        assert_eq!(
+            record.rate, rate,
+            "{venue}: the public history shows the settled rate"
+        );
+        assert_eq!(
+            row.received,
+            expected_funding(position, cs, mark, rate),
+            "{venue}: −{position} × {cs} × {mark} × {rate}"
+        );
+        assert!(!row.received.is_zero(), "{venue}");
+    }
+}
+
+#[test]
+fn every_venue_reports_the_accounts_own_fee_rates_and_its_risk_tiers() {
+    let rates = FeeRates {
+        maker: d("0.0001"),
+        taker: d("0.0003"),
+    };
+    let sim = SimVenues::start(SimConfig {
+        fee_rates: Exchange::ALL
+            .iter()
+            .map(|&e| (Venue::new(e, Market::Perp), rates))
+            .collect(),
+        ..config()
+    })
+    .unwrap();
+    let get = |venue: &str, path: &str, query: &str| {
+        api(&sim, v(venue))
+            .signed("GET", path, query, "")
+            .unwrap()
+            .json
+    };
+    let b = get("binance-perp", "/fapi/v1/commissionRate", "symbol=BTCUSDT");
+    assert_eq!(
+        (
+            json_num(&b["makerCommissionRate"]),
+            json_num(&b["takerCommissionRate"])
+        ),
+        (rates.maker, rates.taker)
+    );
+    let y = get(
+        "bybit-perp",
+        "/v5/account/fee-rate",
+        "category=linear&symbol=BTCUSDT",
+    );
+    let y = &y["result"]["list"][0];
+    assert_eq!(
+        (json_num(&y["makerFeeRate"]), json_num(&y["takerFeeRate"])),
+        (rates.maker, rates.taker)
+    );
+    // OKX prints rates negative when charged; USDT-margined swaps read makerU/takerU.
+    let o = get(
+        "okx-perp",
+        "/api/v5/account/trade-fee",
+        "instType=SWAP&instFamily=BTC-USDT",
+    );
+    let o = &o["data"][0];
+    assert_eq!(
+        (json_num(&o["makerU"]), json_num(&o["takerU"])),
+        (-rates.maker, -rates.taker)
+    );
+    let g = get(
+        "bitget-perp",
+        "/api/v2/common/trade-rate",
+        "symbol=BTCUSDT&businessType=mix",
+    );
+    assert_eq!(
+        (
+            json_num(&g["data"]["makerFeeRate"]),
+            json_num(&g["data"]["takerFeeRate"])
+        ),
+        (rates.maker, rates.taker)
+    );
+    let t = get("gate-perp", "/api/v4/wallet/fee", "settle=usdt");
+    assert_eq!(
+        (
+            json_num(&t["futures_maker_fee"]),
+            json_num(&t["futures_taker_fee"])
+        ),
+        (rates.maker, rates.taker)
+    );
+    // The spot side keeps the base tier: Binance spot 0.1 %.
+    let s = get(
+        "binance-spot",
+        "/api/v3/account/commission",
+        "symbol=BTCUSDT",
+    );
+    assert_eq!(json_num(&s["standardCommission"]["taker"]), d("0.001"));
+
+    // Risk tiers: the same table in each venue's shape. Tier 1: up to 50 000 USDT, 125x,
+    // maintenance 0.4 %; tier 2's maintenance amount is 50 000 × (0.5 % − 0.4 %) = 50.
+    let public = |venue: &str, target: &str| {
+        Http::new(&sim, v(venue))
+            .send("GET", target, &[], None)
+            .unwrap()
+            .json
+    };
+    let y = public(
+        "bybit-perp",
+        "/v5/market/risk-limit?category=linear&symbol=BTCUSDT",
+    );
+    let y = &y["result"]["list"];
+    assert_eq!(
+        (
+            json_num(&y[0]["riskLimitValue"]),
+            json_num(&y[0]["maintenanceMargin"])
+        ),
+        (d("50000"), d("0.004"))
+    );
+    assert_eq!(
+        (json_num(&y[1]["mmDeduction"]), y[0]["maxLeverage"].as_str()),
+        (d("50"), Some("125.00"))
+    );
+    let o = public(
+        "okx-perp",
+        "/api/v5/public/position-tiers?instType=SWAP&tdMode=cross&instFamily=BTC-USDT",
+    );
+    let o = &o["data"][0];
+    // OKX bounds tiers in contracts: 50 000 USDT at the starting 65 000 is 76 contracts of 0.01.
+    assert_eq!(
+        (
+            json_num(&o["maxSz"]),
+            json_num(&o["mmr"]),
+            o["maxLever"].as_str()
+        ),
+        (d("76"), d("0.004"), Some("125"))
+    );
+    let g = public(
+        "bitget-perp",
+        "/api/v2/mix/market/query-position-lever?symbol=BTCUSDT&productType=USDT-FUTURES",
+    );
+    assert_eq!(
+        (
+            json_num(&g["data"][1]["startUnit"]),
+            json_num(&g["data"][1]["keepMarginRate"])
+        ),
+        (d("50000"), d("0.005"))
+    );
+    let t = public(
+        "gate-perp",
+        "/api/v4/futures/usdt/risk_limit_tiers?contract=BTC_USDT",
+    );
+    assert_eq!(
+        (json_num(&t[1]["risk_limit"]), json_num(&t[1]["deduction"])),
+        (d("250000"), d("50"))
+    );
+}
+
+#[test]
+fn every_venue_says_when_the_account_is_in_hedge_mode() {
+    let sim = SimVenues::start(config()).unwrap();
+    for exchange in Exchange::ALL {
+        sim.set_hedge_mode(exchange, true);
+    }
+    let get = |venue: &str, path: &str, query: &str| {
+        api(&sim, v(venue))
+            .signed("GET", path, query, "")
+            .unwrap()
+            .json
+    };
+    assert_eq!(
+        get("binance-perp", "/fapi/v1/positionSide/dual", "")["dualSidePosition"],
+        true
+    );
+    assert_eq!(
+        get("okx-perp", "/api/v5/account/config", "")["data"][0]["posMode"],
+        "long_short_mode"
+    );
+    let b = get(
+        "bitget-perp",
+        "/api/v2/mix/account/account",
+        "symbol=BTCUSDT&productType=USDT-FUTURES&marginCoin=USDT",
+    );
+    assert_eq!(b["data"]["posMode"], "hedge_mode");
+    assert_eq!(
+        get("gate-perp", "/api/v4/futures/usdt/accounts", "")["in_dual_mode"],
+        true
+    );
+    // Bybit has no GET: the mode shows as positionIdx 1 and 2 on a queried symbol.
+    let y = get(
+        "bybit-perp",
+        "/v5/position/list",
+        "category=linear&symbol=BTCUSDT",
+    );
+    let idx: Vec<i64> = y["result"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["positionIdx"].as_i64().unwrap())
+        .collect();
+    assert_eq!(idx, [1, 2]);
+    sim.set_hedge_mode(Exchange::Bybit, false);
+    let y = get(
+        "bybit-perp",
+        "/v5/position/list",
+        "category=linear&symbol=BTCUSDT",
+    );
+    assert_eq!(y["result"]["list"][0]["positionIdx"], 0);
+}
+
+#[test]
+fn trades_liquidations_and_transfers_behind_the_clients_back_show_on_the_stream() {
+    let sim = SimVenues::start(config()).unwrap();
+    let mut ws = order_stream(&sim, BPERP);
+    let api = BinanceApi::new(&sim, Market::Perp);
+    // A manual trade on the website: an order the client never sent.
+    let id = sim
+        .manual_trade(BPERP, "BTC-USDT", carry::sim::Side::Buy, d("0.002"))
+        .unwrap();
+    let web = ws.expect("the web order", |v| {
+        v["o"]["i"] == id && v["o"]["x"] == "TRADE"
+    });
+    assert!(web["o"]["c"].as_str().unwrap().starts_with("web_"), "{web}");
+    let risk = api
+        .signed("GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT", "")
+        .unwrap();
+    assert_eq!(json_num(&risk.json[0]["positionAmt"]), d("0.002"));
+    // A liquidation closes it at the mark with the venue's system client id.
+    assert_eq!(sim.liquidate(BPERP, "BTC-USDT"), Some(d("0.002")));
+    let liq = ws.expect("the liquidation", |v| {
+        v["o"]["c"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("autoclose-"))
+            && v["o"]["x"] == "TRADE"
+    });
+    assert_eq!(
+        (liq["o"]["S"].as_str(), liq["o"]["R"].as_bool()),
+        (Some("SELL"), Some(true))
+    );
+    let risk = api
+        .signed("GET", "/fapi/v3/positionRisk", "symbol=BTCUSDT", "")
+        .unwrap();
+    assert!(
+        risk.json.as_array().unwrap().is_empty(),
+        "flat: {}",
+        risk.json
+    );
+    assert_eq!(
+        sim.liquidate(BPERP, "BTC-USDT"),
+        None,
+        "nothing left to liquidate"
+    );
+    // A withdrawal.
+    sim.transfer(
+        Exchange::Binance,
+        carry::sim::Wallet::Perp,
+        "USDT",
+        d("-100"),
+    );
+    let w = ws.expect("the withdrawal", |v| v["a"]["m"] == "WITHDRAW");
+    assert_eq!(json_num(&w["a"]["B"][0]["bc"]), d("-100"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Websocket order entry: the same account and duplicate rules as REST.
+
+#[test]
+fn bybit_trade_websocket_places_and_cancels_and_always_refuses_a_reused_link_id() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("bybit-perp");
+    let mut ws = Ws::connect(&ws_url(&sim, venue, "/v5/trade"));
+    let (bid, _) = touch(&sim, venue);
+    let create = |req_id: &str, link: &str, ts: i64| {
+        serde_json::json!({"reqId": req_id,
+            "header": {"X-BAPI-TIMESTAMP": ts.to_string(), "X-BAPI-RECV-WINDOW": "5000"},
+            "op": "order.create",
+            "args": [{"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Limit",
+                "qty": "0.001", "price": away(bid, -3).to_string(), "timeInForce": "GTC",
+                "orderLinkId": link, "positionIdx": 0}]})
+    };
+    ws.send(&create("r0", "wt1", now_ms()));
+    assert_eq!(
+        ws.expect("unauthorized", |v| v["reqId"] == "r0")["retCode"],
+        10003
+    );
+    ws.send(&bybit_auth(&sim, &sim.credentials().bybit.secret));
+    assert_eq!(ws.expect("auth", |v| v["op"] == "auth")["success"], true);
+    ws.send(&create("r1", "wt1", now_ms()));
+    let placed = ws.expect("placed", |v| v["reqId"] == "r1");
+    assert_eq!(
+        (
+            placed["retCode"].as_i64(),
+            placed["data"]["orderLinkId"].as_str()
+        ),
+        (Some(0), Some("wt1")),
+        "{placed}"
+    );
+    assert!(
+        placed["header"]["X-Bapi-Limit-Status"].is_string(),
+        "{placed}"
+    );
+    // A stale header timestamp is refused as REST refuses it.
+    ws.send(&create("r2", "wt2", now_ms() - 60_000));
+    assert_eq!(ws.expect("stale", |v| v["reqId"] == "r2")["retCode"], 10002);
+    ws.send(&serde_json::json!({"reqId": "r3",
+        "header": {"X-BAPI-TIMESTAMP": now_ms().to_string()},
+        "op": "order.cancel", "args": [{"category": "linear", "symbol": "BTCUSDT", "orderLinkId": "wt1"}]}));
+    assert_eq!(ws.expect("cancelled", |v| v["reqId"] == "r3")["retCode"], 0);
+    // Bybit refuses a reused orderLinkId even after the first order closed, over REST too.
+    ws.send(&create("r4", "wt1", now_ms()));
+    assert_eq!(
+        ws.expect("duplicate", |v| v["reqId"] == "r4")["retCode"],
+        110072
+    );
+    let rest = BybitApi::new(&sim, Market::Perp);
+    let dup = rest
+        .place("wt1", true, "0.001", away(bid, -3), Tif::Gtc)
+        .unwrap();
+    assert_eq!(rest.code(&dup), "110072");
+    let (st, _) = rest.state(&rest.query("wt1"));
+    assert_eq!(st, St::Canceled, "REST sees the websocket order");
+}
+
+#[test]
+fn okx_websocket_orders_share_the_rest_account_and_refuse_a_pending_cl_ord_id() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("okx-perp");
+    let mut ws = Ws::connect(&ws_url(&sim, venue, "/ws/v5/private"));
+    let (bid, _) = touch(&sim, venue);
+    let order = |id: &str, cl: &str| {
+        // By instIdCode, as the venue's websocket orders name instruments now.
+        let code = Http::new(&sim, venue)
+            .send(
+                "GET",
+                "/api/v5/public/instruments?instType=SWAP&instId=BTC-USDT-SWAP",
+                &[],
+                None,
+            )
+            .unwrap()
+            .json["data"][0]["instIdCode"]
+            .clone();
+        serde_json::json!({"id": id, "op": "order", "args": [{"instIdCode": code, "tdMode": "cross",
+            "side": "buy", "ordType": "limit", "sz": "1", "px": away(bid, -1).to_string(), "clOrdId": cl}]})
+    };
+    ws.send(&order("a1", "wso1"));
+    assert_eq!(
+        ws.expect("not logged in", |v| v["id"] == "a1")["code"],
+        "60011"
+    );
+    ws.send(&okx_login(&sim, &sim.credentials().okx.secret));
+    ws.expect("login", |v| v["event"] == "login");
+    ws.send(&order("a2", "wso1"));
+    let placed = ws.expect("placed", |v| v["id"] == "a2");
+    assert_eq!(
+        (
+            placed["op"].as_str(),
+            placed["code"].as_str(),
+            placed["data"][0]["sCode"].as_str()
+        ),
+        (Some("order"), Some("0"), Some("0")),
+        "{placed}"
+    );
+    ws.send(&order("a3", "wso1"));
+    let dup = ws.expect("duplicate", |v| v["id"] == "a3");
+    assert_eq!(
+        (dup["code"].as_str(), dup["data"][0]["sCode"].as_str()),
+        (Some("1"), Some("51016")),
+        "{dup}"
+    );
+    let rest = OkxApi::new(&sim, Market::Perp);
+    assert_eq!(rest.state(&rest.query("wso1")).0, St::Open);
+    ws.send(&serde_json::json!({"id": "a4", "op": "cancel-order", "args": [{"instId": "BTC-USDT-SWAP", "clOrdId": "wso1"}]}));
+    assert_eq!(
+        ws.expect("cancelled", |v| v["id"] == "a4")["data"][0]["sCode"],
+        "0"
+    );
+    // Pending no more: OKX takes the id again.
+    ws.send(&order("a5", "wso1"));
+    assert_eq!(ws.expect("again", |v| v["id"] == "a5")["code"], "0");
+}
+
+fn gate_api(channel: &str, req_id: &str, param: Value) -> Value {
+    serde_json::json!({"time": now_ms() / 1000, "channel": channel, "event": "api",
+        "payload": {"req_id": req_id, "req_param": param}})
+}
+
+fn gate_login(sim: &SimVenues, channel: &str, secret: &str) -> Value {
+    let ts = (now_ms() / 1000).to_string();
+    let signature = hmac_sha512_hex(secret, format!("api\n{channel}\n\n{ts}").as_bytes());
+    serde_json::json!({"time": now_ms() / 1000, "channel": channel, "event": "api",
+        "payload": {"api_key": sim.credentials().gate.api_key, "signature": signature,
+            "timestamp": ts, "req_id": "login"}})
+}
+
+#[test]
+fn gate_websocket_api_logs_in_places_and_accepts_a_reused_text_as_rest_does() {
+    let sim = SimVenues::start(config()).unwrap();
+    let venue = v("gate-perp");
+    let mut ws = Ws::connect(&sim.ws_url(venue));
+    let (bid, _) = touch(&sim, venue);
+    let place = |req_id: &str| {
+        gate_api(
+            "futures.order_place",
+            req_id,
+            serde_json::json!({"contract": "BTC_USDT",
+            "size": 1, "price": away(bid, -3).to_string(), "tif": "gtc", "text": "t-ws1"}),
+        )
+    };
+    ws.send(&place("p0"));
+    let refused = ws.expect("not logged in", |v| v["request_id"] == "p0");
+    assert_eq!(refused["header"]["status"], "401", "{refused}");
+    ws.send(&gate_login(&sim, "futures.login", "wrong"));
+    let bad = ws.expect("bad login", |v| v["request_id"] == "login");
+    assert_eq!(bad["data"]["errs"]["label"], "INVALID_SIGNATURE", "{bad}");
+    ws.send(&gate_login(
+        &sim,
+        "futures.login",
+        &sim.credentials().gate.secret,
+    ));
+    let ok = ws.expect("login", |v| v["request_id"] == "login");
+    assert_eq!(ok["header"]["status"], "200", "{ok}");
+    assert_eq!(ok["data"]["result"]["uid"], gate_user_id(&sim).as_str());
+
+    ws.send(&place("p1"));
+    let ack = ws.expect("ack", |v| v["request_id"] == "p1");
+    assert_eq!(ack["ack"], true, "the ack comes first: {ack}");
+    let placed = ws.expect("placed", |v| v["request_id"] == "p1" && v["ack"] == false);
+    assert_eq!(
+        (
+            placed["header"]["status"].as_str(),
+            placed["data"]["result"]["text"].as_str()
+        ),
+        (Some("201"), Some("t-ws1")),
+        "{placed}"
+    );
+    assert!(placed["header"]["x_gate_ratelimit_requests_remain"].is_number());
+    let first = placed["data"]["result"]["id"].clone();
+    // Gate documents no uniqueness for `text`: a reuse is a second order, as over REST.
+    ws.send(&place("p2"));
+    let second = ws.expect("placed again", |v| {
+        v["request_id"] == "p2" && v["ack"] == false
+    });
+    assert_eq!(second["header"]["status"], "201");
+    assert_ne!(second["data"]["result"]["id"], first);
+    ws.send(&gate_api(
+        "futures.order_status",
+        "p3",
+        serde_json::json!({"order_id": first.to_string()}),
+    ));
+    assert_eq!(
+        ws.expect("status", |v| v["request_id"] == "p3")["data"]["result"]["status"],
+        "open"
+    );
+    ws.send(&gate_api(
+        "futures.order_cancel",
+        "p4",
+        serde_json::json!({"order_id": first.to_string()}),
+    ));
+    let c = ws.expect("cancel", |v| v["request_id"] == "p4");
+    assert_eq!(c["data"]["result"]["finish_as"], "cancelled", "{c}");
+    assert_eq!(sim.accepted_orders(venue).len(), 2);
+}
+
+#[test]
+fn a_dropped_websocket_answer_leaves_an_order_a_query_finds() {
+    let sim = SimVenues::start(config()).unwrap();
+    let mut ws = Ws::connect(&ws_url(&sim, BPERP, "/ws-fapi/v1"));
+    sim.inject(BPERP, carry::sim::SimFault::DropAnswer, 1);
+    let (bid, _) = touch(&sim, BPERP);
+    let params = [
+        ("symbol", "BTCUSDT".to_string()),
+        ("side", "BUY".to_string()),
+        ("type", "LIMIT".to_string()),
+        ("timeInForce", "GTC".to_string()),
+        ("quantity", "0.001".to_string()),
+        ("price", away(bid, -3).to_string()),
+        ("newClientOrderId", "lost1".to_string()),
+    ];
+    ws.send(&ws_api_request(&sim, "1", "order.place", &params));
+    assert!(
+        ws.0.ends_before(Instant::now() + PATIENCE),
+        "the connection goes, unanswered"
+    );
+    let rest = BinanceApi::new(&sim, Market::Perp);
+    assert_eq!(
+        rest.query("lost1").json["status"],
+        "NEW",
+        "but the venue has the order"
+    );
+}

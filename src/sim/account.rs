@@ -2185,6 +2185,97 @@ mod tests {
     }
 
     #[test]
+    fn funding_settles_each_grid_time_records_it_and_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        // One funding hour is 1 s: Binance's 8 h BTC settles every 8 s.
+        let l = Arc::new(listing().as_ref().clone().with_funding_hour(1_000));
+        let tick = Arc::clone(MarketModel::new(&l, 3, 100).current());
+        let leg = leg(&tick, "binance-perp");
+        let mut a = Account::open(
+            Exchange::Binance,
+            Arc::clone(&l),
+            &config(1_000_000),
+            Some(dir.path()),
+        )
+        .unwrap();
+        // The clock starts at 3 s: nothing settles for the time before.
+        a.advance(&tick, 3_000);
+        a.place(
+            order(
+                "binance-perp",
+                Wallet::Perp,
+                Side::Sell,
+                "0.002",
+                leg.bid,
+                TimeInForce::Ioc,
+                "s",
+            ),
+            Duplicates::WhileOpen,
+            PostOnlyCross::Refuse,
+            &tick,
+            3_000,
+        )
+        .unwrap();
+        let held = a.perp.position(0).qty;
+        assert!(held < Decimal::ZERO);
+        let before = a.perp.balances["USDT"];
+        // 3 s -> 17 s passes the settlements at 8 s and 16 s.
+        a.advance(&tick, 17_000);
+        let paid = a.funding_ledger().to_vec();
+        let times: Vec<i64> = paid.iter().map(|p| p.time_ms).collect();
+        assert_eq!(times, vec![8_000, 16_000]);
+        let each = funding_amount(held, Decimal::ONE, leg.mark, leg.funding_rate);
+        assert!(paid.iter().all(|p| p.amount == each && p.position == held));
+        assert_eq!(a.perp.balances["USDT"], before + each + each);
+        assert_eq!(paid[1].balance, a.perp.balances["USDT"]);
+        assert_eq!(
+            a.settlements(0).map(|h| h.len()),
+            Some(2),
+            "the venue remembers what settled"
+        );
+        let kinds: Vec<bool> = a
+            .events_after(0)
+            .iter()
+            .map(|e| matches!(e.kind, AccountEventKind::Funding(_)))
+            .collect();
+        assert_eq!(kinds.iter().filter(|k| **k).count(), 2);
+        // The record replays the payments into the same balance.
+        let b = Account::open(Exchange::Binance, l, &config(1_000_000), Some(dir.path())).unwrap();
+        assert_eq!(b.perp.balances, a.perp.balances);
+        assert_eq!(b.funding_ledger(), a.funding_ledger());
+    }
+
+    #[test]
+    fn system_orders_fill_in_full_and_transfers_move_balances() {
+        let (mut a, tick) = setup(Exchange::Okx, 1_000);
+        let mark = leg(&tick, "okx-perp").mark;
+        // More than the touch and than the margin would allow: a venue's own order ignores both.
+        let mut o = order(
+            "okx-perp",
+            Wallet::Perp,
+            Side::Buy,
+            "100000",
+            mark,
+            TimeInForce::Ioc,
+            "",
+        );
+        o.reduce_only = false;
+        let pos = a.system_order(o, 5);
+        assert_eq!(a.order(pos).rec.finish, Some(Finish::Filled));
+        assert_eq!(a.perp.position(0).qty, d("100000"));
+        a.transfer(v("okx-spot"), Wallet::Spot, "USDT", d("-250"), 6);
+        assert_eq!(a.spot["USDT"], d("750"));
+        let last = a.events_after(0).pop().unwrap();
+        assert!(matches!(
+            last.kind,
+            AccountEventKind::Account {
+                reason: ChangeReason::Transfer,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn positions_average_in_realize_out_and_flip() {
         // (start qty, entry, delta, price, contract size) -> (qty, entry, realized)
         let cases = [
