@@ -3,14 +3,17 @@
 //! 127.0.0.1, fed by one seeded market model whose funding regimes open and close cross-venue
 //! spreads every few seconds.
 //!
-//! Layout: [`listing`] (symbols, trading rules, funding intervals), [`market`] (the price and
-//! funding model), `ws` (websocket connections), `http` (the HTTP/1.1 server), and one module
-//! per exchange (`binance`, `bybit`, `okx`, `bitget`, `gate`) that knows only that venue's
-//! messages; each has a `private` submodule with the venue's signed order endpoints. Those share
-//! `account` (orders, matching, balances, positions, dead-man switches, events), `rules` (tick,
-//! lot, minimums, price bands), `limits` (rate limits), `auth` (HMAC primitives), `wire`
-//! (answers in the venue's field order) and [`record`] (the venue's own record of every order it
-//! accepted). Each simulated venue gets its own websocket port, so URL paths are free to be
+//! Layout: [`listing`] (symbols, trading rules, funding intervals and the settlement grid),
+//! [`market`] (the price and funding model), `ws` (websocket connections), `http` (the HTTP/1.1
+//! server), and one module per exchange (`binance`, `bybit`, `okx`, `bitget`, `gate`) that knows
+//! only that venue's messages; each has a `private` submodule with the venue's signed REST
+//! endpoints (orders, account, ledgers) and a `stream` submodule with its private websockets
+//! (account streams and websocket order entry). Those share `account` (orders, matching,
+//! balances, positions, dead-man switches, funding settlement, events), `account_feed` (how a
+//! private connection follows its account), `funding` (settlement arithmetic), `risk` (tiers,
+//! maintenance margin, liquidation price), `rules` (tick, lot, minimums, price bands), `limits`
+//! (rate limits), `auth` (HMAC primitives), `wire` (answers in the venue's field order) and
+//! [`record`] (the venue's own record of every order it accepted). Each simulated venue gets its own websocket port, so URL paths are free to be
 //! whatever the venue module appends; one REST port serves every venue's paths (they never
 //! collide).
 //!
@@ -782,7 +785,8 @@ impl SimVenues {
     }
 
     /// Account events of `exchange` after `after_seq` (0: all kept), oldest first: order
-    /// updates and fills, for the private streams to push.
+    /// updates, fills, balance and position changes and funding payments, as the private
+    /// streams push them.
     pub fn account_events(&self, exchange: Exchange, after_seq: u64) -> Vec<AccountEvent> {
         self.shared
             .desk(exchange)
