@@ -817,37 +817,11 @@ impl Account {
             return Err(Refusal::PostOnlyWouldTake);
         }
 
-        let order_id = self.next_order_id;
-        self.next_order_id += 1;
-        let symbol = self
-            .listing
-            .get(new.instrument, new.venue)
-            .map(|l| l.symbol.clone())
-            .unwrap_or_default();
-        let rec = AcceptedOrder {
-            venue: new.venue,
-            wallet: new.wallet,
-            order_id,
-            client_id: new.client_id,
-            symbol,
-            side: new.side,
-            qty: new.qty,
-            price: new.price,
-            tif: new.tif,
-            reduce_only: new.reduce_only,
-            auto_borrow: new.auto_borrow,
-            stp: new.stp,
-            time_ms: now_ms,
-            fills: Vec::new(),
-            finish: None,
-            finish_ms: None,
-        };
-        self.write(new.venue, Line::Accepted { order: rec.clone() });
-        let pos = self.insert(rec, new.instrument);
+        let (tif, qty) = (new.tif, new.qty);
+        let pos = self.accept(new, now_ms);
         self.orders[pos].last_step = Some(tick.tick);
-        self.emit_order(pos, now_ms, None);
 
-        if new.tif == TimeInForce::PostOnly {
+        if tif == TimeInForce::PostOnly {
             if takes {
                 self.finish(pos, Finish::PostOnlyCanceled, now_ms);
             }
@@ -855,14 +829,14 @@ impl Account {
         }
         if let Some(leg) = leg {
             let fillable = self.fillable(pos, &leg, false);
-            let all_or_none = new.tif == TimeInForce::Fok;
-            if fillable.is_some_and(|(q, _)| !all_or_none || q == new.qty) {
+            let all_or_none = tif == TimeInForce::Fok;
+            if fillable.is_some_and(|(q, _)| !all_or_none || q == qty) {
                 if let Some((q, px)) = fillable {
                     self.execute(pos, q, px, false, now_ms);
                 }
             }
         }
-        if self.orders[pos].is_open() && matches!(new.tif, TimeInForce::Ioc | TimeInForce::Fok) {
+        if self.orders[pos].is_open() && matches!(tif, TimeInForce::Ioc | TimeInForce::Fok) {
             self.finish(pos, Finish::Expired, now_ms);
         }
         Ok(pos)
@@ -1613,19 +1587,32 @@ impl Account {
     /// venue's website): accepted as IOC, executed, recorded and streamed like any other.
     /// Returns its position.
     pub fn system_order(&mut self, new: NewOrder, now_ms: i64) -> usize {
+        let (qty, price) = (new.qty, new.price);
+        let pos = self.accept(
+            NewOrder {
+                tif: TimeInForce::Ioc,
+                ..new
+            },
+            now_ms,
+        );
+        self.execute(pos, qty, price, false, now_ms);
+        pos
+    }
+
+    /// Gives `new` the next order id, records it and announces it; returns its position.
+    fn accept(&mut self, new: NewOrder, now_ms: i64) -> usize {
         let order_id = self.next_order_id;
         self.next_order_id += 1;
-        let (venue, instrument, qty, price) = (new.venue, new.instrument, new.qty, new.price);
         let rec = AcceptedOrder {
-            venue,
+            venue: new.venue,
             wallet: new.wallet,
             order_id,
             client_id: new.client_id,
-            symbol: self.symbol(venue, instrument),
+            symbol: self.symbol(new.venue, new.instrument),
             side: new.side,
-            qty,
-            price,
-            tif: TimeInForce::Ioc,
+            qty: new.qty,
+            price: new.price,
+            tif: new.tif,
             reduce_only: new.reduce_only,
             auto_borrow: new.auto_borrow,
             stp: new.stp,
@@ -1634,10 +1621,9 @@ impl Account {
             finish: None,
             finish_ms: None,
         };
-        self.write(venue, Line::Accepted { order: rec.clone() });
-        let pos = self.insert(rec, instrument);
+        self.write(new.venue, Line::Accepted { order: rec.clone() });
+        let pos = self.insert(rec, new.instrument);
         self.emit_order(pos, now_ms, None);
-        self.execute(pos, qty, price, false, now_ms);
         pos
     }
 }

@@ -685,50 +685,62 @@ impl SimVenues {
         qty: Decimal,
     ) -> Option<u64> {
         let i = self.instrument_position(instrument)?;
-        let mut desk = self.shared.desk(venue.exchange)?;
-        let leg = desk.tick.leg(i, venue)?.clone();
+        let leg = self.shared.market.now().leg(i, venue)?.clone();
         let price = if side.is_buy() { leg.ask } else { leg.bid };
         let wallet = if venue.is_perp() {
             Wallet::Perp
         } else {
             Wallet::Spot
         };
-        let now = desk.now_ms;
-        let id = desk.account.next_order_id();
-        let client_id = system_client_id(venue.exchange, "web", id, now);
-        let order = system_order(venue, wallet, i, side, qty, price, client_id);
-        let pos = desk.account.system_order(order, now);
-        Some(desk.account.order(pos).rec.order_id)
+        self.system_order(venue, "web", |_| {
+            Some(system_order(venue, wallet, i, side, qty, price))
+        })
     }
 
     /// Test hook: liquidates `venue`'s (a perp) position in `instrument` at the mark, as the
-    /// venue's liquidation engine does: a system order closes it in full (Binance's client id
-    /// `autoclose-…`). Returns the quantity closed (order units), `None` when flat.
+    /// venue's liquidation engine does: a reduce-only system order closes it in full (Binance's
+    /// client id `autoclose-…`). Returns the quantity closed (order units), `None` when flat.
     pub fn liquidate(&self, venue: Venue, instrument: &str) -> Option<Decimal> {
         let i = self.instrument_position(instrument)?;
-        let mut desk = self.shared.desk(venue.exchange)?;
-        let held = desk.account.perp.position(i).qty;
-        if held.is_zero() || !venue.is_perp() {
-            return None;
-        }
-        let mark = desk.tick.leg(i, venue)?.mark;
-        let side = if held > Decimal::ZERO {
-            Side::Sell
-        } else {
-            Side::Buy
-        };
-        let now = desk.now_ms;
-        let id = desk.account.next_order_id();
-        let client_id = system_client_id(venue.exchange, "liquidation", id, now);
-        let order = system_order(venue, Wallet::Perp, i, side, held.abs(), mark, client_id);
-        desk.account.system_order(
-            account::NewOrder {
+        let mark = self.shared.market.now().leg(i, venue)?.mark;
+        let mut closed = None;
+        self.system_order(venue, "liquidation", |account| {
+            let held = account.perp.position(i).qty;
+            if held.is_zero() || !venue.is_perp() {
+                return None;
+            }
+            closed = Some(held.abs());
+            let side = if held > Decimal::ZERO {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            let order = system_order(venue, Wallet::Perp, i, side, held.abs(), mark);
+            Some(account::NewOrder {
                 reduce_only: true,
                 ..order
-            },
-            now,
-        );
-        Some(held.abs())
+            })
+        })?;
+        closed
+    }
+
+    /// Places the order `build` makes from `venue`'s account (if any) as the venue's own, with
+    /// the client id the venue gives orders of `kind`; returns its order id.
+    fn system_order(
+        &self,
+        venue: Venue,
+        kind: &str,
+        build: impl FnOnce(&Account) -> Option<account::NewOrder>,
+    ) -> Option<u64> {
+        let mut desk = self.shared.desk(venue.exchange)?;
+        let order = build(&desk.account)?;
+        let now = desk.now_ms;
+        let id = desk.account.next_order_id();
+        let client_id = system_client_id(venue.exchange, kind, id, now);
+        let pos = desk
+            .account
+            .system_order(account::NewOrder { client_id, ..order }, now);
+        Some(desk.account.order(pos).rec.order_id)
     }
 
     fn instrument_position(&self, name: &str) -> Option<usize> {
@@ -825,7 +837,7 @@ impl Drop for SimVenues {
     }
 }
 
-/// An IOC the venue places itself (see `Account::system_order`).
+/// An IOC the venue places itself (see `Account::system_order`); its client id comes later.
 fn system_order(
     venue: Venue,
     wallet: Wallet,
@@ -833,7 +845,6 @@ fn system_order(
     side: Side,
     qty: Decimal,
     price: Decimal,
-    client_id: String,
 ) -> account::NewOrder {
     account::NewOrder {
         venue,
@@ -845,7 +856,7 @@ fn system_order(
         tif: record::TimeInForce::Ioc,
         reduce_only: false,
         auto_borrow: false,
-        client_id,
+        client_id: String::new(),
         stp: String::new(),
     }
 }

@@ -1155,8 +1155,13 @@ fn status(o: &SimOrder, ack: bool) -> &'static str {
     if ack {
         return "NEW";
     }
-    match o.rec.finish {
-        None if o.filled.is_zero() => "NEW",
+    order_status(o.rec.finish, o.filled)
+}
+
+/// Binance's order status for how far an order got.
+pub(crate) fn order_status(finish: Option<Finish>, filled: Decimal) -> &'static str {
+    match finish {
+        None if filled.is_zero() => "NEW",
         None => "PARTIALLY_FILLED",
         Some(Finish::Filled) => "FILLED",
         Some(Finish::Canceled | Finish::DeadMan) => "CANCELED",
@@ -1165,16 +1170,21 @@ fn status(o: &SimOrder, ack: bool) -> &'static str {
 }
 
 fn tif_name(o: &SimOrder) -> &'static str {
-    match o.rec.tif {
+    tif_of(o.rec.venue, o.rec.tif)
+}
+
+/// Binance's `timeInForce` (futures post-only is `GTX`; spot's is the `LIMIT_MAKER` type).
+pub(crate) fn tif_of(venue: Venue, tif: TimeInForce) -> &'static str {
+    match tif {
         TimeInForce::Gtc => "GTC",
         TimeInForce::Ioc => "IOC",
         TimeInForce::Fok => "FOK",
-        TimeInForce::PostOnly if o.rec.venue.is_perp() => "GTX",
+        TimeInForce::PostOnly if venue.is_perp() => "GTX",
         TimeInForce::PostOnly => "GTC",
     }
 }
 
-fn side_name(side: Side) -> &'static str {
+pub(crate) fn side_name(side: Side) -> &'static str {
     match side {
         Side::Buy => "BUY",
         Side::Sell => "SELL",

@@ -34,13 +34,15 @@ use carry_engine::Venue;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::private::{self, check_key, check_time, error, sign, Kind, Params};
+use super::private::{
+    self, check_key, check_time, error, order_status, side_name, sign, tif_of, Kind, Params,
+};
 use crate::sim::account::{AccountEventKind, BalanceRow, ChangeReason, OrderUpdate, PositionRow};
 use crate::sim::account_feed::{AccountFeed, POLL_EVERY};
 use crate::sim::auth::same_signature;
 use crate::sim::http::{Disposition, Reply, RestRequest};
 use crate::sim::market::Rng;
-use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
+use crate::sim::record::{Finish, TimeInForce, Wallet};
 use crate::sim::wire::Obj;
 use crate::sim::ws::{Close, Conn, Handshake, Protocol, Reject, Sub};
 use crate::sim::{lock, Shared};
@@ -377,32 +379,9 @@ impl Protocol for UserStream {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
-    match s {
-        Side::Buy => "BUY",
-        Side::Sell => "SELL",
-    }
-}
-
-fn tif_name(venue: Venue, t: TimeInForce) -> &'static str {
-    match t {
-        TimeInForce::Gtc => "GTC",
-        TimeInForce::Ioc => "IOC",
-        TimeInForce::Fok => "FOK",
-        TimeInForce::PostOnly if venue.is_perp() => "GTX",
-        TimeInForce::PostOnly => "GTC",
-    }
-}
-
 /// Execution type and order status of an update.
 fn exec_and_status(u: &OrderUpdate) -> (&'static str, &'static str) {
-    let status = match u.finish {
-        None if u.filled.is_zero() => "NEW",
-        None => "PARTIALLY_FILLED",
-        Some(Finish::Filled) => "FILLED",
-        Some(Finish::Canceled | Finish::DeadMan) => "CANCELED",
-        Some(Finish::Expired | Finish::PostOnlyCanceled) => "EXPIRED",
-    };
+    let status = order_status(u.finish, u.filled);
     let exec = if u.last_fill.is_some() {
         "TRADE"
     } else {
@@ -432,7 +411,7 @@ pub(crate) fn order_trade_update(u: &OrderUpdate, time_ms: i64) -> String {
         .str("c", &u.client_id)
         .str("S", side_name(u.side))
         .str("o", "LIMIT")
-        .str("f", tif_name(PERP, u.tif))
+        .str("f", tif_of(PERP, u.tif))
         .dec("q", u.qty)
         .dec("p", u.price)
         .dec("ap", u.avg_price.unwrap_or_default())
@@ -586,7 +565,7 @@ fn execution_report(u: &OrderUpdate, time_ms: i64) -> String {
                 "LIMIT"
             },
         )
-        .str("f", tif_name(SPOT, u.tif));
+        .str("f", tif_of(SPOT, u.tif));
     let o = d8(o, "q", u.qty);
     let o = d8(o, "p", u.price);
     let o = d8(o, "P", Decimal::ZERO);

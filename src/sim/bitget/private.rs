@@ -567,17 +567,22 @@ fn cancel(
 }
 
 fn state(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
-        None if o.filled.is_zero() => "live",
+    order_state(o.rec.wallet, o.rec.finish, o.filled)
+}
+
+/// Bitget's order state.
+pub(crate) fn order_state(wallet: Wallet, finish: Option<Finish>, filled: Decimal) -> &'static str {
+    match finish {
+        None if filled.is_zero() => "live",
         None => "partially_filled",
         Some(Finish::Filled) => "filled",
         // Futures spell it one way, spot and margin the other (PRIVATE.md §4.3).
-        Some(_) if o.rec.wallet == Wallet::Perp => "canceled",
+        Some(_) if wallet == Wallet::Perp => "canceled",
         Some(_) => "cancelled",
     }
 }
 
-fn force(t: TimeInForce) -> &'static str {
+pub(crate) fn force(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
@@ -586,7 +591,7 @@ fn force(t: TimeInForce) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(crate) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
         Side::Sell => "sell",

@@ -27,12 +27,12 @@ use carry_engine::Venue;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::private::sign;
+use super::private::{force, order_state, side_name, sign};
 use crate::sim::account::{AccountEventKind, BalanceRow, OrderUpdate, PositionRow};
 use crate::sim::account_feed::{AccountFeed, POLL_EVERY};
 use crate::sim::auth::same_signature;
 use crate::sim::market::MarketTick;
-use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
+use crate::sim::record::{Side, Wallet};
 use crate::sim::wire::Obj;
 use crate::sim::ws::{Conn, Handshake, Protocol, Reject, Sub};
 use crate::sim::Shared;
@@ -296,33 +296,6 @@ fn push(a: &Arg, rows: &str, ts: i64) -> String {
     )
 }
 
-fn status(venue: Venue, u: &OrderUpdate) -> &'static str {
-    match u.finish {
-        None if u.filled.is_zero() => "live",
-        None => "partially_filled",
-        Some(Finish::Filled) => "filled",
-        // As documented: futures spell it `canceled`, spot `cancelled`.
-        Some(_) if venue.is_perp() => "canceled",
-        Some(_) => "cancelled",
-    }
-}
-
-fn force(t: TimeInForce) -> &'static str {
-    match t {
-        TimeInForce::Gtc => "gtc",
-        TimeInForce::Ioc => "ioc",
-        TimeInForce::Fok => "fok",
-        TimeInForce::PostOnly => "post_only",
-    }
-}
-
-fn side_name(s: Side) -> &'static str {
-    match s {
-        Side::Buy => "buy",
-        Side::Sell => "sell",
-    }
-}
-
 /// `feeDetail`: Bitget fees are negative when charged.
 fn fee_detail(u: &OrderUpdate) -> String {
     if u.fee.is_zero() {
@@ -360,7 +333,7 @@ fn order_row(venue: Venue, u: &OrderUpdate) -> String {
             )
             .dec("accBaseVolume", u.filled)
             .str("priceAvg", &opt(u.avg_price))
-            .str("status", status(venue, u))
+            .str("status", order_state(u.wallet, u.finish, u.filled))
             .str("cTime", &u.created_ms.to_string())
             .str("uTime", &f.map_or(u.created_ms, |f| f.time_ms).to_string())
             .str("stpMode", if u.stp.is_empty() { "none" } else { &u.stp })

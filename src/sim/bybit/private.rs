@@ -493,27 +493,28 @@ fn cancel(
     }
 }
 
-fn status(o: &SimOrder) -> &'static str {
-    let partial = !o.filled.is_zero();
-    match o.rec.finish {
+/// Bybit's `orderStatus` (a spot IOC remainder after a partial fill is its own status).
+pub(crate) fn status(venue: Venue, finish: Option<Finish>, filled: Decimal) -> &'static str {
+    let partial = !filled.is_zero();
+    match finish {
         None if partial => "PartiallyFilled",
         None => "New",
         Some(Finish::Filled) => "Filled",
-        Some(_) if partial && o.rec.venue.market == Market::Spot => "PartiallyFilledCanceled",
+        Some(_) if partial && venue.market == Market::Spot => "PartiallyFilledCanceled",
         Some(_) => "Cancelled",
     }
 }
 
-fn cancel_type(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
+pub(crate) fn cancel_type(finish: Option<Finish>) -> &'static str {
+    match finish {
         Some(Finish::Canceled) => "CancelByUser",
         Some(Finish::DeadMan) => "CancelByDCP",
         _ => "UNKNOWN",
     }
 }
 
-fn reject_reason(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
+pub(crate) fn reject_reason(finish: Option<Finish>) -> &'static str {
+    match finish {
         Some(Finish::PostOnlyCanceled) => "EC_PostOnlyWillTakeLiquidity",
         Some(Finish::Expired) => "EC_CancelForNoFullFill",
         Some(Finish::Canceled) => "EC_PerCancelRequest",
@@ -521,7 +522,7 @@ fn reject_reason(o: &SimOrder) -> &'static str {
     }
 }
 
-fn tif_name(t: TimeInForce) -> &'static str {
+pub(crate) fn tif_name(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "GTC",
         TimeInForce::Ioc => "IOC",
@@ -530,7 +531,7 @@ fn tif_name(t: TimeInForce) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(crate) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "Buy",
         Side::Sell => "Sell",
@@ -562,10 +563,10 @@ fn order_row(o: &SimOrder) -> String {
             },
         )
         .num("positionIdx", 0)
-        .str("orderStatus", status(o))
+        .str("orderStatus", status(o.rec.venue, o.rec.finish, o.filled))
         .str("createType", "CreateByUser")
-        .str("cancelType", cancel_type(o))
-        .str("rejectReason", reject_reason(o))
+        .str("cancelType", cancel_type(o.rec.finish))
+        .str("rejectReason", reject_reason(o.rec.finish))
         .str(
             "avgPrice",
             &o.avg_price().map_or(String::new(), |a| a.to_string()),

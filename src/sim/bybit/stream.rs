@@ -34,14 +34,16 @@ use carry_engine::Venue;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::private::{self, sign, wallet_account, Kind};
+use super::private::{
+    self, cancel_type, reject_reason, side_name, sign, status, tif_name, wallet_account, Kind,
+};
 use crate::sim::account::{AccountEventKind, OrderUpdate, PositionRow};
 use crate::sim::account_feed::{AccountFeed, POLL_EVERY};
 use crate::sim::auth::same_signature;
 use crate::sim::http::Disposition;
 use crate::sim::market::MarketTick;
-use crate::sim::record::{Finish, FundingPayment, Side, TimeInForce, Wallet};
-use crate::sim::wire::{array, Obj, Params};
+use crate::sim::record::{FundingPayment, Wallet};
+use crate::sim::wire::{array, strings, Obj, Params};
 use crate::sim::ws::{json_str, Close, Conn, Handshake, Protocol, Reject, Sub};
 use crate::sim::Shared;
 
@@ -292,16 +294,7 @@ impl Protocol for BybitPrivate {
                     let r = reply(conn, false, "Request not authorized", op, req_id);
                     return conn.send(r);
                 }
-                let args: Vec<String> = req
-                    .get("args")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let args = strings(req.get("args"));
                 if let Some(bad) = args.iter().find(|t| !private_topic(t)) {
                     let r = reply(conn, false, &format!("Invalid topic :[{bad}]"), op, req_id);
                     return conn.send(r);
@@ -399,24 +392,6 @@ impl Protocol for BybitPrivate {
     }
 }
 
-fn status(venue: Venue, u: &OrderUpdate) -> &'static str {
-    let partial = !u.filled.is_zero();
-    match u.finish {
-        None if partial => "PartiallyFilled",
-        None => "New",
-        Some(Finish::Filled) => "Filled",
-        Some(_) if partial && venue.market == Market::Spot => "PartiallyFilledCanceled",
-        Some(_) => "Cancelled",
-    }
-}
-
-fn side_name(s: Side) -> &'static str {
-    match s {
-        Side::Buy => "Buy",
-        Side::Sell => "Sell",
-    }
-}
-
 /// An `order` topic row.
 fn order_row(venue: Venue, u: &OrderUpdate) -> String {
     let spot = venue.market == Market::Spot;
@@ -431,17 +406,6 @@ fn order_row(venue: Venue, u: &OrderUpdate) -> String {
     } else {
         Obj::new().dec(&u.fee_asset, u.fee).build()
     };
-    let reject = match u.finish {
-        Some(Finish::PostOnlyCanceled) => "EC_PostOnlyWillTakeLiquidity",
-        Some(Finish::Expired) => "EC_CancelForNoFullFill",
-        Some(Finish::Canceled) => "EC_PerCancelRequest",
-        _ => "EC_NoError",
-    };
-    let cancel_type = match u.finish {
-        Some(Finish::Canceled) => "CancelByUser",
-        Some(Finish::DeadMan) => "CancelByDCP",
-        _ => "UNKNOWN",
-    };
     Obj::new()
         .str("category", if spot { "spot" } else { "linear" })
         .str("symbol", &u.symbol)
@@ -450,9 +414,9 @@ fn order_row(venue: Venue, u: &OrderUpdate) -> String {
         .str("blockTradeId", "")
         .str("side", side_name(u.side))
         .num("positionIdx", 0)
-        .str("orderStatus", status(venue, u))
-        .str("cancelType", cancel_type)
-        .str("rejectReason", reject)
+        .str("orderStatus", status(venue, u.finish, u.filled))
+        .str("cancelType", cancel_type(u.finish))
+        .str("rejectReason", reject_reason(u.finish))
         .str(
             "avgPrice",
             &u.avg_price.map_or(String::new(), |a| a.to_string()),
@@ -464,15 +428,7 @@ fn order_row(venue: Venue, u: &OrderUpdate) -> String {
         .dec("cumExecFee", u.fee)
         .raw("cumFeeDetail", &fee_detail)
         .str("feeCurrency", if spot { &u.fee_asset } else { "" })
-        .str(
-            "timeInForce",
-            match u.tif {
-                TimeInForce::Gtc => "GTC",
-                TimeInForce::Ioc => "IOC",
-                TimeInForce::Fok => "FOK",
-                TimeInForce::PostOnly => "PostOnly",
-            },
-        )
+        .str("timeInForce", tif_name(u.tif))
         .str("orderType", "Limit")
         .str("stopOrderType", "")
         .str("ocoTriggerBy", "")

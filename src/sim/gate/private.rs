@@ -578,15 +578,19 @@ fn seconds(ms: i64) -> String {
 }
 
 fn futures_finish_as(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
-        None => "_new",
-        Some(Finish::Filled) => "filled",
-        Some(Finish::Expired) => "ioc",
-        Some(_) => "cancelled",
-    }
+    finish_as(o.rec.finish).unwrap_or("_new")
 }
 
-fn tif_name(t: TimeInForce) -> &'static str {
+/// Gate's `finish_as` for a finished order (`None` while open).
+pub(crate) fn finish_as(finish: Option<Finish>) -> Option<&'static str> {
+    finish.map(|f| match f {
+        Finish::Filled => "filled",
+        Finish::Expired => "ioc",
+        _ => "cancelled",
+    })
+}
+
+pub(crate) fn tif_name(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
@@ -596,7 +600,12 @@ fn tif_name(t: TimeInForce) -> &'static str {
 }
 
 fn signed(o: &SimOrder, q: Decimal) -> Decimal {
-    if o.rec.side.is_buy() {
+    signed_size(o.rec.side, q)
+}
+
+/// A futures size as Gate writes it: negative for sells.
+pub(crate) fn signed_size(side: Side, q: Decimal) -> Decimal {
+    if side.is_buy() {
         q
     } else {
         -q

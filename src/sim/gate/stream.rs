@@ -29,13 +29,13 @@ use carry_engine::Venue;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::private::{self, Kind, USER_ID};
+use super::private::{self, finish_as, signed_size, tif_name, Kind, USER_ID};
 use crate::sim::account::{AccountEventKind, BalanceRow, ChangeReason, OrderUpdate};
 use crate::sim::account_feed::{AccountFeed, POLL_EVERY};
 use crate::sim::auth::{hmac_sha512_hex, same_signature};
 use crate::sim::http::Disposition;
-use crate::sim::record::{Finish, Side, TimeInForce, Wallet};
-use crate::sim::wire::{Obj, Params};
+use crate::sim::record::{Side, Wallet};
+use crate::sim::wire::{strings, Obj, Params};
 use crate::sim::ws::{Close, Conn};
 use crate::sim::Shared;
 
@@ -119,16 +119,7 @@ impl GatePrivate {
 
     fn subscribe(&mut self, req: &Value, channel: &str, event: &str, conn: &mut Conn<'_>) {
         let now = conn.now_ms;
-        let payload: Vec<String> = req
-            .get("payload")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let payload = strings(req.get("payload"));
         let payload_json = serde_json::to_string(&payload).unwrap_or_else(|_| "[]".into());
         let fail = |conn: &mut Conn<'_>, code: i64, message: &str| {
             conn.send(
@@ -522,23 +513,6 @@ fn check_login(
     Ok(())
 }
 
-fn signed(side: Side, q: Decimal) -> Decimal {
-    if side == Side::Buy {
-        q
-    } else {
-        -q
-    }
-}
-
-fn tif_name(t: TimeInForce) -> &'static str {
-    match t {
-        TimeInForce::Gtc => "gtc",
-        TimeInForce::Ioc => "ioc",
-        TimeInForce::Fok => "fok",
-        TimeInForce::PostOnly => "poc",
-    }
-}
-
 /// A `futures.orders` row: no fee (that is in `futures.usertrades`), numbers as numbers.
 fn futures_order_row(
     u: &OrderUpdate,
@@ -546,12 +520,10 @@ fn futures_order_row(
     now: i64,
 ) -> String {
     let open = u.finish.is_none();
-    let finish_as = match u.finish {
+    let finish_as = match finish_as(u.finish) {
+        Some(f) => f,
         None if u.filled.is_zero() => "_new",
         None => "_update",
-        Some(Finish::Filled) => "filled",
-        Some(Finish::Expired) => "ioc",
-        Some(_) => "cancelled",
     };
     let left = if open {
         u.qty - u.filled
@@ -572,12 +544,12 @@ fn futures_order_row(
         .num("is_close", false)
         .num("is_liq", u.client_id == "liquidation")
         .num("is_reduce_only", u.reduce_only)
-        .num("left", signed(u.side, left).normalize())
+        .num("left", signed_size(u.side, left).normalize())
         .num("mkfr", rates.map_or(Decimal::ZERO, |r| r.maker).normalize())
         .num("price", u.price.normalize())
         .num("refr", 0)
         .num("refu", 0)
-        .num("size", signed(u.side, u.qty).normalize())
+        .num("size", signed_size(u.side, u.qty).normalize())
         .str("status", if open { "open" } else { "finished" })
         .str("text", &u.client_id)
         .str("tif", tif_name(u.tif))
@@ -606,7 +578,7 @@ fn futures_trade_row(u: &OrderUpdate) -> String {
         .str("id", &f.trade_id.to_string())
         .str("order_id", &u.order_id.to_string())
         .dec("price", f.price)
-        .num("size", signed(u.side, f.qty).normalize())
+        .num("size", signed_size(u.side, f.qty).normalize())
         .str("role", if f.maker { "maker" } else { "taker" })
         .str("text", &u.client_id)
         .num("fee", f.fee.normalize())
@@ -621,12 +593,7 @@ fn spot_order_row(u: &OrderUpdate, now: i64) -> String {
         (None, Some(_)) => "update",
         (None, None) => "put",
     };
-    let finish_as = match u.finish {
-        None => "open",
-        Some(Finish::Filled) => "filled",
-        Some(Finish::Expired) => "ioc",
-        Some(_) => "cancelled",
-    };
+    let finish_as = finish_as(u.finish).unwrap_or("open");
     let left = if u.finish.is_none() {
         u.qty - u.filled
     } else {

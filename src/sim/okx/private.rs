@@ -541,8 +541,13 @@ fn cancel(
 }
 
 fn state(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
-        None if o.filled.is_zero() => "live",
+    order_state(o.rec.finish, o.filled)
+}
+
+/// OKX's order `state`.
+pub(crate) fn order_state(finish: Option<Finish>, filled: Decimal) -> &'static str {
+    match finish {
+        None if filled.is_zero() => "live",
         None => "partially_filled",
         Some(Finish::Filled) => "filled",
         Some(_) => "canceled",
@@ -573,7 +578,7 @@ pub(crate) fn ord_type(t: TimeInForce) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(crate) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
         Side::Sell => "sell",

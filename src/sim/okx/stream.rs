@@ -26,13 +26,13 @@ use carry_engine::Venue;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use super::private::{self, finish_source, ord_type, sign, Kind, UID};
+use super::private::{self, finish_source, ord_type, order_state, side_name, sign, Kind, UID};
 use crate::sim::account::{AccountEventKind, BalanceRow, ChangeReason, OrderUpdate, PositionRow};
 use crate::sim::account_feed::{AccountFeed, POLL_EVERY};
 use crate::sim::auth::same_signature;
 use crate::sim::http::Disposition;
 use crate::sim::market::MarketTick;
-use crate::sim::record::{Finish, Side, Wallet};
+use crate::sim::record::Wallet;
 use crate::sim::wire::{array, Obj, Params};
 use crate::sim::ws::{json_str, Close, Conn, Handshake, Protocol, Reject, Sub};
 use crate::sim::Shared;
@@ -395,15 +395,6 @@ fn push(ch: &Channel, rows: &str) -> String {
     format!("{{\"arg\":{},\"data\":[{rows}]}}", ch.push_arg())
 }
 
-fn state(u: &OrderUpdate) -> &'static str {
-    match u.finish {
-        None if u.filled.is_zero() => "live",
-        None => "partially_filled",
-        Some(Finish::Filled) => "filled",
-        Some(_) => "canceled",
-    }
-}
-
 /// One `orders` row (the order, and the fill this update reports).
 fn order_row(shared: &Shared, venue: Venue, u: &OrderUpdate, time_ms: i64) -> String {
     let perp = venue == PERP;
@@ -429,7 +420,7 @@ fn order_row(shared: &Shared, venue: Venue, u: &OrderUpdate, time_ms: i64) -> St
             &(u.qty * cs * u.price).round_dp(8).normalize().to_string(),
         )
         .str("ordType", ord_type(u.tif))
-        .str("side", if u.side == Side::Buy { "buy" } else { "sell" })
+        .str("side", side_name(u.side))
         .str("posSide", if perp { "net" } else { "" })
         .str(
             "tdMode",
@@ -462,7 +453,7 @@ fn order_row(shared: &Shared, venue: Venue, u: &OrderUpdate, time_ms: i64) -> St
             &opt(f.map(|f| (f.qty * cs * f.price).round_dp(8))),
         )
         .str("avgPx", &or_zero(u.avg_price))
-        .str("state", state(u))
+        .str("state", order_state(u.finish, u.filled))
         .str("lever", "")
         .str("pnl", "0")
         .str("feeCcy", &u.fee_asset)
