@@ -1312,6 +1312,7 @@ fn every_perp_settles_funding_on_the_accelerated_clock_into_its_ledger() {
     .unwrap();
     for exchange in Exchange::ALL {
         let venue = Venue::new(exchange, Market::Perp);
+        let mut ws = order_stream(&sim, venue);
         let api = api(&sim, venue);
         let listed = sim.listing().get(0, venue).unwrap();
         let interval = i64::from(listed.funding_interval_hours.unwrap()) * 125;
@@ -1348,6 +1349,38 @@ fn every_perp_settles_funding_on_the_accelerated_clock_into_its_ledger() {
             "{venue}: −{position} × {cs} × {mark} × {rate}"
         );
         assert!(!row.received.is_zero(), "{venue}");
+        // Where the venue pushes funding on its private stream, the stream says so too.
+        let pushed = |v: &Value| -> Option<Decimal> {
+            match exchange {
+                Exchange::Binance => {
+                    (v["a"]["m"] == "FUNDING_FEE").then(|| json_num(&v["a"]["B"][0]["bc"]))
+                }
+                // Bybit: an execution of type Funding, `execFee` positive when paid.
+                Exchange::Bybit => (v["topic"] == "execution"
+                    && v["data"][0]["execType"] == "Funding")
+                    .then(|| -json_num(&v["data"][0]["execFee"])),
+                Exchange::Okx => (v["data"][0]["eventType"] == "funding_fee")
+                    .then(|| json_num(&v["data"][0]["balData"][0]["cashBal"])),
+                Exchange::Gate => (v["channel"] == "futures.balances"
+                    && v["result"][0]["type"] == "fund")
+                    .then(|| json_num(&v["result"][0]["change"])),
+                Exchange::Bitget => None,
+            }
+        };
+        if exchange != Exchange::Bitget {
+            let event = ws.expect(&format!("{venue}: a funding push"), |v| pushed(v).is_some());
+            let amount = pushed(&event).unwrap();
+            if exchange == Exchange::Okx {
+                assert!(amount > Decimal::ZERO, "{venue}: the cash balance after it");
+            } else {
+                assert!(
+                    paid.iter()
+                        .chain(&sim.funding_payments(exchange))
+                        .any(|p| p.amount == amount),
+                    "{venue}: {amount} is a payment the venue booked"
+                );
+            }
+        }
     }
 }
 

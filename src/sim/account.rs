@@ -677,11 +677,11 @@ impl Account {
 
     /// Events after `after_seq` (0 for all that are kept), oldest first.
     pub fn events_after(&self, after_seq: u64) -> Vec<AccountEvent> {
-        self.events
-            .iter()
-            .filter(|e| e.seq > after_seq)
-            .cloned()
-            .collect()
+        // Numbers are consecutive, so the first one wanted is found without a scan (private
+        // connections ask every few milliseconds).
+        let first = self.events.front().map_or(1, |e| e.seq);
+        let skip = ((after_seq + 1).saturating_sub(first) as usize).min(self.events.len());
+        self.events.range(skip..).cloned().collect()
     }
 
     fn insert(&mut self, rec: AcceptedOrder, instrument: usize) -> usize {
@@ -2229,6 +2229,23 @@ mod tests {
         let b = Account::open(Exchange::Binance, l, &config(1_000_000), Some(dir.path())).unwrap();
         assert_eq!(b.perp.balances, a.perp.balances);
         assert_eq!(b.funding_ledger(), a.funding_ledger());
+    }
+
+    #[test]
+    fn events_after_a_number_are_the_later_ones_even_once_old_ones_are_dropped() {
+        let (mut a, _) = setup(Exchange::Gate, 1_000);
+        for i in 0..(EVENT_CAPACITY as i64 + 5) {
+            a.transfer(v("gate-spot"), Wallet::Spot, "USDT", Decimal::ONE, i);
+        }
+        let last = a.last_seq();
+        assert_eq!(last, EVENT_CAPACITY as u64 + 5);
+        let seqs =
+            |after: u64| -> Vec<u64> { a.events_after(after).iter().map(|e| e.seq).collect() };
+        assert_eq!(seqs(last - 2), vec![last - 1, last]);
+        assert!(seqs(last).is_empty());
+        // The first five were dropped: asking from before them gives everything kept.
+        assert_eq!(seqs(0).len(), EVENT_CAPACITY);
+        assert_eq!(seqs(3)[0], 6);
     }
 
     #[test]

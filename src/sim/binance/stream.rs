@@ -49,8 +49,8 @@ use crate::sim::{lock, Shared};
 
 const PERP: Venue = Venue::new(Exchange::Binance, Market::Perp);
 const SPOT: Venue = Venue::new(Exchange::Binance, Market::Spot);
-/// The futures user data stream and WebSocket API send protocol pings every 3 minutes, the spot
-/// WebSocket API every 20 s; the simulator uses its configured server ping cadence for both.
+/// What a user data stream opened without `events=` pushes. (Its protocol pings, every 3 min on
+/// futures and 20 s on the spot WebSocket API, follow `SimConfig::server_ping_interval` here.)
 const DEFAULT_EVENTS: [&str; 2] = ["ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"];
 
 /// One listenKey.
@@ -66,7 +66,6 @@ struct ListenKey {
 #[derive(Debug, Default)]
 pub(crate) struct ListenKeys {
     keys: Mutex<Vec<ListenKey>>,
-    created: std::sync::atomic::AtomicU64,
 }
 
 /// Where a listenKey stands.
@@ -86,10 +85,7 @@ impl ListenKeys {
             k.expires_ms = now_ms + validity_ms;
             return k.key.clone();
         }
-        let n = self
-            .created
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let key = listen_key(seed, n);
+        let key = listen_key(seed, keys.len() as u64);
         keys.push(ListenKey {
             key: key.clone(),
             expires_ms: now_ms + validity_ms,
