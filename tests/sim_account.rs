@@ -1852,3 +1852,66 @@ fn a_dropped_websocket_answer_leaves_an_order_a_query_finds() {
         "but the venue has the order"
     );
 }
+
+#[test]
+fn every_perp_publishes_next_funding_times_on_the_accelerated_grid() {
+    let sim = SimVenues::start(SimConfig {
+        funding_hour: Some(Duration::from_millis(125)),
+        ..config()
+    })
+    .unwrap();
+    for exchange in Exchange::ALL {
+        let venue = Venue::new(exchange, Market::Perp);
+        let listed = sim.listing().get(0, venue).unwrap();
+        let interval = i64::from(listed.funding_interval_hours.unwrap()) * 125;
+        let http = Http::new(&sim, venue);
+        let get = |target: &str| http.send("GET", target, &[], None).unwrap().json;
+        let before = now_ms();
+        let next: i64 = match exchange {
+            Exchange::Binance => get("/fapi/v1/premiumIndex?symbol=BTCUSDT")["nextFundingTime"]
+                .as_i64()
+                .unwrap(),
+            Exchange::Bybit => str_of(
+                &get("/v5/market/tickers?category=linear&symbol=BTCUSDT")["result"]["list"][0]
+                    ["nextFundingTime"],
+            )
+            .parse()
+            .unwrap(),
+            Exchange::Okx => {
+                let r = get("/api/v5/public/funding-rate?instId=BTC-USDT-SWAP");
+                let r = &r["data"][0];
+                let (this, then): (i64, i64) = (
+                    str_of(&r["fundingTime"]).parse().unwrap(),
+                    str_of(&r["nextFundingTime"]).parse().unwrap(),
+                );
+                assert_eq!(then - this, interval, "OKX's next-next settlement: {r}");
+                this
+            }
+            Exchange::Bitget => str_of(
+                &get(
+                    "/api/v2/mix/market/current-fund-rate?symbol=BTCUSDT&productType=USDT-FUTURES",
+                )["data"][0]["nextUpdate"],
+            )
+            .parse()
+            .unwrap(),
+            Exchange::Gate => {
+                get("/api/v4/futures/usdt/contracts/BTC_USDT")["funding_next_apply"]
+                    .as_i64()
+                    .unwrap()
+                    * 1000
+            }
+        };
+        let after = now_ms();
+        assert_eq!(
+            next % interval,
+            0,
+            "{venue}: {next} on the {interval} ms grid"
+        );
+        // The first grid time after the request (Gate's seconds can only say which second).
+        let slack = if exchange == Exchange::Gate { 999 } else { 0 };
+        assert!(
+            next > before - slack && next <= after + interval,
+            "{venue}: {next} is the next settlement after {before}"
+        );
+    }
+}
