@@ -1,6 +1,7 @@
 //! One simulated exchange account, the same for all five venues: the orders it accepted, how
 //! they match against the market model, what they did to its balances and positions, its
-//! countdown (dead-man) switches and the events a private stream will push. Venue modules turn
+//! countdown (dead-man) switches, its funding settlements and the events its private streams
+//! push. Venue modules turn
 //! their requests into [`NewOrder`]s and look-ups here and render the answers in their own
 //! shapes; nothing in this file knows a venue's wire format.
 //!
@@ -14,6 +15,10 @@
 //! leverage), spot, and margin (spot that may borrow the base asset to sell short, repaying from
 //! later buys). Each starts from the configured balances. Every change is written to the venue's
 //! record (see `record`) before the venue answers, and replayed from it at start.
+//!
+//! Funding: each perpetual settles on the funding clock (see `funding`), booking `−position ×
+//! contract size × mark × rate` into the perp wallet; the account keeps the payments as its
+//! funding ledger and the settled rates as the venue's funding-rate history.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
@@ -24,12 +29,14 @@ use carry_engine::market::venue::{Exchange, Market};
 use carry_engine::Venue;
 use rust_decimal::{Decimal, RoundingStrategy};
 
+use super::funding::{self, due_settlements, funding_amount, Settlement};
 use super::listing::Listing;
 use super::market::{LegTick, MarketTick, Rng};
 use super::record::{
-    read_lines, record_path, AcceptedOrder, Fill, Finish, Line, RecordWriter, Setting, Side,
-    TimeInForce, Wallet,
+    read_lines, record_path, AcceptedOrder, Fill, Finish, FundingPayment, Line, RecordWriter,
+    Setting, Side, TimeInForce, Wallet,
 };
+use super::risk::{self, Tier};
 
 /// How many times its equity a margin account may borrow to sell short.
 const MARGIN_LEVERAGE: i64 = 3;
@@ -41,6 +48,9 @@ const EVENT_CAPACITY: usize = 10_000;
 const RECENT_CLOSED: usize = 500;
 /// Fees are charged to 8 decimals.
 const FEE_DP: u32 = 8;
+/// At most this many missed settlements of one perpetual are booked at once (a stalled
+/// simulator does not replay a backlog).
+const MAX_SETTLEMENTS_AT_ONCE: usize = 16;
 
 /// What a request asks the account to trade.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +206,7 @@ pub struct OrderUpdate {
     pub order_id: u64,
     pub client_id: String,
     pub symbol: String,
+    pub instrument: usize,
     pub wallet: Wallet,
     pub side: Side,
     pub qty: Decimal,
@@ -203,16 +214,58 @@ pub struct OrderUpdate {
     pub tif: TimeInForce,
     pub reduce_only: bool,
     pub filled: Decimal,
+    /// Σ fill qty × price in order units (quote value is this × the contract size).
+    pub filled_value: Decimal,
     pub avg_price: Option<Decimal>,
     pub fee: Decimal,
     pub fee_asset: String,
     pub finish: Option<Finish>,
+    /// Venue clock, Unix ms, when the order was accepted.
+    pub created_ms: i64,
+    /// Self-trade prevention as the venue names it (empty: its default).
+    pub stp: String,
+    /// The execution this update reports, if it reports one.
+    pub last_fill: Option<Fill>,
 }
 
-/// What happened in an account, in order (funding payments will join these).
+/// Why balances or positions changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeReason {
+    Order,
+    Funding,
+    /// A transfer, deposit or withdrawal.
+    Transfer,
+}
+
+/// One asset of one wallet after a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceRow {
+    pub wallet: Wallet,
+    pub asset: String,
+    pub total: Decimal,
+    /// What new orders may still commit.
+    pub available: Decimal,
+    /// What this change added (negative: took).
+    pub change: Decimal,
+}
+
+/// One perp position after a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PositionRow {
+    pub instrument: usize,
+    pub symbol: String,
+    /// Signed, in the venue's order unit.
+    pub qty: Decimal,
+    pub entry: Decimal,
+    pub realized: Decimal,
+    pub leverage: u32,
+    pub isolated: bool,
+}
+
+/// What happened in an account, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AccountEventKind {
-    /// An order was accepted, filled some more, or finished.
+    /// An order was accepted, filled some more (`last_fill` set), or finished.
     Order(OrderUpdate),
     /// One execution.
     Fill {
@@ -222,6 +275,14 @@ pub enum AccountEventKind {
         side: Side,
         fill: Fill,
     },
+    /// Balances and positions after a change, with its reason.
+    Account {
+        reason: ChangeReason,
+        balances: Vec<BalanceRow>,
+        positions: Vec<PositionRow>,
+    },
+    /// A funding settlement paid or charged a position.
+    Funding(FundingPayment),
 }
 
 /// One event of one account, numbered from 1.
@@ -244,6 +305,37 @@ struct Countdown {
     renew_ms: Option<i64>,
 }
 
+/// A maker and a taker fee rate (negative: a rebate).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeeRates {
+    pub maker: Decimal,
+    pub taker: Decimal,
+}
+
+impl FeeRates {
+    pub fn of(&self, maker: bool) -> Decimal {
+        if maker {
+            self.maker
+        } else {
+            self.taker
+        }
+    }
+}
+
+/// A perp position's margin picture at the current marks (see [`Account::position_risk`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PositionRisk {
+    pub mark: Decimal,
+    /// Signed, in quote units at the mark.
+    pub notional: Decimal,
+    pub upnl: Decimal,
+    pub initial_margin: Decimal,
+    pub maint_margin: Decimal,
+    /// `None` when flat; zero when no price liquidates it.
+    pub liq_price: Option<Decimal>,
+    pub tier: Tier,
+}
+
 /// What an account starts from and how it behaves.
 #[derive(Clone, Debug)]
 pub(crate) struct AccountConfig {
@@ -251,6 +343,18 @@ pub(crate) struct AccountConfig {
     pub reject_one_in: u32,
     pub seed: u64,
     pub dead_man_speedup: u32,
+    /// The account's own fee rates where they differ from the venue's base tier.
+    pub fee_rates: Vec<(Venue, FeeRates)>,
+}
+
+/// The funding side of an account: where each perpetual's settlement clock stands, what
+/// settled, and what the account was paid.
+#[derive(Clone, Debug, Default)]
+struct FundingBook {
+    /// Per instrument, the venue-clock time up to which settlements have been booked.
+    settled_through: HashMap<usize, i64>,
+    history: HashMap<usize, VecDeque<Settlement>>,
+    ledger: Vec<FundingPayment>,
 }
 
 /// One exchange's account (its perp and spot markets share it, as one API key does).
@@ -276,6 +380,10 @@ pub(crate) struct Account {
     next_seq: u64,
     writers: [Option<RecordWriter>; 2],
     replaying: bool,
+    /// Per market (perp, spot), the fee rates this account pays.
+    fees: [FeeRates; 2],
+    funding: FundingBook,
+    next_ledger_id: u64,
 }
 
 /// Where each exchange's ids start, so they look like the venue's and never collide.
@@ -289,9 +397,9 @@ fn id_bases(exchange: Exchange) -> (u64, u64) {
     }
 }
 
-/// The fee rate a venue charges (negative is a rebate): what its public endpoints print where
-/// they print one, the venue's base tier elsewhere.
-pub(crate) fn fee_rate(venue: Venue, maker: bool) -> Decimal {
+/// The fee rate a venue's base tier charges (negative is a rebate): what its public endpoints
+/// print where they print one, and what an account pays unless configured otherwise.
+pub(crate) fn base_fee_rate(venue: Venue, maker: bool) -> Decimal {
     let (m, t) = match (venue.exchange, venue.market) {
         (Exchange::Binance, Market::Perp) => (Decimal::new(2, 4), Decimal::new(5, 4)),
         (Exchange::Binance, Market::Spot) => (Decimal::new(1, 3), Decimal::new(1, 3)),
@@ -318,17 +426,15 @@ pub(crate) enum FeeAsset {
     Quote,
 }
 
-/// The fee of one fill and the asset it is charged in: spot buys pay in the base they receive,
-/// everything else in quote.
+/// The fee of one fill at `rate` and the asset it is charged in: spot buys pay in the base they
+/// receive, everything else in quote.
 pub(crate) fn fill_fee(
-    venue: Venue,
+    rate: Decimal,
     wallet: Wallet,
     side: Side,
     base_qty: Decimal,
     price: Decimal,
-    maker: bool,
 ) -> (Decimal, FeeAsset) {
-    let rate = fee_rate(venue, maker);
     let round =
         |d: Decimal| d.round_dp_with_strategy(FEE_DP, RoundingStrategy::MidpointAwayFromZero);
     match (wallet, side) {
@@ -391,6 +497,19 @@ impl Account {
     ) -> io::Result<Account> {
         let (order_base, trade_base) = id_bases(exchange);
         let start: BTreeMap<String, Decimal> = config.balances.iter().cloned().collect();
+        let fees = [Market::Perp, Market::Spot].map(|market| {
+            let venue = Venue::new(exchange, market);
+            config
+                .fee_rates
+                .iter()
+                .rev()
+                .find(|(v, _)| *v == venue)
+                .map(|(_, r)| *r)
+                .unwrap_or(FeeRates {
+                    maker: base_fee_rate(venue, true),
+                    taker: base_fee_rate(venue, false),
+                })
+        });
         let mut account = Account {
             exchange,
             listing,
@@ -419,6 +538,9 @@ impl Account {
             next_seq: 1,
             writers: [None, None],
             replaying: false,
+            fees,
+            funding: FundingBook::default(),
+            next_ledger_id: trade_base * 3,
         };
         if let Some(dir) = state_dir {
             std::fs::create_dir_all(dir)?;
@@ -478,6 +600,20 @@ impl Account {
                 self.finish(pos, finish, time_ms);
             }
             Line::Setting { setting, .. } => self.apply_setting(venue, &setting)?,
+            Line::Funding { payment } => {
+                self.listing
+                    .find(venue, &payment.symbol)
+                    .ok_or_else(|| format!("symbol {} is not listed on {venue}", payment.symbol))?;
+                self.next_ledger_id = self.next_ledger_id.max(payment.id + 1);
+                *self.perp.balances.entry(payment.asset.clone()).or_default() += payment.amount;
+                self.funding.ledger.push(payment);
+            }
+            Line::Transfer {
+                wallet,
+                asset,
+                amount,
+                ..
+            } => *self.wallet_mut(wallet).entry(asset).or_default() += amount,
         }
         Ok(())
     }
@@ -507,12 +643,13 @@ impl Account {
         self.next_seq += 1;
     }
 
-    fn emit_order(&mut self, pos: usize, time_ms: i64) {
+    fn emit_order(&mut self, pos: usize, time_ms: i64, last_fill: Option<Fill>) {
         let o = &self.orders[pos];
         let update = OrderUpdate {
             order_id: o.rec.order_id,
             client_id: o.rec.client_id.clone(),
             symbol: o.rec.symbol.clone(),
+            instrument: o.instrument,
             wallet: o.rec.wallet,
             side: o.rec.side,
             qty: o.rec.qty,
@@ -520,22 +657,31 @@ impl Account {
             tif: o.rec.tif,
             reduce_only: o.rec.reduce_only,
             filled: o.filled,
+            filled_value: o.filled_value,
             avg_price: o.avg_price(),
             fee: o.fee,
             fee_asset: o.fee_asset.clone(),
             finish: o.rec.finish,
+            created_ms: o.rec.time_ms,
+            stp: o.rec.stp.clone(),
+            last_fill,
         };
         let venue = o.rec.venue;
         self.emit(venue, time_ms, AccountEventKind::Order(update));
     }
 
+    /// The number of the latest event (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
     /// Events after `after_seq` (0 for all that are kept), oldest first.
     pub fn events_after(&self, after_seq: u64) -> Vec<AccountEvent> {
-        self.events
-            .iter()
-            .filter(|e| e.seq > after_seq)
-            .cloned()
-            .collect()
+        // Numbers are consecutive, so the first one wanted is found without a scan (private
+        // connections ask every few milliseconds).
+        let first = self.events.front().map_or(1, |e| e.seq);
+        let skip = ((after_seq + 1).saturating_sub(first) as usize).min(self.events.len());
+        self.events.range(skip..).cloned().collect()
     }
 
     fn insert(&mut self, rec: AcceptedOrder, instrument: usize) -> usize {
@@ -671,37 +817,11 @@ impl Account {
             return Err(Refusal::PostOnlyWouldTake);
         }
 
-        let order_id = self.next_order_id;
-        self.next_order_id += 1;
-        let symbol = self
-            .listing
-            .get(new.instrument, new.venue)
-            .map(|l| l.symbol.clone())
-            .unwrap_or_default();
-        let rec = AcceptedOrder {
-            venue: new.venue,
-            wallet: new.wallet,
-            order_id,
-            client_id: new.client_id,
-            symbol,
-            side: new.side,
-            qty: new.qty,
-            price: new.price,
-            tif: new.tif,
-            reduce_only: new.reduce_only,
-            auto_borrow: new.auto_borrow,
-            stp: new.stp,
-            time_ms: now_ms,
-            fills: Vec::new(),
-            finish: None,
-            finish_ms: None,
-        };
-        self.write(new.venue, Line::Accepted { order: rec.clone() });
-        let pos = self.insert(rec, new.instrument);
+        let (tif, qty) = (new.tif, new.qty);
+        let pos = self.accept(new, now_ms);
         self.orders[pos].last_step = Some(tick.tick);
-        self.emit_order(pos, now_ms);
 
-        if new.tif == TimeInForce::PostOnly {
+        if tif == TimeInForce::PostOnly {
             if takes {
                 self.finish(pos, Finish::PostOnlyCanceled, now_ms);
             }
@@ -709,14 +829,14 @@ impl Account {
         }
         if let Some(leg) = leg {
             let fillable = self.fillable(pos, &leg, false);
-            let all_or_none = new.tif == TimeInForce::Fok;
-            if fillable.is_some_and(|(q, _)| !all_or_none || q == new.qty) {
+            let all_or_none = tif == TimeInForce::Fok;
+            if fillable.is_some_and(|(q, _)| !all_or_none || q == qty) {
                 if let Some((q, px)) = fillable {
                     self.execute(pos, q, px, false, now_ms);
                 }
             }
         }
-        if self.orders[pos].is_open() && matches!(new.tif, TimeInForce::Ioc | TimeInForce::Fok) {
+        if self.orders[pos].is_open() && matches!(tif, TimeInForce::Ioc | TimeInForce::Fok) {
             self.finish(pos, Finish::Expired, now_ms);
         }
         Ok(pos)
@@ -865,14 +985,8 @@ impl Account {
     /// when nothing remains.
     fn execute(&mut self, pos: usize, qty: Decimal, price: Decimal, maker: bool, now_ms: i64) {
         let o = &self.orders[pos];
-        let (fee, asset) = fill_fee(
-            o.rec.venue,
-            o.rec.wallet,
-            o.rec.side,
-            qty * o.contract_size,
-            price,
-            maker,
-        );
+        let rate = self.fee_rates(o.rec.venue).of(maker);
+        let (fee, asset) = fill_fee(rate, o.rec.wallet, o.rec.side, qty * o.contract_size, price);
         let fee_asset = match asset {
             FeeAsset::Base => o.base.clone(),
             FeeAsset::Quote => o.quote.clone(),
@@ -895,6 +1009,7 @@ impl Account {
                 fill: fill.clone(),
             },
         );
+        let before = self.order_balances(pos);
         self.book_fill(pos, fill.clone());
         let o = &self.orders[pos];
         let kind = AccountEventKind::Fill {
@@ -902,14 +1017,103 @@ impl Account {
             client_id: o.rec.client_id.clone(),
             symbol: o.rec.symbol.clone(),
             side: o.rec.side,
-            fill,
+            fill: fill.clone(),
         };
         self.emit(venue, now_ms, kind);
         if self.orders[pos].remaining().is_zero() {
-            self.finish(pos, Finish::Filled, now_ms);
+            self.finish_with(pos, Finish::Filled, now_ms, Some(fill));
         } else {
-            self.emit_order(pos, now_ms);
+            self.emit_order(pos, now_ms, Some(fill));
         }
+        self.emit_order_effects(pos, before, now_ms);
+    }
+
+    /// The (wallet, asset, total) rows a fill of `pos` can change, as they stand.
+    fn order_balances(&self, pos: usize) -> Vec<(Wallet, String, Decimal)> {
+        let o = &self.orders[pos];
+        let assets: Vec<&String> = match o.rec.wallet {
+            Wallet::Perp => vec![&o.quote],
+            Wallet::Spot | Wallet::Margin => vec![&o.base, &o.quote],
+        };
+        assets
+            .into_iter()
+            .map(|a| (o.rec.wallet, a.clone(), self.total(o.rec.wallet, a)))
+            .collect()
+    }
+
+    /// Emits the balances (and for a perp the position) a fill of `pos` changed.
+    fn emit_order_effects(&mut self, pos: usize, before: Vec<(Wallet, String, Decimal)>, now: i64) {
+        let o = &self.orders[pos];
+        let (venue, wallet, instrument) = (o.rec.venue, o.rec.wallet, o.instrument);
+        let balances = before
+            .into_iter()
+            .map(|(w, asset, was)| self.balance_row(w, &asset, self.total(w, &asset) - was))
+            .collect();
+        let positions = if wallet == Wallet::Perp {
+            vec![self.position_row(venue, instrument)]
+        } else {
+            Vec::new()
+        };
+        self.emit(
+            venue,
+            now,
+            AccountEventKind::Account {
+                reason: ChangeReason::Order,
+                balances,
+                positions,
+            },
+        );
+    }
+
+    /// Total held of `asset` in `wallet`.
+    pub fn total(&self, wallet: Wallet, asset: &str) -> Decimal {
+        match wallet {
+            Wallet::Perp => self.perp.balances.get(asset),
+            Wallet::Spot => self.spot.get(asset),
+            Wallet::Margin => self.margin.assets.get(asset),
+        }
+        .copied()
+        .unwrap_or_default()
+    }
+
+    fn wallet_mut(&mut self, wallet: Wallet) -> &mut BTreeMap<String, Decimal> {
+        match wallet {
+            Wallet::Perp => &mut self.perp.balances,
+            Wallet::Spot => &mut self.spot,
+            Wallet::Margin => &mut self.margin.assets,
+        }
+    }
+
+    fn balance_row(&self, wallet: Wallet, asset: &str, change: Decimal) -> BalanceRow {
+        let available = match wallet {
+            Wallet::Perp => self.perp_available(asset),
+            w => self.free(w, asset),
+        };
+        BalanceRow {
+            wallet,
+            asset: asset.to_string(),
+            total: self.total(wallet, asset),
+            available,
+            change,
+        }
+    }
+
+    fn position_row(&self, venue: Venue, instrument: usize) -> PositionRow {
+        let p = self.perp.position(instrument);
+        PositionRow {
+            instrument,
+            symbol: self.symbol(venue, instrument),
+            qty: p.qty,
+            entry: p.entry,
+            realized: p.realized,
+            leverage: self.perp.leverage(instrument),
+            isolated: self.perp.isolated.contains(&instrument),
+        }
+    }
+
+    /// The fee rates this account pays on `venue`.
+    pub fn fee_rates(&self, venue: Venue) -> FeeRates {
+        self.fees[venue.market as usize]
     }
 
     /// The effects of one fill on the order and the wallet (shared by live fills and replay).
@@ -970,6 +1174,11 @@ impl Account {
     }
 
     fn finish(&mut self, pos: usize, finish: Finish, now_ms: i64) {
+        self.finish_with(pos, finish, now_ms, None);
+    }
+
+    /// Finishes `pos`; `last_fill` is the execution that finished it, if one did.
+    fn finish_with(&mut self, pos: usize, finish: Finish, now_ms: i64, last_fill: Option<Fill>) {
         let o = &mut self.orders[pos];
         if o.rec.finish.is_some() {
             return;
@@ -994,7 +1203,7 @@ impl Account {
                 time_ms: now_ms,
             },
         );
-        self.emit_order(pos, now_ms);
+        self.emit_order(pos, now_ms, last_fill);
     }
 
     /// Cancels the order `key` names.
@@ -1039,6 +1248,7 @@ impl Account {
     /// Moves the account to the market at `tick` and the clock at `now_ms`: fires expired
     /// countdowns, then fills resting orders the market now crosses (once per model step).
     pub fn advance(&mut self, tick: &MarketTick, now_ms: i64) {
+        self.settle_funding(tick, now_ms);
         let due: Vec<Countdown> = self
             .countdowns
             .iter()
@@ -1202,6 +1412,220 @@ impl Account {
     pub fn has_exposure(&self) -> bool {
         !self.open.is_empty() || self.perp.positions.values().any(|p| !p.qty.is_zero())
     }
+
+    /// Books every settlement of every perpetual due by `now_ms` at `tick`'s rate and mark:
+    /// the settled rate goes into the venue's history, and each open position is paid or
+    /// charged (recorded, emitted as a funding event and a balance change).
+    fn settle_funding(&mut self, tick: &MarketTick, now_ms: i64) {
+        let perp = Venue::new(self.exchange, Market::Perp);
+        if !self.listing.carries(perp) {
+            return;
+        }
+        let listing = Arc::clone(&self.listing);
+        for (i, ins) in listing.instruments().iter().enumerate() {
+            let (Some(l), Some(leg)) = (ins.on(perp), tick.leg(i, perp)) else {
+                continue;
+            };
+            let Some(interval) = l.settlement_interval_ms() else {
+                continue;
+            };
+            // The clock starts when the venue does: nothing settles for the time before.
+            let after = *self.funding.settled_through.entry(i).or_insert(now_ms);
+            let due = due_settlements(after, now_ms, interval, MAX_SETTLEMENTS_AT_ONCE);
+            self.funding.settled_through.insert(i, now_ms.max(after));
+            for time_ms in due {
+                let history = self.funding.history.entry(i).or_default();
+                if history.len() == funding::HISTORY_KEPT {
+                    history.pop_front();
+                }
+                history.push_back(Settlement {
+                    time_ms,
+                    rate: leg.funding_rate,
+                    mark: leg.mark,
+                });
+                let position = self.perp.position(i).qty;
+                if position.is_zero() {
+                    continue;
+                }
+                let cs = l.spec.contract_size.unwrap_or(Decimal::ONE);
+                let amount = funding_amount(position, cs, leg.mark, leg.funding_rate);
+                let asset = ins.quote.clone();
+                let before = self.total(Wallet::Perp, &asset);
+                let payment = FundingPayment {
+                    id: self.next_ledger_id,
+                    symbol: l.symbol.clone(),
+                    time_ms,
+                    position,
+                    mark: leg.mark,
+                    rate: leg.funding_rate,
+                    amount,
+                    asset: asset.clone(),
+                    balance: before + amount,
+                };
+                self.next_ledger_id += 1;
+                *self.perp.balances.entry(asset.clone()).or_default() += amount;
+                self.write(
+                    perp,
+                    Line::Funding {
+                        payment: payment.clone(),
+                    },
+                );
+                self.funding.ledger.push(payment.clone());
+                self.emit(perp, now_ms, AccountEventKind::Funding(payment));
+                let balances = vec![self.balance_row(Wallet::Perp, &asset, amount)];
+                self.emit(
+                    perp,
+                    now_ms,
+                    AccountEventKind::Account {
+                        reason: ChangeReason::Funding,
+                        balances,
+                        positions: vec![self.position_row(perp, i)],
+                    },
+                );
+            }
+        }
+    }
+
+    /// The margin picture of the perp position in `instrument` at `tick`'s marks: what every
+    /// venue's position rows print as margin, maintenance margin and liquidation price.
+    /// `None` when the instrument has no perp listing or no mark.
+    pub fn position_risk(&self, instrument: usize, tick: &MarketTick) -> Option<PositionRisk> {
+        let perp = Venue::new(self.exchange, Market::Perp);
+        let quote = &self.listing.instruments().get(instrument)?.quote;
+        let look = |i: usize| -> Option<(Position, Decimal, Decimal)> {
+            let cs = self
+                .listing
+                .get(i, perp)?
+                .spec
+                .contract_size
+                .unwrap_or(Decimal::ONE);
+            let mark = tick.leg(i, perp)?.mark;
+            Some((self.perp.position(i), cs, mark))
+        };
+        let (pos, cs, mark) = look(instrument)?;
+        let base = pos.qty * cs;
+        let notional = base * mark;
+        let upnl = (mark - pos.entry) * base;
+        let leverage = Decimal::from(self.perp.leverage(instrument));
+        let tier = risk::tier_of(notional);
+        let isolated = self.perp.isolated.contains(&instrument);
+        let backing = if isolated {
+            (base * pos.entry).abs() / leverage
+        } else {
+            let mut b = self.perp.balances.get(quote).copied().unwrap_or_default();
+            for &j in self.perp.positions.keys().filter(|&&j| j != instrument) {
+                let same_quote = self
+                    .listing
+                    .instruments()
+                    .get(j)
+                    .is_some_and(|x| &x.quote == quote);
+                if let (true, Some((p, cs_j, m_j))) = (same_quote, look(j)) {
+                    let b_j = p.qty * cs_j;
+                    b += (m_j - p.entry) * b_j - risk::maintenance_margin(b_j * m_j);
+                }
+            }
+            b
+        };
+        Some(PositionRisk {
+            mark,
+            notional,
+            upnl: upnl.round_dp(8),
+            initial_margin: (notional.abs() / leverage).round_dp(8),
+            maint_margin: risk::maintenance_margin(notional).round_dp(8),
+            liq_price: risk::liquidation_price(base, pos.entry, backing, &tier),
+            tier,
+        })
+    }
+
+    /// Every funding payment booked (this run and, with a record, earlier runs), oldest first.
+    pub fn funding_ledger(&self) -> &[FundingPayment] {
+        &self.funding.ledger
+    }
+
+    /// The settlements of `instrument` the venue remembers, oldest first.
+    pub fn settlements(&self, instrument: usize) -> Option<&VecDeque<Settlement>> {
+        self.funding.history.get(&instrument)
+    }
+
+    /// Changes a balance from outside trading (a deposit, a withdrawal, a transfer elsewhere):
+    /// recorded, and emitted as a balance change.
+    pub fn transfer(
+        &mut self,
+        venue: Venue,
+        wallet: Wallet,
+        asset: &str,
+        amount: Decimal,
+        now_ms: i64,
+    ) {
+        *self
+            .wallet_mut(wallet)
+            .entry(asset.to_string())
+            .or_default() += amount;
+        self.write(
+            venue,
+            Line::Transfer {
+                wallet,
+                asset: asset.to_string(),
+                amount,
+                time_ms: now_ms,
+            },
+        );
+        let balances = vec![self.balance_row(wallet, asset, amount)];
+        self.emit(
+            venue,
+            now_ms,
+            AccountEventKind::Account {
+                reason: ChangeReason::Transfer,
+                balances,
+                positions: Vec::new(),
+            },
+        );
+    }
+
+    /// An order the venue itself places and fills in full at its price, whatever the book
+    /// shows and without checking funds (a liquidation's close-out, a manual trade from the
+    /// venue's website): accepted as IOC, executed, recorded and streamed like any other.
+    /// Returns its position.
+    pub fn system_order(&mut self, new: NewOrder, now_ms: i64) -> usize {
+        let (qty, price) = (new.qty, new.price);
+        let pos = self.accept(
+            NewOrder {
+                tif: TimeInForce::Ioc,
+                ..new
+            },
+            now_ms,
+        );
+        self.execute(pos, qty, price, false, now_ms);
+        pos
+    }
+
+    /// Gives `new` the next order id, records it and announces it; returns its position.
+    fn accept(&mut self, new: NewOrder, now_ms: i64) -> usize {
+        let order_id = self.next_order_id;
+        self.next_order_id += 1;
+        let rec = AcceptedOrder {
+            venue: new.venue,
+            wallet: new.wallet,
+            order_id,
+            client_id: new.client_id,
+            symbol: self.symbol(new.venue, new.instrument),
+            side: new.side,
+            qty: new.qty,
+            price: new.price,
+            tif: new.tif,
+            reduce_only: new.reduce_only,
+            auto_borrow: new.auto_borrow,
+            stp: new.stp,
+            time_ms: now_ms,
+            fills: Vec::new(),
+            finish: None,
+            finish_ms: None,
+        };
+        self.write(new.venue, Line::Accepted { order: rec.clone() });
+        let pos = self.insert(rec, new.instrument);
+        self.emit_order(pos, now_ms, None);
+        pos
+    }
 }
 
 fn perp_contract_size(listing: &Listing, exchange: Exchange, instrument: usize) -> Decimal {
@@ -1230,6 +1654,7 @@ mod tests {
             reject_one_in: 0,
             seed: 7,
             dead_man_speedup: 1,
+            fee_rates: Vec::new(),
         }
     }
 
@@ -1746,6 +2171,114 @@ mod tests {
     }
 
     #[test]
+    fn funding_settles_each_grid_time_records_it_and_replays() {
+        let dir = tempfile::tempdir().unwrap();
+        // One funding hour is 1 s: Binance's 8 h BTC settles every 8 s.
+        let l = Arc::new(listing().as_ref().clone().with_funding_hour(1_000));
+        let tick = Arc::clone(MarketModel::new(&l, 3, 100).current());
+        let leg = leg(&tick, "binance-perp");
+        let mut a = Account::open(
+            Exchange::Binance,
+            Arc::clone(&l),
+            &config(1_000_000),
+            Some(dir.path()),
+        )
+        .unwrap();
+        // The clock starts at 3 s: nothing settles for the time before.
+        a.advance(&tick, 3_000);
+        a.place(
+            order(
+                "binance-perp",
+                Wallet::Perp,
+                Side::Sell,
+                "0.002",
+                leg.bid,
+                TimeInForce::Ioc,
+                "s",
+            ),
+            Duplicates::WhileOpen,
+            PostOnlyCross::Refuse,
+            &tick,
+            3_000,
+        )
+        .unwrap();
+        let held = a.perp.position(0).qty;
+        assert!(held < Decimal::ZERO);
+        let before = a.perp.balances["USDT"];
+        // 3 s -> 17 s passes the settlements at 8 s and 16 s.
+        a.advance(&tick, 17_000);
+        let paid = a.funding_ledger().to_vec();
+        let times: Vec<i64> = paid.iter().map(|p| p.time_ms).collect();
+        assert_eq!(times, vec![8_000, 16_000]);
+        let each = funding_amount(held, Decimal::ONE, leg.mark, leg.funding_rate);
+        assert!(paid.iter().all(|p| p.amount == each && p.position == held));
+        assert_eq!(a.perp.balances["USDT"], before + each + each);
+        assert_eq!(paid[1].balance, a.perp.balances["USDT"]);
+        assert_eq!(
+            a.settlements(0).map(|h| h.len()),
+            Some(2),
+            "the venue remembers what settled"
+        );
+        let kinds: Vec<bool> = a
+            .events_after(0)
+            .iter()
+            .map(|e| matches!(e.kind, AccountEventKind::Funding(_)))
+            .collect();
+        assert_eq!(kinds.iter().filter(|k| **k).count(), 2);
+        // The record replays the payments into the same balance.
+        let b = Account::open(Exchange::Binance, l, &config(1_000_000), Some(dir.path())).unwrap();
+        assert_eq!(b.perp.balances, a.perp.balances);
+        assert_eq!(b.funding_ledger(), a.funding_ledger());
+    }
+
+    #[test]
+    fn events_after_a_number_are_the_later_ones_even_once_old_ones_are_dropped() {
+        let (mut a, _) = setup(Exchange::Gate, 1_000);
+        for i in 0..(EVENT_CAPACITY as i64 + 5) {
+            a.transfer(v("gate-spot"), Wallet::Spot, "USDT", Decimal::ONE, i);
+        }
+        let last = a.last_seq();
+        assert_eq!(last, EVENT_CAPACITY as u64 + 5);
+        let seqs =
+            |after: u64| -> Vec<u64> { a.events_after(after).iter().map(|e| e.seq).collect() };
+        assert_eq!(seqs(last - 2), vec![last - 1, last]);
+        assert!(seqs(last).is_empty());
+        // The first five were dropped: asking from before them gives everything kept.
+        assert_eq!(seqs(0).len(), EVENT_CAPACITY);
+        assert_eq!(seqs(3)[0], 6);
+    }
+
+    #[test]
+    fn system_orders_fill_in_full_and_transfers_move_balances() {
+        let (mut a, tick) = setup(Exchange::Okx, 1_000);
+        let mark = leg(&tick, "okx-perp").mark;
+        // More than the touch and than the margin would allow: a venue's own order ignores both.
+        let mut o = order(
+            "okx-perp",
+            Wallet::Perp,
+            Side::Buy,
+            "100000",
+            mark,
+            TimeInForce::Ioc,
+            "",
+        );
+        o.reduce_only = false;
+        let pos = a.system_order(o, 5);
+        assert_eq!(a.order(pos).rec.finish, Some(Finish::Filled));
+        assert_eq!(a.perp.position(0).qty, d("100000"));
+        a.transfer(v("okx-spot"), Wallet::Spot, "USDT", d("-250"), 6);
+        assert_eq!(a.spot["USDT"], d("750"));
+        let last = a.events_after(0).pop().unwrap();
+        assert!(matches!(
+            last.kind,
+            AccountEventKind::Account {
+                reason: ChangeReason::Transfer,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn positions_average_in_realize_out_and_flip() {
         // (start qty, entry, delta, price, contract size) -> (qty, entry, realized)
         let cases = [
@@ -1848,7 +2381,7 @@ mod tests {
         for (venue, wallet, side, qty, px, maker, fee, asset) in cases {
             let venue: Venue = venue.parse().unwrap();
             assert_eq!(
-                fill_fee(venue, wallet, side, d(qty), d(px), maker),
+                fill_fee(base_fee_rate(venue, maker), wallet, side, d(qty), d(px)),
                 (d(fee), asset),
                 "{venue} {side:?} maker={maker}"
             );

@@ -13,9 +13,11 @@
 //! the real venue), exchangeInfo with PRICE_FILTER / LOT_SIZE / MIN_NOTIONAL (NOTIONAL on spot),
 //! fundingRate history, ticker/bookTicker, time, ping.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -350,21 +352,14 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                 .clamp(1, 1000);
             let mut rows = Vec::new();
             for &i in &selected {
-                let (Some(l), Some(leg)) = (listing.get(i, venue), tick.leg(i, venue)) else {
+                let Some(l) = listing.get(i, venue) else {
                     continue;
                 };
-                let Some(iv) = l.funding_interval_ms() else {
-                    continue;
-                };
-                let next = l.next_funding_time_ms(now);
-                // The model has no memory: history repeats the current rate.
-                for k in (1..=limit as i64).rev() {
+                // What settled, oldest first (the current rate before the simulator started).
+                for s in shared.funding_history(venue, i, now, limit) {
                     rows.push(format!(
                         "{{\"symbol\":\"{}\",\"fundingRate\":\"{:.8}\",\"fundingTime\":{},\"markPrice\":\"{:.8}\",\"rateType\":\"Regular\"}}",
-                        l.symbol,
-                        leg.funding_rate,
-                        next - k * iv,
-                        leg.mark
+                        l.symbol, s.rate, s.time_ms, s.mark
                     ));
                 }
             }

@@ -14,9 +14,11 @@
 //! `minTradeNum`, `minTradeUSDT`, `fundInterval`), mix/market/ticker(s),
 //! mix/market/history-fund-rate, spot/public/symbols, spot/market/tickers, public/time.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -323,28 +325,48 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                 stats.open, leg.mark
             ))
         }),
+        (Market::Perp, "query-position-lever") => {
+            let Some(&i) = selected.first().filter(|_| symbol.is_some()) else {
+                return Some(param_error(venue, "symbol", now));
+            };
+            let l = listing.get(i, venue)?;
+            // The simulator's tiers (`risk`) in Bitget's shape, bounds in USDT.
+            let r: Vec<String> = crate::sim::risk::tiers()
+                .iter()
+                .map(|t| {
+                    crate::sim::wire::Obj::new()
+                        .str("symbol", &l.symbol)
+                        .str("level", &t.number.to_string())
+                        .dec("startUnit", t.floor)
+                        .dec("endUnit", t.cap)
+                        .str("leverage", &t.max_leverage.to_string())
+                        .dec("keepMarginRate", t.mmr)
+                        .build()
+                })
+                .collect();
+            format!("[{}]", r.join(","))
+        }
         (Market::Perp, "history-fund-rate") => {
             let Some(&i) = selected.first().filter(|_| symbol.is_some()) else {
                 return Some(param_error(venue, "symbol", now));
             };
-            let (Some(l), Some(leg)) = (listing.get(i, venue), tick.leg(i, venue)) else {
-                return None;
-            };
+            let l = listing.get(i, venue)?;
             let page = req
                 .param("pageSize")
-                .and_then(|p| p.parse::<i64>().ok())
+                .and_then(|p| p.parse::<usize>().ok())
                 .unwrap_or(20)
                 .clamp(1, 100);
-            let iv = l.funding_interval_ms().unwrap_or(8 * 3_600_000);
-            let next = l.next_funding_time_ms(now);
-            // The model has no memory: history repeats the current rate, newest first.
-            let r: Vec<String> = (1..=page)
-                .map(|k| {
+            // What settled, newest first (the current rate before the simulator started).
+            let r: Vec<String> = shared
+                .funding_history(venue, i, now, page)
+                .iter()
+                .rev()
+                .map(|s| {
                     format!(
                         "{{\"symbol\":\"{}\",\"fundingRate\":\"{}\",\"fundingTime\":\"{}\"}}",
                         l.symbol,
-                        leg.funding_rate.normalize(),
-                        next - k * iv
+                        s.rate.normalize(),
+                        s.time_ms
                     )
                 })
                 .collect();

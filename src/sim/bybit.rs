@@ -13,9 +13,11 @@
 //! REST (`/v5/market/...`): tickers, instruments-info (`fundingInterval` in minutes,
 //! `priceFilter.tickSize`, `lotSizeFilter`), funding/history, time.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -466,6 +468,31 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
             };
             envelope(0, "OK", &result_list(rows, extra), now)
         }
+        "risk-limit" if venue.is_perp() => {
+            // The simulator's tiers (`risk`) in Bybit's shape; `mmDeduction` is the tier's
+            // maintenance amount.
+            let mut rows = Vec::new();
+            for &i in &selected {
+                let Some(l) = listing.get(i, venue) else {
+                    continue;
+                };
+                for t in crate::sim::risk::tiers() {
+                    rows.push(
+                        crate::sim::wire::Obj::new()
+                            .num("id", t.number)
+                            .str("symbol", &l.symbol)
+                            .dec("riskLimitValue", t.cap)
+                            .dec("maintenanceMargin", t.mmr)
+                            .dec("initialMargin", t.imr())
+                            .num("isLowestRisk", u8::from(t.number == 1))
+                            .str("maxLeverage", &format!("{}.00", t.max_leverage))
+                            .dec("mmDeduction", t.cum)
+                            .build(),
+                    );
+                }
+            }
+            envelope(0, "OK", &result_list(rows, ""), now)
+        }
         "funding/history" if venue.is_perp() => {
             let Some(&i) = selected.first().filter(|_| symbol.is_some()) else {
                 return Some(Reply::ok(
@@ -478,19 +505,18 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                 .and_then(|l| l.parse::<i64>().ok())
                 .unwrap_or(200)
                 .clamp(1, 200);
-            let (Some(l), Some(leg)) = (listing.get(i, venue), tick.leg(i, venue)) else {
-                return None;
-            };
-            let iv = l.funding_interval_ms().unwrap_or(8 * 3_600_000);
-            let next = l.next_funding_time_ms(now);
-            // The model has no memory: history repeats the current rate, newest first.
-            let rows = (1..=limit)
-                .map(|k| {
+            let l = listing.get(i, venue)?;
+            // What settled, newest first (the current rate before the simulator started).
+            let rows = shared
+                .funding_history(venue, i, now, limit as usize)
+                .iter()
+                .rev()
+                .map(|s| {
                     format!(
                         "{{\"symbol\":\"{}\",\"fundingRate\":\"{}\",\"fundingRateTimestamp\":\"{}\"}}",
                         l.symbol,
-                        leg.funding_rate.normalize(),
-                        next - k * iv
+                        s.rate.normalize(),
+                        s.time_ms
                     )
                 })
                 .collect();

@@ -15,9 +15,11 @@
 //! `order_price_round`, `order_size_min`, `funding_interval` s, `funding_next_apply` s),
 //! futures/usdt/tickers, futures/usdt/funding_rate, spot/currency_pairs[/{p}], spot/tickers.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account and position endpoints live in [`private`]; the private channels
+//! and the websocket API, which share the public connection, in [`stream`].
 
 pub(crate) mod private;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -38,12 +40,15 @@ const SPOT: Venue = Venue::new(Exchange::Gate, Market::Spot);
 pub(crate) struct GateWs {
     /// Set by the `X-Gate-Size-Decimal: 1` handshake header.
     decimal_sizes: bool,
+    /// The private channels and websocket API on this connection.
+    private: stream::GatePrivate,
 }
 
 impl GateWs {
     pub fn new() -> GateWs {
         GateWs {
             decimal_sizes: false,
+            private: stream::GatePrivate::default(),
         }
     }
 }
@@ -84,6 +89,9 @@ impl Protocol for GateWs {
                 "{{{}{id},\"error\":null,\"result\":null}}",
                 header(now, &pong, "")
             ));
+        }
+        if self.private.on_request(&req, channel, event, conn) {
+            return;
         }
         let payload: Vec<&str> = req
             .get("payload")
@@ -134,6 +142,14 @@ impl Protocol for GateWs {
             header(now, channel, event),
             conn.conn_id
         ));
+    }
+
+    fn poll_every(&self) -> Option<Duration> {
+        self.private.poll_every()
+    }
+
+    fn poll(&mut self, conn: &mut Conn<'_>) {
+        self.private.poll(conn)
     }
 
     fn render(&mut self, sub: &Sub, tick: &MarketTick, conn: &mut Conn<'_>) {
@@ -315,25 +331,58 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                     format!("Contract {c} not found"),
                 ));
             };
-            let (Some(l), Some(leg)) = (listing.get(i, venue), tick.leg(i, venue)) else {
-                return None;
-            };
             let limit = req
                 .param("limit")
-                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(100)
                 .clamp(1, 1000);
-            let iv = l.funding_interval_ms().unwrap_or(8 * 3_600_000);
-            let next = l.next_funding_time_ms(now);
-            // The model has no memory: history repeats the current rate, newest first.
+            // What settled, newest first (the current rate before the simulator started);
+            // `t` is whole seconds, so a sub-second accelerated grid shows truncated times.
             list(
-                (1..=limit)
-                    .map(|k| {
+                shared
+                    .funding_history(venue, i, now, limit)
+                    .iter()
+                    .rev()
+                    .map(|s| {
                         format!(
                             "{{\"t\":{},\"r\":\"{}\"}}",
-                            (next - k * iv) / 1000,
-                            leg.funding_rate.normalize()
+                            s.time_ms / 1000,
+                            s.rate.normalize()
                         )
+                    })
+                    .collect(),
+            )
+        }
+        (Market::Perp, None) if endpoint == "risk_limit_tiers" => {
+            let Some(c) = req.param("contract") else {
+                return Some(not_found(
+                    venue,
+                    "MISSING_REQUIRED_PARAM",
+                    "Missing required parameter: contract".into(),
+                ));
+            };
+            if listing.find(venue, c).is_none() {
+                return Some(not_found(
+                    venue,
+                    "CONTRACT_NOT_FOUND",
+                    format!("Contract {c} not found"),
+                ));
+            }
+            // The simulator's tiers (`risk`) in Gate's shape: `risk_limit` is the tier's cap
+            // in USDT, `deduction` its maintenance amount.
+            list(
+                crate::sim::risk::tiers()
+                    .iter()
+                    .map(|t| {
+                        crate::sim::wire::Obj::new()
+                            .num("tier", t.number)
+                            .dec("risk_limit", t.cap)
+                            .dec("initial_rate", t.imr())
+                            .dec("maintenance_rate", t.mmr)
+                            .str("leverage_max", &t.max_leverage.to_string())
+                            .str("contract", c)
+                            .dec("deduction", t.cum)
+                            .build()
                     })
                     .collect(),
             )

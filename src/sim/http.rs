@@ -265,7 +265,8 @@ fn write_response(
 /// Routes a request to the exchange that serves its path: private endpoints first.
 pub(crate) fn route(req: &RestRequest, shared: &Shared) -> Reply {
     let now = |e: Exchange| shared.venue_now_ms(e);
-    let reply = binance::private::rest(req, shared)
+    let reply = binance::stream::rest(req, shared)
+        .or_else(|| binance::private::rest(req, shared))
         .or_else(|| bybit::private::rest(req, shared))
         .or_else(|| okx::private::rest(req, shared))
         .or_else(|| bitget::private::rest(req, shared))

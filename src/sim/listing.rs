@@ -21,19 +21,32 @@ pub struct VenueListing {
     /// The largest limit order the venue accepts, in order units (what its REST reports as the
     /// maximum order quantity).
     pub max_qty: Decimal,
-    /// Funding interval in hours (perpetuals only).
+    /// Funding interval in hours (perpetuals only): what the venue states, and what its rate is
+    /// per.
     pub funding_interval_hours: Option<u32>,
+    /// How long one hour of the funding schedule lasts, in ms: 3 600 000 on the real clock,
+    /// less on the simulator's accelerated funding clock (`SimConfig::funding_hour`).
+    pub funding_hour_ms: i64,
 }
 
 impl VenueListing {
+    /// The stated funding interval, in ms (8 h is 28 800 000 whatever the funding clock).
     pub fn funding_interval_ms(&self) -> Option<i64> {
         self.funding_interval_hours
             .map(|h| i64::from(h) * 3_600_000)
     }
 
-    /// Unix ms of the first settlement strictly after `now_ms`, on the interval's UTC grid.
+    /// Time between two settlements on the simulator's funding clock: the stated interval on
+    /// the real clock, `hours × funding_hour` on an accelerated one.
+    pub fn settlement_interval_ms(&self) -> Option<i64> {
+        self.funding_interval_hours
+            .map(|h| (i64::from(h) * self.funding_hour_ms).max(1))
+    }
+
+    /// Unix ms of the first settlement strictly after `now_ms`, on the settlement grid (the
+    /// interval's UTC grid on the real clock).
     pub fn next_funding_time_ms(&self, now_ms: i64) -> i64 {
-        match self.funding_interval_ms() {
+        match self.settlement_interval_ms() {
             Some(iv) => (now_ms.div_euclid(iv) + 1) * iv,
             None => 0,
         }
@@ -129,6 +142,18 @@ impl Listing {
 
     pub fn venues(&self) -> &[Venue] {
         &self.venues
+    }
+
+    /// The same listing with settlements every `hours × funding_hour_ms` instead of on the real
+    /// clock (the accelerated funding clock); stated intervals and rates do not change.
+    pub fn with_funding_hour(mut self, funding_hour_ms: i64) -> Listing {
+        let hour = funding_hour_ms.max(1);
+        for ins in &mut self.instruments {
+            for l in ins.on.iter_mut().flatten() {
+                l.funding_hour_ms = hour;
+            }
+        }
+        self
     }
 
     pub fn carries(&self, venue: Venue) -> bool {
@@ -287,8 +312,12 @@ fn venue_listing(
         qty_scale,
         max_qty,
         funding_interval_hours,
+        funding_hour_ms: REAL_HOUR_MS,
     }
 }
+
+/// One hour on the real clock.
+const REAL_HOUR_MS: i64 = 3_600_000;
 
 #[cfg(test)]
 mod tests {
@@ -358,6 +387,34 @@ mod tests {
         assert_eq!(
             one_hour.next_funding_time_ms(1_704_070_800_000),
             1_704_074_400_000
+        );
+    }
+
+    #[test]
+    fn an_accelerated_funding_clock_compresses_the_schedule_but_not_the_stated_interval() {
+        // One funding hour lasts 1 s: BTC's 8 h Binance leg settles every 8 s, its 1 h Bitget
+        // leg every second; the venues still state 8 h and 1 h.
+        let l = Listing::new(&["BTC-USDT".to_string()], &Venue::ALL)
+            .unwrap()
+            .with_funding_hour(1_000);
+        let binance = l.get(0, v("binance-perp")).unwrap();
+        let bitget = l.get(0, v("bitget-perp")).unwrap();
+        assert_eq!(binance.funding_interval_ms(), Some(8 * 3_600_000));
+        assert_eq!(binance.settlement_interval_ms(), Some(8_000));
+        assert_eq!(bitget.settlement_interval_ms(), Some(1_000));
+        assert_eq!(
+            binance.next_funding_time_ms(1_700_000_003_500),
+            1_700_000_008_000
+        );
+        assert_eq!(
+            bitget.next_funding_time_ms(1_700_000_003_500),
+            1_700_000_004_000
+        );
+        assert_eq!(
+            l.get(0, v("binance-spot"))
+                .unwrap()
+                .settlement_interval_ms(),
+            None
         );
     }
 

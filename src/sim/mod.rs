@@ -3,14 +3,17 @@
 //! 127.0.0.1, fed by one seeded market model whose funding regimes open and close cross-venue
 //! spreads every few seconds.
 //!
-//! Layout: [`listing`] (symbols, trading rules, funding intervals), [`market`] (the price and
-//! funding model), `ws` (websocket connections), `http` (the HTTP/1.1 server), and one module
-//! per exchange (`binance`, `bybit`, `okx`, `bitget`, `gate`) that knows only that venue's
-//! messages; each has a `private` submodule with the venue's signed order endpoints. Those share
-//! `account` (orders, matching, balances, positions, dead-man switches, events), `rules` (tick,
-//! lot, minimums, price bands), `limits` (rate limits), `auth` (HMAC primitives), `wire`
-//! (answers in the venue's field order) and [`record`] (the venue's own record of every order it
-//! accepted). Each simulated venue gets its own websocket port, so URL paths are free to be
+//! Layout: [`listing`] (symbols, trading rules, funding intervals and the settlement grid),
+//! [`market`] (the price and funding model), `ws` (websocket connections), `http` (the HTTP/1.1
+//! server), and one module per exchange (`binance`, `bybit`, `okx`, `bitget`, `gate`) that knows
+//! only that venue's messages; each has a `private` submodule with the venue's signed REST
+//! endpoints (orders, account, ledgers) and a `stream` submodule with its private websockets
+//! (account streams and websocket order entry). Those share `account` (orders, matching,
+//! balances, positions, dead-man switches, funding settlement, events), `account_feed` (how a
+//! private connection follows its account), `funding` (settlement arithmetic), `risk` (tiers,
+//! maintenance margin, liquidation price), `rules` (tick, lot, minimums, price bands), `limits`
+//! (rate limits), `auth` (HMAC primitives), `wire` (answers in the venue's field order) and
+//! [`record`] (the venue's own record of every order it accepted). Each simulated venue gets its own websocket port, so URL paths are free to be
 //! whatever the venue module appends; one REST port serves every venue's paths (they never
 //! collide).
 //!
@@ -26,10 +29,12 @@
 //! ```
 
 mod account;
+mod account_feed;
 mod auth;
 mod binance;
 mod bitget;
 mod bybit;
+mod funding;
 mod gate;
 mod http;
 mod limits;
@@ -37,6 +42,7 @@ pub mod listing;
 pub mod market;
 mod okx;
 pub mod record;
+mod risk;
 mod rules;
 mod wire;
 mod ws;
@@ -61,9 +67,13 @@ use http::{Disposition, Reply};
 use listing::Listing;
 use market::{MarketModel, MarketTick, SharedMarket};
 
-pub use account::{AccountEvent, AccountEventKind, OrderUpdate};
+pub use account::{
+    AccountEvent, AccountEventKind, BalanceRow, ChangeReason, FeeRates, OrderUpdate, PositionRow,
+};
 pub use limits::{RateLimit, SimRateLimits};
-pub use record::{read_accepted_orders, record_path, AcceptedOrder, RecordError};
+pub use record::{
+    read_accepted_orders, record_path, AcceptedOrder, FundingPayment, RecordError, Side, Wallet,
+};
 
 /// One API key of a simulated venue. `Debug` shows the key, never the secret or passphrase.
 #[derive(Clone, PartialEq, Eq)]
@@ -173,6 +183,18 @@ pub struct SimConfig {
     /// Dead-man switch windows elapse this many times faster than requested (tests arm OKX's
     /// 10 s minimum and see it fire in 100 ms). Default 1.
     pub dead_man_speedup: u32,
+    /// The accelerated funding clock: how long one hour of every perpetual's funding schedule
+    /// lasts. `Some(1 s)` settles an 8 h perpetual every 8 s and a 1 h one every second, and
+    /// the next funding times the feeds publish move on that grid; the stated intervals (8 h)
+    /// and the rates (per 8 h) do not change. `None` (default): the real clock, settlements on
+    /// the venues' UTC grid.
+    pub funding_hour: Option<Duration>,
+    /// The fee rates each simulated account pays where they differ from the venue's base tier
+    /// (which the public endpoints print): fills are charged at these, and the fee-rate
+    /// endpoints report them.
+    pub fee_rates: Vec<(Venue, FeeRates)>,
+    /// How long a Binance USDⓈ-M listenKey lives without a keepalive (60 min on the venue).
+    pub listen_key_validity: Duration,
 }
 
 impl Default for SimConfig {
@@ -192,6 +214,9 @@ impl Default for SimConfig {
             reject_one_in: 0,
             rate_limits: SimRateLimits::default(),
             dead_man_speedup: 1,
+            funding_hour: None,
+            fee_rates: Vec::new(),
+            listen_key_validity: Duration::from_secs(3_600),
         }
     }
 }
@@ -220,6 +245,8 @@ pub(crate) struct Timing {
 struct Registered {
     id: u64,
     venue: Option<Venue>,
+    /// Set once the connection carries an exchange's private stream or order entry.
+    private: Option<Exchange>,
     stream: TcpStream,
 }
 
@@ -233,6 +260,10 @@ pub(crate) struct Shared {
     pub limits: SimRateLimits,
     accounts: [Option<Mutex<Account>>; 5],
     skew_ms: [AtomicI64; 5],
+    /// Hold-back fault: private pushes wait until their event is this old (ms; 0: off).
+    private_hold_ms: [AtomicI64; 5],
+    pub listen_key_validity: Duration,
+    pub binance_keys: binance::stream::ListenKeys,
     faults: Mutex<Vec<(Venue, SimFault, u32)>>,
     stopping: AtomicBool,
     stale: [AtomicBool; VENUE_COUNT],
@@ -275,8 +306,69 @@ impl Shared {
         Some(desk)
     }
 
+    /// The last `limit` settlements of `instrument` on `venue` (a perp) before `now_ms`,
+    /// oldest first: what settled where the venue remembers it, the current rate and mark for
+    /// times before (the public funding-rate history endpoints render these).
+    pub fn funding_history(
+        &self,
+        venue: Venue,
+        instrument: usize,
+        now_ms: i64,
+        limit: usize,
+    ) -> Vec<funding::Settlement> {
+        let (Some(l), Some(leg)) = (
+            self.listing.get(instrument, venue),
+            self.market.now().leg(instrument, venue).cloned(),
+        ) else {
+            return Vec::new();
+        };
+        let Some(interval) = l.settlement_interval_ms() else {
+            return Vec::new();
+        };
+        let next = l.next_funding_time_ms(now_ms);
+        let desk = self.desk(venue.exchange);
+        let empty = std::collections::VecDeque::new();
+        let recorded = desk
+            .as_ref()
+            .and_then(|d| d.account.settlements(instrument))
+            .unwrap_or(&empty);
+        funding::history(
+            recorded,
+            interval,
+            next,
+            (leg.funding_rate, leg.mark),
+            limit,
+        )
+    }
+
+    /// `exchange`'s account events after `after_seq`, without advancing the account.
+    pub fn events_after(&self, exchange: Exchange, after_seq: u64) -> Vec<AccountEvent> {
+        self.accounts[exchange as usize]
+            .as_ref()
+            .map(|a| lock(a).events_after(after_seq))
+            .unwrap_or_default()
+    }
+
+    /// The number of `exchange`'s latest account event.
+    pub fn last_event_seq(&self, exchange: Exchange) -> u64 {
+        self.accounts[exchange as usize]
+            .as_ref()
+            .map_or(0, |a| lock(a).last_seq())
+    }
+
+    pub fn private_hold_ms(&self, exchange: Exchange) -> i64 {
+        self.private_hold_ms[exchange as usize].load(Ordering::Relaxed)
+    }
+
+    /// Marks connection `id` as carrying `exchange`'s private traffic.
+    pub fn mark_private(&self, id: u64, exchange: Exchange) {
+        if let Some(r) = lock(&self.sockets).iter_mut().find(|r| r.id == id) {
+            r.private = Some(exchange);
+        }
+    }
+
     /// Takes one injected fault for `venue`, if any is pending.
-    fn take_fault(&self, venue: Venue) -> Option<SimFault> {
+    pub fn take_fault(&self, venue: Venue) -> Option<SimFault> {
         let mut faults = lock(&self.faults);
         let i = faults.iter().position(|(v, _, n)| *v == venue && *n > 0)?;
         let fault = faults[i].1;
@@ -319,6 +411,7 @@ impl Shared {
         lock(&self.sockets).push(Registered {
             id,
             venue,
+            private: None,
             stream: clone,
         });
         Ok(id)
@@ -337,7 +430,7 @@ pub(crate) struct Desk<'a> {
 }
 
 /// Locks a mutex whose data stays valid even if a holder panicked (lists of sockets/threads).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -360,13 +453,22 @@ impl SimVenues {
     /// configuration (`InvalidInput`, naming what is wrong), an unreadable record
     /// (`InvalidData`, naming file and line) or a socket that could not be bound.
     pub fn start(config: SimConfig) -> io::Result<SimVenues> {
-        let listing = Listing::new(&config.instruments, &config.venues)
+        let mut listing = Listing::new(&config.instruments, &config.venues)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         if config.quote_interval.is_zero() || config.cycle.is_zero() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "sim: cycle and quote_interval must be non-zero",
             ));
+        }
+        if let Some(hour) = config.funding_hour {
+            if hour.as_millis() == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "sim: funding_hour must be at least 1 ms",
+                ));
+            }
+            listing = listing.with_funding_hour(hour.as_millis() as i64);
         }
         let ticks_per_regime =
             (config.cycle.as_nanos() / config.quote_interval.as_nanos()).max(1) as u64;
@@ -377,6 +479,7 @@ impl SimVenues {
             reject_one_in: config.reject_one_in,
             seed: config.seed,
             dead_man_speedup: config.dead_man_speedup,
+            fee_rates: config.fee_rates.clone(),
         };
         let mut accounts: [Option<Mutex<Account>>; 5] = Default::default();
         for exchange in Exchange::ALL {
@@ -403,6 +506,9 @@ impl SimVenues {
             limits: config.rate_limits.clone(),
             accounts,
             skew_ms: Default::default(),
+            private_hold_ms: Default::default(),
+            listen_key_validity: config.listen_key_validity,
+            binance_keys: Default::default(),
             faults: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             stale: Default::default(),
@@ -516,6 +622,135 @@ impl SimVenues {
         n
     }
 
+    /// Fault: drops every private websocket connection of `exchange` (private streams and
+    /// websocket order entry) at the TCP level, leaving its market data connections alone.
+    /// Returns how many were dropped. Whatever happens in the account until the client is
+    /// back is not replayed: a client finds it only by querying.
+    pub fn drop_private_connections(&self, exchange: Exchange) -> usize {
+        let sockets = lock(&self.shared.sockets);
+        sockets
+            .iter()
+            .filter(|r| r.private == Some(exchange))
+            .filter(|r| r.stream.shutdown(Shutdown::Both).is_ok())
+            .count()
+    }
+
+    /// Open private websocket connections of `exchange`.
+    pub fn private_connections(&self, exchange: Exchange) -> usize {
+        lock(&self.shared.sockets)
+            .iter()
+            .filter(|r| r.private == Some(exchange))
+            .count()
+    }
+
+    /// Fault: `exchange`'s private streams push each event only once it is `hold` old (zero
+    /// lifts it), so a REST answer arrives before the stream reports the same fill.
+    pub fn hold_private_events(&self, exchange: Exchange, hold: Duration) {
+        self.shared.private_hold_ms[exchange as usize]
+            .store(hold.as_millis() as i64, Ordering::Relaxed);
+    }
+
+    /// Every funding payment `exchange`'s account booked (this run and, with a state dir,
+    /// earlier runs), oldest first.
+    pub fn funding_payments(&self, exchange: Exchange) -> Vec<FundingPayment> {
+        self.shared
+            .desk(exchange)
+            .map(|d| d.account.funding_ledger().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Test hook, "behind carry's back": a transfer into (positive) or out of `exchange`'s
+    /// `wallet`, recorded and pushed on the private streams like a deposit or withdrawal.
+    pub fn transfer(&self, exchange: Exchange, wallet: Wallet, asset: &str, amount: Decimal) {
+        if let Some(mut desk) = self.shared.desk(exchange) {
+            let market = match wallet {
+                Wallet::Perp => carry_engine::market::venue::Market::Perp,
+                _ => carry_engine::market::venue::Market::Spot,
+            };
+            let now = desk.now_ms;
+            desk.account
+                .transfer(Venue::new(exchange, market), wallet, asset, amount, now);
+        }
+    }
+
+    /// Test hook, "behind carry's back": a manual trade on `venue`'s website, `qty` (order
+    /// units) of `instrument` (`BTC-USDT`) filled in full at the touch, with the venue's own
+    /// client id for web orders. It shows in queries, trade lists, positions and the private
+    /// streams like any order. Returns the venue's order id.
+    pub fn manual_trade(
+        &self,
+        venue: Venue,
+        instrument: &str,
+        side: Side,
+        qty: Decimal,
+    ) -> Option<u64> {
+        let i = self.instrument_position(instrument)?;
+        let leg = self.shared.market.now().leg(i, venue)?.clone();
+        let price = if side.is_buy() { leg.ask } else { leg.bid };
+        let wallet = if venue.is_perp() {
+            Wallet::Perp
+        } else {
+            Wallet::Spot
+        };
+        self.system_order(venue, "web", |_| {
+            Some(system_order(venue, wallet, i, side, qty, price))
+        })
+    }
+
+    /// Test hook: liquidates `venue`'s (a perp) position in `instrument` at the mark, as the
+    /// venue's liquidation engine does: a reduce-only system order closes it in full (Binance's
+    /// client id `autoclose-…`). Returns the quantity closed (order units), `None` when flat.
+    pub fn liquidate(&self, venue: Venue, instrument: &str) -> Option<Decimal> {
+        let i = self.instrument_position(instrument)?;
+        let mark = self.shared.market.now().leg(i, venue)?.mark;
+        let mut closed = None;
+        self.system_order(venue, "liquidation", |account| {
+            let held = account.perp.position(i).qty;
+            if held.is_zero() || !venue.is_perp() {
+                return None;
+            }
+            closed = Some(held.abs());
+            let side = if held > Decimal::ZERO {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            let order = system_order(venue, Wallet::Perp, i, side, held.abs(), mark);
+            Some(account::NewOrder {
+                reduce_only: true,
+                ..order
+            })
+        })?;
+        closed
+    }
+
+    /// Places the order `build` makes from `venue`'s account (if any) as the venue's own, with
+    /// the client id the venue gives orders of `kind`; returns its order id.
+    fn system_order(
+        &self,
+        venue: Venue,
+        kind: &str,
+        build: impl FnOnce(&Account) -> Option<account::NewOrder>,
+    ) -> Option<u64> {
+        let mut desk = self.shared.desk(venue.exchange)?;
+        let order = build(&desk.account)?;
+        let now = desk.now_ms;
+        let id = desk.account.next_order_id();
+        let client_id = system_client_id(venue.exchange, kind, id, now);
+        let pos = desk
+            .account
+            .system_order(account::NewOrder { client_id, ..order }, now);
+        Some(desk.account.order(pos).rec.order_id)
+    }
+
+    fn instrument_position(&self, name: &str) -> Option<usize> {
+        self.shared
+            .listing
+            .instruments()
+            .iter()
+            .position(|ins| ins.name == name)
+    }
+
     /// Fault: a stale feed. While set, `venue`'s connections stay open and keep answering
     /// heartbeats but push no data.
     pub fn set_stale(&self, venue: Venue, stale: bool) {
@@ -562,7 +797,8 @@ impl SimVenues {
     }
 
     /// Account events of `exchange` after `after_seq` (0: all kept), oldest first: order
-    /// updates and fills, for the private streams to push.
+    /// updates, fills, balance and position changes and funding payments, as the private
+    /// streams push them.
     pub fn account_events(&self, exchange: Exchange, after_seq: u64) -> Vec<AccountEvent> {
         self.shared
             .desk(exchange)
@@ -598,6 +834,43 @@ impl SimVenues {
 impl Drop for SimVenues {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// An IOC the venue places itself (see `Account::system_order`); its client id comes later.
+fn system_order(
+    venue: Venue,
+    wallet: Wallet,
+    instrument: usize,
+    side: Side,
+    qty: Decimal,
+    price: Decimal,
+) -> account::NewOrder {
+    account::NewOrder {
+        venue,
+        wallet,
+        instrument,
+        side,
+        qty,
+        price,
+        tif: record::TimeInForce::Ioc,
+        reduce_only: false,
+        auto_borrow: false,
+        client_id: String::new(),
+        stp: String::new(),
+    }
+}
+
+/// The client id a venue gives an order it places itself (`kind` "web" or "liquidation"):
+/// Binance `web_…` and `autoclose-…`, Gate's `web` and `liquidation` tags; the others leave
+/// their client-id field empty for orders the API did not place. (Binance's and Gate's are
+/// their documented system ids; the `web_` suffix is the simulator's.)
+fn system_client_id(exchange: Exchange, kind: &str, order_id: u64, now_ms: i64) -> String {
+    match (exchange, kind) {
+        (Exchange::Binance, "liquidation") => format!("autoclose-{now_ms}"),
+        (Exchange::Binance, _) => format!("web_{order_id}"),
+        (Exchange::Gate, k) => k.to_string(),
+        _ => String::new(),
     }
 }
 
@@ -685,7 +958,28 @@ fn spawn_connection(stream: TcpStream, venue: Option<Venue>, shared: &Arc<Shared
     }
 }
 
+/// A connection's protocol: the venue's private stream or websocket API where the handshake
+/// path names one, its market data otherwise.
 fn protocol_for(venue: Venue) -> Box<dyn ws::Protocol> {
+    Box::new(ws::ByPath::new(
+        venue,
+        market_protocol(venue),
+        private_protocol,
+    ))
+}
+
+fn private_protocol(venue: Venue, path: &str) -> Option<Box<dyn ws::Protocol>> {
+    match venue.exchange {
+        Exchange::Binance => binance::stream::protocol(venue, path),
+        Exchange::Bybit => bybit::stream::protocol(venue, path),
+        Exchange::Okx => okx::stream::protocol(venue, path),
+        Exchange::Bitget => bitget::stream::protocol(venue, path),
+        // Gate's private channels share the public connection (`gate::stream`).
+        Exchange::Gate => None,
+    }
+}
+
+fn market_protocol(venue: Venue) -> Box<dyn ws::Protocol> {
     match venue.exchange {
         Exchange::Binance => Box::new(binance::BinanceWs::new(venue)),
         Exchange::Bybit => Box::new(bybit::BybitWs::new(venue)),

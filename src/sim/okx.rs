@@ -14,9 +14,11 @@
 //! REST (`/api/v5/...`): public/funding-rate (also `instId=ANY`), public/instruments (`ctVal`,
 //! `lotSz`, `minSz`, `tickSz`), public/funding-rate-history, market/ticker(s), public/time.
 //!
-//! The signed order, account and position endpoints live in [`private`].
+//! The signed order, account, position and ledger endpoints live in [`private`]; the private
+//! websockets (streams and websocket order entry) in [`stream`].
 
 pub(crate) mod private;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
@@ -142,7 +144,7 @@ impl Protocol for OkxWs {
         let inst = &l.symbol;
         let msg = match sub.channel {
             Channel::OkxFundingRate => {
-                let iv = l.funding_interval_ms().unwrap_or(8 * 3_600_000);
+                let iv = l.settlement_interval_ms().unwrap_or(8 * 3_600_000);
                 let funding_time = l.next_funding_time_ms(now);
                 format!(
                     "{{\"arg\":{{\"channel\":\"funding-rate\",\"instId\":\"{inst}\"}},\"data\":[{}]}}",
@@ -289,12 +291,29 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
                         leg.mark,
                         leg.index,
                         l.next_funding_time_ms(now),
-                        l.funding_interval_ms()?,
+                        l.settlement_interval_ms()?,
                         now,
                     ))
                 })
                 .collect();
             Reply::ok(PERP, envelope("0", "", &format!("[{}]", rows.join(","))))
+        }
+        "public/position-tiers" => {
+            if req.param("instType") != Some("SWAP") {
+                return Some(empty_param("instType"));
+            }
+            if req.param("tdMode").is_none() {
+                return Some(empty_param("tdMode"));
+            }
+            let family = req.param("instFamily").or(req.param("uly"));
+            let Some(family) = family else {
+                return Some(empty_param("instFamily"));
+            };
+            let Some(i) = listing.find(PERP, &format!("{family}-SWAP")) else {
+                return Some(no_such_inst(PERP));
+            };
+            let rows = position_tiers(listing, i)?;
+            Reply::ok(PERP, envelope("0", "", &rows))
         }
         "public/price-limit" => {
             let Some(inst_id) = req.param("instId") else {
@@ -313,24 +332,23 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
             let Some(i) = listing.find(PERP, inst_id) else {
                 return Some(no_such_inst(PERP));
             };
-            let (Some(l), Some(leg)) = (listing.get(i, PERP), tick.leg(i, PERP)) else {
-                return None;
-            };
+            let l = listing.get(i, PERP)?;
             let limit = req
                 .param("limit")
-                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| v.parse::<usize>().ok())
                 .unwrap_or(100)
                 .clamp(1, 400);
-            let iv = l.funding_interval_ms().unwrap_or(8 * 3_600_000);
-            let next = l.next_funding_time_ms(now);
-            // The model has no memory: history repeats the current rate, newest first.
-            let rows: Vec<String> = (1..=limit)
-                .map(|k| {
+            // What settled, newest first (the current rate before the simulator started).
+            let rows: Vec<String> = shared
+                .funding_history(PERP, i, now, limit)
+                .iter()
+                .rev()
+                .map(|s| {
                     format!(
                         "{{\"formulaType\":\"noRate\",\"fundingRate\":\"{r}\",\"fundingTime\":\"{}\",\"instId\":\"{}\",\"instType\":\"SWAP\",\"method\":\"current_period\",\"realizedRate\":\"{r}\"}}",
-                        next - k * iv,
+                        s.time_ms,
                         l.symbol,
-                        r = leg.funding_rate.normalize()
+                        r = s.rate.normalize()
                     )
                 })
                 .collect();
@@ -388,6 +406,47 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared, now: i64) -> Option<Reply
     Some(reply)
 }
 
+/// OKX's position tiers of a SWAP: the simulator's tiers (`risk`), their notional caps turned
+/// into contracts at the instrument's starting price (OKX bounds tiers in contracts; the
+/// conversion price is the simulator's choice).
+fn position_tiers(listing: &Listing, i: usize) -> Option<String> {
+    let ins = listing.instruments().get(i)?;
+    let l = ins.on(PERP)?;
+    let per_contract = l.spec.contract_size.unwrap_or(Decimal::ONE)
+        * Decimal::new(ins.start_ticks, ins.price_scale);
+    let family = format!("{}-{}", ins.base, ins.quote);
+    let rows: Vec<String> = crate::sim::risk::tiers()
+        .iter()
+        .map(|t| {
+            crate::sim::wire::Obj::new()
+                .str("uly", &family)
+                .str("instFamily", &family)
+                .str("instId", "")
+                .str("tier", &t.number.to_string())
+                .dec("minSz", (t.floor / per_contract).floor())
+                .dec("maxSz", (t.cap / per_contract).floor())
+                .dec("mmr", t.mmr)
+                .dec("imr", t.imr())
+                .str("maxLever", &t.max_leverage.to_string())
+                .str("optMgnFactor", "0")
+                .str("quoteMaxLoan", "")
+                .str("baseMaxLoan", "")
+                .build()
+        })
+        .collect();
+    Some(format!("[{}]", rows.join(",")))
+}
+
+/// The numeric `instIdCode` the instruments endpoint gives an instrument (websocket order
+/// entry names instruments by it).
+pub(crate) fn inst_id_code(venue: Venue, i: usize) -> usize {
+    if venue.is_perp() {
+        10_000 + i
+    } else {
+        20_000 + i
+    }
+}
+
 fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
     let ins = listing.instruments().get(i)?;
     let l = ins.on(venue)?;
@@ -400,7 +459,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             ins.base,
             ins.quote,
             l.symbol,
-            10_000 + i,
+            inst_id_code(venue, i),
             s.lot_size,
             s.min_qty,
             ins.quote,
@@ -414,7 +473,7 @@ fn instrument_row(listing: &Listing, venue: Venue, i: usize) -> Option<String> {
             "{{\"alias\":\"\",\"baseCcy\":\"{}\",\"category\":\"1\",\"ctMult\":\"\",\"ctType\":\"\",\"ctVal\":\"\",\"ctValCcy\":\"\",\"expTime\":\"\",\"instFamily\":\"\",\"instId\":\"{}\",\"instIdCode\":{},\"instType\":\"SPOT\",\"lever\":\"10\",\"listTime\":\"1611916828000\",\"lotSz\":\"{}\",\"maxLmtSz\":\"{max}\",\"maxMktSz\":\"1000000\",\"minSz\":\"{}\",\"optType\":\"\",\"quoteCcy\":\"{}\",\"settleCcy\":\"\",\"state\":\"live\",\"stk\":\"\",\"tickSz\":\"{}\",\"uly\":\"\"}}",
             ins.base,
             l.symbol,
-            20_000 + i,
+            inst_id_code(venue, i),
             s.lot_size,
             s.min_qty,
             ins.quote,

@@ -1,7 +1,8 @@
 //! The simulated venues' own record of what they accepted: one JSON line per event in
 //! `<state_dir>/<venue>.orders.jsonl` (`binance-perp.orders.jsonl`, ...), written before the
-//! venue answers. A line says an order was accepted, filled (one line per fill), finished, or that
-//! an account setting changed. The simulator replays the files at start, so a `carry demo` killed
+//! venue answers. A line says an order was accepted, filled (one line per fill), finished, that
+//! an account setting changed, that a funding settlement paid or charged a position, or that a
+//! balance was changed from outside (a transfer). The simulator replays the files at start, so a `carry demo` killed
 //! and restarted still knows every client order id it accepted, as a real venue would; a chaos
 //! test reads them with [`read_accepted_orders`] after the process is gone, to check the venue's
 //! view rather than carry's.
@@ -142,6 +143,25 @@ pub enum Setting {
     },
 }
 
+/// One funding settlement booked on one position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FundingPayment {
+    /// The venue's id of the ledger entry (Binance `tranId`, OKX `billId`, ...).
+    pub id: u64,
+    pub symbol: String,
+    /// Settlement time on the venue's clock, Unix ms.
+    pub time_ms: i64,
+    /// The signed position it was paid on, in the venue's order unit.
+    pub position: Decimal,
+    pub mark: Decimal,
+    pub rate: Decimal,
+    /// Signed from the account's side: positive received, negative paid.
+    pub amount: Decimal,
+    pub asset: String,
+    /// The perp wallet's balance of `asset` after it.
+    pub balance: Decimal,
+}
+
 /// One line of a record file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -161,6 +181,16 @@ pub(crate) enum Line {
     Setting {
         #[serde(flatten)]
         setting: Setting,
+        time_ms: i64,
+    },
+    Funding {
+        payment: FundingPayment,
+    },
+    /// A balance changed from outside trading (deposit, withdrawal, transfer).
+    Transfer {
+        wallet: Wallet,
+        asset: String,
+        amount: Decimal,
         time_ms: i64,
     },
 }
@@ -215,7 +245,7 @@ pub fn read_accepted_orders(path: &Path) -> Result<Vec<AcceptedOrder>, RecordErr
                 o.finish = Some(finish);
                 o.finish_ms = Some(time_ms);
             }
-            Line::Setting { .. } => {}
+            Line::Setting { .. } | Line::Funding { .. } | Line::Transfer { .. } => {}
         }
     }
     Ok(orders)
@@ -386,6 +416,25 @@ mod tests {
                 order_id: 7,
                 finish: Finish::Expired,
                 time_ms: 9,
+            },
+            Line::Funding {
+                payment: FundingPayment {
+                    id: 1,
+                    symbol: "BTC-USDT-SWAP".into(),
+                    time_ms: 10,
+                    position: Decimal::new(-2, 0),
+                    mark: Decimal::new(65_000, 0),
+                    rate: Decimal::new(1, 4),
+                    amount: Decimal::new(13, 2),
+                    asset: "USDT".into(),
+                    balance: Decimal::new(100_013, 2),
+                },
+            },
+            Line::Transfer {
+                wallet: Wallet::Spot,
+                asset: "USDT".into(),
+                amount: Decimal::new(-5, 0),
+                time_ms: 11,
             },
         ];
         for l in &lines {

@@ -76,6 +76,19 @@ pub(crate) fn array(items: impl IntoIterator<Item = String>) -> String {
     format!("[{}]", items.join(","))
 }
 
+/// The strings of a JSON array (a request's `args` or `payload`); anything else is skipped, and
+/// a missing or non-array value is empty.
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A non-negative decimal written as venues accept it: digits, optionally one point followed by
 /// digits. `None` for anything else (signs, exponents, spaces, `.5`, `5.`).
 pub(crate) fn parse_decimal(s: &str) -> Option<Decimal> {

@@ -1,8 +1,9 @@
 //! The websocket side of the simulator: one thread per accepted connection runs the handshake
 //! (tungstenite over a blocking loopback socket), hands the request path and every text frame to
-//! the venue's [`Protocol`], and pushes data for each subscription at its own cadence. Venue
-//! modules only say what a message means and how data looks; sockets, timing, protocol pings,
-//! faults and shutdown live here.
+//! the venue's [`Protocol`], pushes data for each subscription at its own cadence, and lets a
+//! private protocol poll its account for events every few milliseconds. Venue modules only say
+//! what a message means and how data looks; sockets, timing, protocol pings, faults and shutdown
+//! live here.
 
 use std::io;
 use std::net::TcpStream;
@@ -74,9 +75,20 @@ pub(crate) struct Reject {
     pub body: String,
 }
 
+/// How a protocol asks for its connection to end once the pending frames are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// A close frame, as a venue ends a session it refuses.
+    Graceful,
+    /// The TCP connection just goes (an injected fault: the answer never arrives).
+    Abort,
+}
+
 /// Per-connection state the venue protocol reads and writes.
 pub(crate) struct Conn<'a> {
     pub shared: &'a Shared,
+    /// The simulator's number for this connection (its registration).
+    pub id: u64,
     /// The venue whose port this connection came in on.
     pub venue: Venue,
     /// A venue-style connection id (Bybit `conn_id`, OKX `connId`, Gate `conn_id`).
@@ -91,6 +103,8 @@ pub(crate) struct Conn<'a> {
     /// Longest time the venue waits for a client heartbeat before closing (Bitget: 2 min).
     pub client_ping_limit: Option<Duration>,
     pub last_client_ping: Instant,
+    /// Set by the protocol to end the connection after this step's frames.
+    pub close: Option<Close>,
 }
 
 impl<'a> Conn<'a> {
@@ -185,6 +199,63 @@ pub(crate) trait Protocol: Send {
     /// Renders one push for a due subscription into `conn.out` (or nothing if the venue would
     /// not send anything now, e.g. a Bybit delta with no change).
     fn render(&mut self, sub: &Sub, tick: &MarketTick, conn: &mut Conn<'_>);
+
+    /// How often [`Protocol::poll`] wants to run; `None` for protocols that never poll.
+    fn poll_every(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Called every step (at least every `poll_every`): a private stream pushes the account
+    /// events that happened since the last poll.
+    fn poll(&mut self, _conn: &mut Conn<'_>) {}
+}
+
+/// Chooses a connection's protocol from its handshake path: `private` names the venue's private
+/// stream or websocket API for a path (`/private/ws`, `/v5/private`, ...), anything else is the
+/// venue's market data protocol.
+pub(crate) struct ByPath {
+    venue: Venue,
+    active: Box<dyn Protocol>,
+    private: fn(Venue, &str) -> Option<Box<dyn Protocol>>,
+}
+
+impl ByPath {
+    pub fn new(
+        venue: Venue,
+        market: Box<dyn Protocol>,
+        private: fn(Venue, &str) -> Option<Box<dyn Protocol>>,
+    ) -> ByPath {
+        ByPath {
+            venue,
+            active: market,
+            private,
+        }
+    }
+}
+
+impl Protocol for ByPath {
+    fn on_connect(&mut self, hs: &Handshake<'_>, conn: &mut Conn<'_>) -> Result<(), Reject> {
+        if let Some(p) = (self.private)(self.venue, hs.path) {
+            self.active = p;
+        }
+        self.active.on_connect(hs, conn)
+    }
+
+    fn on_text(&mut self, text: &str, conn: &mut Conn<'_>) {
+        self.active.on_text(text, conn)
+    }
+
+    fn render(&mut self, sub: &Sub, tick: &MarketTick, conn: &mut Conn<'_>) {
+        self.active.render(sub, tick, conn)
+    }
+
+    fn poll_every(&self) -> Option<Duration> {
+        self.active.poll_every()
+    }
+
+    fn poll(&mut self, conn: &mut Conn<'_>) {
+        self.active.poll(conn)
+    }
 }
 
 /// Longest a connection thread blocks in a read: bounds how late a push or a stop can be seen
@@ -204,6 +275,10 @@ pub(crate) enum Ended {
     NoPong,
     NoClientPing,
     Stopped,
+    /// The protocol refused the session and closed it.
+    ClosedByVenue,
+    /// The protocol dropped the connection (an injected fault).
+    Aborted,
 }
 
 /// Serves one accepted connection until it ends.
@@ -224,6 +299,7 @@ pub(crate) fn serve(
     }
     let mut conn = Conn {
         shared,
+        id,
         venue,
         conn_id: connection_id(shared.seed, id),
         subs: Vec::new(),
@@ -232,6 +308,7 @@ pub(crate) fn serve(
         server_ping: None,
         client_ping_limit: None,
         last_client_ping: Instant::now(),
+        close: None,
     };
     let accepted = {
         let proto = &mut protocol;
@@ -284,6 +361,9 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn<'_>, protocol: &mut dyn Pr
         }
         if let Some(p) = next_ping {
             deadline = deadline.min(p);
+        }
+        if let Some(every) = protocol.poll_every() {
+            deadline = deadline.min(now + every);
         }
         let wait = deadline
             .saturating_duration_since(now)
@@ -367,10 +447,20 @@ fn run(ws: &mut WebSocket<TcpStream>, conn: &mut Conn<'_>, protocol: &mut dyn Pr
             }
         }
 
+        protocol.poll(conn);
+        if conn.close == Some(Close::Abort) {
+            let _ = ws.get_mut().shutdown(std::net::Shutdown::Both);
+            return Ended::Aborted;
+        }
         for text in conn.out.drain(..) {
             if ws.write(Message::text(text)).is_err() {
                 return Ended::Io;
             }
+        }
+        if conn.close == Some(Close::Graceful) {
+            let _ = ws.close(None);
+            let _ = ws.flush();
+            return Ended::ClosedByVenue;
         }
         match ws.flush() {
             Ok(()) => {}

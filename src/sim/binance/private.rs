@@ -41,7 +41,7 @@ const DEFAULT_RECV_WINDOW: i64 = 5_000;
 const MAX_RECV_WINDOW: i64 = 60_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Place,
     Cancel,
     Query,
@@ -56,6 +56,9 @@ enum Kind {
     PositionModeSet,
     Leverage,
     MarginType,
+    Income,
+    CommissionRate,
+    LeverageBracket,
 }
 
 /// Which endpoint a request is: its market, the wallet it trades and what it does.
@@ -83,6 +86,10 @@ fn endpoint(method: &str, path: &str) -> Option<(Venue, Wallet, Kind)> {
         (Wallet::Perp, "POST", "v1/positionSide/dual") => Kind::PositionModeSet,
         (Wallet::Perp, "POST", "v1/leverage") => Kind::Leverage,
         (Wallet::Perp, "POST", "v1/marginType") => Kind::MarginType,
+        (Wallet::Perp, "GET", "v1/income") => Kind::Income,
+        (Wallet::Perp, "GET", "v1/commissionRate") => Kind::CommissionRate,
+        (Wallet::Perp, "GET", "v1/leverageBracket") => Kind::LeverageBracket,
+        (Wallet::Spot, "GET", "account/commission") => Kind::CommissionRate,
         (Wallet::Spot, "GET", "account") => Kind::SpotAccount,
         (Wallet::Margin, "GET", "account") => Kind::MarginAccount,
         _ => return None,
@@ -90,7 +97,7 @@ fn endpoint(method: &str, path: &str) -> Option<(Venue, Wallet, Kind)> {
     Some((venue, wallet, kind))
 }
 
-fn error(status: u16, code: i64, msg: &str) -> (u16, String) {
+pub(crate) fn error(status: u16, code: i64, msg: &str) -> (u16, String) {
     (status, Obj::new().num("code", code).str("msg", msg).build())
 }
 
@@ -124,20 +131,24 @@ pub(crate) fn sign(secret: &str, payload: &str) -> String {
     hmac_sha256_hex(secret, payload.as_bytes())
 }
 
+/// Checks the API key a request names (`X-MBX-APIKEY`, or the WebSocket API's `apiKey`).
+pub(crate) fn check_key(sent: Option<&str>, shared: &Shared) -> Result<(), (u16, String)> {
+    let creds = shared.credentials.of(Exchange::Binance);
+    match sent {
+        None | Some("") => Err(error(401, -2014, "API-key format invalid.")),
+        Some(k) if k != creds.api_key => Err(error(
+            401,
+            -2015,
+            "Invalid API-key, IP, or permissions for action.",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Checks key, signature and timestamp; returns the request's parameters (query, then body).
 fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<Params, (u16, String)> {
     let creds = shared.credentials.of(Exchange::Binance);
-    match req.header("x-mbx-apikey") {
-        None | Some("") => return Err(error(401, -2014, "API-key format invalid.")),
-        Some(k) if k != creds.api_key => {
-            return Err(error(
-                401,
-                -2015,
-                "Invalid API-key, IP, or permissions for action.",
-            ))
-        }
-        Some(_) => {}
-    }
+    check_key(req.header("x-mbx-apikey"), shared)?;
     let mut pairs = req.query.clone();
     pairs.extend(req.form());
     let params = Params(pairs);
@@ -145,6 +156,20 @@ fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<Param
     let Some(signature) = signature.filter(|s| !s.is_empty()) else {
         return Err(mandatory("signature"));
     };
+    if !same_signature(&sign(&creds.secret, &payload), &signature, true) {
+        return Err(error(
+            400,
+            -1022,
+            "Signature for this request is not valid.",
+        ));
+    }
+    check_time(&params, now_ms)?;
+    Ok(params)
+}
+
+/// The timestamp rule, on the exchange's clock: `timestamp < serverTime + 1000` and
+/// `serverTime − timestamp <= recvWindow` (default 5000, at most 60000).
+pub(crate) fn check_time(params: &Params, now_ms: i64) -> Result<(), (u16, String)> {
     let Some(ts) = params.get("timestamp").and_then(|t| t.parse::<i64>().ok()) else {
         return Err(mandatory("timestamp"));
     };
@@ -163,13 +188,6 @@ fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<Param
             _ => return Err(error(400, -1131, "recvWindow must be less than 60000")),
         },
     };
-    if !same_signature(&sign(&creds.secret, &payload), &signature, true) {
-        return Err(error(
-            400,
-            -1022,
-            "Signature for this request is not valid.",
-        ));
-    }
     if ts >= now_ms + 1000 {
         return Err(error(
             400,
@@ -184,7 +202,7 @@ fn authenticate(req: &RestRequest, shared: &Shared, now_ms: i64) -> Result<Param
             "Timestamp for this request is outside of the recvWindow.",
         ));
     }
-    Ok(params)
+    Ok(())
 }
 
 fn mandatory(name: &str) -> (u16, String) {
@@ -195,8 +213,9 @@ fn mandatory(name: &str) -> (u16, String) {
     )
 }
 
-/// A request's parameters, query and form body together.
-struct Params(Vec<(String, String)>);
+/// A request's parameters, query and form body together (or a WebSocket API request's
+/// `params`, as text).
+pub(crate) struct Params(pub Vec<(String, String)>);
 
 impl Params {
     fn get(&self, key: &str) -> Option<&str> {
@@ -265,6 +284,19 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
         Ok(p) => p,
         Err(e) => return Some(reply(e, venue)),
     };
+    serve(venue, wallet, kind, params, shared)
+}
+
+/// Runs one authenticated request: request weight, order limits, injected faults, then the
+/// endpoint. REST and the WebSocket API share it, as they share the venue's limits. The
+/// answer carries the usage headers the WebSocket API turns into `rateLimits`.
+pub(crate) fn serve(
+    venue: Venue,
+    wallet: Wallet,
+    kind: Kind,
+    params: Params,
+    shared: &Shared,
+) -> Option<Reply> {
     let mut desk = shared.desk(Exchange::Binance)?;
     let weight = if venue.is_perp() {
         shared.limits.binance_perp_weight
@@ -783,16 +815,18 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                         .dec_dp("locked", desk.account.locked(Wallet::Spot, asset), 8)
                         .build()
                 });
+                let rates = desk.account.fee_rates(SPOT);
+                let bps = |r: Decimal| (r * Decimal::from(10_000)).round().normalize();
                 Obj::new()
-                    .num("makerCommission", 10)
-                    .num("takerCommission", 10)
+                    .num("makerCommission", bps(rates.maker))
+                    .num("takerCommission", bps(rates.taker))
                     .num("buyerCommission", 0)
                     .num("sellerCommission", 0)
                     .raw(
                         "commissionRates",
                         &Obj::new()
-                            .str("maker", "0.00100000")
-                            .str("taker", "0.00100000")
+                            .dec_dp("maker", rates.maker, 8)
+                            .dec_dp("taker", rates.taker, 8)
                             .str("buyer", "0.00000000")
                             .str("seller", "0.00000000")
                             .build(),
@@ -908,6 +942,68 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
                     .set_margin_mode(PERP, instrument, isolated, now);
                 ok_200()
             }
+            Kind::Income => income(call, shared, desk, now)?,
+            Kind::CommissionRate => {
+                let instrument = symbol(call, shared)?;
+                let sym = shared
+                    .listing
+                    .get(instrument, call.venue)
+                    .map(|l| l.symbol.clone())
+                    .unwrap_or_default();
+                let rates = desk.account.fee_rates(call.venue);
+                if call.venue.is_perp() {
+                    Obj::new()
+                        .str("symbol", &sym)
+                        .dec("makerCommissionRate", rates.maker)
+                        .dec("takerCommissionRate", rates.taker)
+                        .str("rpiCommissionRate", "0")
+                        .build()
+                } else {
+                    let standard = Obj::new()
+                        .dec_dp("maker", rates.maker, 8)
+                        .dec_dp("taker", rates.taker, 8)
+                        .dec_dp("buyer", Decimal::ZERO, 8)
+                        .dec_dp("seller", Decimal::ZERO, 8)
+                        .build();
+                    let zero = Obj::new()
+                        .dec_dp("maker", Decimal::ZERO, 8)
+                        .dec_dp("taker", Decimal::ZERO, 8)
+                        .dec_dp("buyer", Decimal::ZERO, 8)
+                        .dec_dp("seller", Decimal::ZERO, 8)
+                        .build();
+                    Obj::new()
+                        .str("symbol", &sym)
+                        .raw("standardCommission", &standard)
+                        .raw("specialCommission", &zero)
+                        .raw("taxCommission", &zero)
+                        .raw(
+                            "discount",
+                            &Obj::new()
+                                .num("enabledForAccount", false)
+                                .num("enabledForSymbol", false)
+                                .str("discountAsset", "BNB")
+                                .str("discount", "0.75000000")
+                                .build(),
+                        )
+                        .build()
+                }
+            }
+            Kind::LeverageBracket => {
+                let only = match p.get("symbol") {
+                    Some(_) => Some(symbol(call, shared)?),
+                    None => None,
+                };
+                let mut rows: Vec<String> = (0..shared.listing.instruments().len())
+                    .filter(|i| only.is_none_or(|o| o == *i))
+                    .filter_map(|i| shared.listing.get(i, PERP))
+                    .map(|l| leverage_bracket(&l.symbol))
+                    .collect();
+                match only {
+                    // With a symbol the venue answers the one object.
+                    Some(_) => rows.pop().unwrap_or_default(),
+                    None => array(rows),
+                }
+            }
             Kind::Place | Kind::Cancel => unreachable!("order requests are routed before"),
         })
     };
@@ -915,6 +1011,81 @@ fn read_or_set(kind: Kind, call: &Call, shared: &Shared, desk: &mut Desk<'_>) ->
         Ok(body) => (200, body),
         Err(e) => e,
     }
+}
+
+/// `GET /fapi/v1/income`: the funding ledger (`incomeType=FUNDING_FEE`, or none), oldest first,
+/// `income` signed from the account's side (positive: received). Without `startTime` and
+/// `endTime` the last 7 days; `limit` 100 by default, at most 1000.
+fn income(
+    call: &Call,
+    shared: &Shared,
+    desk: &Desk<'_>,
+    now: i64,
+) -> Result<String, (u16, String)> {
+    let p = &call.params;
+    let only = match p.get("symbol") {
+        Some(_) => Some(symbol(call, shared)?),
+        None => None,
+    };
+    let time = |k: &str| p.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (start, end) = match (time("startTime"), time("endTime")) {
+        (None, None) => (now - 7 * 86_400_000, now),
+        (s, e) => (s.unwrap_or(0), e.unwrap_or(now)),
+    };
+    let limit = p
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let wanted = match p.get("incomeType") {
+        None | Some("FUNDING_FEE") => true,
+        Some(_) => false,
+    };
+    let symbol_of = |i: usize| shared.listing.get(i, PERP).map(|l| l.symbol.as_str());
+    let rows: Vec<String> = desk
+        .account
+        .funding_ledger()
+        .iter()
+        .filter(|f| wanted && (start..=end).contains(&f.time_ms))
+        .filter(|f| only.is_none_or(|i| symbol_of(i) == Some(f.symbol.as_str())))
+        .take(limit)
+        .map(|f| {
+            Obj::new()
+                .str("symbol", &f.symbol)
+                .str("incomeType", "FUNDING_FEE")
+                .dec_dp("income", f.amount, 8)
+                .str("asset", &f.asset)
+                .str("info", "FUNDING_FEE")
+                .num("time", f.time_ms)
+                .num("tranId", f.id)
+                .str("tradeId", "")
+                .build()
+        })
+        .collect();
+    Ok(array(rows))
+}
+
+/// One symbol's leverage brackets (the simulator's risk tiers, in Binance's shape: numbers as
+/// JSON numbers).
+fn leverage_bracket(symbol: &str) -> String {
+    let brackets: Vec<String> = crate::sim::risk::tiers()
+        .iter()
+        .map(|t| {
+            Obj::new()
+                .num("bracket", t.number)
+                .num("initialLeverage", t.max_leverage)
+                .num("notionalCap", t.cap.normalize())
+                .num("notionalFloor", t.floor.normalize())
+                .num("maintMarginRatio", t.mmr.normalize())
+                .num("cum", t.cum.normalize())
+                .build()
+        })
+        .collect();
+    Obj::new()
+        .str("symbol", symbol)
+        .num("notionalCoef", "1.0")
+        .raw("brackets", &array(brackets))
+        .build()
 }
 
 fn ok_200() -> String {
@@ -935,32 +1106,31 @@ fn position_risk(
         .filter(|(&i, p)| only.is_none_or(|o| o == i) && (v2 || !p.qty.is_zero()))
         .filter_map(|(&i, p)| {
             let l = shared.listing.get(i, PERP)?;
-            let mark = desk
-                .tick
-                .leg(i, PERP)
-                .map(|leg| leg.mark)
-                .unwrap_or(p.entry);
-            let upnl = (mark - p.entry) * p.qty;
+            let r = desk.account.position_risk(i, &desk.tick)?;
             let lev = perp.leverage(i);
-            let notional = p.qty * mark;
-            let margin = (notional.abs() / Decimal::from(lev)).round_dp(8);
             let quote = &shared.listing.instruments()[i].quote;
+            let isolated = perp.isolated.contains(&i);
+            let (iso_margin, iso_wallet) = if isolated {
+                (r.initial_margin + r.upnl, r.initial_margin)
+            } else {
+                (Decimal::ZERO, Decimal::ZERO)
+            };
             let mut o = Obj::new()
                 .str("symbol", &l.symbol)
                 .str("positionSide", "BOTH")
                 .dec("positionAmt", p.qty)
                 .dec("entryPrice", p.entry)
                 .dec("breakEvenPrice", p.entry)
-                .dec("markPrice", mark)
-                .dec("unRealizedProfit", upnl.round_dp(8))
-                .str("liquidationPrice", "0")
-                .str("isolatedMargin", "0")
-                .dec("notional", notional)
+                .dec("markPrice", r.mark)
+                .dec("unRealizedProfit", r.upnl)
+                .dec("liquidationPrice", r.liq_price.unwrap_or_default())
+                .dec("isolatedMargin", iso_margin)
+                .dec("notional", r.notional)
                 .str("marginAsset", quote)
-                .str("isolatedWallet", "0")
-                .dec("initialMargin", margin)
-                .str("maintMargin", "0")
-                .dec("positionInitialMargin", margin)
+                .dec("isolatedWallet", iso_wallet)
+                .dec("initialMargin", r.initial_margin)
+                .dec("maintMargin", r.maint_margin)
+                .dec("positionInitialMargin", r.initial_margin)
                 .str("openOrderInitialMargin", "0")
                 .num("adl", 0)
                 .str("bidNotional", "0")
@@ -985,8 +1155,13 @@ fn status(o: &SimOrder, ack: bool) -> &'static str {
     if ack {
         return "NEW";
     }
-    match o.rec.finish {
-        None if o.filled.is_zero() => "NEW",
+    order_status(o.rec.finish, o.filled)
+}
+
+/// Binance's order status for how far an order got.
+pub(crate) fn order_status(finish: Option<Finish>, filled: Decimal) -> &'static str {
+    match finish {
+        None if filled.is_zero() => "NEW",
         None => "PARTIALLY_FILLED",
         Some(Finish::Filled) => "FILLED",
         Some(Finish::Canceled | Finish::DeadMan) => "CANCELED",
@@ -995,16 +1170,21 @@ fn status(o: &SimOrder, ack: bool) -> &'static str {
 }
 
 fn tif_name(o: &SimOrder) -> &'static str {
-    match o.rec.tif {
+    tif_of(o.rec.venue, o.rec.tif)
+}
+
+/// Binance's `timeInForce` (futures post-only is `GTX`; spot's is the `LIMIT_MAKER` type).
+pub(crate) fn tif_of(venue: Venue, tif: TimeInForce) -> &'static str {
+    match tif {
         TimeInForce::Gtc => "GTC",
         TimeInForce::Ioc => "IOC",
         TimeInForce::Fok => "FOK",
-        TimeInForce::PostOnly if o.rec.venue.is_perp() => "GTX",
+        TimeInForce::PostOnly if venue.is_perp() => "GTX",
         TimeInForce::PostOnly => "GTC",
     }
 }
 
-fn side_name(side: Side) -> &'static str {
+pub(crate) fn side_name(side: Side) -> &'static str {
     match side {
         Side::Buy => "BUY",
         Side::Sell => "SELL",

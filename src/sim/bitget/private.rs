@@ -55,6 +55,8 @@ enum Kind {
     SetPositionMode,
     SpotAssets,
     MarginAssets,
+    Bill,
+    TradeRate,
 }
 
 fn endpoint(method: &str, path: &str) -> Option<(Venue, Wallet, Kind)> {
@@ -74,6 +76,8 @@ fn endpoint(method: &str, path: &str) -> Option<(Venue, Wallet, Kind)> {
         ("POST", "/api/v2/mix/account/set-leverage") => (m, w, SetLeverage),
         ("POST", "/api/v2/mix/account/set-margin-mode") => (m, w, SetMarginMode),
         ("POST", "/api/v2/mix/account/set-position-mode") => (m, w, SetPositionMode),
+        ("GET", "/api/v2/mix/account/bill") => (m, w, Bill),
+        ("GET", "/api/v2/common/trade-rate") => (m, w, TradeRate),
         ("POST", "/api/v2/spot/trade/place-order") => (s, sw, Place),
         ("POST", "/api/v2/spot/trade/cancel-order") => (s, sw, Cancel),
         ("GET", "/api/v2/spot/trade/orderInfo") => (s, sw, Detail),
@@ -175,7 +179,7 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     };
     let p = Params::new(json, req.query.clone());
     if venue.is_perp()
-        && !matches!(kind, Kind::Positions | Kind::Accounts)
+        && !matches!(kind, Kind::Positions | Kind::Accounts | Kind::TradeRate)
         && !p
             .get("productType")
             .is_some_and(|t| t.eq_ignore_ascii_case("USDT-FUTURES"))
@@ -248,6 +252,65 @@ struct Call {
     venue: Venue,
     wallet: Wallet,
     params: Params,
+}
+
+/// `GET /api/v2/mix/account/bill`: the funding ledger (`businessType=contract_settle_fee`, or
+/// none), newest first; `amount` signed from the account's side (the docs' example is
+/// `-0.004992`, paid). Paged by `idLessThan`, `limit` 100 at most (default 20); `endId` is the
+/// last row's id.
+fn bill(p: &Params, desk: &Desk<'_>, now: i64) -> Result<(u16, String), (u16, String)> {
+    let wanted = p
+        .get("businessType")
+        .is_none_or(|b| b == "contract_settle_fee");
+    let below = p.get("idLessThan").and_then(|v| v.parse::<u64>().ok());
+    let limit = p
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let time = |k: &str| p.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (start, end) = (
+        time("startTime").unwrap_or(now - 90 * 86_400_000),
+        time("endTime").unwrap_or(now),
+    );
+    let rows: Vec<&crate::sim::record::FundingPayment> = desk
+        .account
+        .funding_ledger()
+        .iter()
+        .rev()
+        .filter(|f| wanted && (start..=end).contains(&f.time_ms))
+        .filter(|f| p.get("symbol").is_none_or(|s| s == f.symbol))
+        .filter(|f| {
+            p.get("coin")
+                .is_none_or(|c| c.eq_ignore_ascii_case(&f.asset))
+        })
+        .filter(|f| below.is_none_or(|b| f.id < b))
+        .take(limit)
+        .collect();
+    let end_id = rows.last().map_or(String::new(), |f| f.id.to_string());
+    let bills: Vec<String> = rows
+        .iter()
+        .map(|f| {
+            Obj::new()
+                .str("billId", &f.id.to_string())
+                .str("symbol", &f.symbol)
+                .dec("amount", f.amount)
+                .str("fee", "0")
+                .str("feeByCoupon", "")
+                .str("businessType", "contract_settle_fee")
+                .str("coin", &f.asset)
+                .dec("balance", f.balance)
+                .str("cTime", &f.time_ms.to_string())
+                .build()
+        })
+        .collect();
+    Ok(ok(
+        Obj::new()
+            .raw("bills", &array(bills))
+            .str("endId", &end_id)
+            .build(),
+        now,
+    ))
 }
 
 /// A `clientOid` Bitget accepts: 1 to 50 printable ASCII characters.
@@ -504,17 +567,22 @@ fn cancel(
 }
 
 fn state(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
-        None if o.filled.is_zero() => "live",
+    order_state(o.rec.wallet, o.rec.finish, o.filled)
+}
+
+/// Bitget's order state.
+pub(crate) fn order_state(wallet: Wallet, finish: Option<Finish>, filled: Decimal) -> &'static str {
+    match finish {
+        None if filled.is_zero() => "live",
         None => "partially_filled",
         Some(Finish::Filled) => "filled",
         // Futures spell it one way, spot and margin the other (PRIVATE.md §4.3).
-        Some(_) if o.rec.wallet == Wallet::Perp => "canceled",
+        Some(_) if wallet == Wallet::Perp => "canceled",
         Some(_) => "cancelled",
     }
 }
 
-fn force(t: TimeInForce) -> &'static str {
+pub(crate) fn force(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
@@ -523,7 +591,7 @@ fn force(t: TimeInForce) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(crate) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
         Side::Sell => "sell",
@@ -840,11 +908,8 @@ fn read_or_set(
                 .filter(|(_, pos)| !pos.qty.is_zero())
                 .filter_map(|(&i, pos)| {
                     let l = shared.listing.get(i, PERP)?;
-                    let mark = desk
-                        .tick
-                        .leg(i, PERP)
-                        .map(|leg| leg.mark)
-                        .unwrap_or(pos.entry);
+                    let r = desk.account.position_risk(i, &desk.tick)?;
+                    let mark = r.mark;
                     let lev = perp.leverage(i);
                     let quote = &shared.listing.instruments()[i].quote;
                     Some(
@@ -887,8 +952,8 @@ fn read_or_set(
                                 },
                             )
                             .dec("unrealizedPL", ((mark - pos.entry) * pos.qty).round_dp(8))
-                            .str("liquidationPrice", "0")
-                            .str("keepMarginRate", "0.004")
+                            .dec("liquidationPrice", r.liq_price.unwrap_or_default())
+                            .dec("keepMarginRate", r.tier.mmr)
                             .dec("markPrice", mark)
                             .str("marginRatio", "0")
                             .dec("breakEvenPrice", pos.entry)
@@ -1099,6 +1164,26 @@ fn read_or_set(
                 })
                 .collect();
             ok(array(rows), now)
+        }
+        Kind::Bill => bill(p, desk, now)?,
+        Kind::TradeRate => {
+            let venue = match p.get("businessType").as_deref() {
+                Some("mix" | "contract") => PERP,
+                Some("spot" | "margin") => SPOT,
+                _ => return Err(fail("40034", "Parameter businessType does not exist", now)),
+            };
+            let s = p.required("symbol", now)?;
+            if shared.listing.find(venue, &s).is_none() {
+                return Err(fail("40034", "Parameter symbol does not exist", now));
+            }
+            let r = desk.account.fee_rates(venue);
+            ok(
+                Obj::new()
+                    .dec("makerFeeRate", r.maker)
+                    .dec("takerFeeRate", r.taker)
+                    .build(),
+                now,
+            )
         }
         Kind::Place | Kind::Cancel => unreachable!("order requests are routed before"),
     })

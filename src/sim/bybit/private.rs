@@ -18,10 +18,13 @@
 //! Limits per account: create and cancel 10/s on linear, 20/s on spot; queries 50/s; `retCode`
 //! 10006 with `X-Bapi-Limit`, `X-Bapi-Limit-Status` and `X-Bapi-Limit-Reset-Timestamp`.
 //!
-//! DCP (`/v5/order/disconnected-cancel-all`): Bybit cancels when the private websocket drops;
-//! the simulator has no private websocket yet (issue 16), so the window runs from the account's
-//! last authenticated request instead, re-armed by every request (a guess, until the streams
-//! exist).
+//! DCP (`/v5/order/disconnected-cancel-all`): Bybit cancels when the private websocket drops.
+//! The window is re-armed by every authenticated request and, every half second, by each live
+//! `/v5/private` or `/v5/trade` connection (see `stream`), so it fires once the account has
+//! neither (the REST renewal is the simulator's guess).
+//!
+//! Funding: `GET /v5/account/transaction-log?type=SETTLEMENT` (`funding` positive when
+//! received, cursor paging); fee rates: `GET /v5/account/fee-rate`.
 
 use carry_engine::market::venue::{Exchange, Market};
 use carry_engine::Venue;
@@ -30,7 +33,7 @@ use serde_json::Value;
 
 use super::envelope;
 use crate::sim::account::{
-    CancelRefusal, Duplicates, NewOrder, OrderKey, PostOnlyCross, Refusal, SimOrder,
+    CancelRefusal, Duplicates, NewOrder, OrderKey, Position, PostOnlyCross, Refusal, SimOrder,
 };
 use crate::sim::auth::{hmac_sha256_hex, same_signature};
 use crate::sim::http::{Reply, RestRequest};
@@ -45,7 +48,7 @@ const SPOT: Venue = Venue::new(Exchange::Bybit, Market::Spot);
 const DEFAULT_RECV_WINDOW: i64 = 5_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Create,
     Cancel,
     Realtime,
@@ -58,6 +61,8 @@ enum Kind {
     WalletBalance,
     AccountInfo,
     SetMarginMode,
+    FeeRate,
+    TransactionLog,
 }
 
 fn endpoint(method: &str, path: &str) -> Option<Kind> {
@@ -74,6 +79,8 @@ fn endpoint(method: &str, path: &str) -> Option<Kind> {
         ("GET", "/v5/account/wallet-balance") => Kind::WalletBalance,
         ("GET", "/v5/account/info") => Kind::AccountInfo,
         ("POST", "/v5/account/set-margin-mode") => Kind::SetMarginMode,
+        ("GET", "/v5/account/fee-rate") => Kind::FeeRate,
+        ("GET", "/v5/account/transaction-log") => Kind::TransactionLog,
         _ => return None,
     })
 }
@@ -92,7 +99,7 @@ fn fail(code: i64, msg: &str, now: i64) -> String {
     envelope(code, msg, "{}", now)
 }
 
-fn authenticate(req: &RestRequest, shared: &Shared, now: i64) -> Result<(), String> {
+pub(crate) fn authenticate(req: &RestRequest, shared: &Shared, now: i64) -> Result<(), String> {
     let creds = shared.credentials.of(Exchange::Bybit);
     let key = req.header("x-bapi-api-key").unwrap_or("");
     if key != creds.api_key {
@@ -175,7 +182,14 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     } else {
         Value::Null
     };
-    let params = Params::new(json, req.query.clone());
+    serve(kind, Params::new(json, req.query.clone()), shared)
+}
+
+/// Runs one authenticated request: the DCP renewal, limits, injected faults, then the
+/// endpoint. REST and the `/v5/trade` websocket share it, as they share the venue's limits.
+pub(crate) fn serve(kind: Kind, params: Params, shared: &Shared) -> Option<Reply> {
+    let carries = |v| shared.listing.carries(v);
+    let default_venue = if carries(PERP) { PERP } else { SPOT };
     let mut desk = shared.desk(Exchange::Bybit)?;
     let now = desk.now_ms;
     desk.account.renew_countdowns(now);
@@ -184,7 +198,11 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
         Some("spot") if carries(SPOT) => SPOT,
         _ if matches!(
             kind,
-            Kind::WalletBalance | Kind::AccountInfo | Kind::SetMarginMode | Kind::Dcp
+            Kind::WalletBalance
+                | Kind::AccountInfo
+                | Kind::SetMarginMode
+                | Kind::Dcp
+                | Kind::TransactionLog
         ) =>
         {
             default_venue
@@ -475,27 +493,28 @@ fn cancel(
     }
 }
 
-fn status(o: &SimOrder) -> &'static str {
-    let partial = !o.filled.is_zero();
-    match o.rec.finish {
+/// Bybit's `orderStatus` (a spot IOC remainder after a partial fill is its own status).
+pub(crate) fn status(venue: Venue, finish: Option<Finish>, filled: Decimal) -> &'static str {
+    let partial = !filled.is_zero();
+    match finish {
         None if partial => "PartiallyFilled",
         None => "New",
         Some(Finish::Filled) => "Filled",
-        Some(_) if partial && o.rec.venue.market == Market::Spot => "PartiallyFilledCanceled",
+        Some(_) if partial && venue.market == Market::Spot => "PartiallyFilledCanceled",
         Some(_) => "Cancelled",
     }
 }
 
-fn cancel_type(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
+pub(crate) fn cancel_type(finish: Option<Finish>) -> &'static str {
+    match finish {
         Some(Finish::Canceled) => "CancelByUser",
         Some(Finish::DeadMan) => "CancelByDCP",
         _ => "UNKNOWN",
     }
 }
 
-fn reject_reason(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
+pub(crate) fn reject_reason(finish: Option<Finish>) -> &'static str {
+    match finish {
         Some(Finish::PostOnlyCanceled) => "EC_PostOnlyWillTakeLiquidity",
         Some(Finish::Expired) => "EC_CancelForNoFullFill",
         Some(Finish::Canceled) => "EC_PerCancelRequest",
@@ -503,7 +522,7 @@ fn reject_reason(o: &SimOrder) -> &'static str {
     }
 }
 
-fn tif_name(t: TimeInForce) -> &'static str {
+pub(crate) fn tif_name(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "GTC",
         TimeInForce::Ioc => "IOC",
@@ -512,7 +531,7 @@ fn tif_name(t: TimeInForce) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(crate) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "Buy",
         Side::Sell => "Sell",
@@ -544,10 +563,10 @@ fn order_row(o: &SimOrder) -> String {
             },
         )
         .num("positionIdx", 0)
-        .str("orderStatus", status(o))
+        .str("orderStatus", status(o.rec.venue, o.rec.finish, o.filled))
         .str("createType", "CreateByUser")
-        .str("cancelType", cancel_type(o))
-        .str("rejectReason", reject_reason(o))
+        .str("cancelType", cancel_type(o.rec.finish))
+        .str("rejectReason", reject_reason(o.rec.finish))
         .str(
             "avgPrice",
             &o.avg_price().map_or(String::new(), |a| a.to_string()),
@@ -702,7 +721,7 @@ fn read_or_set(
                             .str("feeCurrency", &f.fee_asset)
                             .num("isMaker", f.maker)
                             .dec("execFee", f.fee)
-                            .dec("feeRate", crate::sim::account::fee_rate(venue, f.maker))
+                            .dec("feeRate", desk.account.fee_rates(venue).of(f.maker))
                             .str("execId", &f.trade_id.to_string())
                             .str("tradeIv", "")
                             .str("blockTradeId", "")
@@ -762,19 +781,27 @@ fn read_or_set(
                 ));
             }
             let perp = &desk.account.perp;
-            let rows: Vec<String> = perp
-                .positions
-                .iter()
-                .filter(|(&i, p)| {
-                    symbol.is_none_or(|s| s == i) && (symbol.is_some() || !p.qty.is_zero())
-                })
-                .filter_map(|(&i, pos)| {
+            // With a symbol the venue lists it even when flat; in hedge mode as two rows
+            // (positionIdx 1 buy side, 2 sell side), which is how a client learns the mode.
+            let mut held: Vec<(usize, Position, u8)> = Vec::new();
+            for i in 0..shared.listing.instruments().len() {
+                let pos = perp.position(i);
+                if symbol.is_some_and(|s| s != i) || (symbol.is_none() && pos.qty.is_zero()) {
+                    continue;
+                }
+                if perp.hedge {
+                    held.push((i, pos, 1));
+                    held.push((i, Position::default(), 2));
+                } else {
+                    held.push((i, pos, 0));
+                }
+            }
+            let rows: Vec<String> = held
+                .into_iter()
+                .filter_map(|(i, pos, idx)| {
                     let l = shared.listing.get(i, PERP)?;
-                    let mark = desk
-                        .tick
-                        .leg(i, PERP)
-                        .map(|leg| leg.mark)
-                        .unwrap_or(pos.entry);
+                    let r = desk.account.position_risk(i, &desk.tick)?;
+                    let (mark, tier) = (r.mark, r.tier);
                     let side = if pos.qty > Decimal::ZERO {
                         "Buy"
                     } else if pos.qty < Decimal::ZERO {
@@ -784,11 +811,19 @@ fn read_or_set(
                     };
                     let lev = perp.leverage(i);
                     let value = pos.qty.abs() * pos.entry;
+                    let (mm, liq) = if pos.qty.is_zero() {
+                        (Decimal::ZERO, String::new())
+                    } else {
+                        (
+                            r.maint_margin,
+                            r.liq_price.unwrap_or_default().normalize().to_string(),
+                        )
+                    };
                     Some(
                         Obj::new()
-                            .num("positionIdx", 0)
-                            .num("riskId", 1)
-                            .str("riskLimitValue", "2000000")
+                            .num("positionIdx", idx)
+                            .num("riskId", tier.number)
+                            .dec("riskLimitValue", tier.cap)
                             .str("symbol", &l.symbol)
                             .str("side", side)
                             .dec("size", pos.qty.abs())
@@ -799,10 +834,10 @@ fn read_or_set(
                             .str("positionStatus", "Normal")
                             .str("leverage", &lev.to_string())
                             .dec("markPrice", mark)
-                            .str("liqPrice", "")
+                            .str("liqPrice", &liq)
                             .str("bustPrice", "")
                             .dec("positionIM", (value / Decimal::from(lev)).round_dp(8))
-                            .str("positionMM", "0")
+                            .dec("positionMM", mm)
                             .str("positionBalance", "0")
                             .str("tpslMode", "Full")
                             .str("takeProfit", "0")
@@ -919,14 +954,129 @@ fn read_or_set(
             }
             envelope(0, "Request accepted", "{\"reasons\":[]}", now)
         }
+        Kind::FeeRate => {
+            let r = desk.account.fee_rates(venue);
+            let rows: Vec<String> = (0..shared.listing.instruments().len())
+                .filter(|i| symbol.is_none_or(|s| s == *i))
+                .filter_map(|i| shared.listing.get(i, venue))
+                .map(|l| {
+                    let mut o = Obj::new().str("symbol", &l.symbol);
+                    if !venue.is_perp() {
+                        o = o.str("baseCoin", "");
+                    }
+                    o.dec("takerFeeRate", r.taker)
+                        .dec("makerFeeRate", r.maker)
+                        .build()
+                })
+                .collect();
+            envelope(0, "OK", &Obj::new().raw("list", &array(rows)).build(), now)
+        }
+        Kind::TransactionLog => transaction_log(p, desk, now)?,
         Kind::Create | Kind::Cancel => unreachable!("order requests are routed before"),
     })
+}
+
+/// `GET /v5/account/transaction-log`: the funding ledger (`type=SETTLEMENT`, or none; other
+/// types have no rows here), newest first, cursor-paged (`limit` at most 50, default 20; the
+/// cursor is the id to continue below). `funding` is positive when received, the opposite
+/// sign to `fee`; `feeRate` is the funding rate, `tradePrice` the mark it settled at, `size`
+/// the position after it; `change = cashFlow + funding − fee`.
+fn transaction_log(p: &Params, desk: &Desk<'_>, now: i64) -> Result<String, String> {
+    if p.get("accountType").is_some_and(|a| a != "UNIFIED") {
+        return Err(fail(10001, "accountType only support UNIFIED", now));
+    }
+    let wanted = p.get("type").is_none_or(|t| t == "SETTLEMENT")
+        && p.get("category").is_none_or(|c| c == "linear");
+    let only = p.get("symbol");
+    let coin = p.get("currency").or_else(|| p.get("baseCoin"));
+    let time = |k: &str| p.get(k).and_then(|v| v.parse::<i64>().ok());
+    let (start, end) = match (time("startTime"), time("endTime")) {
+        (None, None) => (now - 86_400_000, now),
+        (s, None) => (s.unwrap_or(0), s.unwrap_or(0) + 7 * 86_400_000),
+        (None, e) => (e.unwrap_or(now) - 86_400_000, e.unwrap_or(now)),
+        (Some(s), Some(e)) => (s, e),
+    };
+    let limit = p
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 50);
+    let below: Option<u64> = match p.get("cursor") {
+        Some(c) => Some(
+            c.parse()
+                .map_err(|_| fail(10001, "params error: cursor invalid", now))?,
+        ),
+        None => None,
+    };
+    let mut rows: Vec<&crate::sim::record::FundingPayment> = desk
+        .account
+        .funding_ledger()
+        .iter()
+        .rev()
+        .filter(|f| wanted && (start..=end).contains(&f.time_ms))
+        .filter(|f| only.as_ref().is_none_or(|s| *s == f.symbol))
+        .filter(|f| coin.as_ref().is_none_or(|c| *c == f.asset))
+        .filter(|f| below.is_none_or(|b| f.id < b))
+        .take(limit + 1)
+        .collect();
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map_or(String::new(), |f| f.id.to_string())
+    } else {
+        String::new()
+    };
+    let list: Vec<String> = rows
+        .iter()
+        .map(|f| {
+            let side = if f.position > Decimal::ZERO {
+                "Buy"
+            } else {
+                "Sell"
+            };
+            Obj::new()
+                .str("id", &format!("{}-{}", f.id, f.time_ms))
+                .str("symbol", &f.symbol)
+                .str("category", "linear")
+                .str("side", side)
+                .str("transactionTime", &f.time_ms.to_string())
+                .str("type", "SETTLEMENT")
+                .str("transSubType", "")
+                .str("qty", "0")
+                .dec("size", f.position.abs())
+                .str("currency", &f.asset)
+                .dec("tradePrice", f.mark)
+                .dec("funding", f.amount)
+                .str("fee", "0")
+                .str("cashFlow", "0")
+                .dec("change", f.amount)
+                .dec("cashBalance", f.balance)
+                .dec("feeRate", f.rate)
+                .str("bonusChange", "")
+                .str("tradeId", "")
+                .str("orderId", "")
+                .str("orderLinkId", "")
+                .str("extraFees", "")
+                .build()
+        })
+        .collect();
+    let result = Obj::new()
+        .str("nextPageCursor", &next)
+        .raw("list", &array(list))
+        .build();
+    Ok(envelope(0, "OK", &result, now))
 }
 
 /// The unified wallet: the simulator keeps perp, spot and margin wallets apart, and Bybit's
 /// one wallet reports their sum per coin.
 fn wallet_balance(desk: &Desk<'_>, now: i64) -> String {
-    let a = &desk.account;
+    let account = wallet_account(&desk.account);
+    envelope(0, "OK", &format!("{{\"list\":[{account}]}}"), now)
+}
+
+/// The unified account as `wallet-balance` lists it and the `wallet` topic pushes it.
+/// `availableToWithdraw` is what is free: the perp wallet less the margin its positions and
+/// orders use, plus the spot and margin wallets less what open orders lock.
+pub(crate) fn wallet_account(a: &crate::sim::account::Account) -> String {
     let mut coins: std::collections::BTreeMap<String, (Decimal, Decimal)> = Default::default();
     for (asset, v) in a
         .perp
@@ -944,11 +1094,12 @@ fn wallet_balance(desk: &Desk<'_>, now: i64) -> String {
         .iter()
         .map(|(coin, (total, borrowed))| {
             let locked = a.locked(Wallet::Spot, coin) + a.locked(Wallet::Margin, coin);
+            let perp_used = a.total(Wallet::Perp, coin) - a.perp_available(coin);
             Obj::new()
                 .str("availableToBorrow", "")
                 .str("bonus", "0")
                 .str("accruedInterest", "0")
-                .dec("availableToWithdraw", *total - locked)
+                .dec("availableToWithdraw", *total - locked - perp_used)
                 .str("totalOrderIM", "0")
                 .dec("equity", *total - *borrowed)
                 .str("totalPositionMM", "0")
@@ -966,7 +1117,7 @@ fn wallet_balance(desk: &Desk<'_>, now: i64) -> String {
                 .build()
         })
         .collect();
-    let account = Obj::new()
+    Obj::new()
         .str("totalEquity", "")
         .str("accountIMRate", "0")
         .str("totalMarginBalance", "")
@@ -979,8 +1130,7 @@ fn wallet_balance(desk: &Desk<'_>, now: i64) -> String {
         .str("accountLTV", "0")
         .str("totalMaintenanceMargin", "")
         .raw("coin", &array(rows))
-        .build();
-    envelope(0, "OK", &format!("{{\"list\":[{account}]}}"), now)
+        .build()
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::sim::account::{
-    CancelRefusal, Duplicates, NewOrder, OrderKey, PostOnlyCross, Refusal, SimOrder,
+    CancelRefusal, Duplicates, FeeRates, NewOrder, OrderKey, PostOnlyCross, Refusal, SimOrder,
 };
 use crate::sim::auth::{hmac_sha512_hex, same_signature, sha512_hex};
 use crate::sim::http::{Reply, RestRequest};
@@ -41,10 +41,10 @@ const MAX_SKEW_S: f64 = 60.0;
 /// Futures look-ups by `text` work this long after the order finished.
 const TEXT_KEPT_MS: i64 = 60_000;
 /// The numeric user id Gate's futures account reports.
-const USER_ID: u64 = 10_237_545;
+pub(crate) const USER_ID: u64 = 10_237_545;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Place,
     Cancel,
     Query,
@@ -59,6 +59,8 @@ enum Kind {
     CrossMode,
     SpotAccounts,
     MarginAccounts,
+    AccountBook,
+    WalletFee,
 }
 
 /// The endpoint of a request, and the order id or contract its path names.
@@ -74,6 +76,7 @@ fn endpoint(method: &str, path: &str) -> Option<(Venue, Kind, Option<String>)> {
             ("GET", "accounts") => (Kind::FuturesAccount, None),
             ("POST", "dual_mode") => (Kind::DualMode, None),
             ("POST", "positions/cross_mode") => (Kind::CrossMode, None),
+            ("GET", "account_book") => (Kind::AccountBook, None),
             (m, _) => {
                 if let Some(id) = f.strip_prefix("orders/") {
                     match m {
@@ -113,7 +116,11 @@ fn endpoint(method: &str, path: &str) -> Option<(Venue, Kind, Option<String>)> {
         };
         return Some((SPOT, kind, arg));
     }
-    (method == "GET" && rest == "margin/accounts").then_some((SPOT, Kind::MarginAccounts, None))
+    match (method, rest) {
+        ("GET", "margin/accounts") => Some((SPOT, Kind::MarginAccounts, None)),
+        ("GET", "wallet/fee") => Some((SPOT, Kind::WalletFee, None)),
+        _ => None,
+    }
 }
 
 /// The string Gate signs.
@@ -218,6 +225,20 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
         Value::Null
     };
     let p = Params::new(json, req.query.clone());
+    serve(venue, kind, arg.unwrap_or_default(), p, shared)
+}
+
+/// Runs one authenticated request: limits, injected faults, then the endpoint (`arg` is the
+/// order id or contract the path names). REST and the websocket API share it, as they share
+/// the venue's limits.
+pub(crate) fn serve(
+    venue: Venue,
+    kind: Kind,
+    arg: String,
+    p: Params,
+    shared: &Shared,
+) -> Option<Reply> {
+    let to_reply = |(status, body): (u16, String)| Reply::new(venue, status, body);
     let mut desk = shared.desk(Exchange::Gate)?;
     let now = desk.now_ms;
     let l = &shared.limits;
@@ -262,7 +283,6 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     let flat = |r: Result<(u16, String), (u16, String)>| match r {
         Ok(x) | Err(x) => x,
     };
-    let arg = arg.unwrap_or_default();
     let reply = match kind {
         Kind::Place => shared.order_request(venue, server_error, || {
             to_reply(flat(place(venue, &p, shared, &mut desk)))
@@ -490,7 +510,7 @@ fn place(
     Ok((
         201,
         if venue.is_perp() {
-            futures_order(o)
+            futures_order(o, desk.account.fee_rates(PERP))
         } else {
             spot_order(o)
         },
@@ -542,7 +562,7 @@ fn cancel(
             Ok((
                 200,
                 if venue.is_perp() {
-                    futures_order(o)
+                    futures_order(o, desk.account.fee_rates(PERP))
                 } else {
                     spot_order(o)
                 },
@@ -558,15 +578,19 @@ fn seconds(ms: i64) -> String {
 }
 
 fn futures_finish_as(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
-        None => "_new",
-        Some(Finish::Filled) => "filled",
-        Some(Finish::Expired) => "ioc",
-        Some(_) => "cancelled",
-    }
+    finish_as(o.rec.finish).unwrap_or("_new")
 }
 
-fn tif_name(t: TimeInForce) -> &'static str {
+/// Gate's `finish_as` for a finished order (`None` while open).
+pub(crate) fn finish_as(finish: Option<Finish>) -> Option<&'static str> {
+    finish.map(|f| match f {
+        Finish::Filled => "filled",
+        Finish::Expired => "ioc",
+        _ => "cancelled",
+    })
+}
+
+pub(crate) fn tif_name(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "gtc",
         TimeInForce::Ioc => "ioc",
@@ -576,7 +600,12 @@ fn tif_name(t: TimeInForce) -> &'static str {
 }
 
 fn signed(o: &SimOrder, q: Decimal) -> Decimal {
-    if o.rec.side.is_buy() {
+    signed_size(o.rec.side, q)
+}
+
+/// A futures size as Gate writes it: negative for sells.
+pub(crate) fn signed_size(side: Side, q: Decimal) -> Decimal {
+    if side.is_buy() {
         q
     } else {
         -q
@@ -584,7 +613,7 @@ fn signed(o: &SimOrder, q: Decimal) -> Decimal {
 }
 
 /// A futures order (`FuturesOrder`): sizes signed, in contracts.
-fn futures_order(o: &SimOrder) -> String {
+fn futures_order(o: &SimOrder, rates: FeeRates) -> String {
     let mut obj = Obj::new()
         .num("id", o.rec.order_id)
         .num("user", USER_ID)
@@ -616,8 +645,8 @@ fn futures_order(o: &SimOrder) -> String {
             &o.avg_price().map_or("0".to_string(), |a| a.to_string()),
         )
         .str("text", &o.rec.client_id)
-        .dec("tkfr", crate::sim::account::fee_rate(PERP, false))
-        .dec("mkfr", crate::sim::account::fee_rate(PERP, true))
+        .dec("tkfr", rates.taker)
+        .dec("mkfr", rates.maker)
         .num("refu", 0)
         .str("auto_size", "")
         .num("stp_id", 0)
@@ -728,7 +757,7 @@ fn read_or_set(
             let pos = lookup(venue, arg, desk)?;
             let o = desk.account.order(pos);
             ok(if venue.is_perp() {
-                futures_order(o)
+                futures_order(o, desk.account.fee_rates(PERP))
             } else {
                 spot_order(o)
             })
@@ -752,7 +781,7 @@ fn read_or_set(
                 .filter(|o| o.is_open() == want_open && only.is_none_or(|i| i == o.instrument))
                 .map(|o| {
                     if venue.is_perp() {
-                        futures_order(o)
+                        futures_order(o, desk.account.fee_rates(PERP))
                     } else {
                         spot_order(o)
                     }
@@ -980,8 +1009,71 @@ fn read_or_set(
                 .collect();
             ok(array(rows))
         }
+        Kind::AccountBook => ok(account_book(p, desk, now)),
+        Kind::WalletFee => {
+            let spot = desk.account.fee_rates(SPOT);
+            let perp = desk.account.fee_rates(PERP);
+            ok(Obj::new()
+                .num("user_id", USER_ID)
+                .dec("taker_fee", spot.taker)
+                .dec("maker_fee", spot.maker)
+                .num("gt_discount", false)
+                .str("gt_taker_fee", "0")
+                .str("gt_maker_fee", "0")
+                .str("loan_fee", "0.18")
+                .str("point_type", "1")
+                .dec("futures_taker_fee", perp.taker)
+                .dec("futures_maker_fee", perp.maker)
+                .dec("delivery_taker_fee", perp.taker)
+                .dec("delivery_maker_fee", perp.maker)
+                .num("debit_fee", 3)
+                .build())
+        }
         Kind::Place | Kind::Cancel => unreachable!("order requests are routed before"),
     }
+}
+
+/// `GET /futures/usdt/account_book`: the funding ledger (`type=fund`, or none; other types
+/// have no rows here), newest first; `change` signed from the account's side, `time` in
+/// seconds with a fraction, `text` the contract and the entry id. `from`/`to` in seconds,
+/// `limit` 100 by default, at most 1000; `offset` skips rows.
+fn account_book(p: &Params, desk: &Desk<'_>, now: i64) -> String {
+    let wanted = p.get("type").is_none_or(|t| t == "fund");
+    let secs = |k: &str| p.get(k).and_then(|v| v.parse::<i64>().ok());
+    let from = secs("from").map_or(now - 30 * 86_400_000, |s| s * 1000);
+    let to = secs("to").map_or(now, |s| s * 1000 + 999);
+    let limit = p
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let offset = p
+        .get("offset")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let rows: Vec<String> = desk
+        .account
+        .funding_ledger()
+        .iter()
+        .rev()
+        .filter(|f| wanted && (from..=to).contains(&f.time_ms))
+        .filter(|f| p.get("contract").is_none_or(|c| c == f.symbol))
+        .skip(offset)
+        .take(limit)
+        .map(|f| {
+            Obj::new()
+                .num("time", seconds(f.time_ms))
+                .dec("change", f.amount)
+                .dec("balance", f.balance)
+                .str("type", "fund")
+                .str("text", &format!("{}:{}", f.symbol, f.id))
+                .str("contract", &f.symbol)
+                .str("trade_id", "")
+                .str("id", &f.id.to_string())
+                .build()
+        })
+        .collect();
+    array(rows)
 }
 
 fn position_row(shared: &Shared, desk: &Desk<'_>, i: usize) -> Option<String> {
@@ -989,11 +1081,8 @@ fn position_row(shared: &Shared, desk: &Desk<'_>, i: usize) -> Option<String> {
     let l = shared.listing.get(i, PERP)?;
     let pos = perp.position(i);
     let cs = l.spec.contract_size.unwrap_or(Decimal::ONE);
-    let mark = desk
-        .tick
-        .leg(i, PERP)
-        .map(|leg| leg.mark)
-        .unwrap_or(pos.entry);
+    let r = desk.account.position_risk(i, &desk.tick)?;
+    let mark = r.mark;
     let lev = perp.leverage(i);
     let isolated = perp.isolated.contains(&i);
     let value = pos.qty.abs() * cs * mark;
@@ -1010,13 +1099,14 @@ fn position_row(shared: &Shared, desk: &Desk<'_>, i: usize) -> Option<String> {
                     "0".into()
                 },
             )
-            .str("risk_limit", "1000000")
-            .str("leverage_max", "100")
-            .str("maintenance_rate", "0.005")
+            .dec("risk_limit", r.tier.cap)
+            .str("leverage_max", &r.tier.max_leverage.to_string())
+            .dec("maintenance_rate", r.tier.mmr)
             .dec("value", value.round_dp(8))
             .dec("margin", (value / Decimal::from(lev)).round_dp(8))
             .dec("entry_price", pos.entry)
-            .str("liq_price", "0")
+            .dec("liq_price", r.liq_price.unwrap_or_default())
+            .dec("maintenance_margin", r.maint_margin)
             .dec("mark_price", mark)
             .dec(
                 "unrealised_pnl",
@@ -1041,6 +1131,13 @@ fn futures_account(desk: &Desk<'_>) -> String {
     let total = a.perp.balances.get("USDT").copied().unwrap_or_default();
     let available = a.perp_available("USDT");
     let hedge = a.perp.hedge;
+    let maintenance: Decimal = a
+        .perp
+        .positions
+        .keys()
+        .filter_map(|&i| a.position_risk(i, &desk.tick))
+        .map(|r| r.maint_margin)
+        .sum();
     Obj::new()
         .num("user", USER_ID)
         .dec("total", total)
@@ -1054,7 +1151,7 @@ fn futures_account(desk: &Desk<'_>) -> String {
         .str("position_mode", if hedge { "dual" } else { "single" })
         .num("enable_credit", false)
         .str("position_initial_margin", "0")
-        .str("maintenance_margin", "0")
+        .dec("maintenance_margin", maintenance)
         .str("bonus", "0")
         .num("enable_evolved_classic", true)
         .str("cross_order_margin", "0")

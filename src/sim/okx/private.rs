@@ -40,11 +40,13 @@ use crate::sim::{Desk, Shared};
 const PERP: Venue = Venue::new(Exchange::Okx, Market::Perp);
 const SPOT: Venue = Venue::new(Exchange::Okx, Market::Spot);
 const MAX_SKEW_MS: i64 = 30_000;
+/// The account's user id (`account/config`, and every private push's `arg.uid`).
+pub(crate) const UID: &str = "44705892343619584";
 /// A cancelled order with no fills can be queried for two hours.
 const UNFILLED_CANCEL_KEPT_MS: i64 = 2 * 3_600_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Place,
     Cancel,
     Query,
@@ -57,6 +59,8 @@ enum Kind {
     SetPositionMode,
     SetLeverage,
     LeverageInfo,
+    Bills,
+    TradeFee,
 }
 
 fn endpoint(method: &str, path: &str) -> Option<Kind> {
@@ -73,6 +77,8 @@ fn endpoint(method: &str, path: &str) -> Option<Kind> {
         ("POST", "/api/v5/account/set-position-mode") => Kind::SetPositionMode,
         ("POST", "/api/v5/account/set-leverage") => Kind::SetLeverage,
         ("GET", "/api/v5/account/leverage-info") => Kind::LeverageInfo,
+        ("GET", "/api/v5/account/bills" | "/api/v5/account/bills-archive") => Kind::Bills,
+        ("GET", "/api/v5/account/trade-fee") => Kind::TradeFee,
         _ => return None,
     })
 }
@@ -222,7 +228,12 @@ pub(crate) fn rest(req: &RestRequest, shared: &Shared) -> Option<Reply> {
     } else {
         Value::Null
     };
-    let p = Params::new(json, req.query.clone());
+    serve(kind, Params::new(json, req.query.clone()), shared)
+}
+
+/// Runs one authenticated request: per-instrument limits, injected faults, then the endpoint.
+/// REST and websocket order entry share it, as they share the venue's limits.
+pub(crate) fn serve(kind: Kind, p: Params, shared: &Shared) -> Option<Reply> {
     let mut desk = shared.desk(Exchange::Okx)?;
     let now = desk.now_ms;
     // Rate limits: per instrument, per kind of trade request.
@@ -530,8 +541,13 @@ fn cancel(
 }
 
 fn state(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
-        None if o.filled.is_zero() => "live",
+    order_state(o.rec.finish, o.filled)
+}
+
+/// OKX's order `state`.
+pub(crate) fn order_state(finish: Option<Finish>, filled: Decimal) -> &'static str {
+    match finish {
+        None if filled.is_zero() => "live",
         None => "partially_filled",
         Some(Finish::Filled) => "filled",
         Some(_) => "canceled",
@@ -539,7 +555,12 @@ fn state(o: &SimOrder) -> &'static str {
 }
 
 fn cancel_source(o: &SimOrder) -> &'static str {
-    match o.rec.finish {
+    finish_source(o.rec.finish)
+}
+
+/// OKX's `cancelSource` for how an order ended (empty while open or filled).
+pub(crate) fn finish_source(finish: Option<Finish>) -> &'static str {
+    match finish {
         Some(Finish::Canceled) => "1",
         Some(Finish::Expired) => "14",
         Some(Finish::DeadMan) => "20",
@@ -548,7 +569,7 @@ fn cancel_source(o: &SimOrder) -> &'static str {
     }
 }
 
-fn ord_type(t: TimeInForce) -> &'static str {
+pub(crate) fn ord_type(t: TimeInForce) -> &'static str {
     match t {
         TimeInForce::Gtc => "limit",
         TimeInForce::Ioc => "ioc",
@@ -557,7 +578,7 @@ fn ord_type(t: TimeInForce) -> &'static str {
     }
 }
 
-fn side_name(s: Side) -> &'static str {
+pub(crate) fn side_name(s: Side) -> &'static str {
     match s {
         Side::Buy => "buy",
         Side::Sell => "sell",
@@ -802,14 +823,12 @@ fn read_or_set(
                 .filter_map(|(&i, pos)| {
                     let l = shared.listing.get(i, PERP)?;
                     let cs = l.spec.contract_size.unwrap_or(Decimal::ONE);
-                    let mark = desk
-                        .tick
-                        .leg(i, PERP)
-                        .map(|leg| leg.mark)
-                        .unwrap_or(pos.entry);
+                    let r = desk.account.position_risk(i, &desk.tick)?;
+                    let mark = r.mark;
                     let lev = perp.leverage(i);
                     let notional = pos.qty.abs() * cs * mark;
                     let quote = &shared.listing.instruments()[i].quote;
+                    let isolated = perp.isolated.contains(&i);
                     Some(
                         Obj::new()
                             .str("adl", "1")
@@ -817,13 +836,34 @@ fn read_or_set(
                             .dec("avgPx", pos.entry)
                             .str("cTime", &now.to_string())
                             .str("ccy", quote)
-                            .dec("imr", (notional / Decimal::from(lev)).round_dp(8))
+                            .dec(
+                                "imr",
+                                if isolated {
+                                    Decimal::ZERO
+                                } else {
+                                    r.initial_margin
+                                },
+                            )
                             .str("instId", &l.symbol)
                             .str("instType", "SWAP")
                             .str("lever", &lev.to_string())
-                            .str("liqPx", "")
+                            // Empty where no price liquidates the position, as the stream.
+                            .str(
+                                "liqPx",
+                                &r.liq_price
+                                    .filter(|l| !l.is_zero())
+                                    .map_or(String::new(), |l| l.to_string()),
+                            )
                             .dec("markPx", mark)
-                            .str("margin", "")
+                            .dec(
+                                "margin",
+                                if isolated {
+                                    r.initial_margin
+                                } else {
+                                    Decimal::ZERO
+                                },
+                            )
+                            .dec("mmr", r.maint_margin)
                             .str(
                                 "mgnMode",
                                 if perp.isolated.contains(&i) {
@@ -903,8 +943,8 @@ fn read_or_set(
         Kind::Config => ok(format!(
             "[{}]",
             Obj::new()
-                .str("uid", "44705892343619584")
-                .str("mainUid", "44705892343619584")
+                .str("uid", UID)
+                .str("mainUid", UID)
                 .str("acctLv", "2")
                 .str(
                     "posMode",
@@ -1015,8 +1055,138 @@ fn read_or_set(
                     .build()
             ))
         }
+        Kind::Bills => ok(bills(p, shared, desk)?),
+        Kind::TradeFee => {
+            let venue = match inst_type_venue(p.get("instType"))? {
+                Some(v) => v,
+                None => return Err(bad("50014", "Parameter instType can not be empty.")),
+            };
+            // OKX prints fee rates negative when they are charged; USDT-margined swaps read
+            // `makerU`/`takerU`.
+            let r = desk.account.fee_rates(venue);
+            let (maker, taker) = (-r.maker, -r.taker);
+            let swap = venue.is_perp();
+            let u = |d: Decimal| {
+                if swap {
+                    d.normalize().to_string()
+                } else {
+                    String::new()
+                }
+            };
+            ok(format!(
+                "[{}]",
+                Obj::new()
+                    .str("category", "1")
+                    .str("delivery", "")
+                    .str("exercise", "")
+                    .str("instType", if swap { "SWAP" } else { "SPOT" })
+                    .str("level", "Lv1")
+                    .dec("maker", maker)
+                    .str("makerU", &u(maker))
+                    .str("makerUSDC", "")
+                    .dec("taker", taker)
+                    .str("takerU", &u(taker))
+                    .str("takerUSDC", "")
+                    .str("ruleType", "normal")
+                    .str("ts", &now.to_string())
+                    .raw("fiat", "[]")
+                    .build()
+            ))
+        }
         Kind::Place | Kind::Cancel => unreachable!("order requests are routed before"),
     })
+}
+
+/// `GET /api/v5/account/bills` (and `-archive`): the funding ledger, bill `type` 8 with
+/// `subType` 173 (expense) or 174 (income), newest first; `balChg` and `pnl` signed from the
+/// account's side, `px` the mark it settled at, `sz` the position in contracts. Paged by
+/// `after` (older than a billId) and `before` (newer), `limit` 100 at most.
+fn bills(p: &Params, shared: &Shared, desk: &Desk<'_>) -> Result<String, (u16, String)> {
+    let only_inst = match p.get("instId") {
+        Some(id) => Some(inst(shared, &id)?),
+        None => None,
+    };
+    let wanted = p.get("type").is_none_or(|t| t == "8")
+        && p.get("instType").is_none_or(|t| t == "SWAP")
+        && p.get("mgnMode").is_none_or(|m| m == "cross");
+    let id_bound = |k: &str| p.get(k).and_then(|v| v.parse::<u64>().ok());
+    let (after, before) = (id_bound("after"), id_bound("before"));
+    let limit = p
+        .get("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 100);
+    let rows: Vec<String> = desk
+        .account
+        .funding_ledger()
+        .iter()
+        .rev()
+        .filter(|_| wanted)
+        .filter(|f| {
+            let sub = if f.amount.is_sign_negative() {
+                "173"
+            } else {
+                "174"
+            };
+            p.get("subType").is_none_or(|s| s == sub)
+        })
+        .filter(|f| p.get("ccy").is_none_or(|c| c == f.asset))
+        .filter(|f| {
+            only_inst.is_none_or(|(v, i)| {
+                shared
+                    .listing
+                    .get(i, v)
+                    .is_some_and(|l| l.symbol == f.symbol)
+            })
+        })
+        .filter(|f| after.is_none_or(|a| f.id < a) && before.is_none_or(|b| f.id > b))
+        .take(limit)
+        .map(|f| {
+            let ts = f.time_ms.to_string();
+            Obj::new()
+                .dec("bal", f.balance)
+                .dec("balChg", f.amount)
+                .str("billId", &f.id.to_string())
+                .str("ccy", &f.asset)
+                .str("clOrdId", "")
+                .str("execType", "")
+                .str("fee", "0")
+                .str("fillFwdPx", "")
+                .str("fillIdxPx", "")
+                .str("fillMarkPx", "")
+                .str("fillMarkVol", "")
+                .str("fillPxUsd", "")
+                .str("fillPxVol", "")
+                .str("fillTime", &ts)
+                .str("from", "")
+                .str("instId", &f.symbol)
+                .str("instType", "SWAP")
+                .str("interest", "0")
+                .str("mgnMode", "cross")
+                .str("notes", "")
+                .str("ordId", "")
+                .dec("pnl", f.amount)
+                .str("posBal", "0")
+                .str("posBalChg", "0")
+                .dec("px", f.mark)
+                .str(
+                    "subType",
+                    if f.amount.is_sign_negative() {
+                        "173"
+                    } else {
+                        "174"
+                    },
+                )
+                .dec("sz", f.position.abs())
+                .str("tag", "")
+                .str("to", "")
+                .str("tradeId", "")
+                .str("ts", &ts)
+                .str("type", "8")
+                .build()
+        })
+        .collect();
+    Ok(array(rows))
 }
 
 #[cfg(test)]
