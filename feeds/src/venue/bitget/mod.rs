@@ -6,6 +6,7 @@
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod sign;
 
 use crate::venue::market_ws::MarketWs;
 use crate::venue::symbols::{concatenated, split_concatenated_on};

@@ -6,6 +6,7 @@
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod sign;
 
 use carry_engine::Market;
 

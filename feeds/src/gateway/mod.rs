@@ -12,6 +12,20 @@
 //!
 //! Implementations: the embedded paper venue (`carry::gateway::paper::PaperVenue`, the
 //! default). Live signed REST gateways plug in through the same trait, from their venue's folder.
+//!
+//! Live venue gateways share the parts in this folder: [`credentials`], [`signer`] (the keyed
+//! HMAC and its text forms), [`request`] (a request built and signed into reused buffers),
+//! [`venue_clock`], [`budget`] (order-rate limits), [`http`] (the keep-alive client) and
+//! [`live`] (the [`Gateway`] over a venue's [`live::OrderApi`]). What is particular to each
+//! venue (what it signs, its fields and codes) lives in its folder under `venue/`.
+
+pub mod budget;
+pub mod credentials;
+pub mod http;
+pub mod live;
+pub mod request;
+pub mod signer;
+pub mod venue_clock;
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};

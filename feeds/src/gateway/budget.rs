@@ -1,0 +1,209 @@
+//! A gateway's order-rate budget: the venue's documented order limits as sliding windows,
+//! corrected by the usage the venue reports back, so carry throttles itself before the venue
+//! does.
+//!
+//! A sliding window is at least as strict as the fixed or rolling windows venues count in, so
+//! staying inside it stays inside theirs. When the venue's own count (a usage header) is higher
+//! than carry's — other clients on the same account, requests carry made before a restart — the
+//! difference is added as if sent now. A throttle answer blocks every send until the venue's
+//! `Retry-After` (or a default pause) has passed.
+
+/// One documented limit: at most `count` orders in any `window_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Orders allowed in a window.
+    pub count: u32,
+    /// The window, in milliseconds.
+    pub window_ms: u64,
+}
+
+/// Send times within one window, in a ring of `count` slots allocated once.
+#[derive(Clone, Debug)]
+struct Window {
+    limit: Limit,
+    stamps: Vec<u64>,
+    head: usize,
+    len: usize,
+}
+
+impl Window {
+    fn new(limit: Limit) -> Window {
+        Window {
+            limit,
+            stamps: vec![0; limit.count.max(1) as usize],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    fn expire(&mut self, now_ms: u64) {
+        while self.len > 0 {
+            let oldest = self.stamps[self.head];
+            if now_ms.saturating_sub(oldest) < self.limit.window_ms {
+                break;
+            }
+            self.head = (self.head + 1) % self.stamps.len();
+            self.len -= 1;
+        }
+    }
+
+    /// Milliseconds until one more send fits (0: now).
+    fn wait_ms(&self, now_ms: u64) -> u64 {
+        if self.len < self.limit.count as usize {
+            return 0;
+        }
+        let oldest = self.stamps[self.head];
+        (oldest + self.limit.window_ms).saturating_sub(now_ms)
+    }
+
+    fn push(&mut self, now_ms: u64) {
+        let cap = self.stamps.len();
+        if self.len == cap {
+            // Full (only through reported usage): the oldest gives way, keeping the window full.
+            self.head = (self.head + 1) % cap;
+            self.len -= 1;
+        }
+        self.stamps[(self.head + self.len) % cap] = now_ms;
+        self.len += 1;
+    }
+}
+
+/// The budget of one gateway.
+#[derive(Clone, Debug)]
+pub struct RateBudget {
+    windows: Vec<Window>,
+    blocked_until_ms: u64,
+}
+
+impl RateBudget {
+    /// A budget of the given limits (monotonic milliseconds throughout).
+    pub fn new(limits: &[Limit]) -> RateBudget {
+        RateBudget {
+            windows: limits.iter().map(|&l| Window::new(l)).collect(),
+            blocked_until_ms: 0,
+        }
+    }
+
+    /// Milliseconds until one more order may be sent (0: now).
+    pub fn wait_ms(&mut self, now_ms: u64) -> u64 {
+        let mut wait = self.blocked_until_ms.saturating_sub(now_ms);
+        for w in &mut self.windows {
+            w.expire(now_ms);
+            wait = wait.max(w.wait_ms(now_ms));
+        }
+        wait
+    }
+
+    /// Records one order sent at `now_ms`.
+    pub fn spend(&mut self, now_ms: u64) {
+        for w in &mut self.windows {
+            w.expire(now_ms);
+            w.push(now_ms);
+        }
+    }
+
+    /// The venue reports `used` orders in the window of `window_ms`: where that is more than
+    /// carry counted, the difference is added as spent now.
+    pub fn observe_used(&mut self, window_ms: u64, used: u32, now_ms: u64) {
+        for w in self
+            .windows
+            .iter_mut()
+            .filter(|w| w.limit.window_ms == window_ms)
+        {
+            w.expire(now_ms);
+            let used = (used as usize).min(w.stamps.len());
+            while w.len < used {
+                w.push(now_ms);
+            }
+        }
+    }
+
+    /// The venue reports `remaining` orders left in the window of `window_ms`.
+    pub fn observe_remaining(&mut self, window_ms: u64, remaining: u32, now_ms: u64) {
+        if let Some(count) = self
+            .windows
+            .iter()
+            .find(|w| w.limit.window_ms == window_ms)
+            .map(|w| w.limit.count)
+        {
+            self.observe_used(window_ms, count.saturating_sub(remaining), now_ms);
+        }
+    }
+
+    /// The venue throttled us: nothing is sent for `pause_ms`.
+    pub fn block_for(&mut self, pause_ms: u64, now_ms: u64) {
+        self.blocked_until_ms = self.blocked_until_ms.max(now_ms.saturating_add(pause_ms));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_window_waits_for_its_oldest_send_to_age_out() {
+        let mut b = RateBudget::new(&[Limit {
+            count: 3,
+            window_ms: 1_000,
+        }]);
+        for t in [0, 100, 200] {
+            assert_eq!(b.wait_ms(t), 0);
+            b.spend(t);
+        }
+        assert_eq!(b.wait_ms(300), 700);
+        assert_eq!(b.wait_ms(999), 1);
+        assert_eq!(b.wait_ms(1_000), 0);
+        b.spend(1_000);
+        assert_eq!(b.wait_ms(1_000), 100);
+    }
+
+    #[test]
+    fn the_strictest_of_several_windows_rules() {
+        let mut b = RateBudget::new(&[
+            Limit {
+                count: 2,
+                window_ms: 100,
+            },
+            Limit {
+                count: 3,
+                window_ms: 10_000,
+            },
+        ]);
+        b.spend(0);
+        b.spend(10);
+        assert_eq!(b.wait_ms(20), 80);
+        b.spend(100);
+        assert_eq!(b.wait_ms(200), 9_800);
+    }
+
+    #[test]
+    fn reported_usage_above_carrys_count_is_spent_now() {
+        let mut b = RateBudget::new(&[Limit {
+            count: 10,
+            window_ms: 1_000,
+        }]);
+        b.spend(0);
+        b.observe_used(1_000, 10, 500);
+        assert_eq!(b.wait_ms(500), 500, "the first send ages out at 1000");
+        b.observe_used(1_000, 3, 600); // lower than counted: carry's own count stands
+        assert_eq!(b.wait_ms(600), 400);
+        let mut b = RateBudget::new(&[Limit {
+            count: 10,
+            window_ms: 1_000,
+        }]);
+        b.observe_remaining(1_000, 0, 50);
+        assert_eq!(b.wait_ms(50), 1_000);
+        b.observe_used(60_000, 99, 50); // no such window: ignored
+        assert_eq!(b.wait_ms(1_050), 0);
+    }
+
+    #[test]
+    fn a_throttle_answer_blocks_every_send_until_it_passes() {
+        let mut b = RateBudget::new(&[]);
+        b.block_for(2_000, 1_000);
+        assert_eq!(b.wait_ms(1_500), 1_500);
+        b.block_for(100, 1_500); // a shorter pause never shortens the block
+        assert_eq!(b.wait_ms(2_999), 1);
+        assert_eq!(b.wait_ms(3_000), 0);
+    }
+}
