@@ -114,6 +114,32 @@ pub enum Reading {
     },
 }
 
+/// How one venue account is traded, as the config says.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// The account's key, secret and passphrase.
+    pub credentials: super::credentials::Credentials,
+    /// The receive window sent where the venue takes one (Binance `recvWindow`, Bybit
+    /// `X-BAPI-RECV-WINDOW`), in ms.
+    pub recv_window_ms: u32,
+    /// The venue's demo-trading switch where it is a request flag (OKX `x-simulated-trading`,
+    /// Bitget `paptrading`); testnets are other base URLs.
+    pub demo_trading: bool,
+    /// Spot orders go through the venue's margin path (borrowing for a short spot leg).
+    pub margin_spot: bool,
+}
+
+/// An account setting verified (or set) at start, before anything is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setup {
+    /// Positions are one-way (net), not hedge mode: carry refuses to trade in hedge mode.
+    OneWayMode,
+    /// The symbol's perp margin mode is cross.
+    CrossMargin,
+    /// The symbol's perp leverage.
+    Leverage(u32),
+}
+
 /// What one exchange market's order API knows: how to build and sign each call, and what its
 /// answers mean. Implemented in `venue/<exchange>/orders.rs`.
 pub trait OrderApi: Send {
@@ -145,6 +171,16 @@ pub trait OrderApi: Send {
 
     /// The venue's clock in Unix milliseconds, from the server-time answer.
     fn read_server_time(&self, answer: &Answer<'_>) -> Option<i64>;
+
+    /// Builds and signs the request that sets or checks `setup` for `symbol` (a perp), or
+    /// returns `false` where the setting does not apply to this market.
+    fn build_setup(&mut self, setup: Setup, symbol: &str, venue_ms: i64, req: &mut Request)
+        -> bool;
+
+    /// Reads the answer to a setup request: `Ok` when the setting is (now) as wanted, including
+    /// the venue's "not modified" answers; `Err` says what the venue said, for the operator
+    /// (hedge mode is an `Err` that says how to switch).
+    fn read_setup(&mut self, setup: Setup, answer: &Answer<'_>) -> Result<(), String>;
 
     /// Builds and signs the request that (re-)arms the venue's dead-man switch for `symbol`, so
     /// that its resting orders are cancelled if carry goes quiet for `countdown_ms`. `false`:
@@ -305,6 +341,40 @@ impl<A: OrderApi> LiveGateway<A> {
         Ok(self.clock.offset_ms())
     }
 
+    /// Sets or checks each of `setups` for every perp symbol this gateway trades. Returns what
+    /// the venue refused, as `(symbol, setup, what it said)`; empty: ready to trade.
+    pub fn set_up(&mut self, setups: &[Setup], now_ns: u64) -> Vec<(String, Setup, String)> {
+        let mut refused = Vec::new();
+        if self.clock.is_due(now_ns) {
+            if let Err(e) = self.sync_clock(now_ns) {
+                refused.push((String::new(), Setup::OneWayMode, e.to_string()));
+                return refused;
+            }
+        }
+        let symbols: Vec<String> = self.symbols.iter().flatten().cloned().collect();
+        for &setup in setups {
+            for symbol in &symbols {
+                let venue_ms = self.clock.signing_ms((self.wall_ms)());
+                if !self.api.build_setup(setup, symbol, venue_ms, &mut self.req) {
+                    continue;
+                }
+                self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                let result = match self.http.send(&self.req) {
+                    Ok(answer) => self.api.read_setup(setup, &answer),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(said) = result {
+                    refused.push((symbol.clone(), setup, said));
+                }
+                if setup == Setup::OneWayMode {
+                    // Account-wide on every venue: once is enough.
+                    break;
+                }
+            }
+        }
+        refused
+    }
+
     /// Builds and signs the request `order` would be sent as, without sending it (shadow mode,
     /// the signing benchmark).
     pub fn prepare(&mut self, call: Call, order: &OrderIntent) -> &Request {
@@ -329,7 +399,9 @@ impl<A: OrderApi> LiveGateway<A> {
                 Ok(())
             }
             None => {
-                self.stats.clock_sync_failures.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .clock_sync_failures
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(HttpFailure::NotSent(format!(
                     "{}: server time answer not understood (HTTP {})",
                     self.name, answer.status
@@ -498,12 +570,25 @@ impl<A: OrderApi> LiveGateway<A> {
 
     /// Turns a query's reading into a state, searching the fill history when the venue's lookup
     /// is windowed and it said "not found". `None`: nothing can be said (ambiguous).
-    fn resolve(&mut self, order: &OrderIntent, reading: Reading, now_ns: u64) -> Option<OrderState> {
+    fn resolve(
+        &mut self,
+        order: &OrderIntent,
+        reading: Reading,
+        now_ns: u64,
+    ) -> Option<OrderState> {
         match reading {
             Reading::Order(state) => Some(state),
             Reading::NotFound { .. } if self.api.lookup_is_windowed() => {
                 match self.exchange(Call::Fills, order, now_ns).0 {
-                    Reading::Order(state) if !state.cum_qty.is_zero() => Some(state),
+                    Reading::Order(mut state) if !state.cum_qty.is_zero() => {
+                        // Found only in the fill history: the order has ended.
+                        state.status = if state.cum_qty >= order.qty_venue {
+                            OrderStatus::Filled
+                        } else {
+                            OrderStatus::Canceled
+                        };
+                        Some(state)
+                    }
                     Reading::Order(_) | Reading::NotFound { .. } => {
                         Some(OrderState::empty(OrderStatus::NotFound))
                     }
@@ -520,7 +605,8 @@ impl<A: OrderApi> LiveGateway<A> {
             return;
         }
         let delay = self.options.follow_up_delay_ms * 1_000_000;
-        self.follow_ups.retain(|f| f.order.client_order_id != order.client_order_id);
+        self.follow_ups
+            .retain(|f| f.order.client_order_id != order.client_order_id);
         self.follow_ups.push(FollowUp {
             order: OrderIntent {
                 action: IntentAction::Query,
