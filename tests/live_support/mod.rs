@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carry::sim::{AcceptedOrder, SimConfig, SimVenues};
-use carry_engine::client_id::{ClientOrderId, InstanceId};
-use carry_engine::order::{
+use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
+use carry_engine::execution::order::{
     ExecReport, IntentAction, Leg, OrderIntent, Side, Step, TimeInForce,
 };
-use carry_engine::target::PairId;
+use carry_engine::decision::target::PairId;
 use carry_engine::{Universe, Venue};
 use carry_feeds::gateway::credentials::{Credentials, Secret};
 use carry_feeds::gateway::http::{HttpClient, HttpTimeouts};

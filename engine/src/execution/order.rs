@@ -350,11 +350,16 @@ pub enum RejectReason {
     VenueError,
     /// Any other reason the venue gave.
     Other,
+    /// The venue refused the credentials: key, signature, passphrase, permissions or IP. Nothing
+    /// on this venue will go through until an operator fixes the key.
+    Auth,
+    /// A post-only order would have taken liquidity.
+    PostOnly,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 8] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::None,
         RejectReason::InsufficientBalance,
         RejectReason::InvalidQuantity,
@@ -363,6 +368,8 @@ impl RejectReason {
         RejectReason::RateLimited,
         RejectReason::VenueError,
         RejectReason::Other,
+        RejectReason::Auth,
+        RejectReason::PostOnly,
     ];
 
     /// The reason's metric label (`rate_limited`).
@@ -376,6 +383,8 @@ impl RejectReason {
             RejectReason::RateLimited => "rate_limited",
             RejectReason::VenueError => "venue_error",
             RejectReason::Other => "other",
+            RejectReason::Auth => "auth",
+            RejectReason::PostOnly => "post_only",
         }
     }
 }

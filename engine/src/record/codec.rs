@@ -307,6 +307,8 @@ const fn reject_code(r: RejectReason) -> u8 {
         RejectReason::RateLimited => 5,
         RejectReason::VenueError => 6,
         RejectReason::Other => 7,
+        RejectReason::Auth => 8,
+        RejectReason::PostOnly => 9,
     }
 }
 
@@ -320,6 +322,8 @@ const fn reject_from(c: u8) -> Option<RejectReason> {
         5 => RejectReason::RateLimited,
         6 => RejectReason::VenueError,
         7 => RejectReason::Other,
+        8 => RejectReason::Auth,
+        9 => RejectReason::PostOnly,
         _ => return None,
     })
 }

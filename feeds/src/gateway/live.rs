@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use carry_engine::order::{
+use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, OrderIntent, OrderStatus, RejectReason, TimeInForce,
 };
 use carry_engine::{InstrumentId, Venue};
