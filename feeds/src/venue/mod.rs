@@ -51,6 +51,9 @@ pub struct Adapter {
     /// OKX do, or never, as Gate): `[execution] resolve = "resend"` is refused for live venues
     /// where it is not.
     pub resend_is_safe: PerMarket<bool>,
+    /// The live order gateway of a market of this exchange (signed REST orders), where carry
+    /// has one.
+    pub live: Option<crate::gateway::live::LiveFactory>,
     /// Whether book sizes are quoted in contracts rather than base units, per market.
     pub sizes_in_contracts: PerMarket<bool>,
     /// The exchange's own symbol for an upper-case base and quote on a market.

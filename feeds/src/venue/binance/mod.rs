@@ -37,6 +37,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -39,6 +39,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: true,
         spot: true,
     },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,
