@@ -54,9 +54,10 @@
 //!
 //! **Dead-man switch.** Bybit's DCP cancels the product's open orders once the account's
 //! private websocket has been gone for `timeWindow`; the REST call sets that window. The
-//! gateway re-sends it while GTC orders rest (it is account-wide per product, so at most one
-//! call per 200 ms, the endpoint's 5/s). On the venue, DCP acts only while a private websocket
-//! subscribed to `dcp` holds the account: that connection is what it watches.
+//! gateway re-sends it while GTC orders rest; the window is account-wide per product, so one
+//! instrument's turn re-arms it and the others' are skipped (the endpoint takes 5 requests a
+//! second). On the venue, DCP acts only while a private websocket subscribed to `dcp` holds the
+//! account: that connection is what it watches.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -100,8 +101,6 @@ const RESET_HEADER: usize = 2;
 const LIMIT_WINDOW_MS: u64 = 1_000;
 /// An IP over Bybit's HTTP limit gets 403 and must stay away for at least 10 minutes.
 const IP_BAN_MS: u64 = 600_000;
-/// The DCP endpoint takes 5 requests a second.
-const DCP_SPACING_MS: i64 = 200;
 /// DCP windows Bybit accepts, in seconds.
 const DCP_MIN_S: u64 = 3;
 const DCP_MAX_S: u64 = 300;
@@ -126,7 +125,9 @@ pub struct BybitOrders {
     margin_spot: bool,
     /// The call last built, so usage headers are read only from place answers.
     last_built: Option<Call>,
-    /// Venue time of the last DCP request built.
+    /// The symbol whose turn re-arms the account-wide DCP window, and the venue time it last
+    /// did.
+    dcp_owner: String,
     dcp_built_ms: Option<i64>,
 }
 
@@ -146,6 +147,7 @@ impl BybitOrders {
             recv_window_ms: config.recv_window_ms,
             margin_spot: config.margin_spot,
             last_built: None,
+            dcp_owner: String::new(),
             dcp_built_ms: None,
         }
     }
@@ -442,17 +444,22 @@ impl OrderApi for BybitOrders {
 
     fn build_dead_man_switch(
         &mut self,
-        _symbol: &str,
+        symbol: &str,
         countdown_ms: u64,
         venue_ms: i64,
         req: &mut Request,
     ) -> bool {
-        // One switch per product: the other instruments' turns in the same pass add nothing.
-        if self
+        // One window per product: one instrument's turn re-arms it; the others' turns add
+        // nothing while that renewal is fresh (less than half a window old).
+        let fresh = self
             .dcp_built_ms
-            .is_some_and(|t| (venue_ms - t).abs() < DCP_SPACING_MS)
-        {
+            .is_some_and(|t| venue_ms.saturating_sub(t) < (countdown_ms / 2) as i64);
+        if symbol != self.dcp_owner && fresh {
             return false;
+        }
+        if symbol != self.dcp_owner {
+            self.dcp_owner.clear();
+            self.dcp_owner.push_str(symbol);
         }
         let seconds = countdown_ms.div_ceil(1_000).clamp(DCP_MIN_S, DCP_MAX_S);
         req.start(Method::Post, "/v5/order/disconnected-cancel-all");
@@ -1618,7 +1625,7 @@ mod tests {
     }
 
     #[test]
-    fn the_dead_man_switch_sets_the_products_window_once_per_pass() {
+    fn the_dead_man_switch_sets_the_products_window_once_for_all_instruments() {
         let mut perp = BybitOrders::new(PERP, &config(false));
         let mut req = Request::new();
         assert!(perp.build_dead_man_switch("BTCUSDT", 60_000, TS, &mut req));
@@ -1631,9 +1638,14 @@ mod tests {
             )
         );
         assert!(req.header_value("X-BAPI-SIGN").is_some());
-        // Another instrument in the same pass: one switch per product covers it.
+        // Another instrument's turn while the window is fresh: the product's one switch
+        // covers it. The first instrument's next turn re-arms it, however soon.
         assert!(!perp.build_dead_man_switch("ETHUSDT", 60_000, TS + 5, &mut req));
-        assert!(perp.build_dead_man_switch("ETHUSDT", 60_000, TS + 200, &mut req));
+        assert!(!perp.build_dead_man_switch("ETHUSDT", 60_000, TS + 29_999, &mut req));
+        assert!(perp.build_dead_man_switch("BTCUSDT", 60_000, TS + 50, &mut req));
+        // The first instrument went quiet for half a window: the next one takes over.
+        assert!(perp.build_dead_man_switch("ETHUSDT", 60_000, TS + 30_050, &mut req));
+        assert!(!perp.build_dead_man_switch("BTCUSDT", 60_000, TS + 30_060, &mut req));
         // The window is whole seconds within Bybit's 3..=300.
         for (countdown, window) in [(1_000, 3), (10_500, 11), (3_600_000, 300)] {
             let mut api = BybitOrders::new(SPOT, &config(false));
