@@ -246,15 +246,20 @@ impl BybitOrders {
         reading_of(code, msg, retry_after_ms)
     }
 
+    /// The `result.list` of a lookup answer, or the reading of an answer without one.
+    fn list<'a, T: Deserialize<'a>>(&self, answer: &'a Answer<'_>) -> Result<Vec<T>, Reading> {
+        let env: Envelope<'a, ListOf<T>> = envelope(answer)?;
+        if env.ret_code != 0 {
+            return Err(self.refusal(answer, env.ret_code, &env.ret_msg, env.time));
+        }
+        Ok(env.result.map(|r| r.list).unwrap_or_default())
+    }
+
     fn read_query(&self, order: &OrderIntent, answer: &Answer<'_>) -> Reading {
-        let env: Envelope<'_, ListOf<OrderRow<'_>>> = match envelope(answer) {
-            Ok(e) => e,
+        let list: Vec<OrderRow<'_>> = match self.list(answer) {
+            Ok(l) => l,
             Err(r) => return r,
         };
-        if env.ret_code != 0 {
-            return self.refusal(answer, env.ret_code, &env.ret_msg, env.time);
-        }
-        let list = env.result.map(|r| r.list).unwrap_or_default();
         let id = order.client_order_id.as_str();
         match list.iter().find(|r| r.link_id == id) {
             Some(row) => match order_state(self.venue.market, row) {
@@ -266,14 +271,10 @@ impl BybitOrders {
     }
 
     fn read_fills(&self, order: &OrderIntent, answer: &Answer<'_>) -> Reading {
-        let env: Envelope<'_, ListOf<FillRow<'_>>> = match envelope(answer) {
-            Ok(e) => e,
+        let list: Vec<FillRow<'_>> = match self.list(answer) {
+            Ok(l) => l,
             Err(r) => return r,
         };
-        if env.ret_code != 0 {
-            return self.refusal(answer, env.ret_code, &env.ret_msg, env.time);
-        }
-        let list = env.result.map(|r| r.list).unwrap_or_default();
         let id = order.client_order_id.as_str();
         let rows = list.iter().filter(|r| {
             r.link_id == id && matches!(&*r.exec_type, "" | "Trade" | "AdlTrade" | "BustTrade")
