@@ -2,10 +2,12 @@
 //! Symbols are base and quote run together (`BTCUSDT`); USDC-settled perpetuals are spelled
 //! `BTCPERP`. Sizes are base units.
 //!
-//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`].
+//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`];
+//! orders go through [`orders`], signed by [`sign`].
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod orders;
 pub mod sign;
 
 use carry_engine::Market;
