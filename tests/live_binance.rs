@@ -5,6 +5,7 @@
 
 mod live_support;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use carry::sim::record::Finish;
@@ -15,9 +16,11 @@ use carry_engine::execution::order::{
 use carry_engine::{Exchange, Venue};
 use carry_feeds::gateway::budget::Limit;
 use carry_feeds::gateway::credentials::Secret;
-use carry_feeds::gateway::live::{LiveGateway, LiveOptions, Setup};
+use carry_feeds::gateway::http::{HttpClient, HttpTimeouts};
+use carry_feeds::gateway::live::{Call, LiveGateway, LiveOptions, OrderApi, Reading, Setup};
+use carry_feeds::gateway::request::Request;
 use carry_feeds::gateway::Gateway;
-use carry_feeds::transport::clock::mono_ns;
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_feeds::venue::binance::orders::BinanceOrders;
 use live_support::*;
 use rust_decimal::Decimal;
@@ -347,20 +350,8 @@ fn a_skewed_clock_is_refused_once_then_the_same_id_goes_through_after_a_resync()
         let r = one(call(&mut gw, &o), venue.as_str());
         assert_eq!(r.status, OrderStatus::Filled, "{venue} {skew}: {r:?}");
         let stats = gw.stats();
-        assert_eq!(
-            stats
-                .timestamp_rejects
-                .load(std::sync::atomic::Ordering::Relaxed),
-            1
-        );
-        assert!(
-            (stats
-                .clock_offset_ms
-                .load(std::sync::atomic::Ordering::Relaxed)
-                - skew)
-                .abs()
-                < 1_000
-        );
+        assert_eq!(stats.timestamp_rejects.load(Ordering::Relaxed), 1);
+        assert!((stats.clock_offset_ms.load(Ordering::Relaxed) - skew).abs() < 1_000);
         assert_eq!(
             rig.accepted_count(venue, &o.client_order_id),
             1,
@@ -416,7 +407,7 @@ fn a_burst_past_the_order_limit_waits_in_the_backlog_and_every_order_goes_once()
         assert!(reports.iter().all(ended_trading), "{who}: {reports:?}");
         assert_eq!(reports.len(), orders.len(), "{who}");
         assert_eq!(
-            stats.throttled.load(std::sync::atomic::Ordering::Relaxed),
+            stats.throttled.load(Ordering::Relaxed),
             0,
             "{who}: the budget held them, the venue never had to"
         );
@@ -434,32 +425,76 @@ fn a_burst_past_the_order_limit_waits_in_the_backlog_and_every_order_goes_once()
 }
 
 #[test]
-fn a_venue_throttle_holds_intents_until_retry_after_and_none_is_refused() {
-    // The venue allows 3 a second; carry only knows the documented limits, so the venue says
-    // -1015 with Retry-After, and the refused intent goes again under the same id.
+fn a_venue_throttle_holds_intents_and_none_is_refused() {
+    // The venue allows 3 a second; carry only knows the documented limits, so the venue
+    // refuses with -1015 (futures with Retry-After, spot without), and the refused intent goes
+    // again under the same id once the pause has passed.
     let three = RateLimit::new(3, Duration::from_secs(1));
+    let lots = RateLimit::new(10_000, Duration::from_secs(60));
     let rig = rig_with(|c| SimConfig {
         rate_limits: SimRateLimits {
-            binance_perp_orders: [three, RateLimit::new(10_000, Duration::from_secs(60))],
+            binance_perp_orders: [three, lots],
+            binance_spot_orders: [three, lots],
             ..SimRateLimits::default()
         },
         ..c
     });
-    let mut gw = gateway(&rig, perp());
-    let orders: Vec<OrderIntent> = (1..=6)
-        .map(|cycle| taking(&rig, perp(), Side::Buy, "0.001", cycle))
-        .collect();
-    let reports = burst(&mut gw, &orders);
-    assert!(reports.iter().all(ended_trading), "{reports:?}");
-    assert_eq!(reports.len(), orders.len());
-    assert!(
-        gw.stats()
-            .throttled
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 1
-    );
-    for o in &orders {
-        assert_eq!(rig.accepted_count(perp(), &o.client_order_id), 1);
+    for venue in [perp(), spot()] {
+        let who = venue.as_str();
+        let mut gw = gateway(&rig, venue);
+        let orders: Vec<OrderIntent> = (1..=6)
+            .map(|cycle| taking(&rig, venue, Side::Buy, "0.001", cycle))
+            .collect();
+        let reports = burst(&mut gw, &orders);
+        assert!(reports.iter().all(ended_trading), "{who}: {reports:?}");
+        assert_eq!(reports.len(), orders.len(), "{who}");
+        assert!(gw.stats().throttled.load(Ordering::Relaxed) >= 1, "{who}");
+        for o in &orders {
+            assert_eq!(rig.accepted_count(venue, &o.client_order_id), 1, "{who}");
+        }
+    }
+}
+
+#[test]
+fn an_order_count_refusal_says_when_to_come_back_on_futures_only() {
+    let one_a_minute = RateLimit::new(1, Duration::from_secs(60));
+    let rig = rig_with(|c| SimConfig {
+        rate_limits: SimRateLimits {
+            binance_perp_orders: [one_a_minute, one_a_minute],
+            binance_spot_orders: [one_a_minute, one_a_minute],
+            ..SimRateLimits::default()
+        },
+        ..c
+    });
+    for venue in [perp(), spot()] {
+        let mut api = api(&rig, venue);
+        let mut http = HttpClient::new(
+            HttpClient::agent(HttpTimeouts::default()),
+            &rig.sim.rest_url(venue),
+            api.usage_headers(),
+        );
+        let mut req = Request::new();
+        for cycle in 1..=2 {
+            let o = taking(&rig, venue, Side::Buy, "0.001", cycle);
+            api.build(Call::Place, &o, "BTCUSDT", unix_ms(), &mut req);
+            let answer = http.send(&req).expect("answered");
+            let reading = api.read(Call::Place, &o, &answer);
+            if cycle == 1 {
+                assert!(matches!(reading, Reading::Order(_)), "{venue}: {reading:?}");
+                continue;
+            }
+            match reading {
+                Reading::Throttled {
+                    code: -1015,
+                    retry_after_ms: Some(ms),
+                } if venue.is_perp() => assert!((1_000..=60_000).contains(&ms), "{ms}"),
+                Reading::Throttled {
+                    code: -1015,
+                    retry_after_ms: None,
+                } if !venue.is_perp() => {}
+                other => panic!("{venue}: {other:?}"),
+            }
+        }
     }
 }
 
@@ -549,7 +584,7 @@ fn the_dead_man_switch_is_renewed_while_polled_and_cancels_when_renewal_stops() 
     let o = resting(&rig, perp(), 1);
     assert_eq!(one(call(&mut gw, &o), "rest").status, OrderStatus::Open);
     let stats = gw.stats();
-    let requests = || stats.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let requests = || stats.requests.load(Ordering::Relaxed);
     let before = requests();
     // Ten renewals span a second: twice the countdown.
     poll_until(&mut gw, PATIENCE, |_| requests() >= before + 10);
