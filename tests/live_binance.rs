@@ -379,23 +379,24 @@ static ONE_SECOND_LIMIT: [Limit; 1] = [Limit {
     window_ms: 1_000,
 }];
 
-fn five_a_second() -> SimRateLimits {
-    let five = RateLimit::new(5, Duration::from_secs(1));
+/// A simulator whose two markets each allow `orders` new orders per `window`.
+fn rig_limited(orders: u32, window: Duration) -> LiveRig {
+    let limit = RateLimit::new(orders, window);
     let lots = RateLimit::new(10_000, Duration::from_secs(60));
-    SimRateLimits {
-        binance_perp_orders: [five, lots],
-        binance_spot_orders: [five, lots],
-        ..SimRateLimits::default()
-    }
+    rig_with(|c| SimConfig {
+        rate_limits: SimRateLimits {
+            binance_perp_orders: [limit, lots],
+            binance_spot_orders: [limit, lots],
+            ..SimRateLimits::default()
+        },
+        ..c
+    })
 }
 
 #[test]
 fn a_burst_past_the_order_limit_waits_in_the_backlog_and_every_order_goes_once() {
     // The venue allows 5 orders a second; carry's budget knows it (at 90 %: 4).
-    let rig = rig_with(|c| SimConfig {
-        rate_limits: five_a_second(),
-        ..c
-    });
+    let rig = rig_limited(5, Duration::from_secs(1));
     for venue in [perp(), spot()] {
         let who = venue.as_str();
         let mut gw = rig.gateway(api(&rig, venue).with_order_limits(&ONE_SECOND_LIMIT));
@@ -429,16 +430,7 @@ fn a_venue_throttle_holds_intents_and_none_is_refused() {
     // The venue allows 3 a second; carry only knows the documented limits, so the venue
     // refuses with -1015 (futures with Retry-After, spot without), and the refused intent goes
     // again under the same id once the pause has passed.
-    let three = RateLimit::new(3, Duration::from_secs(1));
-    let lots = RateLimit::new(10_000, Duration::from_secs(60));
-    let rig = rig_with(|c| SimConfig {
-        rate_limits: SimRateLimits {
-            binance_perp_orders: [three, lots],
-            binance_spot_orders: [three, lots],
-            ..SimRateLimits::default()
-        },
-        ..c
-    });
+    let rig = rig_limited(3, Duration::from_secs(1));
     for venue in [perp(), spot()] {
         let who = venue.as_str();
         let mut gw = gateway(&rig, venue);
@@ -457,15 +449,7 @@ fn a_venue_throttle_holds_intents_and_none_is_refused() {
 
 #[test]
 fn an_order_count_refusal_says_when_to_come_back_on_futures_only() {
-    let one_a_minute = RateLimit::new(1, Duration::from_secs(60));
-    let rig = rig_with(|c| SimConfig {
-        rate_limits: SimRateLimits {
-            binance_perp_orders: [one_a_minute, one_a_minute],
-            binance_spot_orders: [one_a_minute, one_a_minute],
-            ..SimRateLimits::default()
-        },
-        ..c
-    });
+    let rig = rig_limited(1, Duration::from_secs(60));
     for venue in [perp(), spot()] {
         let mut api = api(&rig, venue);
         let mut http = HttpClient::new(
