@@ -2,10 +2,12 @@
 //! (`stream.binance.com:9443`, REST `api.binance.com`). Symbols are base and quote run together
 //! (`BTCUSDT`) on both markets; sizes are base units on both.
 //!
-//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`].
+//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`];
+//! requests are signed in [`sign`], and orders are placed, cancelled and queried in [`orders`].
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod orders;
 pub mod sign;
 
 use crate::venue::market_ws::MarketWs;
