@@ -431,19 +431,18 @@ impl Config {
                     .map_err(|e: carry_engine::market::venue::UnknownVenue| {
                         (format!("venues.{name}"), e.to_string())
                     })?;
-            if self.mode_of(venue) == ExecutionMode::Live {
-                if self.execution.resolve == ResolveMode::Resend
-                    && !carry_feeds::venue::adapter(venue.exchange)
-                        .resend_is_safe
-                        .get(venue.market)
-                {
-                    return Err((
-                        "execution.resolve".into(),
-                        format!("\"resend\" is not safe on {venue}, which trades live: it does not refuse a repeated client order id for good, so a resend could place the order twice; use \"query\""),
-                    ));
-                }
-                // The key variables are checked where they are read, at start: a replayed
-                // journal's config keeps no *_env keys, and needs none.
+            // The key variables are checked where they are read, at start: a replayed
+            // journal's config keeps no *_env keys, and needs none.
+            if self.mode_of(venue) == ExecutionMode::Live
+                && self.execution.resolve == ResolveMode::Resend
+                && !carry_feeds::venue::adapter(venue.exchange)
+                    .resend_is_safe
+                    .get(venue.market)
+            {
+                return Err((
+                    "execution.resolve".into(),
+                    format!("\"resend\" is not safe on {venue}, which trades live: it does not refuse a repeated client order id for good, so a resend could place the order twice; use \"query\""),
+                ));
             }
             // Fees, margin and leverage are checked with the engine's settings (their ranges
             // live there), by `engine_parts` below.

@@ -130,6 +130,19 @@ impl RateBudget {
         }
     }
 
+    /// The venue throttled us without saying for how long: its shortest window counts as full
+    /// from now, so the next order waits for that window to pass.
+    pub fn fill_shortest(&mut self, now_ms: u64) {
+        if let Some(w) = self.windows.iter_mut().min_by_key(|w| w.limit.window_ms) {
+            w.expire(now_ms);
+            while w.len < w.stamps.len() {
+                w.push(now_ms);
+            }
+        } else {
+            self.block_for(1_000, now_ms);
+        }
+    }
+
     /// The venue throttled us: nothing is sent for `pause_ms`.
     pub fn block_for(&mut self, pause_ms: u64, now_ms: u64) {
         self.blocked_until_ms = self.blocked_until_ms.max(now_ms.saturating_add(pause_ms));
@@ -195,6 +208,30 @@ mod tests {
         assert_eq!(b.wait_ms(50), 1_000);
         b.observe_used(60_000, 99, 50); // no such window: ignored
         assert_eq!(b.wait_ms(1_050), 0);
+    }
+
+    #[test]
+    fn a_throttle_without_a_time_fills_the_shortest_window() {
+        let mut b = RateBudget::new(&[
+            Limit {
+                count: 5,
+                window_ms: 10_000,
+            },
+            Limit {
+                count: 100,
+                window_ms: 60_000,
+            },
+        ]);
+        b.spend(0);
+        b.fill_shortest(2_000);
+        // The 10 s window is full from 2 s: the next send waits for its oldest stamp (0 s) to
+        // age out.
+        assert_eq!(b.wait_ms(2_000), 8_000);
+        assert_eq!(b.wait_ms(9_999), 1);
+        assert_eq!(b.wait_ms(10_000), 0);
+        let mut none = RateBudget::new(&[]);
+        none.fill_shortest(0);
+        assert_eq!(none.wait_ms(0), 1_000, "no window: a one-second pause");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use carry_engine::execution::client_id::ClientOrderId;
 use carry_engine::execution::order::{
     ExecKind, ExecReport, IntentAction, OrderIntent, OrderStatus, RejectReason, TimeInForce,
 };
@@ -57,6 +58,22 @@ pub struct OrderState {
     pub fee_quote: Decimal,
     /// Fees charged in the base asset so far (spot buys on some venues; positive: paid).
     pub fee_base: Decimal,
+    /// Whether the answer told the fees of what executed.
+    pub fees: Fees,
+}
+
+/// What an answer said about the fees of what executed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fees {
+    /// `fee_quote` and `fee_base` are complete.
+    Known,
+    /// The answer carries no fees, and they are charged in the quote asset (perps): the fill is
+    /// reported now, the fees from the fill history ([`Call::Fills`]) just after.
+    LaterInQuote,
+    /// The answer carries no fees and they may be charged in the base asset (a spot buy): the
+    /// fill history is read before the fill is reported, so the quantity reported is what the
+    /// balance received.
+    NeededNow,
 }
 
 impl OrderState {
@@ -68,6 +85,7 @@ impl OrderState {
             avg_price: Decimal::ZERO,
             fee_quote: Decimal::ZERO,
             fee_base: Decimal::ZERO,
+            fees: Fees::Known,
         }
     }
 }
@@ -83,6 +101,9 @@ pub enum Reading {
         /// The venue's code, for logs.
         code: i32,
     },
+    /// A cancel was accepted, but its answer does not show what the order executed before it
+    /// ended (an acknowledgement): the gateway queries the order.
+    CancelAccepted,
     /// The venue does not know the client order id (or no longer, outside its lookup window).
     NotFound {
         /// The venue's code, for logs.
@@ -183,8 +204,9 @@ pub trait OrderApi: Send {
     fn read_setup(&mut self, setup: Setup, answer: &Answer<'_>) -> Result<(), String>;
 
     /// Builds and signs the request that (re-)arms the venue's dead-man switch for `symbol`, so
-    /// that its resting orders are cancelled if carry goes quiet for `countdown_ms`. `false`:
-    /// the venue has none (the default).
+    /// that its resting orders are cancelled if carry goes quiet for `countdown_ms`; a
+    /// `countdown_ms` of 0 disarms it. `false`: the venue has none (the default), or cannot
+    /// do what is asked (a switch that cannot be disarmed).
     fn build_dead_man_switch(
         &mut self,
         _symbol: &str,
@@ -195,8 +217,22 @@ pub trait OrderApi: Send {
         false
     }
 
-    /// Corrects the budget from an answer's usage headers (monotonic ms).
-    fn observe_usage(&self, _answer: &Answer<'_>, _budget: &mut RateBudget, _now_ms: u64) {}
+    /// Corrects the budget from the usage headers of the answer to `call` (monotonic ms).
+    fn observe_usage(
+        &self,
+        _call: Call,
+        _answer: &Answer<'_>,
+        _budget: &mut RateBudget,
+        _now_ms: u64,
+    ) {
+    }
+
+    /// Whether the dead-man switch is per symbol (Binance, Gate) rather than one for the whole
+    /// market (OKX cancel-all-after, Bybit DCP): a per-market switch is renewed once per
+    /// interval, with the first symbol that has a resting order.
+    fn dead_man_per_symbol(&self) -> bool {
+        true
+    }
 
     /// Whether a lookup by client order id only covers a window (Gate: open orders and 60 s
     /// after they end; Bybit: the last 500 closed), so a `NotFound` must be checked against
@@ -287,8 +323,12 @@ pub struct LiveGateway<A: OrderApi> {
     req: Request,
     backlog: VecDeque<OrderIntent>,
     follow_ups: Vec<FollowUp>,
-    /// Instruments with a GTC order that may rest, and when their switch was last armed.
+    /// GTC orders that may be resting, by client order id.
+    resting: Vec<(ClientOrderId, InstrumentId)>,
+    /// Instruments whose dead-man switch carry has armed, and when it last renewed it.
     armed: Vec<(InstrumentId, u64)>,
+    /// Fills reported before their (quote) fees were known: the fill history is read for them.
+    fee_follow_ups: Vec<(OrderIntent, OrderState)>,
     stats: Arc<LiveStats>,
     wall_ms: fn() -> i64,
 }
@@ -324,7 +364,9 @@ impl<A: OrderApi> LiveGateway<A> {
             req: Request::new(),
             backlog: VecDeque::with_capacity(1024),
             follow_ups: Vec::with_capacity(64),
+            resting: Vec::with_capacity(64),
             armed: Vec::with_capacity(16),
+            fee_follow_ups: Vec::with_capacity(16),
             stats: Arc::new(LiveStats::default()),
             wall_ms,
         }
@@ -441,7 +483,8 @@ impl<A: OrderApi> LiveGateway<A> {
             let reading = match self.http.send(&self.req) {
                 Ok(answer) => {
                     let recv_ms = crate::transport::clock::mono_ns() / 1_000_000;
-                    self.api.observe_usage(&answer, &mut self.budget, recv_ms);
+                    self.api
+                        .observe_usage(call, &answer, &mut self.budget, recv_ms);
                     self.api.read(call, order, &answer)
                 }
                 Err(HttpFailure::NotSent(_)) => Reading::Rejected {
@@ -467,8 +510,14 @@ impl<A: OrderApi> LiveGateway<A> {
                 }
                 Reading::Throttled { retry_after_ms, .. } => {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    self.budget
-                        .block_for(retry_after_ms.unwrap_or(1_000), recv_ns / 1_000_000);
+                    if call == Call::Place {
+                        let now_ms = recv_ns / 1_000_000;
+                        match retry_after_ms {
+                            Some(ms) => self.budget.block_for(ms, now_ms),
+                            // No word on when: the venue's shortest window is full.
+                            None => self.budget.fill_shortest(now_ms),
+                        }
+                    }
                 }
                 Reading::Unknown { .. } => {
                     self.stats.ambiguous.fetch_add(1, Ordering::Relaxed);
@@ -498,9 +547,52 @@ impl<A: OrderApi> LiveGateway<A> {
         r.cum_qty_base = (gross - state.fee_base).max(Decimal::ZERO);
         r.avg_price = state.avg_price;
         r.fee_quote = state.fee_quote + state.fee_base * state.avg_price;
+        if state.status == OrderStatus::Rejected {
+            // A refusal learned from a query or a place answer's status, without a code.
+            r.reject = RejectReason::Other;
+        }
         r.sent_ns = sent_ns;
         r.recv_ns = recv_ns;
         r
+    }
+
+    /// Hands a report out, and forgets a resting order once it has ended.
+    fn emit(&mut self, out: &mut Vec<ExecReport>, report: ExecReport) {
+        if report.status.is_terminal() || report.status == OrderStatus::NotFound {
+            self.resting
+                .retain(|(cid, _)| *cid != report.client_order_id);
+        }
+        out.push(report);
+    }
+
+    /// Completes `state`'s fees where the answer lacked them: from the fill history now when the
+    /// fees may be in the base asset (the quantity reported depends on them), or just after the
+    /// report when they are in quote. `None`: the fees that decide the quantity could not be
+    /// read, so nothing is reported (the engine asks again).
+    fn with_fees(
+        &mut self,
+        order: &OrderIntent,
+        mut state: OrderState,
+        now_ns: u64,
+    ) -> Option<OrderState> {
+        if state.fees == Fees::Known || state.cum_qty.is_zero() {
+            return Some(state);
+        }
+        if state.fees == Fees::LaterInQuote {
+            self.fee_follow_ups
+                .retain(|(o, _)| o.client_order_id != order.client_order_id);
+            self.fee_follow_ups.push((*order, state));
+            return Some(state);
+        }
+        match self.exchange(Call::Fills, order, now_ns).0 {
+            Reading::Order(fills) if fills.cum_qty >= state.cum_qty => {
+                state.fee_quote = fills.fee_quote;
+                state.fee_base = fills.fee_base;
+                state.fees = Fees::Known;
+                Some(state)
+            }
+            _ => None,
+        }
     }
 
     fn rejected(
@@ -528,6 +620,13 @@ impl<A: OrderApi> LiveGateway<A> {
         let (reading, sent, recv) = self.exchange(Call::Place, order, now_ns);
         match reading {
             Reading::Order(state) => {
+                if state.status == OrderStatus::Open && order.tif == TimeInForce::Gtc {
+                    self.resting.push((order.client_order_id, order.instrument));
+                }
+                let Some(state) = self.with_fees(order, state, recv) else {
+                    // Executed, fees unknown: the engine resolves it by query.
+                    return;
+                };
                 let kind = match state.status {
                     OrderStatus::Open if state.cum_qty.is_zero() => ExecKind::Ack,
                     OrderStatus::Open => ExecKind::PartialFill,
@@ -536,25 +635,24 @@ impl<A: OrderApi> LiveGateway<A> {
                     OrderStatus::Rejected => ExecKind::Rejected,
                     OrderStatus::NotFound => ExecKind::QueryAnswer,
                 };
-                out.push(self.report(order, kind, &state, sent, recv));
-                if state.status == OrderStatus::Open {
-                    if order.tif == TimeInForce::Ioc {
-                        self.follow_up(order, recv);
-                    } else {
-                        self.arm(order.instrument);
-                    }
+                let report = self.report(order, kind, &state, sent, recv);
+                self.emit(out, report);
+                if state.status == OrderStatus::Open && order.tif == TimeInForce::Ioc {
+                    self.follow_up(order, recv);
                 }
             }
             Reading::Duplicate { .. } => {
                 // The venue has the id: what it holds is the answer.
                 let (reading, _, recv) = self.exchange(Call::Query, order, recv);
                 if let Some(state) = self.resolve(order, reading, recv) {
-                    out.push(self.report(order, ExecKind::Duplicate, &state, sent, recv));
+                    let report = self.report(order, ExecKind::Duplicate, &state, sent, recv);
+                    self.emit(out, report);
                 }
             }
             Reading::Rejected { reason, code } => {
                 out.push(Self::rejected(order, reason, code, sent, recv));
             }
+            Reading::CancelAccepted => {}
             Reading::Throttled { .. } => {
                 // Refused before the matching engine: the same id goes again when the budget
                 // allows.
@@ -578,7 +676,7 @@ impl<A: OrderApi> LiveGateway<A> {
         now_ns: u64,
     ) -> Option<OrderState> {
         match reading {
-            Reading::Order(state) => Some(state),
+            Reading::Order(state) => self.with_fees(order, state, now_ns),
             Reading::NotFound { .. } if self.api.lookup_is_windowed() => {
                 match self.exchange(Call::Fills, order, now_ns).0 {
                     Reading::Order(mut state) if !state.cum_qty.is_zero() => {
@@ -588,6 +686,7 @@ impl<A: OrderApi> LiveGateway<A> {
                         } else {
                             OrderStatus::Canceled
                         };
+                        state.fees = Fees::Known;
                         Some(state)
                     }
                     Reading::Order(_) | Reading::NotFound { .. } => {
@@ -619,9 +718,59 @@ impl<A: OrderApi> LiveGateway<A> {
         });
     }
 
-    fn arm(&mut self, instrument: InstrumentId) {
-        if !self.armed.iter().any(|(i, _)| *i == instrument) {
-            self.armed.push((instrument, 0));
+    /// Keeps the venue's dead-man switch armed while carry has resting orders, renewed every
+    /// interval; disarms it (countdown 0) where none rest any more. A per-market switch is one
+    /// slot, renewed with the symbol of any resting order.
+    fn renew_dead_man_switch(&mut self, now_ns: u64) {
+        let per_symbol = self.api.dead_man_per_symbol();
+        let every = self.options.dead_man_interval_ms * 1_000_000;
+        // Arm what rests and is not armed yet.
+        for k in 0..self.resting.len() {
+            let instrument = self.resting[k].1;
+            let armed = if per_symbol {
+                self.armed.iter().any(|(i, _)| *i == instrument)
+            } else {
+                !self.armed.is_empty()
+            };
+            if !armed {
+                self.armed.push((instrument, 0));
+            }
+        }
+        let mut k = 0;
+        while k < self.armed.len() {
+            let (instrument, last) = self.armed[k];
+            let still_resting = if per_symbol {
+                self.resting.iter().any(|(_, i)| *i == instrument)
+            } else {
+                !self.resting.is_empty()
+            };
+            let countdown = if still_resting {
+                if last != 0 && now_ns.saturating_sub(last) < every {
+                    k += 1;
+                    continue;
+                }
+                self.options.dead_man_countdown_ms
+            } else {
+                0
+            };
+            if let Some(symbol) = symbol_of(&self.symbols, instrument) {
+                let venue_ms = self.clock.signing_ms((self.wall_ms)());
+                if self
+                    .api
+                    .build_dead_man_switch(symbol, countdown, venue_ms, &mut self.req)
+                {
+                    self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                    // A failed renewal is retried at the next interval; the countdown is
+                    // longer than the interval.
+                    let _ = self.http.send(&self.req);
+                }
+            }
+            if still_resting {
+                self.armed[k].1 = now_ns.max(1);
+                k += 1;
+            } else {
+                self.armed.swap_remove(k);
+            }
         }
     }
 
@@ -630,7 +779,8 @@ impl<A: OrderApi> LiveGateway<A> {
         match self.resolve(order, reading, recv) {
             Some(state) => {
                 let open = state.status == OrderStatus::Open;
-                out.push(self.report(order, ExecKind::QueryAnswer, &state, sent, recv));
+                let report = self.report(order, ExecKind::QueryAnswer, &state, sent, recv);
+                self.emit(out, report);
                 open
             }
             None => true,
@@ -678,13 +828,29 @@ impl<A: OrderApi> Gateway for LiveGateway<A> {
             // Never sent: cancelling it is dropping it.
             self.backlog.remove(pos);
             let state = OrderState::empty(OrderStatus::Canceled);
-            out.push(self.report(order, ExecKind::Canceled, &state, now_ns, now_ns));
+            let report = self.report(order, ExecKind::Canceled, &state, now_ns, now_ns);
+            self.emit(out, report);
             return;
         }
         let (reading, sent, recv) = self.exchange(Call::Cancel, order, now_ns);
         match reading {
             Reading::Order(state) => {
-                out.push(self.report(order, ExecKind::Canceled, &state, sent, recv));
+                if let Some(state) = self.with_fees(order, state, recv) {
+                    let report = self.report(order, ExecKind::Canceled, &state, sent, recv);
+                    self.emit(out, report);
+                    if state.status == OrderStatus::Open {
+                        // Cancel accepted but not yet done at the venue: watch it end.
+                        self.follow_up(order, recv);
+                    }
+                }
+            }
+            // An acknowledgement only: what executed before the order ended is asked for, and
+            // asked again while the venue still shows it open.
+            Reading::CancelAccepted => {
+                let still_open = self.query_into(order, recv, out);
+                if still_open {
+                    self.follow_up(order, recv);
+                }
             }
             // The cancel lost a race with a fill, or the order ended already: ask.
             Reading::NotFound { .. } | Reading::Rejected { .. } => {
@@ -728,29 +894,19 @@ impl<A: OrderApi> Gateway for LiveGateway<A> {
             }
         }
 
-        // The dead-man switch, while resting orders may exist.
-        let every = self.options.dead_man_interval_ms * 1_000_000;
-        for k in 0..self.armed.len() {
-            let (instrument, last) = self.armed[k];
-            if last != 0 && now_ns.saturating_sub(last) < every {
-                continue;
+        // Fees the fill history now tells, for fills already reported.
+        while let Some((order, mut state)) = self.fee_follow_ups.pop() {
+            let (reading, sent, recv) = self.exchange(Call::Fills, &order, now_ns);
+            if let Reading::Order(fills) = reading {
+                state.fee_quote = fills.fee_quote;
+                state.fee_base = fills.fee_base;
+                state.fees = Fees::Known;
+                let report = self.report(&order, ExecKind::QueryAnswer, &state, sent, recv);
+                self.emit(out, report);
             }
-            let Some(symbol) = symbol_of(&self.symbols, instrument) else {
-                continue;
-            };
-            let venue_ms = self.clock.signing_ms((self.wall_ms)());
-            if self.api.build_dead_man_switch(
-                symbol,
-                self.options.dead_man_countdown_ms,
-                venue_ms,
-                &mut self.req,
-            ) {
-                self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                // A failed renewal is retried at the next interval; the countdown is longer.
-                let _ = self.http.send(&self.req);
-            }
-            self.armed[k].1 = now_ns.max(1);
         }
+
+        self.renew_dead_man_switch(now_ns);
 
         if self.clock.is_due(now_ns) {
             let _ = self.sync_clock(now_ns);
@@ -826,6 +982,31 @@ pub fn describe_redacted(req: &Request, out: &mut String) {
         out.push(' ');
         out.push_str(req.body_str());
     }
+}
+
+/// An [`OrderApi`] built from the account's config; what [`live_gateway`] needs to make an
+/// adapter row's [`LiveFactory`].
+pub trait NewOrderApi: OrderApi + Sized + 'static {
+    /// The API of `venue` (a market of this exchange) for the account `config` describes.
+    fn new_api(venue: Venue, config: &ApiConfig) -> Self;
+}
+
+/// The [`LiveFactory`] of an exchange whose order API is `A`: `live_gateway::<BinanceOrders>`.
+pub fn live_gateway<A: NewOrderApi>(
+    venue: Venue,
+    config: &ApiConfig,
+    http: HttpClient,
+    symbols: Vec<Option<String>>,
+    options: LiveOptions,
+    wall_ms: fn() -> i64,
+) -> Box<dyn LiveVenue> {
+    Box::new(LiveGateway::new(
+        A::new_api(venue, config),
+        http,
+        symbols,
+        options,
+        wall_ms,
+    ))
 }
 
 /// Builds a venue market's live gateway: its [`OrderApi`] from the account's config, over

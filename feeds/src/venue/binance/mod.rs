@@ -39,7 +39,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
-    live: None,
+    live: Some(crate::gateway::live::live_gateway::<orders::BinanceOrders>),
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -76,7 +76,7 @@ use super::sign;
 use crate::gateway::budget::{Limit, RateBudget};
 use crate::gateway::credentials::Secret;
 use crate::gateway::http::Answer;
-use crate::gateway::live::{ApiConfig, Call, OrderApi, OrderState, Reading, Setup};
+use crate::gateway::live::{ApiConfig, Call, Fees, OrderApi, OrderState, Reading, Setup};
 use crate::gateway::request::{Method, Request};
 use crate::gateway::signer::Signer;
 use crate::venue::symbols::split_concatenated;
@@ -356,6 +356,7 @@ impl BinanceOrders {
             avg_price: avg,
             fee_quote: Decimal::ZERO,
             fee_base: Decimal::ZERO,
+            fees: Fees::Known,
         };
         if self.venue.is_perp() || executed.is_zero() {
             return Reading::Order(state);
@@ -451,6 +452,7 @@ impl BinanceOrders {
             avg_price: value.checked_div(qty).unwrap_or_default(),
             fee_quote,
             fee_base,
+            fees: Fees::Known,
         })
     }
 }
@@ -721,6 +723,12 @@ const fn side_effect(side: Side) -> &'static str {
 /// What carry says when the futures account is in hedge mode.
 pub const HEDGE_MODE_REFUSED: &str = "binance-perp: the account is in hedge mode (dualSidePosition=true); carry trades one-way positions only. Switch it with POST /fapi/v1/positionSide/dual dualSidePosition=false (Binance allows it only with no open positions and no open orders), or in the futures preferences, then start again";
 
+impl crate::gateway::live::NewOrderApi for BinanceOrders {
+    fn new_api(venue: Venue, config: &ApiConfig) -> BinanceOrders {
+        BinanceOrders::new(venue, config)
+    }
+}
+
 impl OrderApi for BinanceOrders {
     fn venue(&self) -> Venue {
         self.venue
@@ -915,7 +923,13 @@ impl OrderApi for BinanceOrders {
         true
     }
 
-    fn observe_usage(&self, answer: &Answer<'_>, budget: &mut RateBudget, now_ms: u64) {
+    fn observe_usage(
+        &self,
+        _call: Call,
+        answer: &Answer<'_>,
+        budget: &mut RateBudget,
+        now_ms: u64,
+    ) {
         let market = self.market_index();
         let usage = &USAGE[market];
         let count = |i: usize| answer.header(i).and_then(|v| v.trim().parse::<u32>().ok());
@@ -1598,6 +1612,7 @@ mod tests {
                 avg_price: d("65000.50"),
                 fee_quote: Decimal::ZERO,
                 fee_base: Decimal::ZERO,
+                fees: Fees::Known,
             }
         );
         // Without avgPrice the quote amount gives the average.
@@ -1714,6 +1729,7 @@ mod tests {
                 avg_price: d("1"),
                 fee_quote: d("39.983"),
                 fee_base: Decimal::ZERO,
+                fees: Fees::Known,
             }
         );
         // The RESULT answer of the same order: its fees are known from the FULL one.
@@ -1760,6 +1776,7 @@ mod tests {
             avg_price: d("4.000001"),
             fee_quote: Decimal::ZERO,
             fee_base: d(fee_base),
+            fees: Fees::Known,
         };
 
         // Placed here: the FULL answer's fees; a later query reports the same.
@@ -1876,16 +1893,21 @@ mod tests {
             Some("300".to_string()),
             Some("10".to_string()),
         ];
-        a.observe_usage(&answer(200, "{}", &headers), &mut budget, 1_000);
+        a.observe_usage(
+            Call::Place,
+            &answer(200, "{}", &headers),
+            &mut budget,
+            1_000,
+        );
         assert_eq!(budget.wait_ms(1_000), 10_000);
         // The IP's weight within 5 % of 2400: new orders pause for a second.
         let mut budget = RateBudget::new(a.order_limits());
         let heavy = [None, None, None, Some("2280".to_string())];
-        a.observe_usage(&answer(200, "{}", &heavy), &mut budget, 1_000);
+        a.observe_usage(Call::Place, &answer(200, "{}", &heavy), &mut budget, 1_000);
         assert_eq!(budget.wait_ms(1_000), WEIGHT_PAUSE_MS);
         let light = [None, None, None, Some("2279".to_string())];
         let mut budget = RateBudget::new(a.order_limits());
-        a.observe_usage(&answer(200, "{}", &light), &mut budget, 1_000);
+        a.observe_usage(Call::Place, &answer(200, "{}", &light), &mut budget, 1_000);
         assert_eq!(budget.wait_ms(1_000), 0);
 
         let s = api("binance-spot", false);
@@ -1898,7 +1920,7 @@ mod tests {
             Some("160000".to_string()),
             None,
         ];
-        s.observe_usage(&answer(200, "{}", &headers), &mut budget, 5);
+        s.observe_usage(Call::Place, &answer(200, "{}", &headers), &mut budget, 5);
         assert_eq!(
             budget.wait_ms(5),
             86_400_000,

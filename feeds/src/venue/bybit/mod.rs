@@ -41,7 +41,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: true,
         spot: true,
     },
-    live: None,
+    live: Some(crate::gateway::live::live_gateway::<orders::BybitOrders>),
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

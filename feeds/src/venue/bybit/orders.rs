@@ -123,8 +123,6 @@ pub struct BybitOrders {
     signer: Signer,
     recv_window_ms: u32,
     margin_spot: bool,
-    /// The call last built, so usage headers are read only from place answers.
-    last_built: Option<Call>,
     /// The symbol whose turn re-arms the account-wide DCP window, and the venue time it last
     /// did.
     dcp_owner: String,
@@ -146,7 +144,6 @@ impl BybitOrders {
             signer: Signer::sha256(&config.credentials.secret),
             recv_window_ms: config.recv_window_ms,
             margin_spot: config.margin_spot,
-            last_built: None,
             dcp_owner: String::new(),
             dcp_built_ms: None,
         }
@@ -287,6 +284,12 @@ impl BybitOrders {
     }
 }
 
+impl crate::gateway::live::NewOrderApi for BybitOrders {
+    fn new_api(venue: Venue, config: &ApiConfig) -> BybitOrders {
+        BybitOrders::new(venue, config)
+    }
+}
+
 impl OrderApi for BybitOrders {
     fn venue(&self) -> Venue {
         self.venue
@@ -325,7 +328,6 @@ impl OrderApi for BybitOrders {
             }
         }
         self.sign(venue_ms, req);
-        self.last_built = Some(call);
     }
 
     fn read(&mut self, call: Call, order: &OrderIntent, answer: &Answer<'_>) -> Reading {
@@ -339,7 +341,7 @@ impl OrderApi for BybitOrders {
                     // Accepted: nothing is known executed yet.
                     (0, Call::Place) => Reading::Order(OrderState::empty(OrderStatus::Open)),
                     // Cancel accepted: what executed before it is only in the order; ask.
-                    (0, _) => Reading::NotFound { code: 0 },
+                    (0, _) => Reading::CancelAccepted,
                     (code, _) => self.refusal(answer, code, &env.ret_msg, env.time),
                 }
             }
@@ -479,9 +481,9 @@ impl OrderApi for BybitOrders {
         true
     }
 
-    fn observe_usage(&self, answer: &Answer<'_>, budget: &mut RateBudget, now_ms: u64) {
+    fn observe_usage(&self, call: Call, answer: &Answer<'_>, budget: &mut RateBudget, now_ms: u64) {
         // Bybit counts each endpoint apart: only the create endpoint's usage is the budget's.
-        if self.last_built != Some(Call::Place) {
+        if call != Call::Place {
             return;
         }
         if let Some(left) = answer
@@ -814,6 +816,7 @@ fn fills_state<'r, 'a: 'r>(
 mod tests {
     use super::*;
     use crate::gateway::credentials::Credentials;
+    use crate::gateway::live::Fees;
     use carry_engine::decision::target::PairId;
     use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
     use carry_engine::execution::order::{IntentAction, Leg, Step};
@@ -1231,7 +1234,7 @@ mod tests {
         // The cancel answer says nothing of what executed: the gateway is sent to ask.
         assert_eq!(
             read(&mut api, Call::Cancel, &o, 200, CANCEL_OK),
-            Reading::NotFound { code: 0 }
+            Reading::CancelAccepted
         );
         let dup = r#"{"retCode":110072,"retMsg":"OrderLinkedID is duplicate","result":{},"retExtInfo":{},"time":1}"#;
         assert_eq!(
@@ -1370,6 +1373,7 @@ mod tests {
                 avg_price: d("65000.5"),
                 fee_quote: d("0.357"),
                 fee_base: Decimal::ZERO,
+                fees: Fees::Known,
             }
         );
         // Linear IOC remainder cancelled; maker rebate (negative) kept as it is.
@@ -1415,6 +1419,7 @@ mod tests {
                 avg_price: d("3099.5"),
                 fee_quote: Decimal::ZERO,
                 fee_base: d("0.001"),
+                fees: Fees::Known,
             }
         );
         // Spot IOC remainder after a partial fill; no avgPrice: from the executed value.
@@ -1482,6 +1487,7 @@ mod tests {
                 avg_price: d("1190.15"),
                 fee_quote: d("0.071409"),
                 fee_base: Decimal::ZERO,
+                fees: Fees::Known,
             })
         );
         // Two fills of a spot buy, fees in base; a funding row and another id are not fills.
@@ -1518,6 +1524,7 @@ mod tests {
                 avg_price: d("3025"),
                 fee_quote: Decimal::ZERO,
                 fee_base: d("0.0004"),
+                fees: Fees::Known,
             })
         );
         // No fill: not found.
@@ -1661,8 +1668,7 @@ mod tests {
 
     #[test]
     fn only_place_answers_correct_the_budget() {
-        let mut api = BybitOrders::new(PERP, &config(false));
-        let mut req = Request::new();
+        let api = BybitOrders::new(PERP, &config(false));
         let full = [
             Some("10".to_string()),
             Some("0".to_string()),
@@ -1673,18 +1679,31 @@ mod tests {
             window_ms: 1_000,
         }];
         // A query answer's usage is the query endpoint's.
-        api.build(Call::Query, &perp_buy(), "BTCUSDT", TS, &mut req);
         let mut budget = RateBudget::new(&limits);
-        api.observe_usage(&answer(200, &full, CREATE_OK), &mut budget, 5_000);
+        api.observe_usage(
+            Call::Query,
+            &answer(200, &full, CREATE_OK),
+            &mut budget,
+            5_000,
+        );
         assert_eq!(budget.wait_ms(5_000), 0);
         // A place answer saying the second is used up: nothing more this second.
-        api.build(Call::Place, &perp_buy(), "BTCUSDT", TS, &mut req);
-        api.observe_usage(&answer(200, &full, CREATE_OK), &mut budget, 5_000);
+        api.observe_usage(
+            Call::Place,
+            &answer(200, &full, CREATE_OK),
+            &mut budget,
+            5_000,
+        );
         assert_eq!(budget.wait_ms(5_000), 1_000);
         // Room left as the venue counts it: carry's own count stands.
         let mut budget = RateBudget::new(&limits);
         let roomy = [Some("10".to_string()), Some("9".to_string()), None];
-        api.observe_usage(&answer(200, &roomy, CREATE_OK), &mut budget, 5_000);
+        api.observe_usage(
+            Call::Place,
+            &answer(200, &roomy, CREATE_OK),
+            &mut budget,
+            5_000,
+        );
         assert_eq!(budget.wait_ms(5_000), 0);
         assert_eq!(api.order_limits()[0].count, 10);
         assert_eq!(
