@@ -12,8 +12,10 @@
 //! is accepted and cancelled: Bitget's behaviour there is unconfirmed), futures `reduceOnly=YES`
 //! in one-way mode and `tradeSide` only in hedge mode, `stpMode`; margin `loanType`. `clientOid`
 //! is at most 50 printable ASCII characters; a reuse within six hours is refused (40786 futures,
-//! 43118 spot, 45034 margin: Bitget's idempotency window). Unknown orders are 43001. Sizes are
-//! base units everywhere.
+//! 43118 spot, 45034 margin: Bitget's idempotency window), on margin only while the earlier
+//! order has executed nothing (`margin/cross/trade/Cross-Place-Order`: "The idempotency time is
+//! 6 hours, only valid when orders are unfilled"). Unknown orders are 43001. Sizes are base
+//! units everywhere.
 //!
 //! Limits: 10 place and 10 cancel requests per second per account on each market: HTTP 429,
 //! with the remaining count in `x-mbx-used-remain-limit` (Bitget's FAQ name).
@@ -507,7 +509,11 @@ fn place(
         .account
         .place(
             new,
-            Duplicates::Within(CLIENT_OID_KEPT_MS),
+            if call.wallet == Wallet::Margin {
+                Duplicates::WithinWhileUnfilled(CLIENT_OID_KEPT_MS)
+            } else {
+                Duplicates::Within(CLIENT_OID_KEPT_MS)
+            },
             PostOnlyCross::Cancel,
             &tick,
             now,
