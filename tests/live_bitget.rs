@@ -524,12 +524,32 @@ fn margin_spot_sells_short_through_the_cross_margin_path() {
         (OrderStatus::Filled, d("0.01"), at_venue.fills[0].price),
         "{reports:?}"
     );
-    // Its duplicate, cancel and query go to the margin endpoints too.
-    let dup = call(&mut gw, &as_resend(&short));
-    assert_eq!(
-        (dup[0].kind, dup[0].status),
-        (ExecKind::Duplicate, OrderStatus::Filled)
-    );
     // Bitget's lookup by clientOid is not documented as windowed.
     assert!(!BitgetOrders::new(spot(), &config).lookup_is_windowed());
+}
+
+/// Why `resolve = "resend"` must stay off on Bitget: the margin docs keep a `clientOid` only
+/// while its order is unfilled, and carry's IOCs fill.
+#[test]
+fn a_margin_resend_is_a_duplicate_only_while_unfilled() {
+    let rig = rig();
+    let config = ApiConfig {
+        margin_spot: true,
+        ..rig.api_config(spot())
+    };
+    let mut gw = rig.gateway(BitgetOrders::new(spot(), &config));
+    let gtc = resting(&rig, spot(), 1);
+    assert_eq!(kinds(&call(&mut gw, &gtc)), [ExecKind::Ack]);
+    let dup = call(&mut gw, &as_resend(&gtc));
+    assert_eq!(
+        (dup[0].kind, dup[0].status),
+        (ExecKind::Duplicate, OrderStatus::Open)
+    );
+    assert_eq!(rig.accepted_count(spot(), &gtc.client_order_id), 1);
+
+    let ioc = taking(&rig, spot(), Side::Buy, "0.001", 2);
+    place_and_settle(&mut gw, &ioc);
+    let again = call(&mut gw, &as_resend(&ioc));
+    assert_eq!(kinds(&again), [ExecKind::Ack], "taken as a new order");
+    assert_eq!(rig.accepted_count(spot(), &ioc.client_order_id), 2);
 }
