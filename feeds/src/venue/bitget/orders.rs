@@ -58,15 +58,16 @@
 //! **No dead-man switch.** Bitget's REST API has no cancel-after countdown (Binance, OKX, Bybit
 //! and Gate have one): a resting GTC order stays until carry cancels it.
 //!
-//! **`resolve = "resend"` is not safe on Bitget.** The simulator keeps a `clientOid` six hours
-//! whatever the order's state, and a resend inside that window does get the duplicate code. The
-//! docs promise less: the margin and plan-order pages say the `clientOid` idempotency lasts six
-//! hours *only while the order is unfilled*, the v3 docs call the six hours "not fully
-//! guaranteed", and the futures and spot pages say nothing. carry's orders are mostly IOCs that
-//! fill at once, exactly the case the docs leave open, and an order resolved after six hours (a
-//! long outage, a restart) would be placed again. Unknown outcomes must be resolved by query on
-//! Bitget, as on Binance and Gate. A lookup by `clientOid` is not documented as windowed (order
-//! history is kept 90 days), so the fill-history search is not needed.
+//! **`resolve = "resend"` is not safe on Bitget.** A resend within six hours does get the
+//! duplicate code on futures and spot as the simulator reads the docs, but the docs promise
+//! less: the margin and plan-order pages say the `clientOid` idempotency lasts six hours *only
+//! while the order is unfilled* (the simulator's margin book follows that: a filled IOC's id
+//! places a second order), the v3 docs call the six hours "not fully guaranteed", and the
+//! futures and spot pages say nothing. carry's orders are mostly IOCs that fill at once, exactly
+//! the case the docs leave open, and an order resolved after six hours (a long outage, a
+//! restart) would be placed again. Unknown outcomes must be resolved by query on Bitget, as on
+//! Binance and Gate. A lookup by `clientOid` is not documented as windowed (order history is
+//! kept 90 days), so the fill-history search is not needed.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
