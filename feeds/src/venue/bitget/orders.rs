@@ -71,7 +71,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use carry_engine::execution::order::{OrderIntent, OrderStatus, RejectReason, Side, TimeInForce};
 use carry_engine::Venue;
@@ -86,6 +86,7 @@ use crate::gateway::http::Answer;
 use crate::gateway::live::{ApiConfig, Call, OrderApi, OrderState, Reading, Setup};
 use crate::gateway::request::{IntText, Method, Request};
 use crate::gateway::signer::Signer;
+use crate::json::{parse_decimal, Note};
 
 /// Which of Bitget's order books an API trades.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -761,7 +762,7 @@ impl Scalar<'_> {
     fn decimal(&self) -> Option<Decimal> {
         match self {
             Scalar::Text(t) if t.trim().is_empty() => Some(Decimal::ZERO),
-            Scalar::Text(t) => t.trim().parse().ok(),
+            Scalar::Text(t) => parse_decimal(t.trim()),
             Scalar::Int(i) => Some(Decimal::from(*i)),
             Scalar::Float(f) => decimal_of_f64(*f),
             Scalar::Other => None,
@@ -769,46 +770,13 @@ impl Scalar<'_> {
     }
 }
 
-/// A JSON number read as a float, as the decimal it was written as: Rust prints a float as the
-/// shortest text that reads back to it, which is the written text for any number of up to
-/// fifteen significant digits.
+/// A JSON number read as a float, as the decimal it was written as: Rust prints a float's
+/// shortest digits that read back to it (here in exponent form, so any magnitude fits the
+/// buffer), which are the written digits for any number of up to fifteen significant digits.
 fn decimal_of_f64(value: f64) -> Option<Decimal> {
-    let mut text = StackText::default();
-    write!(text, "{value}").ok()?;
-    text.as_str().parse().ok()
-}
-
-/// Text in a fixed buffer (a float's shortest form), so reading a fee allocates nothing.
-struct StackText {
-    buf: [u8; 64],
-    len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> StackText {
-        StackText {
-            buf: [0; 64],
-            len: 0,
-        }
-    }
-}
-
-impl StackText {
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
-    }
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+    let mut text = Note::default();
+    text.set(format_args!("{value:e}"));
+    parse_decimal(text.as_str())
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
@@ -1632,6 +1600,9 @@ mod tests {
             let want = Decimal::from_scientific(text).unwrap_or_else(|_| d(text));
             assert_eq!(decimal_of_f64(v), Some(want), "{text}");
         }
+        // Beyond what a decimal holds: nothing, rather than a cut or rounded number.
+        assert_eq!(decimal_of_f64(1e300), None);
+        assert_eq!(decimal_of_f64(-1.5e-30), None);
         let fee: Scalar<'_> = serde_json::from_str("-0.000000700").unwrap();
         assert_eq!(fee.decimal(), Some(d("-0.0000007")));
         let text: Scalar<'_> = serde_json::from_str(r#""-0.000000700""#).unwrap();
