@@ -23,6 +23,21 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: "https://fapi.binance.com",
         spot: "https://api.binance.com",
     },
+    testnet_ws_url: PerMarket {
+        perp: "wss://fstream.binancefuture.com",
+        spot: "wss://stream.testnet.binance.vision",
+    },
+    testnet_rest_url: PerMarket {
+        perp: "https://testnet.binancefuture.com",
+        spot: "https://testnet.binance.vision",
+    },
+    needs_passphrase: false,
+    demo_trading_flag: false,
+    resend_is_safe: PerMarket {
+        perp: false,
+        spot: false,
+    },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -25,6 +25,21 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: "https://api.bybit.com",
         spot: "https://api.bybit.com",
     },
+    testnet_ws_url: PerMarket {
+        perp: "wss://stream-testnet.bybit.com",
+        spot: "wss://stream-testnet.bybit.com",
+    },
+    testnet_rest_url: PerMarket {
+        perp: "https://api-testnet.bybit.com",
+        spot: "https://api-testnet.bybit.com",
+    },
+    needs_passphrase: false,
+    demo_trading_flag: false,
+    resend_is_safe: PerMarket {
+        perp: true,
+        spot: true,
+    },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,
