@@ -19,9 +19,12 @@ use carry_engine::execution::order::{
 use carry_engine::market::venue::Exchange;
 use carry_engine::Venue;
 use carry_feeds::gateway::credentials::Secret;
-use carry_feeds::gateway::live::{ApiConfig, LiveGateway, LiveOptions, OrderApi, Setup};
+use carry_feeds::gateway::http::{HttpClient, HttpTimeouts};
+use carry_feeds::gateway::live::{
+    ApiConfig, Call, LiveGateway, LiveOptions, LiveVenue, OrderApi, Setup,
+};
 use carry_feeds::gateway::Gateway;
-use carry_feeds::transport::clock::mono_ns;
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_feeds::venue::bitget::orders::BitgetOrders;
 use live_support::*;
 use rust_decimal::Decimal;
@@ -552,4 +555,56 @@ fn a_margin_resend_is_a_duplicate_only_while_unfilled() {
     let again = call(&mut gw, &as_resend(&ioc));
     assert_eq!(kinds(&again), [ExecKind::Ack], "taken as a new order");
     assert_eq!(rig.accepted_count(spot(), &ioc.client_order_id), 2);
+}
+
+/// What `mode = "live"` builds for a Bitget venue: the adapter row's factory.
+#[test]
+fn the_adapter_row_builds_the_live_gateway_the_wiring_runs() {
+    let rig = rig();
+    let factory = carry_feeds::venue::adapter(Exchange::Bitget)
+        .live
+        .expect("Bitget has a live gateway");
+    for venue in [perp(), spot()] {
+        // As the wiring opens it: no usage headers named; the gateway asks for its own.
+        let http = HttpClient::new(
+            HttpClient::agent(HttpTimeouts::default()),
+            &rig.sim.rest_url(venue),
+            &[],
+        );
+        let symbols = rig
+            .universe
+            .iter()
+            .map(|(id, _)| rig.universe.symbol(id, venue).map(str::to_string))
+            .collect();
+        let mut gw: Box<dyn LiveVenue> = factory(
+            venue,
+            &rig.api_config(venue),
+            http,
+            symbols,
+            LiveOptions::default(),
+            unix_ms,
+        );
+        gw.warm_up(mono_ns()).expect("server time");
+        assert_eq!(
+            gw.set_up(&[Setup::OneWayMode, Setup::CrossMargin], mono_ns()),
+            Vec::new()
+        );
+        let intent = taking(&rig, venue, Side::Buy, "0.001", 1);
+        // Shadow mode's line: the request without what authenticates it.
+        let mut line = String::new();
+        gw.describe_request(Call::Place, &intent, &mut line);
+        let key = rig.credentials(venue).key;
+        assert!(
+            line.starts_with("POST /api/v2/") && line.contains(intent.client_order_id.as_str()),
+            "{line}"
+        );
+        assert!(!line.contains(key.expose()), "{line}");
+        let reports = place_and_settle(gw.as_mut(), &intent);
+        assert_eq!(
+            reports.last().unwrap().status,
+            OrderStatus::Filled,
+            "{venue}"
+        );
+        assert_eq!(rig.accepted_count(venue, &intent.client_order_id), 1);
+    }
 }

@@ -40,7 +40,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
-    live: None,
+    live: Some(orders::live_gateway),
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -82,8 +82,10 @@ use serde::Deserialize;
 use super::sign;
 use crate::gateway::budget::{Limit, RateBudget};
 use crate::gateway::credentials::Secret;
-use crate::gateway::http::Answer;
-use crate::gateway::live::{ApiConfig, Call, OrderApi, OrderState, Reading, Setup};
+use crate::gateway::http::{Answer, HttpClient};
+use crate::gateway::live::{
+    ApiConfig, Call, LiveGateway, LiveOptions, LiveVenue, OrderApi, OrderState, Reading, Setup,
+};
 use crate::gateway::request::{IntText, Method, Request};
 use crate::gateway::signer::Signer;
 use crate::json::{parse_decimal, Note};
@@ -293,6 +295,25 @@ impl BitgetOrders {
             None => Reading::Unknown { code: 0 },
         }
     }
+}
+
+/// Bitget's [`LiveFactory`](crate::gateway::live::LiveFactory): the live gateway of
+/// `bitget-perp` or `bitget-spot` over `http`.
+pub fn live_gateway(
+    venue: Venue,
+    config: &ApiConfig,
+    http: HttpClient,
+    symbols: Vec<Option<String>>,
+    options: LiveOptions,
+    wall_ms: fn() -> i64,
+) -> Box<dyn LiveVenue> {
+    Box::new(LiveGateway::new(
+        BitgetOrders::new(venue, config),
+        http,
+        symbols,
+        options,
+        wall_ms,
+    ))
 }
 
 fn side_name(side: Side) -> &'static str {
