@@ -79,6 +79,10 @@ pub(crate) enum Duplicates {
     Always,
     /// Within this many ms of the earlier order (Bitget's six-hour idempotency).
     Within(i64),
+    /// Within this many ms of the earlier order, and only while it has executed nothing
+    /// (Bitget's margin orders: "the idempotency time is 6 hours, only valid when orders are
+    /// unfilled").
+    WithinWhileUnfilled(i64),
     /// Never (Gate: `text` is a tag, the latest order wins look-ups).
     Allowed,
 }
@@ -798,6 +802,9 @@ impl Account {
                 Duplicates::WhileOpen => o.is_open(),
                 Duplicates::Always => true,
                 Duplicates::Within(ms) => now_ms - o.rec.time_ms < ms,
+                Duplicates::WithinWhileUnfilled(ms) => {
+                    now_ms - o.rec.time_ms < ms && o.filled.is_zero()
+                }
                 Duplicates::Allowed => false,
             };
             if refused {
@@ -1694,6 +1701,46 @@ mod tests {
 
     fn leg(tick: &MarketTick, venue: &str) -> LegTick {
         tick.leg(0, v(venue)).unwrap().clone()
+    }
+
+    #[test]
+    fn an_id_kept_only_while_unfilled_is_free_again_once_its_order_traded() {
+        let rule = Duplicates::WithinWhileUnfilled(6 * 3_600_000);
+        let (mut a, tick) = setup(Exchange::Bitget, 1_000_000);
+        let l = leg(&tick, "bitget-spot");
+        let place = |a: &mut Account, price: Decimal, tif: TimeInForce, id: &str, at: i64| {
+            a.place(
+                order(
+                    "bitget-spot",
+                    Wallet::Margin,
+                    Side::Buy,
+                    "0.001",
+                    price,
+                    tif,
+                    id,
+                ),
+                rule,
+                PostOnlyCross::Cancel,
+                &tick,
+                at,
+            )
+        };
+        // Unfilled (resting, or an IOC that met nothing): refused within the window.
+        let rests = place(&mut a, l.bid - d("100"), TimeInForce::Gtc, "rest", 1_000).unwrap();
+        assert_eq!(
+            place(&mut a, l.bid - d("100"), TimeInForce::Gtc, "rest", 2_000),
+            Err(Refusal::Duplicate(rests))
+        );
+        let missed = place(&mut a, l.bid - d("100"), TimeInForce::Ioc, "miss", 1_000).unwrap();
+        assert_eq!(
+            place(&mut a, l.bid - d("100"), TimeInForce::Ioc, "miss", 2_000),
+            Err(Refusal::Duplicate(missed))
+        );
+        // Traded: the same id places a second order.
+        let traded = place(&mut a, l.ask + d("100"), TimeInForce::Ioc, "took", 1_000).unwrap();
+        assert!(!a.order(traded).filled.is_zero());
+        let again = place(&mut a, l.ask + d("100"), TimeInForce::Ioc, "took", 2_000).unwrap();
+        assert_ne!(again, traded);
     }
 
     #[test]

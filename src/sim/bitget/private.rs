@@ -12,8 +12,10 @@
 //! is accepted and cancelled: Bitget's behaviour there is unconfirmed), futures `reduceOnly=YES`
 //! in one-way mode and `tradeSide` only in hedge mode, `stpMode`; margin `loanType`. `clientOid`
 //! is at most 50 printable ASCII characters; a reuse within six hours is refused (40786 futures,
-//! 43118 spot, 45034 margin: Bitget's idempotency window). Unknown orders are 43001. Sizes are
-//! base units everywhere.
+//! 43118 spot, 45034 margin: Bitget's idempotency window), on margin only while the earlier
+//! order has executed nothing (`margin/cross/trade/Cross-Place-Order`: "The idempotency time is
+//! 6 hours, only valid when orders are unfilled"). Unknown orders are 43001. Sizes are base
+//! units everywhere.
 //!
 //! Limits: 10 place and 10 cancel requests per second per account on each market: HTTP 429,
 //! with the remaining count in `x-mbx-used-remain-limit` (Bitget's FAQ name).
@@ -507,7 +509,11 @@ fn place(
         .account
         .place(
             new,
-            Duplicates::Within(CLIENT_OID_KEPT_MS),
+            if call.wallet == Wallet::Margin {
+                Duplicates::WithinWhileUnfilled(CLIENT_OID_KEPT_MS)
+            } else {
+                Duplicates::Within(CLIENT_OID_KEPT_MS)
+            },
             PostOnlyCross::Cancel,
             &tick,
             now,
@@ -657,25 +663,37 @@ fn mix_order(o: &SimOrder, desk: &Desk<'_>) -> String {
         .build()
 }
 
-fn fee_detail(o: &SimOrder) -> String {
-    if o.fee.is_zero() {
+fn fee_detail(fee: Decimal, asset: &str) -> String {
+    if fee.is_zero() {
         return "{}".into();
     }
-    // Bitget spot sends its fee detail as a JSON string; fees are negative when charged.
-    let inner = Obj::new()
+    // Bitget spot sends its fee detail as a JSON string holding JSON numbers: `newFees` at the
+    // top, beside the older entry keyed by the coin the fee was taken in (`spot/trade/
+    // Get-Order-Info`'s example). Fees are negative when charged, in the currency received; with
+    // no BGB deduction, `r` (taken from what was received) equals `t` (the whole fee).
+    let fee = (-fee).normalize();
+    Obj::new()
+        .raw(
+            asset,
+            &Obj::new()
+                .num("deduction", false)
+                .str("feeCoinCode", asset)
+                .num("totalDeductionFee", 0)
+                .num("totalFee", fee)
+                .build(),
+        )
         .raw(
             "newFees",
             &Obj::new()
-                .str("c", "0")
-                .str("d", "0")
-                .str("deduction", "false")
-                .dec("r", -o.fee)
-                .dec("t", -o.fee)
-                .str("totalDeductionFee", "0")
+                .num("c", 0)
+                .num("d", 0)
+                .num("deduction", false)
+                .num("r", fee)
+                .num("t", fee)
+                .num("totalDeductionFee", 0)
                 .build(),
         )
-        .build();
-    format!("{{\"{}\":{inner}}}", o.fee_asset)
+        .build()
 }
 
 fn spot_order(o: &SimOrder) -> String {
@@ -693,7 +711,7 @@ fn spot_order(o: &SimOrder) -> String {
         .dec("baseVolume", o.filled)
         .dec("quoteVolume", o.filled_quote())
         .str("enterPointSource", "API")
-        .str("feeDetail", &fee_detail(o))
+        .str("feeDetail", &fee_detail(o.fee, &o.fee_asset))
         .str("orderSource", "normal")
         .str("tpslType", "normal")
         .str("cancelReason", "")
@@ -1227,6 +1245,20 @@ mod tests {
         for (pre, want) in cases {
             assert_eq!(sign(secret, &pre), want, "{pre}");
         }
+    }
+
+    /// `spot/trade/Get-Order-Info`: `feeDetail` is a JSON string whose `newFees` sits at the top
+    /// (beside the older entry keyed by the fee coin), with JSON numbers, negative when charged.
+    #[test]
+    fn spot_fee_detail_has_the_documented_layout() {
+        let detail: Value =
+            serde_json::from_str(&fee_detail(Decimal::new(25, 7), "BTC")).expect("JSON");
+        assert_eq!(detail["newFees"]["r"], serde_json::json!(-0.0000025));
+        assert_eq!(detail["newFees"]["t"], serde_json::json!(-0.0000025));
+        assert_eq!(detail["newFees"]["d"], serde_json::json!(0));
+        assert_eq!(detail["BTC"]["feeCoinCode"], "BTC");
+        assert_eq!(detail["BTC"]["totalFee"], serde_json::json!(-0.0000025));
+        assert_eq!(fee_detail(Decimal::ZERO, "BTC"), "{}");
     }
 
     #[test]

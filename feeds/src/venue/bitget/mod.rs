@@ -2,10 +2,13 @@
 //! `api.bitget.com`). Symbols are base and quote run together (`BTCUSDT`); sizes are base units.
 //!
 //! The public market channels are read in [`market_ws`] (the `{arg, data}` envelope in
-//! `venue/arg_data.rs`, shared with OKX), the REST snapshot in [`market_rest`].
+//! `venue/arg_data.rs`, shared with OKX), the REST snapshot in [`market_rest`]. Orders go
+//! through [`orders`] (the live gateway's [`crate::gateway::live::OrderApi`]), signed by
+//! [`sign`].
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod orders;
 pub mod sign;
 
 use crate::venue::market_ws::MarketWs;
@@ -37,7 +40,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
-    live: None,
+    live: Some(orders::live_gateway),
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,
