@@ -40,7 +40,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
-    live: Some(orders::live_gateway),
+    live: Some(crate::gateway::live::live_gateway::<orders::BitgetOrders>),
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -20,8 +20,8 @@
 //! answer may even lack the `orderId`), so a placed order reads as open with nothing executed
 //! and the gateway learns an IOC's outcome from its follow-up queries by `clientOid`. A cancel
 //! answer is an acknowledgement too: it says the request was taken, not how much executed before
-//! it, so it reads as [`Reading::Unknown`] (no report: a `Canceled` report with no quantity would
-//! hide a fill that came first) and the engine's next query by client order id tells the state.
+//! it, so it reads as [`Reading::CancelAccepted`] (no `Canceled` report with no quantity, which
+//! would hide a fill that came first): the gateway queries the order at once.
 //! Errors come as HTTP 400 (or 200) with a business `code` (`"00000"` is success) and are read
 //! by that code whatever the status; HTTP 429 is the rate limit, a 5xx says nothing about the
 //! order. The codes, as [`reading_of_code`] maps them (the venue's code is kept in the reading):
@@ -82,10 +82,8 @@ use serde::Deserialize;
 use super::sign;
 use crate::gateway::budget::{Limit, RateBudget};
 use crate::gateway::credentials::Secret;
-use crate::gateway::http::{Answer, HttpClient};
-use crate::gateway::live::{
-    ApiConfig, Call, LiveGateway, LiveOptions, LiveVenue, OrderApi, OrderState, Reading, Setup,
-};
+use crate::gateway::http::Answer;
+use crate::gateway::live::{ApiConfig, Call, Fees, OrderApi, OrderState, Reading, Setup};
 use crate::gateway::request::{IntText, Method, Request};
 use crate::gateway::signer::Signer;
 use crate::json::{parse_decimal, Note};
@@ -154,8 +152,6 @@ pub struct BitgetOrders {
     key: Secret,
     passphrase: Secret,
     demo: bool,
-    /// The call last built: a usage header is only about place requests.
-    last_call: Call,
 }
 
 impl fmt::Debug for BitgetOrders {
@@ -190,7 +186,6 @@ impl BitgetOrders {
                 .clone()
                 .unwrap_or_else(|| Secret::new("")),
             demo: config.demo_trading,
-            last_call: Call::Query,
         }
     }
 
@@ -297,25 +292,6 @@ impl BitgetOrders {
     }
 }
 
-/// Bitget's [`LiveFactory`](crate::gateway::live::LiveFactory): the live gateway of
-/// `bitget-perp` or `bitget-spot` over `http`.
-pub fn live_gateway(
-    venue: Venue,
-    config: &ApiConfig,
-    http: HttpClient,
-    symbols: Vec<Option<String>>,
-    options: LiveOptions,
-    wall_ms: fn() -> i64,
-) -> Box<dyn LiveVenue> {
-    Box::new(LiveGateway::new(
-        BitgetOrders::new(venue, config),
-        http,
-        symbols,
-        options,
-        wall_ms,
-    ))
-}
-
 fn side_name(side: Side) -> &'static str {
     match side {
         Side::Buy => "buy",
@@ -327,6 +303,12 @@ fn force_name(tif: TimeInForce) -> &'static str {
     match tif {
         TimeInForce::Ioc => "ioc",
         TimeInForce::Gtc => "gtc",
+    }
+}
+
+impl crate::gateway::live::NewOrderApi for BitgetOrders {
+    fn new_api(venue: Venue, config: &ApiConfig) -> BitgetOrders {
+        BitgetOrders::new(venue, config)
     }
 }
 
@@ -351,7 +333,6 @@ impl OrderApi for BitgetOrders {
         venue_ms: i64,
         req: &mut Request,
     ) {
-        self.last_call = call;
         match call {
             Call::Place => self.build_place(order, symbol, req),
             Call::Cancel => self.build_cancel(order, symbol, req),
@@ -368,7 +349,7 @@ impl OrderApi for BitgetOrders {
         match call {
             // Acknowledgements: see the module doc.
             Call::Place => Reading::Order(OrderState::empty(OrderStatus::Open)),
-            Call::Cancel => Reading::Unknown { code: 0 },
+            Call::Cancel => Reading::CancelAccepted,
             Call::Query | Call::Fills => self.read_order(order, answer),
         }
     }
@@ -459,8 +440,8 @@ impl OrderApi for BitgetOrders {
         }
     }
 
-    fn observe_usage(&self, answer: &Answer<'_>, budget: &mut RateBudget, now_ms: u64) {
-        if self.last_call != Call::Place {
+    fn observe_usage(&self, call: Call, answer: &Answer<'_>, budget: &mut RateBudget, now_ms: u64) {
+        if call != Call::Place {
             return;
         }
         if let Some(remaining) = answer.header(0).and_then(|h| h.trim().parse::<u32>().ok()) {
@@ -623,6 +604,7 @@ fn order_state(product: Product, row: &OrderRow<'_>) -> Option<OrderState> {
         avg_price,
         fee_quote,
         fee_base,
+        fees: Fees::Known,
     })
 }
 
@@ -1234,7 +1216,7 @@ mod tests {
             },
             Reading::Unknown { .. } => Reading::Unknown { code },
             Reading::Rejected { reason, .. } => Reading::Rejected { reason, code },
-            Reading::Order(s) => Reading::Order(s),
+            other => other,
         };
         let mut api = api("bitget-perp", false);
         for (codes, want) in table {
@@ -1348,7 +1330,7 @@ mod tests {
                 200,
                 r#"{"code":"00000","data":{"orderId":"123","clientOid":""},"msg":"success","requestTime":1627293504612}"#
             ),
-            Reading::Unknown { code: 0 },
+            Reading::CancelAccepted,
             "a cancel's answer does not tell what executed before it"
         );
     }
@@ -1377,6 +1359,7 @@ mod tests {
             avg_price: d(avg),
             fee_quote: d(fee_quote),
             fee_base: d(fee_base),
+            fees: Fees::Known,
         })
     }
 
@@ -1577,8 +1560,7 @@ mod tests {
 
     #[test]
     fn usage_headers_correct_the_budget_after_place_answers_only() {
-        let mut api = api("bitget-perp", false);
-        let order = perp_buy();
+        let api = api("bitget-perp", false);
         let headers = vec![Some("0".to_string()), None];
         let a = Answer {
             status: 200,
@@ -1586,15 +1568,13 @@ mod tests {
             body: b"{}",
         };
         let mut budget = RateBudget::new(&PLACE_LIMITS);
-        built(&mut api, Call::Cancel, &order);
-        api.observe_usage(&a, &mut budget, 5_000);
+        api.observe_usage(Call::Cancel, &a, &mut budget, 5_000);
         assert_eq!(
             budget.wait_ms(5_000),
             0,
             "a cancel's remaining count is about cancels"
         );
-        built(&mut api, Call::Place, &order);
-        api.observe_usage(&a, &mut budget, 5_000);
+        api.observe_usage(Call::Place, &a, &mut budget, 5_000);
         assert_eq!(budget.wait_ms(5_000), 1_000, "none left in this second");
         assert_eq!(api.usage_headers()[0], "x-mbx-used-remain-limit");
         assert_eq!(
