@@ -9,7 +9,8 @@
 //! "reduce_only","stp_act"}`. `size` is a signed JSON integer of contracts of the contract's
 //! `quanto_multiplier` (the intent's `qty_venue`; negative sells), `tif` is `ioc` or `gtc`.
 //! Spot: `POST /spot/orders` with `{"currency_pair","type":"limit","account","side","amount",
-//! "price","time_in_force","text","stp_act"}`, `amount` in the base asset. With
+//! "price","time_in_force","text","stp_act","action_mode":"FULL"}`, `amount` in the base
+//! asset. With
 //! `ApiConfig::margin_spot` the spot leg trades through the margin account (`"account":"margin"`)
 //! and a sell borrows what it lacks (`"auto_borrow":true`): a margin account cannot repay
 //! automatically per order, so the loan stays until repaid. Prices and quantities are written
@@ -103,6 +104,7 @@ use carry_engine::execution::client_id::ClientOrderId;
 use carry_engine::execution::order::{
     IntentAction, OrderIntent, OrderStatus, RejectReason, Side, TimeInForce,
 };
+use carry_engine::market::venue::Exchange;
 use carry_engine::Venue;
 use rust_decimal::Decimal;
 
@@ -380,6 +382,7 @@ impl std::fmt::Debug for GateOrders {
 impl GateOrders {
     /// The order API of `venue` (`gate-perp` or `gate-spot`) for the account in `config`.
     pub fn new(venue: Venue, config: &ApiConfig) -> GateOrders {
+        debug_assert_eq!(venue.exchange, Exchange::Gate, "{venue} is not Gate");
         GateOrders {
             venue,
             signer: Signer::sha512(&config.credentials.secret),
@@ -441,6 +444,8 @@ impl GateOrders {
             req.json_str("time_in_force", tif);
             req.json_str("text", self.text.as_str());
             req.json_str("stp_act", STP_ACT);
+            // The whole order in the answer (Gate's default, asked for all the same).
+            req.json_str("action_mode", "FULL");
             if self.margin_spot && !buy {
                 req.json_bool("auto_borrow", true);
             }
@@ -1163,7 +1168,7 @@ mod tests {
     use crate::gateway::credentials::Credentials;
     use carry_engine::decision::target::PairId;
     use carry_engine::execution::order::{Leg, Step};
-    use carry_engine::market::venue::{Exchange, Market};
+    use carry_engine::market::venue::Market;
     use carry_engine::InstrumentId;
 
     const PERP: Venue = Venue::new(Exchange::Gate, Market::Perp);
@@ -1318,11 +1323,11 @@ mod tests {
         );
         assert_eq!(
             req.body_str(),
-            r#"{"currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0015","price":"64999.5","time_in_force":"gtc","text":"t-T1abc124","stp_act":"cn"}"#
+            r#"{"currency_pair":"BTC_USDT","type":"limit","account":"spot","side":"buy","amount":"0.0015","price":"64999.5","time_in_force":"gtc","text":"t-T1abc124","stp_act":"cn","action_mode":"FULL"}"#
         );
         assert_eq!(
             headers(&req),
-            signed_headers("e2d1341f3574c117ca377f57ac7aa30ac034a04e54135f03e08a41814befaae128194863d5c301c726e1bfc914cb71b2c9f3467dfc0bbff148f23baf9edac40d")
+            signed_headers("6d0414276c8cc192ceda46c3a96908ea0eb2ce34c5c9d60b0ec05e18a5ddaca23225d164ded91f8a88a66eb08028d2a8e2aeb4d68e53432969165eee43ec3642")
         );
         let mut margin = GateOrders::new(SPOT, &config(true));
         let sell = OrderIntent {
@@ -1332,7 +1337,7 @@ mod tests {
         };
         assert_eq!(
             built(&mut margin, Call::Place, &sell).body_str(),
-            r#"{"currency_pair":"BTC_USDT","type":"limit","account":"margin","side":"sell","amount":"0.0015","price":"64999.5","time_in_force":"ioc","text":"t-T1abc124","stp_act":"cn","auto_borrow":true}"#
+            r#"{"currency_pair":"BTC_USDT","type":"limit","account":"margin","side":"sell","amount":"0.0015","price":"64999.5","time_in_force":"ioc","text":"t-T1abc124","stp_act":"cn","action_mode":"FULL","auto_borrow":true}"#
         );
         // Buying back borrows nothing.
         assert!(!built(&mut margin, Call::Place, &spot_buy())
