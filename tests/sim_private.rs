@@ -1533,3 +1533,53 @@ fn bybit_counts_create_and_cancel_apart() {
         .unwrap();
     assert_eq!(y.code(&a), "10006", "{}", a.json);
 }
+
+#[test]
+fn gate_futures_orders_keep_what_did_not_execute_in_left_after_they_finish() {
+    // The docs' cancelled order: `"size": 6024, "left": 6024, "finish_as": "cancelled"`. A
+    // futures order has no filled field: `size - left` is what executed, open or finished.
+    let sim = SimVenues::start(config()).unwrap();
+    let g = GateApi::new(&sim, Market::Perp);
+    let (bid, _) = touch(&sim, g.venue());
+    placed(
+        &g,
+        g.place("gl1", true, "3", away(bid, -1), Tif::Gtc),
+        "rest",
+    );
+    let c = g.cancel("gl1");
+    assert_eq!(
+        (&c.json["finish_as"], &c.json["size"], &c.json["left"]),
+        (&"cancelled".into(), &3.into(), &3.into()),
+        "{}",
+        c.json
+    );
+    // An IOC far larger than the touch: what it took is size - left, as the trades say.
+    let p = placed(
+        &g,
+        g.place("gl2", false, "100000", away(bid, -1), Tif::Ioc),
+        "partial",
+    );
+    assert_eq!(p.json["finish_as"], "ioc", "{}", p.json);
+    let taken = json_num(&p.json["size"]) - json_num(&p.json["left"]);
+    let trades = g
+        .signed(
+            "GET",
+            "/api/v4/futures/usdt/my_trades",
+            &format!("contract=BTC_USDT&order={}", p.json["id"]),
+            "",
+        )
+        .unwrap();
+    let traded: Decimal = trades
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json_num(&t["size"]))
+        .sum();
+    assert!(
+        traded < Decimal::ZERO && traded > d("-100000"),
+        "{}",
+        trades.json
+    );
+    assert_eq!(taken, traded, "{}", p.json);
+}

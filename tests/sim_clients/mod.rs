@@ -884,28 +884,9 @@ impl Api for GateApi {
             let size = json_num(&j["size"]).abs();
             let left = json_num(&j["left"]).abs();
             let open = j["status"] == "open";
-            let filled = if open {
-                size - left
-            } else if j["finish_as"] == "filled" {
-                size
-            } else {
-                // A finished order reports left 0; its fills are in my_trades.
-                let trades = self
-                    .signed(
-                        "GET",
-                        "/api/v4/futures/usdt/my_trades",
-                        &format!("contract=BTC_USDT&order={}", j["id"]),
-                        "",
-                    )
-                    .unwrap();
-                trades
-                    .json
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| json_num(&t["size"]).abs())
-                    .sum()
-            };
+            // `left` is what did not execute, open or finished (a futures order has no filled
+            // field).
+            let filled = size - left;
             (st_of(open, filled, j["finish_as"] == "filled"), filled)
         } else {
             let filled = json_num(&j["filled_amount"]);

@@ -793,7 +793,7 @@ fn symbol_of(symbols: &[Option<String>], instrument: InstrumentId) -> Option<&st
 }
 
 /// `qty` in the venue's order unit, in base units, by the intent's own ratio.
-fn to_base(order: &OrderIntent, qty: Decimal) -> Decimal {
+pub fn to_base(order: &OrderIntent, qty: Decimal) -> Decimal {
     if order.qty_venue.is_zero() || order.qty_venue == order.qty_base {
         return qty;
     }

@@ -623,11 +623,10 @@ fn futures_order(o: &SimOrder, rates: FeeRates) -> String {
             .num("finish_time", seconds(t))
             .str("finish_as", futures_finish_as(o));
     }
-    let left = if o.is_open() {
-        o.remaining()
-    } else {
-        Decimal::ZERO
-    };
+    // `left` is what did not execute, open or finished: the docs' cancelled order shows
+    // `"size": 6024, "left": 6024, "finish_as": "cancelled"`, and a futures order has no filled
+    // field, so `size - left` is how a client learns what executed.
+    let left = o.remaining();
     obj.str("status", if o.is_open() { "open" } else { "finished" })
         .str("contract", &o.rec.symbol)
         .num("size", signed(o, o.rec.qty).normalize())
@@ -696,14 +695,7 @@ fn spot_order(o: &SimOrder) -> String {
         .dec("price", o.rec.price)
         .str("time_in_force", tif_name(o.rec.tif))
         .str("iceberg", "0")
-        .dec(
-            "left",
-            if o.is_open() {
-                o.remaining()
-            } else {
-                Decimal::ZERO
-            },
-        )
+        .dec("left", o.remaining())
         .dec("filled_amount", o.filled)
         .dec("fill_price", o.filled_quote())
         .dec("filled_total", o.filled_quote())

@@ -525,11 +525,8 @@ fn futures_order_row(
         None if u.filled.is_zero() => "_new",
         None => "_update",
     };
-    let left = if open {
-        u.qty - u.filled
-    } else {
-        Decimal::ZERO
-    };
+    // What did not execute, open or finished (as REST: `size - left` is what executed).
+    let left = u.qty - u.filled;
     let (finish_time, finish_ms) = if open { (0, 0) } else { (now / 1000, now) };
     Obj::new()
         .str("contract", &u.symbol)
@@ -594,11 +591,7 @@ fn spot_order_row(u: &OrderUpdate, now: i64) -> String {
         (None, None) => "put",
     };
     let finish_as = finish_as(u.finish).unwrap_or("open");
-    let left = if u.finish.is_none() {
-        u.qty - u.filled
-    } else {
-        Decimal::ZERO
-    };
+    let left = u.qty - u.filled;
     Obj::new()
         .str("id", &u.order_id.to_string())
         .str("text", &u.client_id)

@@ -2,10 +2,12 @@
 //! `api.gateio.ws` for both. Symbols are `BTC_USDT` on both markets. Futures books are sized in
 //! contracts of `quanto_multiplier` base units (from REST).
 //!
-//! The public market channels are read in [`market_ws`], the REST snapshot in [`market_rest`].
+//! The public market channels are read in [`market_ws`], the REST snapshot in [`market_rest`];
+//! order entry is [`orders`], signed by [`sign`].
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod orders;
 pub mod sign;
 
 use carry_engine::Market;
@@ -38,7 +40,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
-    live: None,
+    live: Some(crate::gateway::live::live_gateway::<orders::GateOrders>),
     sizes_in_contracts: PerMarket {
         perp: true,
         spot: false,
