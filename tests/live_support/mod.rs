@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use carry::sim::{AcceptedOrder, SimConfig, SimVenues};
+use carry_engine::decision::target::PairId;
 use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
 use carry_engine::execution::order::{
     ExecReport, IntentAction, Leg, OrderIntent, Side, Step, TimeInForce,
 };
-use carry_engine::decision::target::PairId;
 use carry_engine::{Universe, Venue};
 use carry_feeds::gateway::credentials::{Credentials, Secret};
 use carry_feeds::gateway::http::{HttpClient, HttpTimeouts};
@@ -135,7 +135,11 @@ impl LiveRig {
         attempt: u16,
     ) -> OrderIntent {
         let id = self.universe.find(instrument).expect("in the universe");
-        let leg = if side == Side::Buy { Leg::Long } else { Leg::Short };
+        let leg = if side == Side::Buy {
+            Leg::Long
+        } else {
+            Leg::Short
+        };
         OrderIntent {
             action: IntentAction::Place,
             client_order_id: ClientOrderId::new(&self.instance, cycle, Step::Entry, leg, attempt)
@@ -171,10 +175,7 @@ impl LiveRig {
 }
 
 /// Runs one gateway call and returns its reports.
-pub fn call(
-    gw: &mut dyn Gateway,
-    intent: &OrderIntent,
-) -> Vec<ExecReport> {
+pub fn call(gw: &mut dyn Gateway, intent: &OrderIntent) -> Vec<ExecReport> {
     let mut out = Vec::new();
     carry_feeds::gateway::dispatch(gw, intent, mono_ns(), &mut out);
     out
