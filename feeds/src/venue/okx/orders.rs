@@ -29,15 +29,15 @@
 //! signed, in `feeCcy`; SPOT also reports a maker `rebate` in `rebateCcy`); a fee in the base
 //! asset of a buy becomes `fee_base`, so the gateway reports what was received.
 //!
-//! **Codes** (HTTP status in brackets where OKX documents one other than 200):
+//! **Codes** (with the HTTP status where OKX documents one other than 200):
 //!
 //! | code | reading |
 //! |---|---|
 //! | 51016 (client order id exists, among pending orders), 50071 (`{param}` already exists) | `Duplicate` |
 //! | 51400 (cancel: filled, canceled or does not exist), 51401, 51402, 51503 (amend), 51603 (query: does not exist) | `NotFound` |
-//! | 50102 [401] timestamp expired, 50112 [401] invalid timestamp | `Timestamp` |
-//! | 50011 [200 or 429] rate limit, 50040 too frequent, 50061 account order rate limit | `Throttled` (OKX gives no `Retry-After`) |
-//! | 50001 [503], 50004 [400] endpoint timeout "does not mean that the request was successful or failed", 50013 [429] systems busy, 50026 [500], 51054 [500], 51149 [500] order timed out, 51412 cancel timed out | `Unknown` |
+//! | 50102 (HTTP 401) timestamp expired, 50112 (HTTP 401) invalid timestamp | `Timestamp` |
+//! | 50011 (HTTP 200 or 429) rate limit, 50040 too frequent, 50061 account order rate limit | `Throttled` (OKX gives no `Retry-After`) |
+//! | 50001 (HTTP 503), 50004 (HTTP 400) endpoint timeout "does not mean that the request was successful or failed", 50013 (HTTP 429) systems busy, 50026 (HTTP 500), 51054 (HTTP 500), 51149 (HTTP 500) order timed out, 51412 cancel timed out | `Unknown` |
 //! | 50035, 50100, 50101 (key of the other environment: demo keys need `demo_trading`), 50103–50111 (headers, key, IP allow-list), 50113 signature, 50114, 50119, 50120, 50121 | `Rejected` `auth` |
 //! | 51008 (and its `_10xx` sub-codes), 51127, 51131 | `Rejected` `insufficient_balance` |
 //! | 50122, 51005, 51007, 51020, 51101, 51120, 51121, 51201, 51202, 51203 | `Rejected` `invalid_quantity` |
@@ -55,12 +55,14 @@
 //! trades several instruments) and the sub-account's 1 000 new orders per 2 s. carry does not
 //! batch, so the 300 orders / 2 s of `batch-orders` does not apply.
 //!
-//! **Lookup window.** `GET /api/v5/trade/order` forgets a cancelled order that had no fills
-//! after two hours (OKX keeps "incomplete orders that have been canceled" for 2 h), so a "does
-//! not exist" (51603) is not proof that nothing happened: [`OrderApi::lookup_is_windowed`] is
+//! **Lookup window.** OKX keeps "incomplete orders that have been canceled" (no fills) for two
+//! hours only (order history); the simulator applies that to `GET /api/v5/trade/order` too, and
+//! OKX does not say that the single-order lookup keeps them longer. So a "does not exist"
+//! (51603) is not taken as proof that nothing happened: [`OrderApi::lookup_is_windowed`] is
 //! true, and the gateway then searches `GET /api/v5/trade/fills` (the last 3 days) for fills
-//! under the client order id. The search reads one page, the instrument's newest 100 fills; an
-//! order whose fills are older than that is reported as not found.
+//! under the client order id, at the cost of one request per "not found". The search reads one
+//! page, the instrument's newest 100 fills; an order whose fills are older than that reads as
+//! not found.
 //!
 //! **`resolve = "resend"` is not safe on OKX.** "clOrdId must be unique among all currently
 //! pending (live or partially_filled) orders ... Once an order reaches a terminal state ... the
