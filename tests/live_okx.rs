@@ -4,6 +4,7 @@
 
 mod live_support;
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use carry::sim::record::Finish;
@@ -15,7 +16,7 @@ use carry_engine::{Exchange, Venue};
 use carry_feeds::gateway::credentials::Secret;
 use carry_feeds::gateway::live::{LiveGateway, LiveOptions, Setup};
 use carry_feeds::gateway::Gateway;
-use carry_feeds::transport::clock::mono_ns;
+use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_feeds::venue::okx::orders::OkxOrders;
 use live_support::*;
 use rust_decimal::Decimal;
@@ -99,6 +100,30 @@ fn buy(
     rig.intent(venue, BTC, Side::Buy, tif, price, qty, cycle, 0)
 }
 
+/// A GTC buy of `qty` that rests under the bid.
+fn rest(rig: &LiveRig, venue: Venue, qty: Decimal, cycle: u32) -> OrderIntent {
+    buy(
+        rig,
+        venue,
+        TimeInForce::Gtc,
+        resting_buy(rig, venue),
+        qty,
+        cycle,
+    )
+}
+
+/// An IOC buy of `qty` through the ask.
+fn take(rig: &LiveRig, venue: Venue, qty: Decimal, cycle: u32) -> OrderIntent {
+    buy(
+        rig,
+        venue,
+        TimeInForce::Ioc,
+        taking_buy(rig, venue),
+        qty,
+        cycle,
+    )
+}
+
 fn one(reports: &[ExecReport]) -> ExecReport {
     assert_eq!(reports.len(), 1, "{reports:#?}");
     reports[0]
@@ -135,14 +160,7 @@ fn an_ioc_order_is_acknowledged_and_its_fill_learned_by_the_follow_up_query() {
     for venue in [perp(), spot()] {
         let mut gw = gateway(&rig, venue);
         let (small, _) = sizes(venue);
-        let order = buy(
-            &rig,
-            venue,
-            TimeInForce::Ioc,
-            taking_buy(&rig, venue),
-            small,
-            1,
-        );
+        let order = take(&rig, venue, small, 1);
         let ack = one(&call(&mut gw, &order));
         assert_eq!(
             (ack.kind, ack.status, ack.cum_qty_base),
@@ -173,14 +191,7 @@ fn a_spot_buy_whose_fee_is_taken_in_btc_reports_what_was_received() {
     let rig = start();
     let venue = spot();
     let mut gw = gateway(&rig, venue);
-    let order = buy(
-        &rig,
-        venue,
-        TimeInForce::Ioc,
-        taking_buy(&rig, venue),
-        d("0.01"),
-        1,
-    );
+    let order = take(&rig, venue, d("0.01"), 1);
     one(&call(&mut gw, &order));
     let done = until_ended(&mut gw);
     let accepted = rig.accepted(venue);
@@ -208,14 +219,7 @@ fn an_ioc_order_larger_than_the_touch_fills_partly_and_ends() {
     for venue in [perp(), spot()] {
         let mut gw = gateway(&rig, venue);
         let (_, big) = sizes(venue);
-        let order = buy(
-            &rig,
-            venue,
-            TimeInForce::Ioc,
-            taking_buy(&rig, venue),
-            big,
-            2,
-        );
+        let order = take(&rig, venue, big, 2);
         one(&call(&mut gw, &order));
         let done = until_ended(&mut gw);
         assert_eq!(
@@ -241,14 +245,7 @@ fn a_gtc_order_rests_is_found_by_query_and_cancelled() {
     for venue in [perp(), spot()] {
         let mut gw = gateway(&rig, venue);
         let (small, _) = sizes(venue);
-        let order = buy(
-            &rig,
-            venue,
-            TimeInForce::Gtc,
-            resting_buy(&rig, venue),
-            small,
-            3,
-        );
+        let order = rest(&rig, venue, small, 3);
         let ack = one(&call(&mut gw, &order));
         assert_eq!((ack.kind, ack.status), (ExecKind::Ack, OrderStatus::Open));
 
@@ -288,14 +285,7 @@ fn a_resend_of_a_resting_order_is_a_duplicate_but_okx_takes_the_id_again_once_it
     for venue in [perp(), spot()] {
         let mut gw = gateway(&rig, venue);
         let (small, _) = sizes(venue);
-        let order = buy(
-            &rig,
-            venue,
-            TimeInForce::Gtc,
-            resting_buy(&rig, venue),
-            small,
-            4,
-        );
+        let order = rest(&rig, venue, small, 4);
         one(&call(&mut gw, &order));
         let dup = one(&call(&mut gw, &as_resend(&order)));
         assert_eq!(
@@ -329,14 +319,7 @@ fn an_id_the_venue_never_saw_is_not_found() {
     for venue in [perp(), spot()] {
         let mut gw = gateway(&rig, venue);
         let (small, _) = sizes(venue);
-        let never = buy(
-            &rig,
-            venue,
-            TimeInForce::Gtc,
-            resting_buy(&rig, venue),
-            small,
-            5,
-        );
+        let never = rest(&rig, venue, small, 5);
         let q = one(&call(&mut gw, &as_query(&never)));
         assert_eq!(
             (q.kind, q.status, q.cum_qty_base),
@@ -373,14 +356,7 @@ fn reduce_only_closes_a_perp_position_and_is_refused_when_there_is_none() {
         (ExecKind::Rejected, RejectReason::ReduceOnly, 51148)
     );
 
-    let open = buy(
-        &rig,
-        venue,
-        TimeInForce::Ioc,
-        taking_buy(&rig, venue),
-        d("1"),
-        7,
-    );
+    let open = take(&rig, venue, d("1"), 7);
     one(&call(&mut gw, &open));
     assert_eq!(until_ended(&mut gw).status, OrderStatus::Filled);
     one(&call(&mut gw, &close(8)));
@@ -437,14 +413,7 @@ fn a_wrong_secret_is_refused_by_the_venue_as_an_auth_failure() {
         config.credentials.secret = Secret::new("not-the-secret");
         let mut gw = gateway_with(&rig, OkxOrders::new(venue, &config), LiveOptions::default());
         let (small, _) = sizes(venue);
-        let order = buy(
-            &rig,
-            venue,
-            TimeInForce::Gtc,
-            resting_buy(&rig, venue),
-            small,
-            9,
-        );
+        let order = rest(&rig, venue, small, 9);
         let r = one(&call(&mut gw, &order));
         assert_eq!(
             (r.kind, r.reject, r.venue_code),
@@ -472,21 +441,12 @@ fn a_skewed_clock_is_refused_once_resynced_and_the_same_id_accepted_once() {
         // OKX refuses timestamps more than 30 s off.
         rig.sim.set_clock_skew(Exchange::Okx, 45_000);
         let (small, _) = sizes(venue);
-        let order = buy(
-            &rig,
-            venue,
-            TimeInForce::Gtc,
-            resting_buy(&rig, venue),
-            small,
-            10,
-        );
+        let order = rest(&rig, venue, small, 10);
         let ack = one(&call(&mut gw, &order));
         assert_eq!(ack.kind, ExecKind::Ack, "{venue}");
         let stats = gw.stats();
         assert_eq!(
-            stats
-                .timestamp_rejects
-                .load(std::sync::atomic::Ordering::Relaxed),
+            stats.timestamp_rejects.load(Relaxed),
             1,
             "{venue}: refused once, then accepted after the resync"
         );
@@ -496,45 +456,51 @@ fn a_skewed_clock_is_refused_once_resynced_and_the_same_id_accepted_once() {
     }
 }
 
-#[test]
-fn a_burst_past_the_order_limit_waits_in_the_backlog_and_every_order_goes_once() {
-    let rig = start();
+/// Sends `count` resting perp buys at once, then polls until each has its report; asserts
+/// each was acknowledged (none refused) and taken by the venue once. Returns how many were
+/// answered at once, before the backlog.
+fn burst(rig: &LiveRig, gw: &mut LiveGateway<OkxOrders>, count: u32, first_cycle: u32) -> usize {
     let venue = perp();
-    let mut gw = gateway(&rig, venue);
-    let price = resting_buy(&rig, venue);
-    // OKX takes 60 orders per 2 s per instrument; carry budgets 90 % of that.
-    let burst: Vec<OrderIntent> = (0..70)
-        .map(|i| buy(&rig, venue, TimeInForce::Gtc, price, d("1"), 100 + i))
+    let price = resting_buy(rig, venue);
+    let orders: Vec<OrderIntent> = (first_cycle..first_cycle + count)
+        .map(|cycle| buy(rig, venue, TimeInForce::Gtc, price, d("1"), cycle))
         .collect();
     let mut reports = Vec::new();
-    for order in &burst {
-        reports.extend(call(&mut gw, order));
+    for order in &orders {
+        reports.extend(call(gw, order));
     }
-    let sent_at_once = reports.len();
-    assert!(
-        (50..70).contains(&sent_at_once),
-        "the budget holds some back: {sent_at_once}"
-    );
-    let stats = gw.stats();
-    assert!(stats.backlog.load(std::sync::atomic::Ordering::Relaxed) > 0);
-    reports.extend(poll_until(&mut gw, PATIENCE, |r| {
-        r.len() + sent_at_once >= burst.len()
+    let at_once = reports.len();
+    reports.extend(poll_until(gw, PATIENCE, |r| {
+        r.len() + at_once >= orders.len()
     }));
-    assert_eq!(reports.len(), burst.len(), "{reports:#?}");
+    assert_eq!(reports.len(), orders.len(), "{reports:#?}");
     assert!(
         reports
             .iter()
             .all(|r| r.kind == ExecKind::Ack && r.reject == RejectReason::None),
         "none refused: {reports:#?}"
     );
+    for order in &orders {
+        assert_eq!(rig.accepted_count(venue, &order.client_order_id), 1);
+    }
+    at_once
+}
+
+#[test]
+fn a_burst_past_the_order_limit_waits_in_the_backlog_and_every_order_goes_once() {
+    let rig = start();
+    let mut gw = gateway(&rig, perp());
+    // OKX takes 60 orders per 2 s per instrument; carry budgets 90 % of that.
+    let at_once = burst(&rig, &mut gw, 70, 100);
+    assert!(
+        (50..70).contains(&at_once),
+        "the budget held some back: {at_once}"
+    );
     assert_eq!(
-        stats.throttled.load(std::sync::atomic::Ordering::Relaxed),
+        gw.stats().throttled.load(Relaxed),
         0,
         "the venue never had to throttle"
     );
-    for order in &burst {
-        assert_eq!(rig.accepted_count(venue, &order.client_order_id), 1);
-    }
 }
 
 #[test]
@@ -548,30 +514,14 @@ fn a_venue_throttle_sends_the_intent_back_to_the_backlog_under_the_same_id() {
         },
         ..fast_config(&[BTC])
     });
-    let venue = perp();
-    let mut gw = gateway(&rig, venue);
-    let price = resting_buy(&rig, venue);
-    let burst: Vec<OrderIntent> = (0..5)
-        .map(|i| buy(&rig, venue, TimeInForce::Gtc, price, d("1"), 200 + i))
-        .collect();
-    let mut reports = Vec::new();
-    for order in &burst {
-        reports.extend(call(&mut gw, order));
-    }
-    let stats = gw.stats();
-    assert!(stats.throttled.load(std::sync::atomic::Ordering::Relaxed) > 0);
-    let before = reports.len();
-    reports.extend(poll_until(&mut gw, PATIENCE, |r| {
-        r.len() + before >= burst.len()
-    }));
-    assert_eq!(reports.len(), burst.len(), "{reports:#?}");
-    assert!(
-        reports.iter().all(|r| r.kind == ExecKind::Ack),
-        "{reports:#?}"
-    );
-    for order in &burst {
-        assert_eq!(rig.accepted_count(venue, &order.client_order_id), 1);
-    }
+    // The venue counts in windows on its clock's grid: put it 100 ms into a second, so that
+    // the first five requests meet one window.
+    rig.sim
+        .set_clock_skew(Exchange::Okx, (1_100 - unix_ms().rem_euclid(1_000)) % 1_000);
+    let mut gw = gateway(&rig, perp());
+    let at_once = burst(&rig, &mut gw, 5, 200);
+    assert_eq!(at_once, 3, "the venue took three in its second");
+    assert!(gw.stats().throttled.load(Relaxed) > 0);
 }
 
 #[test]
@@ -588,14 +538,7 @@ fn every_injected_fault_is_resolved_by_query_with_the_id_at_the_venue_at_most_on
         .into_iter()
         .enumerate()
         {
-            let order = buy(
-                &rig,
-                venue,
-                TimeInForce::Gtc,
-                resting_buy(&rig, venue),
-                small,
-                300 + n as u32,
-            );
+            let order = rest(&rig, venue, small, 300 + n as u32);
             rig.sim.inject(venue, fault, 1);
             let reports = call(&mut gw, &order);
             assert!(
@@ -623,11 +566,7 @@ fn every_injected_fault_is_resolved_by_query_with_the_id_at_the_venue_at_most_on
             }
         }
         let stats = gw.stats();
-        assert_eq!(
-            stats.ambiguous.load(std::sync::atomic::Ordering::Relaxed),
-            3,
-            "{venue}"
-        );
+        assert_eq!(stats.ambiguous.load(Relaxed), 3, "{venue}");
     }
 }
 
@@ -674,21 +613,14 @@ fn the_dead_man_switch_armed_for_a_resting_order_cancels_it_when_renewals_stop()
         ..LiveOptions::default()
     };
     let mut gw = gateway_with(&rig, okx(&rig, venue), options);
-    let order = buy(
-        &rig,
-        venue,
-        TimeInForce::Gtc,
-        resting_buy(&rig, venue),
-        d("1"),
-        11,
-    );
+    let order = rest(&rig, venue, d("1"), 11);
     one(&call(&mut gw, &order));
     let requests = gw.stats();
-    let before = requests.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let before = requests.requests.load(Relaxed);
     let mut out = Vec::new();
     gw.poll(mono_ns(), &mut out);
     assert_eq!(
-        requests.requests.load(std::sync::atomic::Ordering::Relaxed),
+        requests.requests.load(Relaxed),
         before + 1,
         "a resting GTC order arms the switch"
     );
@@ -705,24 +637,10 @@ fn the_lookup_forgets_unfilled_cancels_after_two_hours_and_the_fill_search_confi
     let rig = start();
     let venue = perp();
     let mut gw = gateway(&rig, venue);
-    let rested = buy(
-        &rig,
-        venue,
-        TimeInForce::Gtc,
-        resting_buy(&rig, venue),
-        d("1"),
-        12,
-    );
+    let rested = rest(&rig, venue, d("1"), 12);
     one(&call(&mut gw, &rested));
     one(&call(&mut gw, &as_cancel(&rested)));
-    let partial = buy(
-        &rig,
-        venue,
-        TimeInForce::Ioc,
-        taking_buy(&rig, venue),
-        d("1000"),
-        13,
-    );
+    let partial = take(&rig, venue, d("1000"), 13);
     one(&call(&mut gw, &partial));
     let ended = until_ended(&mut gw);
     assert!(ended.cum_qty_base > Decimal::ZERO);
@@ -731,7 +649,7 @@ fn the_lookup_forgets_unfilled_cancels_after_two_hours_and_the_fill_search_confi
     rig.sim
         .set_clock_skew(Exchange::Okx, 2 * 3_600_000 + 60_000);
     let requests = gw.stats();
-    let before = requests.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let before = requests.requests.load(Relaxed);
     let q = one(&call(&mut gw, &as_query(&rested)));
     assert_eq!(
         (q.status, q.cum_qty_base),
@@ -740,7 +658,7 @@ fn the_lookup_forgets_unfilled_cancels_after_two_hours_and_the_fill_search_confi
     );
     // Refused for its timestamp, resync, query again (51603), then the fill history.
     assert_eq!(
-        requests.requests.load(std::sync::atomic::Ordering::Relaxed),
+        requests.requests.load(Relaxed),
         before + 4,
         "the not-found answer was checked against the fill history"
     );

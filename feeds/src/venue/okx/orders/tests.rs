@@ -96,6 +96,20 @@ fn spot_gtc() -> OrderIntent {
     )
 }
 
+/// A spot IOC buy of `qty` BTC at 52000.
+fn spot_buy(id: &str, qty: &str) -> OrderIntent {
+    intent(
+        Market::Spot,
+        id,
+        Side::Buy,
+        TimeInForce::Ioc,
+        false,
+        "52000",
+        qty,
+        qty,
+    )
+}
+
 fn built(api: &mut OkxOrders, call: Call, order: &OrderIntent, symbol: &str) -> Request {
     let mut req = Request::new();
     api.build(call, order, symbol, TS, &mut req);
@@ -637,16 +651,7 @@ fn a_cancel_ack_asks_for_the_state_and_a_finished_order_is_not_found() {
 
 #[test]
 fn a_spot_buy_with_its_fee_in_base_reads_the_fee_as_base() {
-    let buy = intent(
-        Market::Spot,
-        "T1c7BL3",
-        Side::Buy,
-        TimeInForce::Ioc,
-        false,
-        "52000",
-        "0.002",
-        "0.002",
-    );
+    let buy = spot_buy("T1c7BL3", "0.002");
     assert_eq!(
         read(Market::Spot, Call::Query, &buy, 200, ORDER_SPOT_FILLED),
         Reading::Order(OrderState {
@@ -728,16 +733,7 @@ fn a_query_for_an_unknown_id_is_not_found() {
 
 #[test]
 fn the_fill_search_sums_the_orders_own_fills_only() {
-    let buy = intent(
-        Market::Spot,
-        "T1c7BL3",
-        Side::Buy,
-        TimeInForce::Ioc,
-        false,
-        "52000",
-        "0.02",
-        "0.02",
-    );
+    let buy = spot_buy("T1c7BL3", "0.02");
     // 0.004 @ 50000 + 0.006 @ 50100 = 0.01 for 500.6; fees 0.00001 BTC.
     assert_eq!(
         read(Market::Spot, Call::Fills, &buy, 200, FILLS),
@@ -749,16 +745,7 @@ fn the_fill_search_sums_the_orders_own_fills_only() {
             fee_base: d("0.00001"),
         })
     );
-    let other = intent(
-        Market::Spot,
-        "T1c7BL4",
-        Side::Buy,
-        TimeInForce::Ioc,
-        false,
-        "52000",
-        "0.02",
-        "0.02",
-    );
+    let other = spot_buy("T1c7BL4", "0.02");
     assert_eq!(
         read(Market::Spot, Call::Fills, &other, 200, FILLS),
         Reading::Order(OrderState::empty(OrderStatus::Canceled))
