@@ -32,8 +32,9 @@ use crate::cores::CorePlan;
 use crate::engine_thread::{EngineLoop, LoopOptions, LoopOutcome, TimedJournal};
 use crate::gateway::paper::{self, PaperVenue};
 use crate::gateway::quote_board::QuoteBoard;
+use crate::gateway::wiring::{self, CredentialSource};
 use crate::latency::{LatencyCollector, LatencyConfig, LatencyReport, Stage};
-use carry_feeds::gateway::{self as gw, GatewayOptions, Gateways};
+use carry_feeds::gateway as gw;
 
 /// Exit status for a configuration refused at start.
 pub const EXIT_CONFIG: u8 = 2;
@@ -43,13 +44,18 @@ pub const EXIT_CONFIG: u8 = 2;
 const REST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What a caller may change about a run beyond the config file.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     pub mode: Mode,
     /// Stop after this long; `None`: until SIGINT/SIGTERM.
     pub stop_after: Option<Duration>,
     /// Called once a second on the main thread while running (the demo's status table).
     pub every_second: Option<fn(&Path)>,
+    /// Live venues' credentials from somewhere other than the environment (the demo's simulated
+    /// venues); `None`: each venue's section names its variables.
+    pub credentials: Option<Arc<CredentialSource>>,
+    /// The config file's name, for errors found at start.
+    pub config_file: String,
 }
 
 /// What a finished run reports.
@@ -70,21 +76,39 @@ pub fn run_from_file(path: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     crate::signals::install().context("installing signal handlers")?;
-    let report = run(
+    let report = match run(
         &config,
         &text,
         RunOptions {
             mode: Mode::Run,
             stop_after: None,
             every_second: None,
+            credentials: None,
+            config_file: path.display().to_string(),
         },
-    )?;
+    ) {
+        Ok(report) => report,
+        Err(e) => return refused_at_start(e),
+    };
     print_exit_line(&report);
     Ok(if report.outcome.halted {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A run that failed to start: a config problem found at start (a key variable not set) is
+/// exit 2 like any other config error; anything else goes up as an error.
+pub fn refused_at_start(e: anyhow::Error) -> anyhow::Result<ExitCode> {
+    match e.downcast::<wiring::WiringError>() {
+        Ok(wiring::WiringError::Config(c)) => {
+            eprintln!("carry: {c}");
+            Ok(ExitCode::from(EXIT_CONFIG))
+        }
+        Ok(other) => Err(other.into()),
+        Err(e) => Err(e),
+    }
 }
 
 /// One line on exit: what the run did.
@@ -171,18 +195,21 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
         }
     }
     let (report_tx, report_rx) = gw::report_queue(8192);
-    let gateway = gw::spawn(
-        Box::new(paper),
-        report_tx,
-        GatewayOptions {
-            thread_name: "carry-paper".into(),
-            core: cores.gateway.map(|c| c.id),
-            ..GatewayOptions::default()
-        },
-    )
-    .context("starting the paper gateway thread")?;
-    let mut gateways = Gateways::new();
-    gateways.add(gateway, &Venue::ALL);
+    let wired = wiring::wire(
+        config,
+        &options.config_file,
+        &universe,
+        paper,
+        &report_tx,
+        &cores,
+        options.credentials.as_deref(),
+    )?;
+    eprintln!("carry: orders: {}", wired.summary());
+    let (condition_tx, condition_rx) = crossbeam::channel::unbounded();
+    for c in &wired.conditions {
+        let _ = condition_tx.send(*c);
+    }
+    let gateways = wired.gateways;
 
     // Admin: latency collector, snapshots, commands.
     let mut collector =
@@ -241,6 +268,8 @@ pub fn run(config: &Config, config_text: &str, options: RunOptions) -> anyhow::R
         reports: report_rx,
         commands: command_rx,
         gateways,
+        venue_conditions: condition_rx,
+        backlogs: wired.backlogs,
         board,
         latency: recorder,
         snapshots: publisher,

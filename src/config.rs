@@ -13,7 +13,6 @@ mod base_url;
 pub mod secrets;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +20,7 @@ use carry_engine::config::{
     check_count, BreakerConfig, DeciderConfig, EngineConfig, ExecConfig, PairConfig, RiskConfig,
     StrategyConfig, VenueParams,
 };
+use carry_engine::config::{ExecutionMode, ResolveMode};
 use carry_engine::decision::decider::Decider;
 use carry_engine::market::venue::VENUE_COUNT;
 use carry_engine::{Universe, Venue};
@@ -202,10 +202,24 @@ fn default_queue_capacity() -> usize {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueSection {
-    /// Base websocket URL (the venue module appends its routes).
+    /// Base websocket URL (the venue module appends its routes). Absent: the venue's own (or
+    /// its test environment's, with `testnet`).
+    #[serde(default)]
     pub ws_url: String,
-    /// Base REST URL, for funding snapshots and instrument rules.
+    /// Base REST URL, for funding snapshots, instrument rules and (live) orders. Absent: as
+    /// `ws_url`.
+    #[serde(default)]
     pub rest_url: String,
+    /// Trade on the venue's test environment (Binance futures and spot testnets, Bybit testnet,
+    /// OKX and Bitget demo trading, Gate testnet): its URLs replace the defaults.
+    #[serde(default)]
+    pub testnet: bool,
+    /// Where this venue's orders go, overriding `[execution] mode`.
+    #[serde(default)]
+    pub mode: Option<ExecutionMode>,
+    /// The receive window signed requests carry where the venue takes one, in ms (1..=60000).
+    #[serde(default = "default_recv_window_ms")]
+    pub recv_window_ms: u32,
     /// Name of the environment variable holding the API key (live trading).
     #[serde(default)]
     pub api_key_env: Option<String>,
@@ -227,31 +241,11 @@ pub struct VenueSection {
     pub leverage: Option<Decimal>,
 }
 
-/// A credential read from the environment. It has no `Display`, and its `Debug` is redacted, so
-/// it cannot end up in a log line, an error message or the journal by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The value, for the one place that signs requests.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
+fn default_recv_window_ms() -> u32 {
+    5_000
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// API credentials of one venue, read from the variables its section names.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub key: Secret,
-    pub secret: Secret,
-    pub passphrase: Option<Secret>,
-}
+pub use carry_feeds::gateway::credentials::{Credentials, Secret};
 
 impl Config {
     /// Reads, parses and validates a config file.
@@ -293,10 +287,54 @@ impl Config {
             let key = if key == "." { String::new() } else { key };
             invalid(key, toml_reason(e.inner(), text))
         })?;
+        let mut config = config;
+        config
+            .resolve_endpoints()
+            .map_err(|(key, reason)| invalid(key, reason))?;
         config
             .validate()
             .map_err(|(key, reason)| invalid(key, reason))?;
         Ok(config)
+    }
+
+    /// Fills in each venue's URLs from its adapter row where the section leaves them out: the
+    /// production ones, or the test environment's with `testnet = true` (where naming URLs too
+    /// would leave it unclear which environment is meant, so that is refused).
+    fn resolve_endpoints(&mut self) -> Result<(), (String, String)> {
+        for (name, v) in self.venues.iter_mut() {
+            let Ok(venue) = name.parse::<Venue>() else {
+                continue; // validate names it
+            };
+            let row = carry_feeds::venue::adapter(venue.exchange);
+            if v.testnet {
+                for (field, url) in [("ws_url", &v.ws_url), ("rest_url", &v.rest_url)] {
+                    if !url.is_empty() {
+                        return Err((
+                            format!("venues.{name}.{field}"),
+                            "give either testnet = true or the URLs, not both (testnet picks the venue's test environment URLs)".into(),
+                        ));
+                    }
+                }
+                v.ws_url = row.testnet_ws_url.get(venue.market).to_string();
+                v.rest_url = row.testnet_rest_url.get(venue.market).to_string();
+            } else {
+                if v.ws_url.is_empty() {
+                    v.ws_url = row.ws_url.get(venue.market).to_string();
+                }
+                if v.rest_url.is_empty() {
+                    v.rest_url = row.rest_url.get(venue.market).to_string();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Where `venue`'s orders go: its section's `mode`, else `[execution] mode`.
+    pub fn mode_of(&self, venue: Venue) -> ExecutionMode {
+        self.venues
+            .get(venue.as_str())
+            .and_then(|s| s.mode)
+            .unwrap_or(self.execution.mode)
     }
 
     /// The venues section resolved to venue ids (validated already, so this cannot fail).
@@ -381,6 +419,31 @@ impl Config {
                 if let Some(env) = env {
                     secrets::check_env_name(env).map_err(|r| (key(field), r))?;
                 }
+            }
+            if v.recv_window_ms == 0 || v.recv_window_ms > 60_000 {
+                return Err((
+                    key("recv_window_ms"),
+                    format!("must be 1..=60000 ms, got {}", v.recv_window_ms),
+                ));
+            }
+            let venue: Venue =
+                name.parse()
+                    .map_err(|e: carry_engine::market::venue::UnknownVenue| {
+                        (format!("venues.{name}"), e.to_string())
+                    })?;
+            if self.mode_of(venue) == ExecutionMode::Live {
+                if self.execution.resolve == ResolveMode::Resend
+                    && !carry_feeds::venue::adapter(venue.exchange)
+                        .resend_is_safe
+                        .get(venue.market)
+                {
+                    return Err((
+                        "execution.resolve".into(),
+                        format!("\"resend\" is not safe on {venue}, which trades live: it does not refuse a repeated client order id for good, so a resend could place the order twice; use \"query\""),
+                    ));
+                }
+                // The key variables are checked where they are read, at start: a replayed
+                // journal's config keeps no *_env keys, and needs none.
             }
             // Fees, margin and leverage are checked with the engine's settings (their ranges
             // live there), by `engine_parts` below.
@@ -510,7 +573,7 @@ impl VenueSection {
         };
         let read = |env: &str| {
             std::env::var(env)
-                .map(Secret)
+                .map(Secret::new)
                 .map_err(|_| format!("venues.{venue}: environment variable {env} is not set"))
         };
         Ok(Some(Credentials {
@@ -790,9 +853,96 @@ taker_fee = "0.0005"
         assert!(got.contains("(line 2)"), "{got}");
     }
 
+    /// MINIMAL with the binance-perp section replaced by `perp` (its URLs gone).
+    fn with_perp(perp: &str, execution: &str) -> String {
+        let base = MINIMAL.replace(
+            "[venues.binance-perp]\nws_url = \"wss://fstream.binance.com\"\nrest_url = \"https://fapi.binance.com\"",
+            &format!("[venues.binance-perp]\n{perp}"),
+        );
+        assert_ne!(base, MINIMAL, "MINIMAL's binance-perp section moved");
+        format!("{base}\n[execution]\n{execution}\n")
+    }
+
+    #[test]
+    fn urls_default_to_the_venue_and_testnet_picks_its_test_environment() {
+        let c = Config::parse(&with_perp("", ""), "x.toml").unwrap();
+        let s = &c.venues["binance-perp"];
+        assert_eq!(
+            (s.ws_url.as_str(), s.rest_url.as_str()),
+            ("wss://fstream.binance.com", "https://fapi.binance.com")
+        );
+        let c = Config::parse(&with_perp("testnet = true", ""), "x.toml").unwrap();
+        let s = &c.venues["binance-perp"];
+        assert_eq!(
+            (s.ws_url.as_str(), s.rest_url.as_str()),
+            (
+                "wss://fstream.binancefuture.com",
+                "https://testnet.binancefuture.com"
+            )
+        );
+        let e = err(&with_perp(
+            "testnet = true\nrest_url = \"https://fapi.binance.com\"",
+            "",
+        ));
+        assert!(
+            e.starts_with("x.toml: venues.binance-perp.rest_url: give either testnet"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn live_needs_a_safe_resolve_and_a_sane_receive_window_and_a_venue_mode_wins() {
+        let keys = "api_key_env = \"CARRY_BN_KEY\"\napi_secret_env = \"CARRY_BN_SECRET\"";
+        // Key variables are read (and refused when missing) at start, not at load: a replayed
+        // journal's config keeps none.
+        let c = Config::parse(&with_perp("mode = \"live\"", ""), "x.toml").unwrap();
+        assert_eq!(
+            c.mode_of("binance-perp".parse().unwrap()),
+            ExecutionMode::Live
+        );
+        assert_eq!(
+            c.mode_of("binance-spot".parse().unwrap()),
+            ExecutionMode::Paper
+        );
+        // A venue's mode overrides [execution]'s.
+        let c =
+            Config::parse(&with_perp("mode = \"shadow\"", "mode = \"live\""), "x.toml").unwrap();
+        assert_eq!(
+            c.mode_of("binance-perp".parse().unwrap()),
+            ExecutionMode::Shadow
+        );
+        assert_eq!(
+            c.mode_of("binance-spot".parse().unwrap()),
+            ExecutionMode::Live
+        );
+        // Binance refuses a repeated id only while the first order is open: no resend.
+        let e = err(&with_perp(
+            &format!("mode = \"live\"\n{keys}"),
+            "resolve = \"resend\"",
+        ));
+        assert!(
+            e.starts_with("x.toml: execution.resolve: \"resend\" is not safe on binance-perp"),
+            "{e}"
+        );
+        // In paper the paper venue refuses duplicates for good: resend stays allowed.
+        assert!(Config::parse(&with_perp("", "resolve = \"resend\""), "x.toml").is_ok());
+        for bad in ["0", "60001"] {
+            let e = err(&with_perp(&format!("recv_window_ms = {bad}"), ""));
+            assert!(
+                e.starts_with("x.toml: venues.binance-perp.recv_window_ms: must be 1..=60000"),
+                "{e}"
+            );
+        }
+        let e = err(&with_perp("", "backlog_threshold = 0"));
+        assert!(
+            e.contains("execution.backlog_threshold: must be 1..=10000"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn secrets_do_not_print() {
-        let s = Secret("hunter2".into());
+        let s = Secret::new("hunter2");
         let creds = Credentials {
             key: s.clone(),
             secret: s,

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,8 +14,10 @@ use serde_json::{json, Value};
 use crate::admin::snapshot::Mode;
 use crate::admin::{AdminClient, Reply};
 use crate::app::{self, RunOptions, RunReport, EXIT_CONFIG};
-use crate::config::Config;
+use crate::config::{Config, Credentials, Secret};
+use crate::gateway::wiring::CredentialSource;
 use crate::sim::{SimConfig, SimVenues};
+use carry_engine::config::ExecutionMode;
 
 /// The built-in demo configuration (`config/demo.toml`), so `carry demo` works from any
 /// directory.
@@ -47,6 +50,10 @@ pub struct DemoArgs {
     /// Do not print the status table every second.
     #[arg(long)]
     pub quiet: bool,
+    /// Trade every venue on the embedded paper venue instead of the live gateways (which the
+    /// demo otherwise runs against the simulated venues' private APIs).
+    #[arg(long)]
+    pub paper: bool,
 }
 
 /// Runs the demo; exit 0 after `--seconds` or Ctrl-C, 2 for a bad `--config`.
@@ -79,13 +86,33 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let universe = config
         .universe()
         .map_err(|(k, r)| anyhow::anyhow!("{file}: {k}: {r}"))?;
+    if args.paper {
+        config.execution.mode = ExecutionMode::Paper;
+        for section in config.venues.values_mut() {
+            section.mode = None;
+        }
+    }
+    // The simulated venues keep their record of accepted orders beside the journal, so a demo
+    // killed and restarted on the same journal meets venues that remember every order, as real
+    // ones do.
     let sim = SimVenues::start(SimConfig {
         instruments: universe.iter().map(|(_, i)| i.name.clone()).collect(),
         venues: universe.venues().collect(),
         seed: args.seed,
+        state_dir: Some(journal_dir.join("sim")),
         ..SimConfig::default()
     })
     .context("starting the simulated venues")?;
+    // Live venues sign with the keys the simulated venues accept (never the environment's).
+    let keys = sim.credentials().clone();
+    let credentials: Arc<CredentialSource> = Arc::new(move |venue: Venue| {
+        let c = keys.of(venue.exchange);
+        Some(Credentials {
+            key: Secret::new(c.api_key.clone()),
+            secret: Secret::new(c.secret.clone()),
+            passphrase: (!c.passphrase.is_empty()).then(|| Secret::new(c.passphrase.clone())),
+        })
+    });
     for (name, section) in config.venues.iter_mut() {
         if let Ok(venue) = name.parse::<Venue>() {
             section.ws_url = sim.ws_url(venue);
@@ -108,15 +135,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
 
     crate::signals::install().context("installing signal handlers")?;
-    let report = app::run(
+    let report = match app::run(
         &config,
         &text,
         RunOptions {
             mode: Mode::Demo,
             stop_after: args.seconds.map(Duration::from_secs),
             every_second: if args.quiet { None } else { Some(print_status) },
+            credentials: Some(credentials),
+            config_file: file.clone(),
         },
-    )?;
+    ) {
+        Ok(report) => report,
+        Err(e) => return app::refused_at_start(e),
+    };
     drop(sim);
     app::print_exit_line(&report);
     if let Some(path) = &args.summary {

@@ -14,13 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use carry_engine::decision::breaker::VenueCondition;
 use carry_engine::decision::decider::Decider;
 use carry_engine::engine::{Engine, ExecCounters, Input};
 use carry_engine::execution::order::OrderIntent;
 use carry_engine::sink::RecordSink;
-use carry_engine::{MarketEventKind, Now, Universe};
+use carry_engine::{MarketEventKind, Now, Universe, Venue};
 use carry_feeds::feed::queue::Consumer;
 use carry_feeds::feed::stats::GroupStats;
+use carry_feeds::gateway::live::LiveStats;
 use carry_feeds::transport::clock::{mono_ns, unix_ms};
 use carry_journal::{Journal, JournalError};
 use core_affinity::CoreId;
@@ -104,9 +106,43 @@ pub struct EngineLoop {
     pub board: Arc<QuoteBoard>,
     pub latency: LatencyRecorder,
     pub snapshots: SnapshotPublisher,
+    /// Conditions of live venues the gateway side found (account setup at start), taken as
+    /// journaled inputs on the next round.
+    pub venue_conditions: crossbeam::channel::Receiver<(Venue, VenueCondition, bool)>,
+    /// Live gateways' backlogs, watched on every tick: past the threshold a venue's entries pause
+    /// (`order_backlog`) until its backlog has drained.
+    pub backlogs: Vec<BacklogWatch>,
     /// Set by the main thread once the feeds have stopped: drain what is queued, then return.
     pub stop: Arc<AtomicBool>,
     pub options: LoopOptions,
+}
+
+/// One live gateway's backlog as the engine thread watches it.
+pub struct BacklogWatch {
+    /// The venue the gateway serves.
+    pub venue: Venue,
+    /// The gateway's counters (its `backlog` gauge).
+    pub stats: Arc<LiveStats>,
+    /// More intents waiting than this trips the venue's `order_backlog`.
+    pub threshold: u64,
+    /// Whether it is tripped now (cleared once the backlog is empty).
+    pub tripped: bool,
+}
+
+impl BacklogWatch {
+    /// The change to hand the engine, if the backlog crossed its threshold or drained.
+    fn check(&mut self) -> Option<bool> {
+        let backlog = self.stats.backlog.load(Ordering::Relaxed);
+        let change = match (self.tripped, backlog) {
+            (false, b) if b > self.threshold => Some(true),
+            (true, 0) => Some(false),
+            _ => None,
+        };
+        if let Some(on) = change {
+            self.tripped = on;
+        }
+        change
+    }
 }
 
 /// What the engine thread did, for the demo's summary and the exit log line.
@@ -213,6 +249,16 @@ impl EngineLoop {
                 let now = Now::new(mono_ns(), unix_ms());
                 self.take_input(&Input::Command(cmd), now, &mut outbox);
             }
+            while let Ok((venue, condition, on)) = self.venue_conditions.try_recv() {
+                worked = true;
+                let now = Now::new(mono_ns(), unix_ms());
+                let input = Input::Venue {
+                    venue,
+                    condition,
+                    on,
+                };
+                self.take_input(&input, now, &mut outbox);
+            }
             if !outbox.backlog.is_empty() {
                 self.retry_backlog(&mut outbox.backlog, mono_ns());
             }
@@ -221,6 +267,16 @@ impl EngineLoop {
                 next_tick = t + tick_ns;
                 let now = Now::new(t, unix_ms());
                 self.take_specs(now);
+                for i in 0..self.backlogs.len() {
+                    if let Some(on) = self.backlogs[i].check() {
+                        let input = Input::Venue {
+                            venue: self.backlogs[i].venue,
+                            condition: VenueCondition::Backlog,
+                            on,
+                        };
+                        self.take_input(&input, now, &mut outbox);
+                    }
+                }
                 self.take_input(&Input::Tick, now, &mut outbox);
                 self.latency.maybe_publish(t);
             }
@@ -393,6 +449,8 @@ mod tests {
             reports,
             commands: command_rx,
             gateways: Gateways::new(),
+            venue_conditions: crossbeam::channel::never(),
+            backlogs: Vec::new(),
             latency: collector.new_recorder("engine", &[Stage::Decide]).unwrap(),
             snapshots: publisher,
             // Already stopping: the loop runs one round (with its tick) and returns.
@@ -425,5 +483,35 @@ mod tests {
             })
             .collect();
         assert_eq!(journaled, vec![(gate, btc, spec)]);
+    }
+
+    #[test]
+    fn a_backlog_trips_past_its_threshold_and_clears_only_once_drained() {
+        let stats = Arc::new(LiveStats::default());
+        let mut w = BacklogWatch {
+            venue: "okx-perp".parse().unwrap(),
+            stats: stats.clone(),
+            threshold: 3,
+            tripped: false,
+        };
+        let mut seen = Vec::new();
+        for backlog in [0, 3, 4, 9, 2, 1, 0, 0, 5] {
+            stats.backlog.store(backlog, Ordering::Relaxed);
+            seen.push(w.check());
+        }
+        assert_eq!(
+            seen,
+            vec![
+                None,
+                None,
+                Some(true),
+                None,
+                None,
+                None,
+                Some(false),
+                None,
+                Some(true)
+            ]
+        );
     }
 }

@@ -4,3 +4,5 @@
 
 pub mod paper;
 pub mod quote_board;
+pub mod shadow;
+pub mod wiring;

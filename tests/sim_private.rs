@@ -1505,3 +1505,31 @@ fn one_connection_carries_several_requests_and_closes_when_asked() {
         }
     });
 }
+
+#[test]
+fn bybit_counts_create_and_cancel_apart() {
+    // `rate-limit.mdx`: each endpoint has its own limit and its own `X-Bapi-Limit-Status`.
+    let sim = SimVenues::start(SimConfig {
+        rate_limits: tight_limits(),
+        ..config()
+    })
+    .unwrap();
+    let y = BybitApi::new(&sim, Market::Perp);
+    let (bid, _) = touch(&sim, y.venue());
+    for id in ["c1", "c2"] {
+        placed(&y, y.place(id, true, "0.001", away(bid, -1), Tif::Gtc), id);
+    }
+    // The create endpoint's minute is used up; the cancel endpoint's is not.
+    let c = y.cancel("c1");
+    assert_eq!(y.code(&c), "0", "{}", c.json);
+    assert_eq!(
+        c.header("X-Bapi-Limit-Status"),
+        Some("1"),
+        "{:?}",
+        c.headers
+    );
+    let a = y
+        .place("c3", true, "0.001", away(bid, -1), Tif::Gtc)
+        .unwrap();
+    assert_eq!(y.code(&a), "10006", "{}", a.json);
+}

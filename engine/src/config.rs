@@ -631,6 +631,30 @@ pub enum ResolveMode {
     Resend,
 }
 
+/// Where a venue's orders go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionMode {
+    /// The embedded paper venue fills orders against the feeds' quotes; nothing leaves carry.
+    #[default]
+    Paper,
+    /// Signed requests to the venue: real money.
+    Live,
+    /// Everything up to the signed request, logged instead of sent; the paper venue answers.
+    Shadow,
+}
+
+impl ExecutionMode {
+    /// The mode's name in config and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExecutionMode::Paper => "paper",
+            ExecutionMode::Live => "live",
+            ExecutionMode::Shadow => "shadow",
+        }
+    }
+}
+
 /// `[execution]`: how targets become orders.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -663,6 +687,14 @@ pub struct ExecConfig {
     pub max_retry_backoff_ms: u64,
     /// How an order of unknown fate is resolved: `query` (default) or `resend`.
     pub resolve: ResolveMode,
+    /// `paper` (default), `live` or `shadow`: where orders go, for every venue whose section does
+    /// not say otherwise. Read by the gateway wiring; the engine decides alike in every mode.
+    pub mode: ExecutionMode,
+    /// A live gateway holding more intents than this for its venue's rate limit trips
+    /// `order_backlog` on the venue (entries pause; exits still go).
+    pub backlog_threshold: u32,
+    /// Live gateways re-sync with the venue's server time this often.
+    pub time_sync_interval_ms: u64,
 }
 
 impl Default for ExecConfig {
@@ -681,6 +713,9 @@ impl Default for ExecConfig {
             retry_backoff_ms: 250,
             max_retry_backoff_ms: 5_000,
             resolve: ResolveMode::Query,
+            mode: ExecutionMode::Paper,
+            backlog_threshold: 20,
+            time_sync_interval_ms: 60_000,
         }
     }
 }
@@ -737,6 +772,20 @@ impl ExecConfig {
             self.max_retry_backoff_ms,
             0,
             600_000,
+            " ms",
+        )?;
+        check_count(
+            "execution.backlog_threshold",
+            u64::from(self.backlog_threshold),
+            1,
+            10_000,
+            "",
+        )?;
+        check_count(
+            "execution.time_sync_interval_ms",
+            self.time_sync_interval_ms,
+            1_000,
+            3_600_000,
             " ms",
         )
     }

@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::clock::Now;
 use crate::config::{ConfigError, EngineConfig, ExecConfig};
 use crate::decision::breaker::BreakerChange;
+use crate::decision::breaker::VenueCondition;
 use crate::decision::command::OperatorCommand;
 use crate::decision::decider::Decider;
 use crate::decision::target::{PairId, PairTarget, TargetReason};
@@ -62,6 +63,15 @@ pub enum Input {
     Exec(ExecReport),
     /// An operator command.
     Command(OperatorCommand),
+    /// A live venue's condition, as its gateway side reported it.
+    Venue {
+        /// The venue.
+        venue: Venue,
+        /// Which condition.
+        condition: VenueCondition,
+        /// Holding (`true`) or cleared.
+        on: bool,
+    },
     /// A timer tick: timeouts, staleness and periodic evaluation run on these.
     Tick,
 }
@@ -129,6 +139,8 @@ pub trait Decide {
     fn on_command(&mut self, cmd: OperatorCommand, now: Now);
     /// A venue rejected an order.
     fn on_reject(&mut self, venue: Venue, now: Now);
+    /// A live venue's condition holds or cleared.
+    fn on_venue_condition(&mut self, venue: Venue, condition: VenueCondition, on: bool, now: Now);
     /// Execution retries an order step on a venue (counted like a reject).
     fn on_retry(&mut self, venue: Venue, now: Now);
     /// Execution left exposure on a pair it cannot close.
@@ -168,6 +180,9 @@ impl Decide for Decider {
     }
     fn on_reject(&mut self, venue: Venue, now: Now) {
         Decider::on_reject(self, venue, now)
+    }
+    fn on_venue_condition(&mut self, venue: Venue, condition: VenueCondition, on: bool, now: Now) {
+        Decider::on_venue_condition(self, venue, condition, on, now)
     }
     fn on_retry(&mut self, venue: Venue, now: Now) {
         Decider::on_retry(self, venue, now)
@@ -561,6 +576,16 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             Input::Market(event) => Record::Market { now, event },
             Input::Exec(report) => Record::Exec { now, report },
             Input::Command(command) => Record::Command { now, command },
+            Input::Venue {
+                venue,
+                condition,
+                on,
+            } => Record::Venue {
+                now,
+                venue,
+                condition,
+                on,
+            },
             Input::Tick => Record::Tick { now },
         };
         self.journal(&record).map_err(|_| Failed)?;
@@ -610,7 +635,7 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                     self.drive(pair, now, out)?;
                 }
             }
-            Input::Tick => {
+            Input::Venue { .. } | Input::Tick => {
                 for i in 0..self.book.len() {
                     let pair = PairId(i as u16);
                     self.evaluate(pair, now, out)?;
@@ -703,6 +728,16 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
                     ExecKind::Rejected => {
                         self.counters.rejects += 1;
                         self.decider.on_reject(report.venue, *now);
+                        if report.reject == crate::execution::order::RejectReason::Auth {
+                            // Nothing more goes through on this venue until its key is fixed
+                            // and a start's setup passes again.
+                            self.decider.on_venue_condition(
+                                report.venue,
+                                VenueCondition::NotReady,
+                                true,
+                                *now,
+                            );
+                        }
                     }
                     ExecKind::Duplicate => self.counters.duplicates += 1,
                     _ => {}
@@ -711,6 +746,15 @@ impl<D: Decide, S: RecordSink> Engine<D, S> {
             Record::Command { now, command } => {
                 self.counters.commands += 1;
                 self.decider.on_command(*command, *now);
+            }
+            Record::Venue {
+                now,
+                venue,
+                condition,
+                on,
+            } => {
+                self.decider
+                    .on_venue_condition(*venue, *condition, *on, *now);
             }
             Record::Tick { now } => {
                 self.counters.ticks += 1;

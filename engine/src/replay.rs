@@ -199,6 +199,7 @@ where
             Record::Market { .. }
             | Record::Exec { .. }
             | Record::Command { .. }
+            | Record::Venue { .. }
             | Record::Tick { .. } => {
                 let e = engine.as_mut().ok_or(ReplayError::NoStart { seq })?;
                 if matched < produced.len() {
@@ -212,6 +213,16 @@ where
                     Record::Market { event, .. } => Input::Market(event),
                     Record::Exec { report, .. } => Input::Exec(report),
                     Record::Command { command, .. } => Input::Command(command),
+                    Record::Venue {
+                        venue,
+                        condition,
+                        on,
+                        ..
+                    } => Input::Venue {
+                        venue,
+                        condition,
+                        on,
+                    },
                     _ => Input::Tick,
                 };
                 let now = record.now();

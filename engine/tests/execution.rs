@@ -9,7 +9,7 @@ use std::collections::{HashSet, VecDeque};
 use carry_engine::config::{
     BreakerConfig, EngineConfig, ExecConfig, PairConfig, ResolveMode, RiskConfig, StrategyConfig,
 };
-use carry_engine::decision::breaker::BreakerChange;
+use carry_engine::decision::breaker::{BreakerChange, VenueCondition};
 use carry_engine::decision::command::OperatorCommand;
 use carry_engine::engine::{Decide, Engine, EngineError, Input};
 use carry_engine::execution::client_id::ClientOrderId;
@@ -52,6 +52,7 @@ struct Scripted {
     leftovers: Vec<PairId>,
     journal_failures: u32,
     commands: Vec<OperatorCommand>,
+    venue_conditions: Vec<(Venue, VenueCondition, bool)>,
     in_flight_seen: Vec<bool>,
 }
 
@@ -88,6 +89,9 @@ impl Decide for Scripted {
     }
     fn on_retry(&mut self, venue: Venue, _now: Now) {
         self.retries.push(venue);
+    }
+    fn on_venue_condition(&mut self, venue: Venue, condition: VenueCondition, on: bool, _now: Now) {
+        self.venue_conditions.push((venue, condition, on));
     }
     fn on_leftover_exposure(&mut self, pair: PairId, _now: Now) {
         self.leftovers.push(pair);
@@ -1154,4 +1158,72 @@ fn empty_attempts_back_off_exponentially_but_progress_retries_at_once() {
         assert_eq!((last.step, last.qty_base), (Step::Hedge, d("0.8")));
     }
     assert_eq!(last.attempt, 4);
+}
+
+#[test]
+fn a_venue_condition_is_journaled_as_an_input_and_an_auth_reject_makes_the_venue_not_ready() {
+    let decider = || Scripted::new().with_target(1, enter("1"));
+    let dir = tempfile::tempdir().unwrap();
+    let entry = {
+        let mut h = open_on(dir.path(), decider(), exec_config(), 0);
+        h.quotes();
+        h.input(Input::Venue {
+            venue: okx(),
+            condition: VenueCondition::Backlog,
+            on: true,
+        });
+        let entry = one(h.tick(1));
+        // The venue refuses the key: an auth reject.
+        let mut r = ExecReport::new(
+            entry.client_order_id,
+            entry.venue,
+            entry.instrument,
+            ExecKind::Rejected,
+            OrderStatus::Rejected,
+        );
+        r.reject = RejectReason::Auth;
+        h.input(Input::Exec(r));
+        assert_eq!(
+            h.engine.decider().venue_conditions,
+            vec![
+                (okx(), VenueCondition::Backlog, true),
+                (entry.venue, VenueCondition::NotReady, true),
+            ]
+        );
+        entry
+    };
+    let reader = JournalReader::open(dir.path()).unwrap();
+    let records: Vec<(u64, u16, Vec<u8>)> = reader
+        .iter_from(1)
+        .map(|r| r.map(|r| (r.seq, r.kind, r.payload.to_vec())).unwrap())
+        .collect();
+    let venue_records: Vec<Record> = records
+        .iter()
+        .filter(|r| r.1 == kind::VENUE)
+        .map(|r| Record::decode(r.1, &r.2).unwrap())
+        .collect();
+    assert!(
+        matches!(
+            venue_records.as_slice(),
+            [Record::Venue { venue, condition: VenueCondition::Backlog, on: true, .. }] if *venue == okx()
+        ),
+        "{venue_records:?}"
+    );
+    // A restart folds both back into the decision half, as they were taken.
+    let h = open_on(dir.path(), Scripted::new(), exec_config(), 50);
+    assert_eq!(
+        h.engine.decider().venue_conditions,
+        vec![
+            (okx(), VenueCondition::Backlog, true),
+            (entry.venue, VenueCondition::NotReady, true),
+        ]
+    );
+    match replay_records(&records, |_| {
+        Ok((config(exec_config()), universe(), decider()))
+    })
+    .unwrap()
+    {
+        ReplayOutcome::Identical(stats) => assert_eq!(stats.identical, 1),
+        ReplayOutcome::Diverged(d) => panic!("diverged: {d:?}"),
+    }
 }

@@ -37,10 +37,11 @@ pub struct SimRateLimits {
     /// 6000 on spot (`-1003`).
     pub binance_perp_weight: RateLimit,
     pub binance_spot_weight: RateLimit,
-    /// Bybit create/cancel per second: 10 on linear, 20 on spot (`10006`).
+    /// Bybit create per second: 10 on linear, 20 on spot (`10006`); cancel has the same
+    /// limit, counted apart (Bybit limits each endpoint).
     pub bybit_linear_trade: RateLimit,
     pub bybit_spot_trade: RateLimit,
-    /// Bybit order and execution queries: 50 per second.
+    /// Bybit order and execution queries: 50 per second, each endpoint apart.
     pub bybit_query: RateLimit,
     /// OKX: 60 requests per 2 s per instrument, for each of place, cancel and query (`50011`).
     pub okx_per_instrument: RateLimit,

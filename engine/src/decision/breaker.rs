@@ -13,6 +13,8 @@
 //! | `journal_failure` | global | halt | a journal write failed | restart only |
 //! | `operator_pause` | global | pause entries | `pause` | `resume` |
 //! | `operator_flatten` | global | force exit | `flatten` | `resume` |
+//! | `venue_not_ready` | venue | pause entries | a live venue refused carry's setup or credentials | the venue reported ready (a start whose setup passed) |
+//! | `order_backlog` | venue | pause entries | the gateway holds too many intents for the venue's rate limit | the backlog draining |
 //!
 //! Pausing entries never blocks an exit: exits are decided without consulting any pause, and
 //! only force-exit breakers and `flatten` close positions on their own. A halt stops everything,
@@ -49,10 +51,15 @@ pub enum BreakerKind {
     OperatorPause,
     /// The operator said `flatten`.
     OperatorFlatten,
+    /// A live venue is not ready: it refused carry's account setup (hedge mode, leverage,
+    /// margin mode) or its credentials.
+    VenueNotReady,
+    /// A live venue's gateway holds more intents than the venue's rate limit lets it send.
+    OrderBacklog,
 }
 
 /// Number of breaker kinds; the length of per-kind counters.
-pub const BREAKER_KIND_COUNT: usize = 9;
+pub const BREAKER_KIND_COUNT: usize = 11;
 
 impl BreakerKind {
     /// Every kind, in index order.
@@ -66,6 +73,8 @@ impl BreakerKind {
         BreakerKind::JournalFailure,
         BreakerKind::OperatorPause,
         BreakerKind::OperatorFlatten,
+        BreakerKind::VenueNotReady,
+        BreakerKind::OrderBacklog,
     ];
 
     /// The kind's metric label (`stale_feed`).
@@ -80,6 +89,8 @@ impl BreakerKind {
             BreakerKind::JournalFailure => "journal_failure",
             BreakerKind::OperatorPause => "operator_pause",
             BreakerKind::OperatorFlatten => "operator_flatten",
+            BreakerKind::VenueNotReady => "venue_not_ready",
+            BreakerKind::OrderBacklog => "order_backlog",
         }
     }
 
@@ -104,12 +115,66 @@ impl BreakerKind {
             | BreakerKind::FeedReset
             | BreakerKind::RejectRate
             | BreakerKind::LeftoverExposure
-            | BreakerKind::OperatorPause => Effect::PauseEntries,
+            | BreakerKind::OperatorPause
+            | BreakerKind::VenueNotReady
+            | BreakerKind::OrderBacklog => Effect::PauseEntries,
             BreakerKind::LiquidationDistance
             | BreakerKind::MarginRatio
             | BreakerKind::OperatorFlatten => Effect::ForceExit,
             BreakerKind::JournalFailure => Effect::Halt,
         }
+    }
+}
+
+/// A condition of a live venue that only the gateway side can see (the engine does no I/O),
+/// handed to the engine as a journaled input so replay sees it too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VenueCondition {
+    /// The venue refused carry's account setup or credentials.
+    NotReady,
+    /// The gateway's rate-limit backlog is past its threshold.
+    Backlog,
+}
+
+impl VenueCondition {
+    /// Every condition, in code order.
+    pub const ALL: [VenueCondition; 2] = [VenueCondition::NotReady, VenueCondition::Backlog];
+
+    /// The breaker this condition trips.
+    pub const fn breaker(self) -> BreakerKind {
+        match self {
+            VenueCondition::NotReady => BreakerKind::VenueNotReady,
+            VenueCondition::Backlog => BreakerKind::OrderBacklog,
+        }
+    }
+
+    /// Stable one-byte code for journal records; never renumber.
+    pub const fn code(self) -> u8 {
+        match self {
+            VenueCondition::NotReady => 1,
+            VenueCondition::Backlog => 2,
+        }
+    }
+
+    /// The condition with this journal code, if any.
+    pub const fn from_code(code: u8) -> Option<VenueCondition> {
+        match code {
+            1 => Some(VenueCondition::NotReady),
+            2 => Some(VenueCondition::Backlog),
+            _ => None,
+        }
+    }
+
+    /// The condition's name in views and dumps (`not_ready`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            VenueCondition::NotReady => "not_ready",
+            VenueCondition::Backlog => "backlog",
+        }
+    }
+
+    const fn slot(self) -> usize {
+        self.code() as usize - 1
     }
 }
 
@@ -217,6 +282,8 @@ pub struct Breakers {
     flatten: Option<Now>,
     reject_windows: Vec<RejectWindow>,
     reject_tripped: [Option<Now>; VENUE_COUNT],
+    /// Per venue, per [`VenueCondition`]: since when it holds.
+    conditions: [[Option<Now>; 2]; VENUE_COUNT],
     window_ns: u64,
     /// Per stream slot (`instrument * VENUE_COUNT + venue`): stale or reset, and since when.
     streams: Vec<Option<(BreakerKind, Now)>>,
@@ -237,13 +304,14 @@ impl Breakers {
         max_rejects: u32,
     ) -> Breakers {
         let cap = max_rejects.max(1) as usize + 1;
-        let breakers = 3 + VENUE_COUNT + instruments * VENUE_COUNT + 2 * pairs;
+        let breakers = 3 + 3 * VENUE_COUNT + instruments * VENUE_COUNT + 2 * pairs;
         Breakers {
             halted: None,
             paused: None,
             flatten: None,
             reject_windows: (0..VENUE_COUNT).map(|_| RejectWindow::new(cap)).collect(),
             reject_tripped: [None; VENUE_COUNT],
+            conditions: [[None; 2]; VENUE_COUNT],
             window_ns: reject_window_ms.saturating_mul(1_000_000),
             streams: vec![None; instruments * VENUE_COUNT],
             pair_force: vec![None; pairs],
@@ -378,10 +446,35 @@ impl Breakers {
         }
     }
 
-    /// Whether entries on `venue` are paused by its reject rate (refreshing it first).
+    /// Whether entries on `venue` are paused: by its reject rate (refreshed first) or by a
+    /// condition its gateway reported.
     pub fn venue_blocked(&mut self, venue: Venue, now: Now) -> bool {
         self.refresh_venue(venue, now);
         self.reject_tripped[venue.index()].is_some()
+            || self.conditions[venue.index()].iter().any(Option::is_some)
+    }
+
+    /// A live venue's condition holds (`on`) or no longer does. Reports a change only when the
+    /// state differs.
+    pub fn set_venue_condition(
+        &mut self,
+        venue: Venue,
+        condition: VenueCondition,
+        on: bool,
+        now: Now,
+    ) {
+        let slot = &mut self.conditions[venue.index()][condition.slot()];
+        match (slot.is_some(), on) {
+            (false, true) => {
+                *slot = Some(now);
+                self.record(condition.breaker(), Scope::Venue(venue), true, now);
+            }
+            (true, false) => {
+                *slot = None;
+                self.record(condition.breaker(), Scope::Venue(venue), false, now);
+            }
+            _ => {}
+        }
     }
 
     // ---- streams ----
@@ -498,6 +591,17 @@ impl Breakers {
                 });
             }
         }
+        for venue in Venue::ALL {
+            for condition in VenueCondition::ALL {
+                if let Some(since) = self.conditions[venue.index()][condition.slot()] {
+                    out.push(ActiveBreaker {
+                        kind: condition.breaker(),
+                        scope: Scope::Venue(venue),
+                        since,
+                    });
+                }
+            }
+        }
         for (slot, s) in self.streams.iter().enumerate() {
             if let Some((kind, since)) = s {
                 out.push(ActiveBreaker {
@@ -550,6 +654,42 @@ mod tests {
         b.drain_changes()
             .map(|c| (c.kind, c.scope, c.tripped))
             .collect()
+    }
+
+    #[test]
+    fn venue_conditions_pause_their_venue_until_cleared_and_survive_resume() {
+        let mut b = Breakers::new(1, 1, 1_000, 3);
+        let (okx, gate) = (v("okx-perp"), v("gate-perp"));
+        assert!(!b.venue_blocked(okx, at(0)));
+        b.set_venue_condition(okx, VenueCondition::NotReady, true, at(1));
+        b.set_venue_condition(okx, VenueCondition::NotReady, true, at(2)); // no second trip
+        b.set_venue_condition(gate, VenueCondition::Backlog, true, at(3));
+        assert!(b.venue_blocked(okx, at(4)));
+        assert!(b.venue_blocked(gate, at(4)));
+        b.command(OperatorCommand::Resume, at(5));
+        assert!(
+            b.venue_blocked(okx, at(6)),
+            "resume does not make a venue ready"
+        );
+        b.set_venue_condition(gate, VenueCondition::Backlog, false, at(7));
+        assert!(!b.venue_blocked(gate, at(8)));
+        assert_eq!(
+            drained(&mut b),
+            vec![
+                (BreakerKind::VenueNotReady, Scope::Venue(okx), true),
+                (BreakerKind::OrderBacklog, Scope::Venue(gate), true),
+                (BreakerKind::OrderBacklog, Scope::Venue(gate), false),
+            ]
+        );
+        let active: Vec<_> = b.active().iter().map(|a| (a.kind, a.scope)).collect();
+        assert_eq!(
+            active,
+            vec![(BreakerKind::VenueNotReady, Scope::Venue(okx))]
+        );
+        for c in VenueCondition::ALL {
+            assert_eq!(VenueCondition::from_code(c.code()), Some(c));
+        }
+        assert_eq!(VenueCondition::from_code(0), None);
     }
 
     #[test]

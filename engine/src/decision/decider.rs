@@ -280,6 +280,17 @@ impl Decider {
         self.breakers.on_reject(venue, now);
     }
 
+    /// A live venue's gateway reported a condition (not ready, backlog) holding or cleared.
+    pub fn on_venue_condition(
+        &mut self,
+        venue: Venue,
+        condition: crate::decision::breaker::VenueCondition,
+        on: bool,
+        now: Now,
+    ) {
+        self.breakers.set_venue_condition(venue, condition, on, now);
+    }
+
     /// Execution retried an order on a venue (timeout, hedge retry): counts like a reject.
     pub fn on_retry(&mut self, venue: Venue, now: Now) {
         self.metrics.counters.venue_retries[venue.index()] += 1;

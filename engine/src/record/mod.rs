@@ -41,11 +41,12 @@ mod spec;
 mod start;
 #[cfg(test)]
 mod tests;
+mod venue;
 
 use serde_json::{json, Value};
 
 use crate::clock::Now;
-use crate::decision::breaker::BreakerChange;
+use crate::decision::breaker::{BreakerChange, VenueCondition};
 use crate::decision::command::OperatorCommand;
 use crate::execution::cycle::CycleChange;
 use crate::execution::order::{ExecReport, OrderIntent};
@@ -88,6 +89,8 @@ pub mod kind {
     pub const EXPOSURE: u16 = 9;
     /// The trading rules the engine sizes orders with, for one venue and instrument.
     pub const SPEC: u16 = 10;
+    /// A live venue's condition (not ready, backlog) as its gateway side reported it.
+    pub const VENUE: u16 = 11;
     /// The paper venue's state of one order, appended whenever it changes (paper journal).
     pub const PAPER_ORDER: u16 = 32;
 }
@@ -212,6 +215,17 @@ pub enum Record {
         /// The rules.
         spec: InstrumentSpec,
     },
+    /// [`kind::VENUE`]
+    Venue {
+        /// When the engine took it.
+        now: Now,
+        /// The venue.
+        venue: Venue,
+        /// Which condition.
+        condition: VenueCondition,
+        /// Holding (`true`) or cleared.
+        on: bool,
+    },
     /// [`kind::PAPER_ORDER`]
     PaperOrder {
         /// When the paper venue changed the order.
@@ -258,6 +272,7 @@ impl Record {
             Record::Breaker { .. } => kind::BREAKER,
             Record::Exposure { .. } => kind::EXPOSURE,
             Record::Spec { .. } => kind::SPEC,
+            Record::Venue { .. } => kind::VENUE,
             Record::PaperOrder { .. } => kind::PAPER_ORDER,
         }
     }
@@ -275,6 +290,7 @@ impl Record {
             | Record::Breaker { now, .. }
             | Record::Exposure { now, .. }
             | Record::Spec { now, .. }
+            | Record::Venue { now, .. }
             | Record::PaperOrder { now, .. } => *now,
         }
     }
@@ -298,6 +314,7 @@ impl Record {
                 Record::Breaker { .. } => breaker::LEN,
                 Record::Exposure { .. } => exposure::LEN,
                 Record::Spec { .. } => spec::LEN,
+                Record::Venue { .. } => venue::LEN,
                 Record::PaperOrder { .. } => paper_order::LEN,
             }
     }
@@ -322,6 +339,12 @@ impl Record {
                 spec,
                 ..
             } => spec::encode(*venue, *instrument, spec, &mut e),
+            Record::Venue {
+                venue,
+                condition,
+                on,
+                ..
+            } => venue::encode(*venue, *condition, *on, &mut e),
             Record::PaperOrder { order, .. } => paper_order::encode(order, &mut e),
         }
         debug_assert_eq!(e.pos, e.buf.len(), "encoded_len disagrees with encode");
@@ -388,6 +411,15 @@ impl Record {
                     spec,
                 }
             }
+            kind::VENUE => {
+                let (venue, condition, on) = venue::decode(d)?;
+                Record::Venue {
+                    now,
+                    venue,
+                    condition,
+                    on,
+                }
+            }
             kind::PAPER_ORDER => Record::PaperOrder {
                 now,
                 order: paper_order::decode(d)?,
@@ -425,6 +457,7 @@ pub fn kind_name(kind: u16) -> Option<&'static str> {
         kind::BREAKER => "breaker",
         kind::EXPOSURE => "exposure",
         kind::SPEC => "spec",
+        kind::VENUE => "venue",
         kind::PAPER_ORDER => "paper_order",
         _ => return None,
     })
@@ -468,6 +501,12 @@ pub fn record_json(record: &Record) -> Value {
             spec,
             ..
         } => spec::json(*venue, *instrument, spec),
+        Record::Venue {
+            venue,
+            condition,
+            on,
+            ..
+        } => venue::json(*venue, *condition, *on),
         Record::PaperOrder { order, .. } => paper_order::json(order),
     };
     merge(

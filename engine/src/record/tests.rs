@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use super::codec::{action_from, exec_kind_from, status_from};
 use super::*;
-use crate::decision::breaker::{BreakerKind, Scope};
+use crate::decision::breaker::{BreakerKind, Scope, VenueCondition};
 use crate::decision::target::PairId;
 use crate::execution::client_id::{ClientOrderId, InstanceId};
 use crate::execution::cycle::{CycleReason, CycleState};
@@ -337,7 +337,28 @@ fn others() -> impl Strategy<Value = Record> {
                 }
             },
         );
-    prop_oneof![start, command, tick, breaker, exposure, spec, paper]
+    let venue_condition = (
+        now(),
+        venue(),
+        prop::sample::select(VenueCondition::ALL.to_vec()),
+        any::<bool>(),
+    )
+        .prop_map(|(now, venue, condition, on)| Record::Venue {
+            now,
+            venue,
+            condition,
+            on,
+        });
+    prop_oneof![
+        start,
+        command,
+        tick,
+        breaker,
+        exposure,
+        spec,
+        paper,
+        venue_condition
+    ]
 }
 
 fn any_record() -> impl Strategy<Value = Record> {

@@ -119,6 +119,12 @@ impl HttpClient {
         ureq::Agent::new_with_config(config)
     }
 
+    /// Keeps the values of `headers` from each answer from now on (a venue's usage headers).
+    pub fn set_keep_headers(&mut self, headers: &'static [&'static str]) {
+        self.keep_headers = headers;
+        self.headers = vec![None; headers.len()];
+    }
+
     /// The base URL requests go to.
     pub fn base(&self) -> &str {
         &self.base

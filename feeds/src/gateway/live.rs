@@ -298,7 +298,7 @@ impl<A: OrderApi> LiveGateway<A> {
     /// `wall_ms` is the local wall clock (Unix ms) the venue clock corrects.
     pub fn new(
         api: A,
-        http: HttpClient,
+        mut http: HttpClient,
         symbols: Vec<Option<String>>,
         options: LiveOptions,
         wall_ms: fn() -> i64,
@@ -312,6 +312,7 @@ impl<A: OrderApi> LiveGateway<A> {
                 window_ms: l.window_ms,
             })
             .collect();
+        http.set_keep_headers(api.usage_headers());
         LiveGateway {
             name: api.venue().to_string(),
             clock: VenueClock::new(options.time_sync_interval_ms),
@@ -764,5 +765,132 @@ impl<A: OrderApi> Gateway for LiveGateway<A> {
             soonest(f.due_ns);
         }
         next
+    }
+}
+
+/// A live gateway as the wiring sees it, whatever its venue: the [`Gateway`] plus what is done
+/// around it at start (warm-up, account setup), its counters, and the signed request it would
+/// send (shadow mode). Implemented by every [`LiveGateway`].
+pub trait LiveVenue: Gateway {
+    /// Opens the connection and syncs the clock; returns the venue's clock offset in ms.
+    fn warm_up(&mut self, now_ns: u64) -> Result<i64, HttpFailure>;
+
+    /// Sets or checks the account settings; returns what the venue refused (empty: ready).
+    fn set_up(&mut self, setups: &[Setup], now_ns: u64) -> Vec<(String, Setup, String)>;
+
+    /// The gateway's counters.
+    fn live_stats(&self) -> Arc<LiveStats>;
+
+    /// Builds and signs the request for `call` about `order` without sending it, and writes it
+    /// to `out` as one line for a log: method, path, query and body, with the signature and
+    /// every header left out (they carry the key).
+    fn describe_request(&mut self, call: Call, order: &OrderIntent, out: &mut String);
+}
+
+impl<A: OrderApi> LiveVenue for LiveGateway<A> {
+    fn warm_up(&mut self, now_ns: u64) -> Result<i64, HttpFailure> {
+        LiveGateway::warm_up(self, now_ns)
+    }
+
+    fn set_up(&mut self, setups: &[Setup], now_ns: u64) -> Vec<(String, Setup, String)> {
+        LiveGateway::set_up(self, setups, now_ns)
+    }
+
+    fn live_stats(&self) -> Arc<LiveStats> {
+        self.stats()
+    }
+
+    fn describe_request(&mut self, call: Call, order: &OrderIntent, out: &mut String) {
+        let req = self.prepare(call, order);
+        describe_redacted(req, out);
+    }
+}
+
+/// One log line for `req` without anything that authenticates it: the `signature` query
+/// parameter (Binance) is cut, headers are not written.
+pub fn describe_redacted(req: &Request, out: &mut String) {
+    out.clear();
+    out.push_str(req.method().as_str());
+    out.push(' ');
+    out.push_str(req.path());
+    let query: Vec<&str> = req
+        .query_str()
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("signature="))
+        .collect();
+    if !query.is_empty() {
+        out.push('?');
+        out.push_str(&query.join("&"));
+    }
+    if !req.body_str().is_empty() {
+        out.push(' ');
+        out.push_str(req.body_str());
+    }
+}
+
+/// Builds a venue market's live gateway: its [`OrderApi`] from the account's config, over
+/// `http`, trading `symbols` (by instrument index). One per exchange, in its adapter row.
+pub type LiveFactory = fn(
+    venue: Venue,
+    config: &ApiConfig,
+    http: HttpClient,
+    symbols: Vec<Option<String>>,
+    options: LiveOptions,
+    wall_ms: fn() -> i64,
+) -> Box<dyn LiveVenue>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::request::Method;
+
+    #[test]
+    fn a_described_request_keeps_no_signature_and_no_header() {
+        let mut req = Request::new();
+        req.start(Method::Post, "/fapi/v1/order");
+        req.query("symbol", "BTCUSDT");
+        req.query_int("timestamp", 1);
+        req.query("signature", "deadbeef");
+        req.header("X-MBX-APIKEY", "the-api-key");
+        let mut out = String::new();
+        describe_redacted(&req, &mut out);
+        assert_eq!(out, "POST /fapi/v1/order?symbol=BTCUSDT&timestamp=1");
+        req.start(Method::Post, "/api/v5/trade/order");
+        req.json_begin();
+        req.json_str("clOrdId", "abc");
+        req.json_end();
+        req.header("OK-ACCESS-SIGN", "c2ln");
+        describe_redacted(&req, &mut out);
+        assert_eq!(out, r#"POST /api/v5/trade/order {"clOrdId":"abc"}"#);
+    }
+
+    #[test]
+    fn venue_units_become_base_units_by_the_intents_own_ratio() {
+        use carry_engine::execution::client_id::{ClientOrderId, InstanceId};
+        use carry_engine::execution::order::{Leg, Side, Step};
+        let inst = InstanceId::new("T").unwrap();
+        let order = OrderIntent {
+            action: IntentAction::Place,
+            client_order_id: ClientOrderId::new(&inst, 1, Step::Entry, Leg::Long, 0).unwrap(),
+            pair: carry_engine::PairId(0),
+            cycle: 1,
+            step: Step::Entry,
+            leg: Leg::Long,
+            attempt: 0,
+            venue: "okx-perp".parse().unwrap(),
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            tif: TimeInForce::Ioc,
+            reduce_only: false,
+            price: Decimal::new(100, 0),
+            qty_base: Decimal::new(3, 2),  // 0.03 BTC
+            qty_venue: Decimal::new(3, 0), // 3 contracts of 0.01
+        };
+        assert_eq!(to_base(&order, Decimal::new(2, 0)), Decimal::new(2, 2));
+        let spot = OrderIntent {
+            qty_venue: Decimal::new(3, 2),
+            ..order
+        };
+        assert_eq!(to_base(&spot, Decimal::new(1, 2)), Decimal::new(1, 2));
     }
 }

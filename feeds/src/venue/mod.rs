@@ -37,6 +37,23 @@ pub struct Adapter {
     pub ws_url: PerMarket<&'static str>,
     /// REST base URL per market (scheme, host and port; the snapshot appends paths).
     pub rest_url: PerMarket<&'static str>,
+    /// The test environment's websocket base URL per market (`testnet = true`).
+    pub testnet_ws_url: PerMarket<&'static str>,
+    /// The test environment's REST base URL per market.
+    pub testnet_rest_url: PerMarket<&'static str>,
+    /// Whether the venue's API keys come with a passphrase (OKX, Bitget).
+    pub needs_passphrase: bool,
+    /// Whether the test environment is the production REST host plus a request flag (OKX
+    /// `x-simulated-trading`, Bitget `paptrading` demo trading) rather than a host of its own.
+    pub demo_trading_flag: bool,
+    /// Whether resending an order under the same client order id is safe, because the venue
+    /// refuses a duplicate id for good (not only while the first order is open, as Binance and
+    /// OKX do, or never, as Gate): `[execution] resolve = "resend"` is refused for live venues
+    /// where it is not.
+    pub resend_is_safe: PerMarket<bool>,
+    /// The live order gateway of a market of this exchange (signed REST orders), where carry
+    /// has one.
+    pub live: Option<crate::gateway::live::LiveFactory>,
     /// Whether book sizes are quoted in contracts rather than base units, per market.
     pub sizes_in_contracts: PerMarket<bool>,
     /// The exchange's own symbol for an upper-case base and quote on a market.

@@ -16,9 +16,10 @@
 //! current state with `newOrderRespType=RESULT`; spot answers `FULL` by default.
 //!
 //! Limits per account: new orders per 10 s and per minute (futures) or day (spot), `-1015`;
-//! request weight per minute (every signed request weighs 1), `-1003`; both HTTP 429 with
-//! `Retry-After`. Every signed answer carries `X-MBX-USED-WEIGHT-1M`; order answers carry
-//! `X-MBX-ORDER-COUNT-10S` and `-1M`/`-1D`.
+//! request weight per minute (every signed request weighs 1), `-1003`; both HTTP 429, with
+//! `Retry-After` except on spot's order-count refusals (the spot docs say so). Every signed
+//! answer carries `X-MBX-USED-WEIGHT-1M`; order answers carry `X-MBX-ORDER-COUNT-10S` and
+//! `-1M`/`-1D`.
 
 use carry_engine::market::venue::{Exchange, Market};
 use carry_engine::Venue;
@@ -366,10 +367,15 @@ pub(crate) fn serve(
                         u.limit.max,
                         interval_name(u.limit)
                     );
-                    return Some(
+                    // Spot: "If you have exceeded this, you will receive a 429 error without
+                    // the Retry-After header" (developers.binance.com/docs/
+                    // binance-spot-api-docs/rest-api/limits, "Unfilled Order Count").
+                    let refused = if venue.is_perp() {
                         throttled(&u, desk.now_ms, -1015, msg, venue)
-                            .with_headers(vec![weight_header]),
-                    );
+                    } else {
+                        reply(error(429, -1015, &msg), venue)
+                    };
+                    return Some(refused.with_headers(vec![weight_header]));
                 }
             };
             let counts: Vec<(&'static str, String)> = usage

@@ -15,8 +15,10 @@
 //! 170141 spot). `/v5/order/realtime` shows open orders and, by id or with `openOnly=1`, the last
 //! 500 orders closed since the venue (re)started; older ones only through `/v5/order/history`.
 //!
-//! Limits per account: create and cancel 10/s on linear, 20/s on spot; queries 50/s; `retCode`
-//! 10006 with `X-Bapi-Limit`, `X-Bapi-Limit-Status` and `X-Bapi-Limit-Reset-Timestamp`.
+//! Limits per account and endpoint: create 10/s on linear and 20/s on spot, cancel the same
+//! (counted apart from create); realtime, history and execution queries 50/s each; `retCode`
+//! 10006 with `X-Bapi-Limit`, `X-Bapi-Limit-Status` and `X-Bapi-Limit-Reset-Timestamp`, which
+//! report the endpoint's own count.
 //!
 //! DCP (`/v5/order/disconnected-cancel-all`): Bybit cancels when the private websocket drops.
 //! The window is re-armed by every authenticated request and, every half second, by each live
@@ -215,7 +217,9 @@ pub(crate) fn serve(kind: Kind, params: Params, shared: &Shared) -> Option<Reply
         }
     };
 
-    // Rate limits: trading per category, queries together.
+    // Rate limits: per endpoint (and per category for create and cancel), as the headers
+    // report them: "your remaining requests for current endpoint" (`rate-limit.mdx`, whose
+    // table gives `/v5/order/create` and `/v5/order/cancel` a row each).
     let (limit, key): (Option<RateLimit>, String) = match kind {
         Kind::Create | Kind::Cancel => (
             Some(if venue.is_perp() {
@@ -223,10 +227,10 @@ pub(crate) fn serve(kind: Kind, params: Params, shared: &Shared) -> Option<Reply
             } else {
                 shared.limits.bybit_spot_trade
             }),
-            format!("trade-{}", venue.market.as_str()),
+            format!("{kind:?}-{}", venue.market.as_str()),
         ),
         Kind::Realtime | Kind::History | Kind::Executions => {
-            (Some(shared.limits.bybit_query), "query".to_string())
+            (Some(shared.limits.bybit_query), format!("{kind:?}"))
         }
         _ => (None, String::new()),
     };

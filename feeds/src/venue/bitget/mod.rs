@@ -23,6 +23,21 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: "https://api.bitget.com",
         spot: "https://api.bitget.com",
     },
+    testnet_ws_url: PerMarket {
+        perp: "wss://wspap.bitget.com",
+        spot: "wss://wspap.bitget.com",
+    },
+    testnet_rest_url: PerMarket {
+        perp: "https://api.bitget.com",
+        spot: "https://api.bitget.com",
+    },
+    needs_passphrase: true,
+    demo_trading_flag: true,
+    resend_is_safe: PerMarket {
+        perp: false,
+        spot: false,
+    },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -2,10 +2,12 @@
 //! Symbols are base and quote run together (`BTCUSDT`); USDC-settled perpetuals are spelled
 //! `BTCPERP`. Sizes are base units.
 //!
-//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`].
+//! The public market streams are read in [`market_ws`], the REST snapshot in [`market_rest`];
+//! orders go through [`orders`], signed by [`sign`].
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod orders;
 pub mod sign;
 
 use carry_engine::Market;
@@ -25,6 +27,21 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: "https://api.bybit.com",
         spot: "https://api.bybit.com",
     },
+    testnet_ws_url: PerMarket {
+        perp: "wss://stream-testnet.bybit.com",
+        spot: "wss://stream-testnet.bybit.com",
+    },
+    testnet_rest_url: PerMarket {
+        perp: "https://api-testnet.bybit.com",
+        spot: "https://api-testnet.bybit.com",
+    },
+    needs_passphrase: false,
+    demo_trading_flag: false,
+    resend_is_safe: PerMarket {
+        perp: true,
+        spot: true,
+    },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: false,
         spot: false,

@@ -24,6 +24,21 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: "https://api.gateio.ws",
         spot: "https://api.gateio.ws",
     },
+    testnet_ws_url: PerMarket {
+        perp: "wss://fx-ws-testnet.gateio.ws",
+        spot: "wss://api-testnet.gateapi.io",
+    },
+    testnet_rest_url: PerMarket {
+        perp: "https://fx-api-testnet.gateio.ws",
+        spot: "https://api-testnet.gateapi.io",
+    },
+    needs_passphrase: false,
+    demo_trading_flag: false,
+    resend_is_safe: PerMarket {
+        perp: false,
+        spot: false,
+    },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: true,
         spot: false,

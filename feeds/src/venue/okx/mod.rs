@@ -27,6 +27,21 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: "https://www.okx.com",
         spot: "https://www.okx.com",
     },
+    testnet_ws_url: PerMarket {
+        perp: "wss://wspap.okx.com:8443",
+        spot: "wss://wspap.okx.com:8443",
+    },
+    testnet_rest_url: PerMarket {
+        perp: "https://www.okx.com",
+        spot: "https://www.okx.com",
+    },
+    needs_passphrase: true,
+    demo_trading_flag: true,
+    resend_is_safe: PerMarket {
+        perp: false,
+        spot: false,
+    },
+    live: None,
     sizes_in_contracts: PerMarket {
         perp: true,
         spot: false,
