@@ -3,10 +3,12 @@
 //! of `ctVal × ctMult` base units (from REST).
 //!
 //! The public market channels are read in [`market_ws`] (the `{arg, data}` envelope in
-//! `venue/arg_data.rs`, shared with Bitget), the REST snapshot in [`market_rest`].
+//! `venue/arg_data.rs`, shared with Bitget), the REST snapshot in [`market_rest`]. Orders go
+//! through [`orders`] (the live gateway's REST order API), signed by [`sign`].
 
 pub mod market_rest;
 pub mod market_ws;
+pub mod orders;
 pub mod sign;
 
 use carry_engine::Market;
