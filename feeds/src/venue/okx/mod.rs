@@ -41,7 +41,7 @@ pub(crate) static ADAPTER: Adapter = Adapter {
         perp: false,
         spot: false,
     },
-    live: None,
+    live: Some(crate::gateway::live::live_gateway::<orders::OkxOrders>),
     sizes_in_contracts: PerMarket {
         perp: true,
         spot: false,

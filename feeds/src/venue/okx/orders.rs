@@ -204,6 +204,12 @@ impl OkxOrders {
     }
 }
 
+impl crate::gateway::live::NewOrderApi for OkxOrders {
+    fn new_api(venue: Venue, config: &ApiConfig) -> OkxOrders {
+        OkxOrders::new(venue, config)
+    }
+}
+
 impl OrderApi for OkxOrders {
     fn venue(&self) -> Venue {
         self.venue
@@ -257,7 +263,7 @@ impl OrderApi for OkxOrders {
             },
             // Accepted for cancellation, not yet cancelled: the state is asked for.
             Call::Cancel => match read_ack(answer) {
-                Ok(()) => Reading::NotFound { code: 0 },
+                Ok(()) => Reading::CancelAccepted,
                 Err(r) => r,
             },
             Call::Query => read_order(answer, order.side),
@@ -356,10 +362,13 @@ impl OrderApi for OkxOrders {
         self.dead_man_armed_ms = Some(venue_ms);
         req.start(Method::Post, "/api/v5/trade/cancel-all-after");
         req.json_begin();
-        req.json_str(
-            "timeOut",
-            IntText::new(dead_man_seconds(countdown_ms) as i64).as_str(),
-        );
+        // 0 disarms; anything else is held within what OKX takes.
+        let seconds = if countdown_ms == 0 {
+            0
+        } else {
+            dead_man_seconds(countdown_ms)
+        };
+        req.json_str("timeOut", IntText::new(seconds as i64).as_str());
         req.json_end();
         self.sign(venue_ms, req);
         true
@@ -367,6 +376,11 @@ impl OrderApi for OkxOrders {
 
     fn lookup_is_windowed(&self) -> bool {
         true
+    }
+
+    fn dead_man_per_symbol(&self) -> bool {
+        // `cancel-all-after` covers the whole account.
+        false
     }
 }
 
@@ -638,6 +652,7 @@ fn order_state(row: &OrderRow<'_>, side: Side) -> Option<OrderState> {
         avg_price,
         fee_quote,
         fee_base,
+        fees: crate::gateway::live::Fees::Known,
     })
 }
 

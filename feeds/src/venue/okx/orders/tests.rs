@@ -624,7 +624,7 @@ fn a_cancel_ack_asks_for_the_state_and_a_finished_order_is_not_found() {
     let o = spot_gtc();
     assert_eq!(
         read(Market::Spot, Call::Cancel, &o, 200, CANCEL_ACK),
-        Reading::NotFound { code: 0 },
+        Reading::CancelAccepted,
         "accepted for cancellation says nothing of what executed"
     );
     assert_eq!(
@@ -660,6 +660,7 @@ fn a_spot_buy_with_its_fee_in_base_reads_the_fee_as_base() {
             avg_price: d("51858"),
             fee_quote: Decimal::ZERO,
             fee_base: d("0.00000192834"),
+            fees: crate::gateway::live::Fees::Known,
         })
     );
 }
@@ -694,6 +695,7 @@ fn swap_order_states_read_as_carrys() {
                 },
                 fee_quote: -d(fee),
                 fee_base: Decimal::ZERO,
+                fees: crate::gateway::live::Fees::Known,
             }),
             "{state}"
         );
@@ -743,6 +745,7 @@ fn the_fill_search_sums_the_orders_own_fills_only() {
             avg_price: d("50060"),
             fee_quote: Decimal::ZERO,
             fee_base: d("0.00001"),
+            fees: crate::gateway::live::Fees::Known,
         })
     );
     let other = spot_buy("T1c7BL4", "0.02");
