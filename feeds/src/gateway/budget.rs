@@ -102,8 +102,11 @@ impl RateBudget {
         }
     }
 
-    /// The venue reports `used` orders in the window of `window_ms`: where that is more than
-    /// carry counted, the difference is added as spent now.
+    /// The venue reports `used` orders in the window of `window_ms`: the window is taken to hold
+    /// that many (or carry's own count, if higher) all sent now. Venues count in fixed windows
+    /// whose start carry does not know, so an order carry dated earlier may still be in the
+    /// venue's current window; dating every counted order now means none of them frees room
+    /// before the venue's window has surely turned.
     pub fn observe_used(&mut self, window_ms: u64, used: u32, now_ms: u64) {
         for w in self
             .windows
@@ -111,8 +114,10 @@ impl RateBudget {
             .filter(|w| w.limit.window_ms == window_ms)
         {
             w.expire(now_ms);
-            let used = (used as usize).min(w.stamps.len());
-            while w.len < used {
+            let held = (used as usize).max(w.len).min(w.stamps.len());
+            w.head = 0;
+            w.len = 0;
+            while w.len < held {
                 w.push(now_ms);
             }
         }
@@ -197,9 +202,13 @@ mod tests {
         }]);
         b.spend(0);
         b.observe_used(1_000, 10, 500);
-        assert_eq!(b.wait_ms(500), 500, "the first send ages out at 1000");
-        b.observe_used(1_000, 3, 600); // lower than counted: carry's own count stands
-        assert_eq!(b.wait_ms(600), 400);
+        assert_eq!(
+            b.wait_ms(500),
+            1_000,
+            "the send at 0 may be in the venue's window that started later: all count from 500"
+        );
+        b.observe_used(1_000, 3, 600); // lower than counted: carry's own count stands, from now
+        assert_eq!(b.wait_ms(600), 1_000);
         let mut b = RateBudget::new(&[Limit {
             count: 10,
             window_ms: 1_000,
@@ -208,6 +217,47 @@ mod tests {
         assert_eq!(b.wait_ms(50), 1_000);
         b.observe_used(60_000, 99, 50); // no such window: ignored
         assert_eq!(b.wait_ms(1_050), 0);
+    }
+
+    #[test]
+    fn a_venue_counting_in_fixed_windows_is_never_overrun() {
+        // carry's documented 18/s; the venue's account allows 4 per fixed second, counts an
+        // order when it arrives (15 ms after carry sends it) and says how many remain in the
+        // answer (5 ms later). carry sends whenever its budget lets it, in 10 ms steps, from
+        // several starting phases: the venue must never see a fifth order in one of its
+        // seconds, and carry must keep trading (dating what the venue counted at the answer is
+        // cautious: the second after an exhausted one may see none).
+        for start in (900..1_000).step_by(5) {
+            let mut b = RateBudget::new(&[Limit {
+                count: 18,
+                window_ms: 1_000,
+            }]);
+            let mut per_second = std::collections::BTreeMap::<u64, u32>::new();
+            let mut t = start;
+            while t < 6_000 {
+                if b.wait_ms(t) > 0 {
+                    t += 10;
+                    continue;
+                }
+                b.spend(t);
+                let arrived = t + 15;
+                let used = per_second.entry(arrived / 1_000).or_default();
+                *used += 1;
+                assert!(
+                    *used <= 4,
+                    "start {start}: the venue's second {} saw {used} orders",
+                    arrived / 1_000
+                );
+                let answered = arrived + 5;
+                b.observe_remaining(1_000, 4 - *used, answered);
+                t = answered;
+            }
+            // At least half the venue's rate over five seconds.
+            assert!(
+                per_second.values().sum::<u32>() >= 10,
+                "start {start}: {per_second:?}"
+            );
+        }
     }
 
     #[test]
